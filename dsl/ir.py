@@ -1,0 +1,305 @@
+"""The intermediate representation of a .dsc program.
+
+Every node is a frozen, keyword-only, slotted dataclass. `span` is excluded from
+equality and hashing, so two programs that differ only in layout compare equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .diagnostics import NO_SPAN, Span
+
+
+def _span() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False)
+
+
+node = dataclass(frozen=True, kw_only=True, slots=True)
+
+
+@node
+class Ident:
+    """A name as written, with its location."""
+
+    name: str
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@node
+class Name:
+    """A bare name in an expression: an agent, a kept result, a loop variable or `result`."""
+
+    id: str
+    span: Span = _span()
+
+
+@node
+class Attribute:
+    """`base.attr`, e.g. `bank1.train` or `b.test` inside a quantifier."""
+
+    value: "Expr"
+    attr: Ident
+    span: Span = _span()
+
+
+@node
+class Str:
+    value: str
+    span: Span = _span()
+
+
+@node
+class Num:
+    value: int | float
+    span: Span = _span()
+
+
+@node
+class Bool:
+    value: bool
+    span: Span = _span()
+
+
+@node
+class ListExpr:
+    items: tuple["Expr", ...]
+    span: Span = _span()
+
+
+@node
+class Keyword:
+    """A keyword argument `name = value`."""
+
+    name: Ident
+    value: "Expr"
+    span: Span = _span()
+
+
+@node
+class Call:
+    func: Ident
+    args: tuple["Expr", ...] = ()
+    kwargs: tuple[Keyword, ...] = ()
+    span: Span = _span()
+
+
+@node
+class UnaryOp:
+    op: str  # "not" | "-"
+    operand: "Expr"
+    span: Span = _span()
+
+
+@node
+class BinOp:
+    """Arithmetic (`+ - * / %`), comparison (`== != < <= > >=`) or boolean (`and`, `or`)."""
+
+    op: str
+    left: "Expr"
+    right: "Expr"
+    span: Span = _span()
+
+
+@node
+class ForAll:
+    """`for var in iterable: body` holds when body holds for every element."""
+
+    var: Ident
+    iterable: "Expr"
+    body: "Expr"
+    span: Span = _span()
+
+
+Expr = Union[Name, Attribute, Str, Num, Bool, ListExpr, Call, UnaryOp, BinOp, ForAll]
+
+ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%"})
+COMPARISON_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+BOOLEAN_OPS = frozenset({"and", "or"})
+
+
+# ---------------------------------------------------------------- patterns
+
+
+@node
+class Pattern:
+    """A name pattern: a literal name, `*` or `any` (both match everything)."""
+
+    value: str
+    span: Span = _span()
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.value in ("*", "any")
+
+    def matches(self, name: str) -> bool:
+        return self.is_wildcard or self.value == name
+
+
+@node
+class DataPattern:
+    """`owner.name` where either part may be `*`; `any` matches every data element."""
+
+    owner: str
+    name: str
+    span: Span = _span()
+
+    def matches(self, owner: str, name: str) -> bool:
+        return self.owner in ("*", owner) and self.name in ("*", name)
+
+    def __str__(self) -> str:
+        return "any" if (self.owner, self.name) == ("*", "*") and False else f"{self.owner}.{self.name}"
+
+
+# ---------------------------------------------------------------- declarations
+
+
+@node
+class Use:
+    """`use "functions.py"`: a Python module of user functions, resolved beside the file."""
+
+    path: Str
+    span: Span = _span()
+
+
+@node
+class Agent:
+    name: Ident
+    display: Str | None = None
+    span: Span = _span()
+
+
+@node
+class Column:
+    name: Ident
+    type: Ident
+    span: Span = _span()
+
+
+@node
+class Data:
+    """`data OWNER.NAME FORMAT "path" [mock "path"] [{ col: type, ... }]`."""
+
+    owner: Ident
+    name: Ident
+    format: Ident
+    path: Str
+    mock: Str | None = None
+    schema: tuple[Column, ...] | None = None
+    span: Span = _span()
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.owner.name}.{self.name.name}"
+
+
+@node
+class Rule:
+    """`allow|deny FUNCTION [on DATA, ...] [to AGENT, ...] [except FUNCTION, ...]`."""
+
+    effect: str  # "allow" | "deny"
+    function: Pattern
+    data: tuple[DataPattern, ...] = ()  # empty: every data element of the policy's owner
+    to: tuple[Pattern, ...] = ()  # empty: any recipient
+    except_: tuple[Ident, ...] = ()
+    span: Span = _span()
+
+
+@node
+class Policy:
+    owner: Ident
+    rules: tuple[Rule, ...]
+    span: Span = _span()
+
+
+@node
+class Contract:
+    """A proposed dataflow: who proposes it, what runs, who receives it, under which conditions.
+
+    Exactly one of `compute` and `keep` is set. With `keep`, the result stays in the escrow
+    as a derived data element named `keep_as`; `to` may still release a copy.
+    """
+
+    name: Ident
+    by: Ident | None = None
+    call: Call | None = None
+    keep_as: Ident | None = None
+    to: tuple[Ident, ...] = ()
+    requires: tuple["Expr", ...] = ()
+    ensures: tuple["Expr", ...] = ()
+    span: Span = _span()
+
+    @property
+    def keeps(self) -> bool:
+        return self.keep_as is not None
+
+
+@node
+class Never:
+    """`never DATA reaches AGENT, ...`: a constraint checked over every possible flow."""
+
+    data: DataPattern
+    agents: tuple[Pattern, ...]
+    span: Span = _span()
+
+
+@node
+class Goal:
+    """`goal AGENT receives CONTRACT`: a state that must be reachable."""
+
+    agent: Ident
+    contract: Ident
+    span: Span = _span()
+
+
+Decl = Union[Use, Agent, Data, Policy, Contract, Never, Goal]
+
+
+@node
+class Comment:
+    text: str  # including the leading '#'
+    span: Span = _span()
+
+
+@node
+class Program:
+    """A parsed .dsc file: its declarations in source order and its comments."""
+
+    decls: tuple[Decl, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False)
+    file: str = field(default="<input>", compare=False)
+
+    def of(self, kind: type) -> list:
+        return [d for d in self.decls if isinstance(d, kind)]
+
+    @property
+    def agents(self) -> list[Agent]:
+        return self.of(Agent)
+
+    @property
+    def data(self) -> list[Data]:
+        return self.of(Data)
+
+    @property
+    def contracts(self) -> list[Contract]:
+        return self.of(Contract)
+
+    @property
+    def policies(self) -> list[Policy]:
+        return self.of(Policy)
+
+    @property
+    def uses(self) -> list[Use]:
+        return self.of(Use)
+
+    @property
+    def nevers(self) -> list[Never]:
+        return self.of(Never)
+
+    @property
+    def goals(self) -> list[Goal]:
+        return self.of(Goal)

@@ -1,0 +1,425 @@
+"""Parse .dsc text into the IR.
+
+The Lark LALR parser is built once (cached) with an inline transformer, so no parse tree is
+ever built: each grammar rule directly produces an IR node. Each top-level item is parsed on
+its own, so one syntax error loses only the item it is in and the rest is still checked.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer
+
+from . import ir
+from .diagnostics import Diagnostic, Span, error
+from .tokens import TOKEN_WORDS, describe, split_items, token_span, tokenize, unescape
+
+GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+
+class _TokenListLexer(Lexer):
+    """Hands the pre-lexed tokens of one item to the parser."""
+
+    def __init__(self, lexer_conf):  # noqa: D107 - Lark's interface
+        pass
+
+    def lex(self, data):
+        return iter(data)
+
+
+class _Builder(Transformer):
+    """Grammar rule → IR node. `file` is set for each parse (under `_LOCK`)."""
+
+    file = "<input>"
+
+    # -- helpers
+    def _tspan(self, tok: Token) -> Span:
+        return token_span(tok, self.file)
+
+    def _span(self, first, last) -> Span:
+        a = first.span if not isinstance(first, Token) else self._tspan(first)
+        b = last.span if not isinstance(last, Token) else self._tspan(last)
+        return Span.cover(a, b)
+
+    def _ident(self, tok: Token) -> ir.Ident:
+        return ir.Ident(name=str(tok), span=self._tspan(tok))
+
+    def _str(self, tok: Token) -> ir.Str:
+        return ir.Str(value=unescape(str(tok)), span=self._tspan(tok))
+
+    # -- declarations
+    def use(self, c):
+        return ir.Use(path=self._str(c[1]), span=self._span(c[0], c[1]))
+
+    def agent(self, c):
+        display = self._str(c[2]) if len(c) > 2 else None
+        return ir.Agent(name=self._ident(c[1]), display=display, span=self._span(c[0], c[-1]))
+
+    def data(self, c):
+        mock = schema = None
+        last = c[5]
+        for extra in c[6:]:
+            if isinstance(extra, ir.Str):
+                mock = extra
+            else:
+                schema, last = extra[0], extra[1]
+                continue
+            last = extra
+        return ir.Data(
+            owner=self._ident(c[1]),
+            name=self._ident(c[3]),
+            format=self._ident(c[4]),
+            path=self._str(c[5]),
+            mock=mock,
+            schema=schema,
+            span=self._span(c[0], last),
+        )
+
+    def mock(self, c):
+        return self._str(c[1])
+
+    def schema(self, c):
+        return tuple(x for x in c if isinstance(x, ir.Column)), c[-1]
+
+    def column(self, c):
+        return ir.Column(name=self._ident(c[0]), type=self._ident(c[2]), span=self._span(c[0], c[2]))
+
+    def policy(self, c):
+        rules = tuple(x for x in c[3:-1])
+        return ir.Policy(owner=self._ident(c[1]), rules=rules, span=self._span(c[0], c[-1]))
+
+    def rule(self, c):
+        effect_tok, fpat = c[0], c[1]
+        data, to, except_ = (), (), ()
+        for part in c[2:]:
+            kind, items = part
+            if kind == "on":
+                data = items
+            elif kind == "to":
+                to = items
+            else:
+                except_ = items
+        last = c[-1][1][-1] if len(c) > 2 else fpat
+        return ir.Rule(
+            effect=str(effect_tok),
+            function=fpat,
+            data=data,
+            to=to,
+            except_=except_,
+            span=self._span(effect_tok, last),
+        )
+
+    def on(self, c):
+        return "on", tuple(c[1::2])
+
+    def to(self, c):
+        return "to", tuple(c[1::2])
+
+    def except_(self, c):
+        return "except", tuple(self._ident(t) for t in c[1::2])
+
+    def fpattern(self, c):
+        return ir.Pattern(value="*" if c[0].type == "STAR" else str(c[0]), span=self._tspan(c[0]))
+
+    apattern = fpattern
+
+    def dpattern(self, c):
+        if len(c) == 1:  # `any`
+            return ir.DataPattern(owner="*", name="*", span=self._tspan(c[0]))
+        return ir.DataPattern(owner=str(c[0]), name=str(c[2]), span=self._span(c[0], c[2]))
+
+    def dpart(self, c):
+        return c[0]
+
+    def never(self, c):
+        agents = tuple(c[3::2])
+        return ir.Never(data=c[1], agents=agents, span=self._span(c[0], c[-1]))
+
+    def goal(self, c):
+        return ir.Goal(agent=self._ident(c[1]), contract=self._ident(c[3]), span=self._span(c[0], c[3]))
+
+    def contract(self, c):
+        # Clauses arrive as (keyword token, value). Repeated single clauses are kept in
+        # `_extra` order so the checker can report them; the IR keeps the first.
+        fields: dict = {"requires": [], "ensures": [], "to": []}
+        duplicates = []
+        for kw, value in c[3:-1]:
+            key = kw.type
+            if key == "REQUIRE":
+                fields["requires"].append(value)
+            elif key == "ENSURE":
+                fields["ensures"].append(value)
+            elif key == "TO":
+                if fields["to"]:
+                    duplicates.append(kw)
+                fields["to"].extend(value)
+            else:
+                slot = {"BY": "by", "COMPUTE": "call", "KEEP": "call"}[key]
+                if slot in fields:
+                    duplicates.append(kw)
+                    continue
+                if key == "KEEP":
+                    fields["keep_as"], value = value
+                fields[slot] = value
+        node = ir.Contract(
+            name=self._ident(c[1]),
+            by=fields.get("by"),
+            call=fields.get("call"),
+            keep_as=fields.get("keep_as"),
+            to=tuple(fields["to"]),
+            requires=tuple(fields["requires"]),
+            ensures=tuple(fields["ensures"]),
+            span=self._span(c[0], c[-1]),
+        )
+        for kw in duplicates:
+            self.clause_errors.append(
+                error(
+                    "DSC007",
+                    f"clause '{kw}' appears more than once in contract '{c[1]}'",
+                    self._tspan(kw),
+                    help="a contract has one 'by', one 'compute' or 'keep', and one 'to' list; "
+                    "'require' and 'ensure' may repeat",
+                )
+            )
+        return node
+
+    def by(self, c):
+        return c[0], self._ident(c[1])
+
+    def compute(self, c):
+        return c[0], c[1]
+
+    def keep(self, c):
+        return c[0], (self._ident(c[1]), c[3])
+
+    def recipients(self, c):
+        return c[0], [self._ident(t) for t in c[1::2]]
+
+    def require(self, c):
+        return c[0], c[1]
+
+    ensure = require
+
+    # -- expressions
+    def forall(self, c):
+        return ir.ForAll(var=self._ident(c[1]), iterable=c[3], body=c[5], span=self._span(c[0], c[5]))
+
+    def binop(self, c):
+        left, op, right = c
+        return ir.BinOp(op=str(op), left=left, right=right, span=self._span(left, right))
+
+    def unary(self, c):
+        op, operand = c
+        if op.type == "ADD_OP" and op == "+":
+            return operand
+        return ir.UnaryOp(op=str(op), operand=operand, span=self._span(op, operand))
+
+    def attribute(self, c):
+        value, _, attr = c
+        return ir.Attribute(value=value, attr=self._ident(attr), span=self._span(value, attr))
+
+    def name(self, c):
+        return ir.Name(id=str(c[0]), span=self._tspan(c[0]))
+
+    def number(self, c):
+        text = str(c[0])
+        value = float(text) if any(ch in text for ch in ".eE") else int(text)
+        return ir.Num(value=value, span=self._tspan(c[0]))
+
+    def string(self, c):
+        return self._str(c[0])
+
+    def true(self, c):
+        return ir.Bool(value=True, span=self._tspan(c[0]))
+
+    def false(self, c):
+        return ir.Bool(value=False, span=self._tspan(c[0]))
+
+    def paren(self, c):
+        return c[1]
+
+    def call(self, c):
+        args, kwargs = [], []
+        for x in c[2:-1]:
+            if isinstance(x, Token):
+                continue
+            if isinstance(x, ir.Keyword):
+                kwargs.append(x)
+            else:
+                if kwargs:
+                    self.clause_errors.append(
+                        error(
+                            "DSC008",
+                            "positional argument after a keyword argument",
+                            x.span,
+                            help="put positional arguments first, or name this one",
+                        )
+                    )
+                args.append(x)
+        return ir.Call(func=self._ident(c[0]), args=tuple(args), kwargs=tuple(kwargs), span=self._span(c[0], c[-1]))
+
+    def kwarg(self, c):
+        return ir.Keyword(name=self._ident(c[0]), value=c[2], span=self._span(c[0], c[2]))
+
+    def list(self, c):
+        items = tuple(x for x in c[1:-1] if not isinstance(x, Token))
+        return ir.ListExpr(items=items, span=self._span(c[0], c[-1]))
+
+
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def _parser() -> tuple[Lark, _Builder]:
+    builder = _Builder()
+    lark = Lark(
+        GRAMMAR.read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer=_TokenListLexer,
+        propagate_positions=True,
+        transformer=builder,
+        maybe_placeholders=False,
+    )
+    return lark, builder
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ParseResult:
+    """The IR of every item that parsed, and the diagnostics of those that did not.
+
+    `broken` names the declarations whose item failed to parse, so that later checks do not
+    report them as undefined.
+    """
+
+    program: ir.Program
+    diagnostics: tuple[Diagnostic, ...]
+    broken: frozenset[str] = field(default=frozenset())
+
+
+def _expected_words(expected) -> str:
+    words = sorted({TOKEN_WORDS.get(t, t) for t in expected})
+    if not words:
+        return "nothing more"
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _syntax_error(exc: UnexpectedInput, chunk: list[Token], next_tok: Token | None, file: str) -> Diagnostic:
+    tok = getattr(exc, "token", None)
+    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or set()
+    if tok is None or tok.type == "$END":
+        # The item ended early: point just after its last token.
+        last = chunk[-1]
+        where = next_tok if next_tok is not None else last
+        span = token_span(where, file) if next_tok is not None else Span(
+            file=file,
+            line=last.end_line,
+            column=last.end_column,
+            end_line=last.end_line,
+            end_column=last.end_column + 1,
+            start=last.end_pos,
+            end=last.end_pos + 1,
+        )
+        found = describe(next_tok) if next_tok is not None else "the end of the file"
+        return error(
+            "DSC001",
+            f"expected {_expected_words(expected)}, found {found}",
+            span,
+            help=_hint(expected),
+        )
+    return error(
+        "DSC001",
+        f"expected {_expected_words(expected)}, found {describe(tok)}",
+        token_span(tok, file),
+        help=_hint(expected, tok),
+    )
+
+
+def _hint(expected, tok: Token | None = None) -> str | None:
+    if tok is not None and tok.type in ("AND", "OR") and "RBRACE" in expected:
+        return None
+    if "RBRACE" in expected and (tok is None or tok.type != "RBRACE"):
+        return "is a '}' missing?"
+    if tok is not None and tok.type not in ("NAME",) and "NAME" in expected and tok.type.isupper() and tok.value.isidentifier():
+        return f"'{tok.value}' is a keyword and cannot be used as a name here"
+    return None
+
+
+def _declared_name(chunk: list[Token]) -> str | None:
+    """The name an unparsable item tried to declare, if it got that far."""
+    if len(chunk) >= 2 and chunk[1].type == "NAME" and chunk[0].type in ("AGENT", "CONTRACT", "POLICY"):
+        return str(chunk[1])
+    if len(chunk) >= 4 and chunk[0].type == "DATA" and chunk[1].type == "NAME" and chunk[3].type == "NAME":
+        return f"{chunk[1]}.{chunk[3]}"
+    return None
+
+
+def parse(text: str, file: str = "<input>") -> ParseResult:
+    """Parse .dsc source text. Never raises for bad input: problems come back as diagnostics."""
+    tokens, comments, diags = tokenize(text, file)
+    lark, builder = _parser()
+    decls: list = []
+    broken: set[str] = set()
+    chunks = split_items(tokens)
+    with _LOCK:
+        builder.file = file
+        builder.clause_errors = diags
+        for i, chunk in enumerate(chunks):
+            try:
+                decls.append(lark.parse(chunk))
+            except UnexpectedInput as exc:
+                next_tok = chunks[i + 1][0] if i + 1 < len(chunks) else None
+                diags.append(_syntax_error(exc, chunk, next_tok, file))
+                name = _declared_name(chunk)
+                if name:
+                    broken.add(name)
+            except RecursionError:
+                diags.append(
+                    error("DSC004", "this item is nested too deeply to read", token_span(chunk[0], file),
+                          help="split the expression into smaller parts")
+                )
+    program = ir.Program(
+        decls=tuple(decls),
+        comments=tuple(ir.Comment(text=c.text, span=c.span) for c in comments),
+        file=file,
+    )
+    return ParseResult(program=program, diagnostics=tuple(diags), broken=frozenset(broken))
+
+
+def read_source(path: str | Path) -> tuple[str | None, Diagnostic | None]:
+    """Read a .dsc file as UTF-8 text, or explain why it cannot be read."""
+    p = Path(path)
+    span = Span(file=str(path))
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        return None, error("DSC005", f"cannot read file: {exc.strerror or exc}", span)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, error(
+            "DSC005",
+            f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+            Span(file=str(path), line=line, column=col, end_line=line, end_column=col + 1, start=exc.start, end=exc.start + 1),
+            help="save the file as UTF-8",
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, None
+
+
+def parse_file(path: str | Path) -> ParseResult:
+    """Parse a .dsc file; unreadable files come back as a DSC005 diagnostic."""
+    text, problem = read_source(path)
+    if problem is not None:
+        return ParseResult(program=ir.Program(decls=(), file=str(path)), diagnostics=(problem,))
+    return parse(text, str(path))

@@ -1,0 +1,1 @@
+"""The escrow: config, store, storage, keys, executors, audit log, CLI and HTTP server."""

@@ -1,0 +1,1 @@
+"""One module per `dsc` subcommand; see `runtime/cli.py`."""
