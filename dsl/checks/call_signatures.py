@@ -1,0 +1,37 @@
+"""DSC033-DSC036: call arguments must fit the function's signature."""
+
+from __future__ import annotations
+
+from ..binding import bind
+from ..diagnostics import error
+from ..walk import calls, contract_exprs, did_you_mean
+
+CODES = ("DSC033", "DSC034", "DSC035", "DSC036")
+
+
+def check(ctx):
+    functions = ctx.symbols.functions
+    for c in ctx.program.contracts:
+        for _clause, expr in contract_exprs(c):
+            for call in calls(expr):
+                sig = functions.get(call.func.name)
+                if sig is None:
+                    continue  # reported as undefined
+                b = bind(sig, call)
+                names = [p.name for p in sig.params if p.kind in ("positional", "keyword_only")]
+                for kw in b.unknown:
+                    yield error("DSC033", f"'{call.func.name}' has no parameter '{kw.name.name}'", kw.name.span,
+                                help=did_you_mean(kw.name.name, names) or f"signature: {sig.signature_text()}")
+                for kw in b.duplicate:
+                    yield error("DSC036", f"argument '{kw.name.name}' is given more than once", kw.name.span,
+                                help=f"signature: {sig.signature_text()}")
+                if b.extra_positional:
+                    n = len([p for p in sig.params if p.kind == "positional"])
+                    yield error("DSC035",
+                                f"'{call.func.name}' takes {n} positional argument{'s' if n != 1 else ''}, "
+                                f"{len(call.args)} given", b.extra_positional[0].span,
+                                help=f"signature: {sig.signature_text()}")
+                if b.missing:
+                    listed = ", ".join(f"'{p.name}'" for p in b.missing)
+                    yield error("DSC034", f"call to '{call.func.name}' is missing argument{'s' if len(b.missing) > 1 else ''} {listed}",
+                                call.span, help=f"signature: {sig.signature_text()}")

@@ -1,0 +1,27 @@
+"""DSC040-DSC043: computations and conditions must be well typed; conditions must be booleans."""
+
+from __future__ import annotations
+
+from .. import types as T
+from ..diagnostics import error
+from ..infer import Inference
+from ..walk import COMPUTE, KEEP, contract_exprs
+
+CODES = ("DSC040", "DSC041", "DSC042", "DSC043")
+
+
+def check(ctx):
+    sym = ctx.symbols
+    for c in ctx.program.contracts:
+        result_type = T.ANY
+        if c.call is not None and c.call.func.name in sym.functions:
+            result_type = sym.functions[c.call.func.name].returns
+        inf = Inference(sym, result_type)
+        for clause, expr in contract_exprs(c):
+            t = inf.infer(expr)
+            if clause not in (COMPUTE, KEEP) and not T.assignable(t, T.BOOL):
+                inf.diagnostics.append(
+                    error("DSC040", f"'{clause}' needs a condition (true or false), got {T.describe(t)}", expr.span,
+                          help="compare the value with something, e.g. `rows(x) >= 100`")
+                )
+        yield from inf.diagnostics

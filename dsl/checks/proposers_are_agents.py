@@ -1,0 +1,19 @@
+"""DSC052: the `by` of a contract is a declared agent."""
+
+from __future__ import annotations
+
+from ..diagnostics import error
+from ..walk import did_you_mean
+
+CODES = ("DSC052",)
+
+
+def check(ctx):
+    sym = ctx.symbols
+    for c in ctx.program.contracts:
+        if c.by is None or c.by.name in sym.agents or c.by.name in ctx.broken:
+            continue
+        what = sym.kind_of(c.by.name)
+        detail = f"is a {what}, not an agent" if what else "is not a declared agent"
+        yield error("DSC052", f"the proposer '{c.by.name}' of contract '{c.name.name}' {detail}", c.by.span,
+                    help=did_you_mean(c.by.name, sym.agents))

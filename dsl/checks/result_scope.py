@@ -1,0 +1,21 @@
+"""DSC026: `result` exists only inside `ensure`, after the computation has run."""
+
+from __future__ import annotations
+
+from .. import ir
+from ..diagnostics import error
+from ..symbols import RESULT
+from ..walk import ENSURE, contract_exprs, walk
+
+CODES = ("DSC026",)
+
+
+def check(ctx):
+    for c in ctx.program.contracts:
+        for clause, expr in contract_exprs(c):
+            if clause == ENSURE:
+                continue
+            for node, bound in walk(expr):
+                if isinstance(node, ir.Name) and node.id == RESULT and RESULT not in bound:
+                    yield error("DSC026", f"'result' cannot be used in '{clause}'", node.span,
+                                help="'result' is the computed value: use it in an `ensure` condition")

@@ -1,0 +1,135 @@
+"""DSC020-DSC024, DSC044: names that denote nothing, or denote the wrong kind of thing.
+
+Declaration roles (data owners, proposers, recipients, policy owners) have their own rules;
+this one covers expressions, functions, goals, `never` patterns and policy rules.
+"""
+
+from __future__ import annotations
+
+from .. import ir
+from ..diagnostics import error
+from ..symbols import RESULT
+from ..walk import contract_exprs, did_you_mean, walk
+
+CODES = ("DSC020", "DSC021", "DSC022", "DSC023", "DSC024", "DSC044")
+
+
+def check(ctx):
+    sym = ctx.symbols
+    skip = ctx.broken
+    for c in ctx.program.contracts:
+        for _clause, expr in contract_exprs(c):
+            for node, bound in walk(expr):
+                if isinstance(node, ir.Call):
+                    yield from _function(ctx, node.func)
+                elif isinstance(node, ir.ForAll):
+                    yield from _quantified_attributes(ctx, node)
+                elif isinstance(node, ir.Attribute) and isinstance(node.value, ir.Name):
+                    yield from _attribute(ctx, node, bound)
+                elif isinstance(node, ir.Name) and node.id not in bound and node.id != RESULT:
+                    if node.id in sym.agents or node.id in sym.kept or node.id in skip:
+                        continue
+                    if _is_attribute_base(expr, node):
+                        continue
+                    candidates = [*sym.agents, *sym.kept, *bound]
+                    what = sym.kind_of(node.id)
+                    if what is not None:
+                        yield error("DSC024", f"'{node.id}' is a {what}, not a value", node.span,
+                                    help="use an agent, a data element, a kept result or a literal here")
+                    else:
+                        yield error("DSC024", f"undefined name '{node.id}'", node.span,
+                                    help=did_you_mean(node.id, candidates))
+    for g in ctx.program.goals:
+        if g.agent.name not in sym.agents and g.agent.name not in skip:
+            yield error("DSC020", f"undefined agent '{g.agent.name}'", g.agent.span,
+                        help=did_you_mean(g.agent.name, sym.agents))
+        if g.contract.name not in sym.contracts and g.contract.name not in skip:
+            yield error("DSC023", f"undefined contract '{g.contract.name}'", g.contract.span,
+                        help=did_you_mean(g.contract.name, sym.contracts))
+    for n in ctx.program.nevers:
+        yield from _data_pattern(ctx, n.data)
+        for p in n.agents:
+            yield from _agent_pattern(ctx, p)
+    for p in ctx.program.policies:
+        for rule in p.rules:
+            if not rule.function.is_wildcard:
+                yield from _function(ctx, rule.function)
+            for f in rule.except_:
+                yield from _function(ctx, f)
+            for d in rule.data:
+                yield from _data_pattern(ctx, d)
+            for a in rule.to:
+                yield from _agent_pattern(ctx, a)
+
+
+def _is_attribute_base(root: ir.Expr, name: ir.Name) -> bool:
+    for node, _ in walk(root):
+        if isinstance(node, ir.Attribute) and node.value is name:
+            return True
+    return False
+
+
+def _function(ctx, ident):
+    name = ident.name if isinstance(ident, ir.Ident) else ident.value
+    if name not in ctx.symbols.functions and not _module_unreadable(ctx):
+        yield error("DSC022", f"undefined function '{name}'", ident.span,
+                    help=did_you_mean(name, ctx.symbols.functions)
+                    or "define it in a module named by `use`, or use a built-in function")
+
+
+def _module_unreadable(ctx) -> bool:
+    # A missing or broken module is reported once (DSC030/DSC031); its functions are then unknown.
+    return any(m.error is not None for m in ctx.symbols.modules)
+
+
+def _attribute(ctx, node: ir.Attribute, bound):
+    sym = ctx.symbols
+    base = node.value.id
+    if base in bound:
+        return  # checked per agent when the quantifier's list is known (condition_types)
+    if base in sym.agents:
+        key = f"{base}.{node.attr.name}"
+        if key not in sym.data and key not in ctx.broken:
+            owned = [k.split(".", 1)[1] for k in sym.data if k.startswith(base + ".")]
+            yield error("DSC021", f"undefined data element '{key}'", node.span,
+                        help=did_you_mean(node.attr.name, owned))
+        return
+    if base in ctx.broken:
+        return
+    what = sym.kind_of(base)
+    if what is not None:
+        yield error("DSC044", f"'{base}' is a {what}; only an agent has data elements (`agent.name`)",
+                    node.value.span)
+    else:
+        yield error("DSC020", f"undefined agent '{base}'", node.value.span,
+                    help=did_you_mean(base, [*sym.agents, *bound]))
+
+
+def _data_pattern(ctx, pat: ir.DataPattern):
+    sym = ctx.symbols
+    if pat.owner != "*" and pat.owner not in sym.agents and pat.owner not in ctx.broken:
+        yield error("DSC020", f"undefined agent '{pat.owner}'", pat.span, help=did_you_mean(pat.owner, sym.agents))
+    elif pat.owner != "*" and pat.name != "*":
+        key = f"{pat.owner}.{pat.name}"
+        if key not in sym.data and key not in ctx.broken:
+            owned = [k.split(".", 1)[1] for k in sym.data if k.startswith(pat.owner + ".")]
+            yield error("DSC021", f"undefined data element '{key}'", pat.span, help=did_you_mean(pat.name, owned))
+
+
+def _agent_pattern(ctx, pat: ir.Pattern):
+    if not pat.is_wildcard and pat.value not in ctx.symbols.agents and pat.value not in ctx.broken:
+        yield error("DSC020", f"undefined agent '{pat.value}'", pat.span, help=did_you_mean(pat.value, ctx.symbols.agents))
+
+
+def _quantified_attributes(ctx, q: ir.ForAll):
+    """`for b in [bank1, bank2]: ... b.test ...` needs bank1.test and bank2.test."""
+    sym = ctx.symbols
+    agents = sym.agent_values(q.iterable)
+    for node, bound in walk(q.body):
+        if isinstance(node, ir.Attribute) and isinstance(node.value, ir.Name) and node.value.id == q.var.name:
+            for agent in agents:
+                key = f"{agent}.{node.attr.name}"
+                if key not in sym.data and key not in ctx.broken:
+                    owned = [k.split(".", 1)[1] for k in sym.data if k.startswith(agent + ".")]
+                    yield error("DSC021", f"undefined data element '{key}' (when {q.var.name} is {agent})",
+                                node.span, help=did_you_mean(node.attr.name, owned))

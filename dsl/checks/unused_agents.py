@@ -1,0 +1,34 @@
+"""DSC071 (warning): an agent that nothing in the program mentions."""
+
+from __future__ import annotations
+
+from .. import ir
+from ..diagnostics import warning
+from ..walk import contract_exprs, walk
+
+CODES = ("DSC071",)
+
+
+def check(ctx):
+    sym = ctx.symbols
+    used: set[str] = set()
+    for d in ctx.program.data:
+        used.add(d.owner.name)
+    for c in ctx.program.contracts:
+        if c.by is not None:
+            used.add(c.by.name)
+        used.update(r.name for r in c.to)
+        for _clause, expr in contract_exprs(c):
+            used.update(node.id for node, _ in walk(expr) if isinstance(node, ir.Name))
+    for p in ctx.program.policies:
+        used.add(p.owner.name)
+        used.update(a.value for r in p.rules for a in r.to)
+    for n in ctx.program.nevers:
+        used.update(a.value for a in n.agents)
+        used.add(n.data.owner)
+    for g in ctx.program.goals:
+        used.add(g.agent.name)
+    for name, a in sym.agents.items():
+        if name not in used:
+            yield warning("DSC071", f"agent '{name}' takes part in nothing", a.name.span,
+                          help="remove it, or give it data, a contract or a result")

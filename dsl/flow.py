@@ -1,0 +1,64 @@
+"""The dataflow graph of a program and the questions asked of it (networkx).
+
+Nodes are `(kind, name)` with kind in {"agent", "data", "kept", "contract"}. Flow edges:
+data/kept → contract (the computation reads it), contract → kept (keeps its result),
+contract → agent (releases to). Ownership edges agent → data carry `flow=False` and are not
+followed when asking what data can reach whom.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from . import ir
+from .diagnostics import Span
+from .symbols import Symbols
+
+
+def build_graph(symbols: Symbols) -> nx.DiGraph:
+    g = nx.DiGraph()
+    for name, a in symbols.agents.items():
+        g.add_node(("agent", name), span=a.name.span, label=a.display.value if a.display else name)
+    for key, d in symbols.data.items():
+        g.add_node(("data", key), span=d.span, label=key)
+        if d.owner.name in symbols.agents:
+            g.add_edge(("agent", d.owner.name), ("data", key), flow=False, span=d.owner.span, label="owns")
+    for name, c in symbols.contracts.items():
+        cnode = ("contract", name)
+        g.add_node(cnode, span=c.name.span, label=name)
+        if c.call is not None:
+            for ref in symbols.data_refs(c.call):
+                src = ("kept", ref.key) if ref.kept else ("data", ref.key)
+                if not g.has_edge(src, cnode):
+                    g.add_edge(src, cnode, flow=True, span=ref.span, label="read by")
+        if c.keep_as is not None:
+            g.add_node(("kept", c.keep_as.name), span=c.keep_as.span, label=c.keep_as.name)
+            g.add_edge(cnode, ("kept", c.keep_as.name), flow=True, span=c.keep_as.span, label="keeps")
+        for r in c.to:
+            if r.name in symbols.agents:
+                g.add_edge(cnode, ("agent", r.name), flow=True, span=r.span, label="released to")
+    return g
+
+
+def flow_view(g: nx.DiGraph) -> nx.DiGraph:
+    """The graph without ownership edges: paths in it are real flows of data."""
+    return nx.subgraph_view(g, filter_edge=lambda u, v: g.edges[u, v].get("flow", False))
+
+
+def describe_node(node: tuple[str, str]) -> str:
+    kind, name = node
+    return {"data": f"data {name}", "kept": f"kept result {name}", "contract": f"contract {name}",
+            "agent": f"agent {name}"}[kind]
+
+
+def path_steps(g: nx.DiGraph, path: list) -> list[tuple[str, Span]]:
+    """Each step of a flow path, as (message, location of the clause that makes it)."""
+    steps = []
+    for u, v in zip(path, path[1:]):
+        edge = g.edges[u, v]
+        steps.append((f"{describe_node(u)} {edge['label']} {describe_node(v)}", edge["span"]))
+    return steps
+
+
+def ancestors_of_kind(g: nx.DiGraph, node, kind: str) -> set:
+    return {n for n in nx.ancestors(flow_view(g), node) if n[0] == kind}

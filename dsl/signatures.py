@@ -1,0 +1,169 @@
+"""Function signatures read from Python modules with `ast` (the checker never imports user code)."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import types as T
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Param:
+    name: str
+    kind: str  # "positional" | "keyword_only" | "var_positional" | "var_keyword"
+    type: T.Type = T.ANY
+    has_default: bool = False
+    annotation: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FunctionSig:
+    """What the checker knows of a function: parameters, return type, docs and where it lives."""
+
+    name: str
+    params: tuple[Param, ...]
+    returns: T.Type = T.ANY
+    doc: str | None = None
+    path: Path | None = None
+    line: int = 1
+    column: int = 1
+    source: str = field(default="", repr=False)
+    builtin: bool = False
+
+    @property
+    def source_hash(self) -> str:
+        """sha256 of the function's source text: part of every contract identity that calls it."""
+        return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
+
+    def signature_text(self) -> str:
+        parts = []
+        seen_star = False
+        for p in self.params:
+            if p.kind == "var_positional":
+                parts.append(f"*{p.name}")
+                seen_star = True
+                continue
+            if p.kind == "var_keyword":
+                parts.append(f"**{p.name}")
+                continue
+            if p.kind == "keyword_only" and not seen_star:
+                parts.append("*")
+                seen_star = True
+            text = p.name + (f": {p.annotation}" if p.annotation else "")
+            parts.append(text + (" = ..." if p.has_default else ""))
+        ret = "" if self.returns == T.ANY else f" -> {self.returns}"
+        return f"{self.name}({', '.join(parts)}){ret}"
+
+
+class ModuleError(Exception):
+    """A module that cannot be read: missing file or Python syntax error."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
+def _params(args: ast.arguments) -> tuple[Param, ...]:
+    out: list[Param] = []
+    positional = list(args.posonlyargs) + list(args.args)
+    n_defaults = len(args.defaults)
+    first_default = len(positional) - n_defaults
+    for i, a in enumerate(positional):
+        out.append(_param(a, "positional", i >= first_default))
+    if args.vararg:
+        out.append(_param(args.vararg, "var_positional", True))
+    for a, d in zip(args.kwonlyargs, args.kw_defaults):
+        out.append(_param(a, "keyword_only", d is not None))
+    if args.kwarg:
+        out.append(_param(args.kwarg, "var_keyword", True))
+    return tuple(out)
+
+
+def _param(a: ast.arg, kind: str, has_default: bool) -> Param:
+    return Param(
+        name=a.arg,
+        kind=kind,
+        type=T.from_annotation(a.annotation),
+        has_default=has_default,
+        annotation=ast.unparse(a.annotation) if a.annotation is not None else None,
+    )
+
+
+def read_functions(source: str, path: Path | None = None, builtin: bool = False) -> dict[str, FunctionSig]:
+    """Every public top-level function of a module's source. Raises ModuleError on a syntax error."""
+    try:
+        tree = ast.parse(source, filename=str(path or "<module>"))
+    except SyntaxError as exc:
+        raise ModuleError(f"Python syntax error: {exc.msg}", exc.lineno) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ModuleError(f"cannot read the module: {exc}") from None
+    out: dict[str, FunctionSig] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+            out[node.name] = FunctionSig(
+                name=node.name,
+                params=_params(node.args),
+                returns=T.from_annotation(node.returns),
+                doc=ast.get_docstring(node),
+                path=path,
+                line=node.lineno,
+                column=node.col_offset + 1,
+                source=ast.get_source_segment(source, node) or "",
+                builtin=builtin,
+            )
+    return out
+
+
+def read_module(path: Path) -> dict[str, FunctionSig]:
+    """Read a user module. Raises ModuleError when it is missing or not valid Python."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModuleError("file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModuleError(f"cannot read the file: {exc}") from None
+    return read_functions(source, path)
+
+
+def stdlib_dir() -> Path:
+    """The folder of the installed stdlib package, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("datastation.stdlib")
+    if spec is None or not spec.submodule_search_locations:
+        return Path(__file__).resolve().parent.parent / "stdlib"
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@functools.cache
+def stdlib_functions() -> dict[str, FunctionSig]:
+    """The built-in functions: every public function of the stdlib modules listed in its MODULES."""
+    folder = stdlib_dir()
+    names = _stdlib_module_names(folder)
+    out: dict[str, FunctionSig] = {}
+    for name in names:
+        path = folder / f"{name}.py"
+        try:
+            out.update(read_functions(path.read_text(encoding="utf-8"), path, builtin=True))
+        except (OSError, ModuleError):
+            continue
+    return out
+
+
+def _stdlib_module_names(folder: Path) -> tuple[str, ...]:
+    """`MODULES` from stdlib/__init__.py, read with ast (a tuple of module names)."""
+    try:
+        tree = ast.parse((folder / "__init__.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return ()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MODULES" for t in node.targets):
+            try:
+                return tuple(ast.literal_eval(node.value))
+            except ValueError:
+                return ()
+    return ()

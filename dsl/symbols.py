@@ -1,0 +1,198 @@
+"""The symbol table of a program: what each name denotes, and which data each contract reads.
+
+Built once per check and shared by the checker rules, the flow analysis, the escrow and the
+language server, so that name resolution exists in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from . import ir
+from .diagnostics import Span
+from .signatures import FunctionSig, ModuleError, read_module, stdlib_functions
+
+RESULT = "result"
+
+
+@dataclass(frozen=True, slots=True)
+class DataRef:
+    """A data element named in an expression: `owner.name` (original) or a kept result's name."""
+
+    key: str
+    span: Span
+    kept: bool = False
+
+
+@dataclass(slots=True)
+class ModuleInfo:
+    use: ir.Use
+    path: Path
+    functions: dict[str, FunctionSig] = field(default_factory=dict)
+    error: ModuleError | None = None
+
+
+class Symbols:
+    """Names declared by a program, its functions, and data-flow queries over its contracts."""
+
+    def __init__(self, program: ir.Program, base_dir: Path | None = None):
+        self.program = program
+        self.base_dir = base_dir or Path(".")
+        self.agents: dict[str, ir.Agent] = {}
+        self.data: dict[str, ir.Data] = {}
+        self.contracts: dict[str, ir.Contract] = {}
+        self.kept: dict[str, ir.Contract] = {}
+        self.policies: dict[str, list[ir.Rule]] = {}
+        self.builtins: dict[str, FunctionSig] = stdlib_functions()
+        self.modules: list[ModuleInfo] = []
+        self.user_functions: dict[str, FunctionSig] = {}
+        for decl in program.decls:
+            if isinstance(decl, ir.Agent):
+                self.agents.setdefault(decl.name.name, decl)
+            elif isinstance(decl, ir.Data):
+                self.data.setdefault(decl.qualified, decl)
+            elif isinstance(decl, ir.Contract):
+                self.contracts.setdefault(decl.name.name, decl)
+                if decl.keep_as is not None:
+                    self.kept.setdefault(decl.keep_as.name, decl)
+            elif isinstance(decl, ir.Policy):
+                self.policies.setdefault(decl.owner.name, []).extend(decl.rules)
+            elif isinstance(decl, ir.Use):
+                self._load_module(decl)
+        self.functions: dict[str, FunctionSig] = {**self.builtins, **self.user_functions}
+        self._sources: dict[str, frozenset[str]] = {}
+        self._graph = None
+
+    def flow_graph(self):
+        """The dataflow graph (see `flow.py`), built once."""
+        if self._graph is None:
+            from .flow import build_graph
+
+            self._graph = build_graph(self)
+        return self._graph
+
+    # ------------------------------------------------------------ modules
+    def _load_module(self, use: ir.Use) -> None:
+        path = (self.base_dir / use.path.value).resolve()
+        info = ModuleInfo(use=use, path=path)
+        try:
+            info.functions = read_module(path)
+        except ModuleError as exc:
+            info.error = exc
+        self.modules.append(info)
+        for name, sig in info.functions.items():
+            self.user_functions.setdefault(name, sig)
+
+    @property
+    def module_paths(self) -> list[Path]:
+        return [m.path for m in self.modules]
+
+    # ------------------------------------------------------------ names
+    def kind_of(self, name: str) -> str | None:
+        """What a bare name denotes: "agent", "kept result", "contract", "function" or None."""
+        if name in self.agents:
+            return "agent"
+        if name in self.kept:
+            return "kept result"
+        if name in self.contracts:
+            return "contract"
+        if name in self.functions:
+            return "function"
+        return None
+
+    def owners(self, keys) -> set[str]:
+        return {self.data[k].owner.name for k in keys if k in self.data}
+
+    # ------------------------------------------------------------ data flow
+    def data_refs(self, expr: ir.Expr, env: dict[str, list[str]] | None = None) -> Iterator[DataRef]:
+        """Every data element an expression names. `env` binds quantifier variables to agent names."""
+        env = dict(env or {})
+        stack: list[tuple[ir.Expr, dict]] = [(expr, env)]
+        while stack:
+            node, scope = stack.pop()
+            if isinstance(node, ir.Attribute):
+                if isinstance(node.value, ir.Name):
+                    base = node.value.id
+                    owners = scope.get(base, [base] if base in self.agents else [])
+                    for owner in owners:
+                        key = f"{owner}.{node.attr.name}"
+                        if key in self.data:
+                            yield DataRef(key, node.span)
+                else:
+                    stack.append((node.value, scope))
+            elif isinstance(node, ir.Name):
+                if node.id in self.kept and node.id not in scope:
+                    yield DataRef(node.id, node.span, kept=True)
+            elif isinstance(node, ir.ForAll):
+                stack.append((node.iterable, scope))
+                inner = dict(scope)
+                inner[node.var.name] = self.agent_values(node.iterable, scope)
+                stack.append((node.body, inner))
+            elif isinstance(node, ir.Call):
+                stack.extend((a, scope) for a in reversed(node.args))
+                stack.extend((k.value, scope) for k in reversed(node.kwargs))
+            elif isinstance(node, ir.ListExpr):
+                stack.extend((x, scope) for x in reversed(node.items))
+            elif isinstance(node, ir.BinOp):
+                stack.append((node.right, scope))
+                stack.append((node.left, scope))
+            elif isinstance(node, ir.UnaryOp):
+                stack.append((node.operand, scope))
+
+    def agent_values(self, iterable: ir.Expr, scope: dict[str, list[str]] | None = None) -> list[str]:
+        """The agents a quantifier ranges over, when its list names agents."""
+        scope = scope or {}
+        if not isinstance(iterable, ir.ListExpr):
+            return []
+        out: list[str] = []
+        for item in iterable.items:
+            if isinstance(item, ir.Name):
+                if item.id in scope:
+                    out.extend(scope[item.id])
+                elif item.id in self.agents:
+                    out.append(item.id)
+        return out
+
+    def contract_inputs(self, contract: ir.Contract) -> list[str]:
+        """Data keys ("owner.name") and kept names the computation reads, in order, without repeats."""
+        if contract.call is None:
+            return []
+        return list(dict.fromkeys(ref.key for ref in self.data_refs(contract.call)))
+
+    def condition_inputs(self, contract: ir.Contract) -> list[str]:
+        """Data keys and kept names the require/ensure conditions read."""
+        keys: dict[str, None] = {}
+        for cond in (*contract.requires, *contract.ensures):
+            for ref in self.data_refs(cond):
+                keys[ref.key] = None
+        return list(keys)
+
+    def source_data(self, contract: ir.Contract) -> frozenset[str]:
+        """The original data elements behind a contract's inputs, expanding kept results (provenance)."""
+        out: set[str] = set()
+        for key in (*self.contract_inputs(contract), *self.condition_inputs(contract)):
+            out |= self.origins(key)
+        return frozenset(out)
+
+    def origins(self, key: str, _seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        """The original data elements a data key or kept name comes from."""
+        if key in self.data:
+            return frozenset({key})
+        if key in self._sources:
+            return self._sources[key]
+        producer = self.kept.get(key)
+        if producer is None or key in _seen:
+            return frozenset()
+        out: set[str] = set()
+        for k in (*self.contract_inputs(producer), *self.condition_inputs(producer)):
+            out |= self.origins(k, _seen | {key})
+        result = frozenset(out)
+        if not _seen:
+            self._sources[key] = result
+        return result
+
+    def source_agents(self, contract: ir.Contract) -> set[str]:
+        """The owners of the contract's original inputs: every one of them must approve."""
+        return self.owners(self.source_data(contract))
