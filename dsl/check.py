@@ -8,7 +8,7 @@ from pathlib import Path
 from . import ir
 from .checks import RULES, CheckContext
 from .diagnostics import Diagnostic, Severity, Span, error, sort_key
-from .parser import ParseResult, parse, read_source
+from .parser import ParseResult, parse, read_source, without_gc
 from .symbols import Symbols
 
 
@@ -60,7 +60,8 @@ def _check_parsed(parsed: ParseResult, text: str, file: str, base_dir: Path) -> 
                        has_syntax_errors=bool(parsed.diagnostics))
     for rule in RULES:
         try:
-            diags.extend(rule.check(ctx))
+            with without_gc():
+                diags.extend(rule.check(ctx))
         except RecursionError:
             diags.append(
                 error("DSC004", "an expression is nested too deeply to check",

@@ -7,18 +7,20 @@ its own, so one syntax error loses only the item it is in and the rest is still 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedInput, UnexpectedToken
+from lark import Lark
 from lark.lexer import Lexer
 
 from . import ir
 from .diagnostics import Diagnostic, Span, error
-from .tokens import TOKEN_WORDS, describe, split_items, token_span, tokenize, unescape
+from .lalr import Driver, ParseError
+from .tokens import TOKEN_WORDS, Token, describe, split_items, token_span, tokenize, unescape
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -33,7 +35,7 @@ class _TokenListLexer(Lexer):
         return iter(data)
 
 
-class _Builder(Transformer):
+class _Builder:
     """Grammar rule → IR node. `file` is set for each parse (under `_LOCK`)."""
 
     file = "<input>"
@@ -48,10 +50,10 @@ class _Builder(Transformer):
         return Span.cover(a, b)
 
     def _ident(self, tok: Token) -> ir.Ident:
-        return ir.Ident(name=str(tok), span=self._tspan(tok))
+        return ir.Ident(name=tok.value, span=self._tspan(tok))
 
     def _str(self, tok: Token) -> ir.Str:
-        return ir.Str(value=unescape(str(tok)), span=self._tspan(tok))
+        return ir.Str(value=unescape(tok.value), span=self._tspan(tok))
 
     # -- declarations
     def use(self, c):
@@ -107,7 +109,7 @@ class _Builder(Transformer):
                 except_ = items
         last = c[-1][1][-1] if len(c) > 2 else fpat
         return ir.Rule(
-            effect=str(effect_tok),
+            effect=effect_tok.value,
             function=fpat,
             data=data,
             to=to,
@@ -125,14 +127,14 @@ class _Builder(Transformer):
         return "except", tuple(self._ident(t) for t in c[1::2])
 
     def fpattern(self, c):
-        return ir.Pattern(value="*" if c[0].type == "STAR" else str(c[0]), span=self._tspan(c[0]))
+        return ir.Pattern(value="*" if c[0].type == "STAR" else c[0].value, span=self._tspan(c[0]))
 
     apattern = fpattern
 
     def dpattern(self, c):
         if len(c) == 1:  # `any`
             return ir.DataPattern(owner="*", name="*", span=self._tspan(c[0]))
-        return ir.DataPattern(owner=str(c[0]), name=str(c[2]), span=self._span(c[0], c[2]))
+        return ir.DataPattern(owner=c[0].value, name=c[2].value, span=self._span(c[0], c[2]))
 
     def dpart(self, c):
         return c[0]
@@ -210,25 +212,20 @@ class _Builder(Transformer):
     def forall(self, c):
         return ir.ForAll(var=self._ident(c[1]), iterable=c[3], body=c[5], span=self._span(c[0], c[5]))
 
-    def binop(self, c):
-        left, op, right = c
-        return ir.BinOp(op=str(op), left=left, right=right, span=self._span(left, right))
-
-    def unary(self, c):
-        op, operand = c
-        if op.type == "ADD_OP" and op == "+":
-            return operand
-        return ir.UnaryOp(op=str(op), operand=operand, span=self._span(op, operand))
+    def opseq(self, c):
+        if len(c) == 1:
+            return c[0]
+        return _climb(self, c)
 
     def attribute(self, c):
         value, _, attr = c
         return ir.Attribute(value=value, attr=self._ident(attr), span=self._span(value, attr))
 
     def name(self, c):
-        return ir.Name(id=str(c[0]), span=self._tspan(c[0]))
+        return ir.Name(id=c[0].value, span=self._tspan(c[0]))
 
     def number(self, c):
-        text = str(c[0])
+        text = c[0].value
         value = float(text) if any(ch in text for ch in ".eE") else int(text)
         return ir.Num(value=value, span=self._tspan(c[0]))
 
@@ -275,18 +272,83 @@ class _Builder(Transformer):
 _LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def without_gc():
+    """Pause the cyclic garbage collector: parsing allocates millions of acyclic objects, and
+    the collector's repeated scans of them would otherwise cost more than the parse itself."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+# Binding powers for precedence climbing over `opseq` (higher binds tighter).
+_BINARY = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
+           "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+_NOT_POWER, _NEG_POWER = 3, 7
+
+
+def _climb(b: _Builder, items: list):
+    """Group a flat `[prefix* operand (op prefix* operand)*]` sequence by precedence.
+
+    `not` binds looser than comparisons (`not a == b` is `not (a == b)`), unary minus tighter
+    than `*`; binary operators are left-associative; comparisons do not chain.
+    """
+    pos = 0
+    n = len(items)
+
+    def operand(min_power: int):
+        nonlocal pos
+        item = items[pos]
+        pos += 1
+        if isinstance(item, Token):  # prefix operator
+            if item.type == "NOT":
+                inner = expression(_NOT_POWER)
+                return ir.UnaryOp(op="not", operand=inner, span=b._span(item, inner))
+            inner = expression(_NEG_POWER)
+            if item.value == "+":
+                return inner
+            return ir.UnaryOp(op="-", operand=inner, span=b._span(item, inner))
+        return item
+
+    def expression(min_power: int):
+        nonlocal pos
+        left = operand(min_power)
+        compared = False
+        while pos < n:
+            op = items[pos]
+            power = _BINARY[op.value]
+            if power < min_power:
+                break
+            pos += 1
+            right = expression(power + 1)
+            if power == 4:
+                if compared:
+                    b.clause_errors.append(
+                        error("DSC001", "comparisons cannot be chained", b._tspan(op),
+                              help="combine two comparisons with `and`: a < b and b < c")
+                    )
+                compared = True
+            left = ir.BinOp(op=op.value, left=left, right=right, span=b._span(left, right))
+        return left
+
+    return expression(0)
+
+
 @functools.cache
-def _parser() -> tuple[Lark, _Builder]:
+def _parser() -> tuple[Driver, _Builder]:
+    """Lark compiles the grammar and its LALR table once; `Driver` runs the table."""
     builder = _Builder()
     lark = Lark(
         GRAMMAR.read_text(encoding="utf-8"),
         parser="lalr",
         lexer=_TokenListLexer,
         propagate_positions=True,
-        transformer=builder,
         maybe_placeholders=False,
     )
-    return lark, builder
+    return Driver(lark, builder), builder
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -311,10 +373,10 @@ def _expected_words(expected) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _syntax_error(exc: UnexpectedInput, chunk: list[Token], next_tok: Token | None, file: str) -> Diagnostic:
-    tok = getattr(exc, "token", None)
-    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or set()
-    if tok is None or tok.type == "$END":
+def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, file: str) -> Diagnostic:
+    tok = exc.token
+    expected = exc.expected
+    if tok is None:
         # The item ended early: point just after its last token.
         last = chunk[-1]
         where = next_tok if next_tok is not None else last
@@ -355,26 +417,26 @@ def _hint(expected, tok: Token | None = None) -> str | None:
 def _declared_name(chunk: list[Token]) -> str | None:
     """The name an unparsable item tried to declare, if it got that far."""
     if len(chunk) >= 2 and chunk[1].type == "NAME" and chunk[0].type in ("AGENT", "CONTRACT", "POLICY"):
-        return str(chunk[1])
+        return chunk[1].value
     if len(chunk) >= 4 and chunk[0].type == "DATA" and chunk[1].type == "NAME" and chunk[3].type == "NAME":
-        return f"{chunk[1]}.{chunk[3]}"
+        return f"{chunk[1].value}.{chunk[3].value}"
     return None
 
 
 def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse .dsc source text. Never raises for bad input: problems come back as diagnostics."""
     tokens, comments, diags = tokenize(text, file)
-    lark, builder = _parser()
+    driver, builder = _parser()
     decls: list = []
     broken: set[str] = set()
     chunks = split_items(tokens)
-    with _LOCK:
+    with _LOCK, without_gc():
         builder.file = file
         builder.clause_errors = diags
         for i, chunk in enumerate(chunks):
             try:
-                decls.append(lark.parse(chunk))
-            except UnexpectedInput as exc:
+                decls.append(driver.parse(chunk))
+            except ParseError as exc:
                 next_tok = chunks[i + 1][0] if i + 1 < len(chunks) else None
                 diags.append(_syntax_error(exc, chunk, next_tok, file))
                 name = _declared_name(chunk)

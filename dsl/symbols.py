@@ -64,6 +64,9 @@ class Symbols:
         self.functions: dict[str, FunctionSig] = {**self.builtins, **self.user_functions}
         self._sources: dict[str, frozenset[str]] = {}
         self._graph = None
+        # Memoised per contract (keyed by id, holding the contract so the id stays valid).
+        self._inputs: dict[int, tuple[ir.Contract, list[str]]] = {}
+        self._conditions: dict[int, tuple[ir.Contract, list[str]]] = {}
 
     def flow_graph(self):
         """The dataflow graph (see `flow.py`), built once."""
@@ -157,17 +160,22 @@ class Symbols:
 
     def contract_inputs(self, contract: ir.Contract) -> list[str]:
         """Data keys ("owner.name") and kept names the computation reads, in order, without repeats."""
-        if contract.call is None:
-            return []
-        return list(dict.fromkeys(ref.key for ref in self.data_refs(contract.call)))
+        found = self._inputs.get(id(contract))
+        if found is None or found[0] is not contract:
+            keys = [] if contract.call is None else list(dict.fromkeys(r.key for r in self.data_refs(contract.call)))
+            found = self._inputs[id(contract)] = (contract, keys)
+        return list(found[1])
 
     def condition_inputs(self, contract: ir.Contract) -> list[str]:
         """Data keys and kept names the require/ensure conditions read."""
-        keys: dict[str, None] = {}
-        for cond in (*contract.requires, *contract.ensures):
-            for ref in self.data_refs(cond):
-                keys[ref.key] = None
-        return list(keys)
+        found = self._conditions.get(id(contract))
+        if found is None or found[0] is not contract:
+            keys: dict[str, None] = {}
+            for cond in (*contract.requires, *contract.ensures):
+                for ref in self.data_refs(cond):
+                    keys[ref.key] = None
+            found = self._conditions[id(contract)] = (contract, list(keys))
+        return list(found[1])
 
     def source_data(self, contract: ir.Contract) -> frozenset[str]:
         """The original data elements behind a contract's inputs, expanding kept results (provenance)."""
