@@ -41,8 +41,43 @@ def build_graph(symbols: Symbols) -> nx.DiGraph:
 
 
 def flow_view(g: nx.DiGraph) -> nx.DiGraph:
-    """The graph without ownership edges: paths in it are real flows of data."""
-    return nx.subgraph_view(g, filter_edge=lambda u, v: g.edges[u, v].get("flow", False))
+    """The graph without ownership edges: paths in it are real flows of data.
+
+    A plain copy (not a lazy `subgraph_view`, which costs a filter call per edge visit), built
+    once per graph and kept in `g.graph`.
+    """
+    cached = g.graph.get("_flow")
+    if cached is None:
+        cached = nx.DiGraph()
+        cached.add_nodes_from(g.nodes)
+        cached.add_edges_from((u, v) for u, v, flow in g.edges(data="flow", default=False) if flow)
+        g.graph["_flow"] = cached
+    return cached
+
+
+def shortest_paths_from(view: nx.DiGraph, sources: list):
+    """Breadth-first search from all `sources` at once. Returns `path_to(node)`: a shortest path
+    from one of the sources to `node`, or None when no source reaches it."""
+    parent: dict = {s: None for s in sources if s in view}
+    frontier = list(parent)
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in view.successors(u):
+                if v not in parent:
+                    parent[v] = u
+                    nxt.append(v)
+        frontier = nxt
+
+    def path_to(node) -> list | None:
+        if node not in parent:
+            return None
+        out = [node]
+        while parent[out[-1]] is not None:
+            out.append(parent[out[-1]])
+        return out[::-1]
+
+    return path_to
 
 
 def describe_node(node: tuple[str, str]) -> str:

@@ -2,7 +2,8 @@
 
 `infer` returns the type of an expression and records type errors on the way. It never
 raises for ill-typed input: an expression it cannot type becomes `ANY`, which silences
-follow-on errors.
+follow-on errors. It walks with an explicit stack, so a condition of thousands of `and`
+terms (a left-nested chain thousands deep) is typed without hitting Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,20 @@ from .diagnostics import Diagnostic, error
 from .symbols import RESULT, Symbols
 
 
+def _children(e: ir.Expr) -> tuple:
+    if isinstance(e, ir.BinOp):
+        return (e.left, e.right)
+    if isinstance(e, ir.UnaryOp):
+        return (e.operand,)
+    if isinstance(e, ir.Attribute):
+        return (e.value,)
+    if isinstance(e, ir.Call):
+        return (*e.args, *(k.value for k in e.kwargs))
+    if isinstance(e, ir.ListExpr):
+        return e.items
+    return ()
+
+
 class Inference:
     def __init__(self, symbols: Symbols, result_type: T.Type = T.ANY):
         self.sym = symbols
@@ -23,22 +38,48 @@ class Inference:
     def _err(self, code: str, message: str, span, help: str | None = None) -> None:
         self.diagnostics.append(error(code, message, span, help=help))
 
-    def infer(self, e: ir.Expr, env: dict[str, T.Type] | None = None) -> T.Type:
-        env = env or {}
-        method = getattr(self, f"_{type(e).__name__}")
-        return method(e, env)
+    def infer(self, root: ir.Expr, env: dict[str, T.Type] | None = None) -> T.Type:
+        """The type of `root`; errors found on the way are appended to `self.diagnostics`."""
+        types: dict[int, T.Type] = {}
+        # (node, env, stage): stage 0 = first visit, 1 = children typed, 2 = ForAll body typed.
+        stack: list[tuple[ir.Expr, dict, int]] = [(root, env or {}, 0)]
+        while stack:
+            node, scope, stage = stack.pop()
+            if isinstance(node, ir.ForAll):
+                if stage == 0:
+                    stack.append((node, scope, 1))
+                    stack.append((node.iterable, scope, 0))
+                elif stage == 1:
+                    item = self._quantified(node, types[id(node.iterable)])
+                    stack.append((node, scope, 2))
+                    stack.append((node.body, {**scope, node.var.name: item}, 0))
+                else:
+                    body = types[id(node.body)]
+                    if not T.assignable(body, T.BOOL):
+                        self._err("DSC040", f"the body of 'for' must be a condition, got {T.describe(body)}",
+                                  node.body.span)
+                    types[id(node)] = T.BOOL
+                continue
+            kids = _children(node)
+            if stage == 0 and kids:
+                stack.append((node, scope, 1))
+                stack.extend((k, scope, 0) for k in reversed(kids))
+                continue
+            method = getattr(self, f"_{type(node).__name__}", None)
+            types[id(node)] = method(node, scope, types) if method is not None else T.ANY
+        return types[id(root)]
 
     # -- leaves
-    def _Num(self, e, env):
+    def _Num(self, e, env, types):
         return T.INT if isinstance(e.value, int) else T.FLOAT
 
-    def _Str(self, e, env):
+    def _Str(self, e, env, types):
         return T.STRING
 
-    def _Bool(self, e, env):
+    def _Bool(self, e, env, types):
         return T.BOOL
 
-    def _Name(self, e, env):
+    def _Name(self, e, env, types):
         if e.id in env:
             return env[e.id]
         if e.id == RESULT:
@@ -51,38 +92,33 @@ class Inference:
             return sig.returns if sig is not None else T.ANY
         return T.ANY
 
-    def _Attribute(self, e, env):
-        base = self.infer(e.value, env)
-        if base == T.AGENT:
-            return T.TABLE
-        return T.ANY
+    # -- compound nodes (their children are already typed)
+    def _Attribute(self, e, env, types):
+        return T.TABLE if types[id(e.value)] == T.AGENT else T.ANY
 
-    def _ListExpr(self, e, env):
+    def _ListExpr(self, e, env, types):
         if not e.items:
             return T.list_of(T.ANY)
-        item = self.infer(e.items[0], env)
+        item = types[id(e.items[0])]
         for x in e.items[1:]:
-            item = T.join(item, self.infer(x, env))
+            item = T.join(item, types[id(x)])
         return T.list_of(item)
 
-    def _Call(self, e, env):
+    def _Call(self, e, env, types):
         sig = self.sym.functions.get(e.func.name)
-        arg_types = {id(a): self.infer(a, env) for a in (*e.args, *(k.value for k in e.kwargs))}
         if sig is None:
             return T.ANY
-        for name, (param, value) in bind(sig, e).bound.items():
-            got = arg_types[id(value)]
-            want = param.type
-            if param.kind == "var_positional" or param.kind == "var_keyword":
-                want = T.ANY
+        for _name, (param, value) in bind(sig, e).bound.items():
+            got = types[id(value)]
+            want = T.ANY if param.kind in ("var_positional", "var_keyword") else param.type
             if not T.assignable(got, want):
                 self._err("DSC042",
                           f"argument '{param.name}' of '{sig.name}' expects {T.describe(want)}, got {T.describe(got)}",
                           value.span, help=_coerce_hint(got, want))
         return sig.returns
 
-    def _UnaryOp(self, e, env):
-        t = self.infer(e.operand, env)
+    def _UnaryOp(self, e, env, types):
+        t = types[id(e.operand)]
         if e.op == "not":
             if not T.assignable(t, T.BOOL):
                 self._err("DSC041", f"'not' needs a boolean, got {T.describe(t)}", e.operand.span)
@@ -92,8 +128,8 @@ class Inference:
             return T.ANY
         return t
 
-    def _BinOp(self, e, env):
-        lt, rt = self.infer(e.left, env), self.infer(e.right, env)
+    def _BinOp(self, e, env, types):
+        lt, rt = types[id(e.left)], types[id(e.right)]
         op = e.op
         if op in ir.BOOLEAN_OPS:
             for side, t in ((e.left, lt), (e.right, rt)):
@@ -122,18 +158,14 @@ class Inference:
         self._err("DSC041", f"'{op}' cannot combine {T.describe(lt)} and {T.describe(rt)}", e.span)
         return T.ANY
 
-    def _ForAll(self, e, env):
-        it = self.infer(e.iterable, env)
-        if it.name != "list" and it != T.ANY:
+    def _quantified(self, e: ir.ForAll, it: T.Type) -> T.Type:
+        """The type of a quantifier's variable, given the type of what it ranges over."""
+        if it.name == "list":
+            return it.item or T.ANY
+        if it != T.ANY:
             self._err("DSC043", f"'for' needs a list to range over, got {T.describe(it)}", e.iterable.span,
                       help="write the elements in brackets: for x in [a, b]: ...")
-            item = T.ANY
-        else:
-            item = it.item or T.ANY if it.name == "list" else T.ANY
-        body = self.infer(e.body, {**env, e.var.name: item})
-        if not T.assignable(body, T.BOOL):
-            self._err("DSC040", f"the body of 'for' must be a condition, got {T.describe(body)}", e.body.span)
-        return T.BOOL
+        return T.ANY
 
 
 def _coerce_hint(got: T.Type, want: T.Type) -> str | None:

@@ -106,7 +106,7 @@ class Driver:
                 try:
                     action, arg = states[state_stack[-1]][ttype]
                 except KeyError:
-                    raise ParseError(tok, self._expected(state_stack[-1])) from None
+                    raise ParseError(tok, self._expected(state_stack)) from None
                 if action is Shift:
                     state_stack.append(arg)
                     value_stack.append(tok)
@@ -118,8 +118,28 @@ class Driver:
             try:
                 action, arg = states[state_stack[-1]]["$END"]
             except KeyError:
-                raise ParseError(None, self._expected(state_stack[-1])) from None
+                raise ParseError(None, self._expected(state_stack)) from None
             reduce(arg)
 
-    def _expected(self, state) -> frozenset[str]:
-        return frozenset(k for k in self.states[state] if k.isupper() or k == "$END")
+    def _expected(self, state_stack: list) -> frozenset[str]:
+        """The terminals that can really come next. A state's own lookaheads are not enough:
+        LALR merges states, so some of them only lead to an error after a few reductions."""
+        candidates = [k for k in self.states[state_stack[-1]] if k.isupper() or k == "$END"]
+        return frozenset(t for t in candidates if self._accepts(state_stack, t))
+
+    def _accepts(self, state_stack: list, term: str) -> bool:
+        """Whether `term` would be shifted (or end the input) after the reductions it triggers."""
+        stack = list(state_stack)
+        while True:
+            if term == "$END" and stack[-1] == self.end_state:
+                return True
+            entry = self.states[stack[-1]].get(term)
+            if entry is None:
+                return False
+            action, arg = entry
+            if action is Shift:
+                return True
+            a = self._actions[arg]
+            if a.size:
+                del stack[-a.size:]
+            stack.append(self.states[stack[-1]][a.goto_name][1])

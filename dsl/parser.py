@@ -258,6 +258,7 @@ class _Builder:
                             help="put positional arguments first, or name this one",
                         )
                     )
+                    continue  # left out of the IR: binding it to a parameter would only add errors
                 args.append(x)
         return ir.Call(func=self._ident(c[0]), args=tuple(args), kwargs=tuple(kwargs), span=self._span(c[0], c[-1]))
 
@@ -317,6 +318,7 @@ def _climb(b: _Builder, items: list):
         nonlocal pos
         left = operand(min_power)
         compared = False
+        last_compared = None
         while pos < n:
             op = items[pos]
             power = _BINARY[op.value]
@@ -330,7 +332,14 @@ def _climb(b: _Builder, items: list):
                         error("DSC001", "comparisons cannot be chained", b._tspan(op),
                               help="combine two comparisons with `and`: a < b and b < c")
                     )
+                    # Read it as meant (`a < b and b < c`) so that no type error follows the syntax error.
+                    middle = last_compared
+                    last_compared = right
+                    cmp = ir.BinOp(op=op.value, left=middle, right=right, span=b._span(middle, right))
+                    left = ir.BinOp(op="and", left=left, right=cmp, span=b._span(left, right))
+                    continue
                 compared = True
+                last_compared = right
             left = ir.BinOp(op=op.value, left=left, right=right, span=b._span(left, right))
         return left
 
@@ -364,8 +373,28 @@ class ParseResult:
     broken: frozenset[str] = field(default=frozenset())
 
 
+# Groups of terminals named together in syntax errors ("an expression" rather than nine tokens).
+_GROUPS = (
+    ({"NAME", "NUMBER", "STRING", "LPAR"}, {"NAME", "NUMBER", "STRING", "LPAR", "LBRACK", "ADD_OP", "TRUE", "FALSE",
+                                            "NOT", "FOR"}, "an expression"),
+    ({"COMP_OP", "AND", "OR"}, {"COMP_OP", "AND", "OR", "ADD_OP", "MUL_OP", "STAR", "DOT"}, "an operator"),
+    ({"BY", "COMPUTE", "KEEP", "TO", "REQUIRE", "ENSURE"}, {"BY", "COMPUTE", "KEEP", "TO", "REQUIRE", "ENSURE"},
+     "a clause (by, compute, keep, to, require, ensure)"),
+    ({"USE", "AGENT", "DATA", "POLICY", "CONTRACT", "NEVER", "GOAL"},
+     {"USE", "AGENT", "DATA", "POLICY", "CONTRACT", "NEVER", "GOAL"},
+     "a declaration (use, agent, data, policy, contract, never, goal)"),
+    ({"ALLOW", "DENY"}, {"ALLOW", "DENY"}, "a rule (allow or deny)"),
+)
+
+
 def _expected_words(expected) -> str:
-    words = sorted({TOKEN_WORDS.get(t, t) for t in expected})
+    expected = set(expected)
+    groups = []
+    for trigger, members, words in _GROUPS:
+        if trigger <= expected:
+            expected -= members
+            groups.append(words)
+    words = sorted({TOKEN_WORDS.get(t, t) for t in expected}) + groups
     if not words:
         return "nothing more"
     if len(words) == 1:
@@ -405,6 +434,8 @@ def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, f
 
 
 def _hint(expected, tok: Token | None = None) -> str | None:
+    if tok is not None and tok.type == "EQUAL" and "COMP_OP" in expected:
+        return "to compare, write '=='"
     if tok is not None and tok.type in ("AND", "OR") and "RBRACE" in expected:
         return None
     if "RBRACE" in expected and (tok is None or tok.type != "RBRACE"):
@@ -442,6 +473,8 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
                 name = _declared_name(chunk)
                 if name:
                     broken.add(name)
+                elif chunk[0].type == "USE":
+                    broken.add("use")  # a keyword, so never a declared name: "some module is unknown"
             except RecursionError:
                 diags.append(
                     error("DSC004", "this item is nested too deeply to read", token_span(chunk[0], file),

@@ -25,7 +25,7 @@ def use_color(stream=None) -> bool:
 def render(diags: Iterable[Diagnostic], sources: Mapping[str, str], fmt: str = "human", color: bool = False) -> str:
     diags = list(diags)
     if fmt == "json":
-        return render_json(diags)
+        return render_json(diags, sources)
     if fmt == "plain":
         return "".join(render_plain(d) + "\n" for d in diags)
     return "".join(render_human(d, sources.get(d.span.file), color) + "\n" for d in diags)
@@ -95,15 +95,32 @@ def render_human(d: Diagnostic, source: str | None, color: bool = False) -> str:
     return "\n".join(out)
 
 
-def render_json(diags: list[Diagnostic]) -> str:
-    """Shaped like `terraform validate -json`."""
+def render_json(diags: list[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
+    """Shaped like `terraform validate -json`. `byte` offsets count UTF-8 bytes when the source is known."""
     errors = sum(1 for d in diags if d.severity is Severity.ERROR)
     warnings = sum(1 for d in diags if d.severity is Severity.WARNING)
+    entries = []
+    for d in diags:
+        entry = d.to_json()
+        source = (sources or {}).get(d.span.file)
+        if source is not None and not source.isascii():
+            _bytes(entry["range"], source)
+            for rel in entry.get("related", ()):
+                _bytes(rel["range"], source)
+        entries.append(entry)
     doc = {
         "format_version": "1.0",
         "valid": errors == 0,
         "error_count": errors,
         "warning_count": warnings,
-        "diagnostics": [d.to_json() for d in diags],
+        "diagnostics": entries,
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _bytes(rng: dict, source: str) -> None:
+    """Turn the character offsets of a JSON range into UTF-8 byte offsets."""
+    for end in ("start", "end"):
+        pos = rng[end]
+        chars = max(0, min(pos["byte"], len(source)))
+        pos["byte"] = len(source[:chars].encode("utf-8", "surrogatepass"))

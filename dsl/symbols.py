@@ -184,22 +184,41 @@ class Symbols:
             out |= self.origins(key)
         return frozenset(out)
 
-    def origins(self, key: str, _seen: frozenset[str] = frozenset()) -> frozenset[str]:
-        """The original data elements a data key or kept name comes from."""
+    def origins(self, key: str) -> frozenset[str]:
+        """The original data elements a data key or kept name comes from.
+
+        Memoized for every kept result and computed without recursion, so a chain of thousands of
+        kept results costs linear time. A cycle of kept results (an error, DSC063) contributes
+        nothing more once it closes.
+        """
         if key in self.data:
             return frozenset({key})
         if key in self._sources:
             return self._sources[key]
-        producer = self.kept.get(key)
-        if producer is None or key in _seen:
+        if key not in self.kept:
             return frozenset()
-        out: set[str] = set()
-        for k in (*self.contract_inputs(producer), *self.condition_inputs(producer)):
-            out |= self.origins(k, _seen | {key})
-        result = frozenset(out)
-        if not _seen:
-            self._sources[key] = result
-        return result
+        stack: list[tuple[str, bool]] = [(key, False)]
+        open_: set[str] = set()
+        while stack:
+            k, done = stack.pop()
+            producer = self.kept[k]
+            deps = (*self.contract_inputs(producer), *self.condition_inputs(producer))
+            if done:
+                out: set[str] = set()
+                for dep in deps:
+                    if dep in self.data:
+                        out.add(dep)
+                    else:
+                        out |= self._sources.get(dep, frozenset())
+                self._sources[k] = frozenset(out)
+                open_.discard(k)
+                continue
+            if k in self._sources or k in open_:
+                continue
+            open_.add(k)
+            stack.append((k, True))
+            stack.extend((d, False) for d in deps if d in self.kept and d not in self._sources and d not in open_)
+        return self._sources[key]
 
     def source_agents(self, contract: ir.Contract) -> set[str]:
         """The owners of the contract's original inputs: every one of them must approve."""

@@ -85,6 +85,8 @@ _FOLLOWED_BY_ASSIGN = re.compile(r"[ \t\r\n]*=(?!=)")
 _FOLLOWED_BY_CALL = re.compile(r"[ \t\r\n]*\(")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "0": "\0"}
 _ESCAPE_RE = re.compile(r"\\(.)")
+_BAD_CHAR_HELP = {"&": "write 'and'", "|": "write 'or'", "!": "write 'not' (or '!=' to compare)",
+                  "'": 'strings use double quotes: "text"', ";": "remove it: clauses need no separator"}
 
 
 class Token:
@@ -208,7 +210,7 @@ def tokenize(text: str, file: str) -> tuple[list[Token], list[CommentToken], lis
                 ttype, value = "STRING", value + '"'
             else:
                 shown = value if value.isprintable() else repr(value)[1:-1]
-                diags.append(error("DSC003", f"unexpected character '{shown}'", span, help="remove it"))
+                diags.append(error("DSC003", f"unexpected character '{shown}'", span, help=_BAD_CHAR_HELP.get(value, "remove it")))
                 continue
         tok = Token(ttype, value, start, line, col, line, col + (end - start), end)
         append(tok)
@@ -220,11 +222,17 @@ def split_items(tokens: list[Token]) -> list[list[Token]]:
     """Cut a token list before every top-level item keyword."""
     chunks: list[list[Token]] = []
     current: list[Token] = []
+    prev = None
     for tok in tokens:
-        if tok.type in ITEM_KEYWORDS and current:
+        # `agent data "Data Corp"`: an item keyword right after one, on the same line, is a keyword
+        # used as a name; keeping it in the item gives one clear error instead of two confusing ones.
+        if tok.type in ITEM_KEYWORDS and current and not (
+            prev is not None and prev.type in ITEM_KEYWORDS and prev.line == tok.line
+        ):
             chunks.append(current)
             current = []
         current.append(tok)
+        prev = tok
     if current:
         chunks.append(current)
     return chunks

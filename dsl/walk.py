@@ -49,7 +49,13 @@ def calls(expr: ir.Expr) -> Iterator[ir.Call]:
             yield node
 
 
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The known name closest to `name`, if one is close enough to be a typo."""
+    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A help line suggesting the closest known name, if one is close."""
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean '{match[0]}'?" if match else None
+    match = closest(name, candidates)
+    return f"did you mean '{match}'?" if match else None

@@ -19,6 +19,22 @@ COMMAND_MODULES = [
     "fmt",
     "show",
     "graph",
+    "agent",
+    "data",
+    "log",
+    "audit",
+    "lsp",
+    "propose",
+    "approve",
+    "reject",
+    "revoke",
+    "status",
+    "contracts",
+    "policy",
+    "execute",
+    "run",
+    "image",
+    "keys",
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..binding import bind
 from ..diagnostics import error
-from ..walk import calls, contract_exprs, did_you_mean
+from ..walk import calls, closest, contract_exprs, did_you_mean
 
 CODES = ("DSC033", "DSC034", "DSC035", "DSC036")
 
@@ -19,9 +19,15 @@ def check(ctx):
                     continue  # reported as undefined
                 b = bind(sig, call)
                 names = [p.name for p in sig.params if p.kind in ("positional", "keyword_only")]
+                misspelled = set()
                 for kw in b.unknown:
+                    close = closest(kw.name.name, names)
+                    if close is not None:
+                        misspelled.add(close)
                     yield error("DSC033", f"'{call.func.name}' has no parameter '{kw.name.name}'", kw.name.span,
                                 help=did_you_mean(kw.name.name, names) or f"signature: {sig.signature_text()}")
+                # A misspelled keyword (`lable = ...`) is one mistake: do not also report `label` as missing.
+                b.missing = [p for p in b.missing if p.name not in misspelled]
                 for kw in b.duplicate:
                     yield error("DSC036", f"argument '{kw.name.name}' is given more than once", kw.name.span,
                                 help=f"signature: {sig.signature_text()}")
@@ -35,3 +41,4 @@ def check(ctx):
                     listed = ", ".join(f"'{p.name}'" for p in b.missing)
                     yield error("DSC034", f"call to '{call.func.name}' is missing argument{'s' if len(b.missing) > 1 else ''} {listed}",
                                 call.span, help=f"signature: {sig.signature_text()}")
+

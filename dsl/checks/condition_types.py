@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import types as T
 from ..diagnostics import error
 from ..infer import Inference
-from ..walk import COMPUTE, KEEP, contract_exprs
+from ..walk import COMPUTE, ENSURE, KEEP, contract_exprs
 
 CODES = ("DSC040", "DSC041", "DSC042", "DSC043")
 
@@ -16,12 +16,13 @@ def check(ctx):
         result_type = T.ANY
         if c.call is not None and c.call.func.name in sym.functions:
             result_type = sym.functions[c.call.func.name].returns
-        inf = Inference(sym, result_type)
         for clause, expr in contract_exprs(c):
+            # `result` outside `ensure` is reported by result_scope; typing it there would only add noise.
+            inf = Inference(sym, result_type if clause == ENSURE else T.ANY)
             t = inf.infer(expr)
             if clause not in (COMPUTE, KEEP) and not T.assignable(t, T.BOOL):
                 inf.diagnostics.append(
                     error("DSC040", f"'{clause}' needs a condition (true or false), got {T.describe(t)}", expr.span,
                           help="compare the value with something, e.g. `rows(x) >= 100`")
                 )
-        yield from inf.diagnostics
+            yield from inf.diagnostics

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from .. import ir
-from ..diagnostics import Related, error
+from ..diagnostics import Related, Span, error
 
 CODES = ("DSC025",)
 
 
 def check(ctx):
-    seen: dict[tuple[str, str], ir.Ident | ir.Data] = {}
+    seen: dict[tuple[str, str], ir.Ident] = {}
     for decl in ctx.program.decls:
         if isinstance(decl, ir.Agent):
             entries = [("agent", decl.name.name, decl.name)]
         elif isinstance(decl, ir.Data):
-            entries = [("data", decl.qualified, decl)]
+            entries = [("data", decl.qualified, ir.Ident(name=decl.qualified,
+                                                         span=Span.cover(decl.owner.span, decl.name.span)))]
         elif isinstance(decl, ir.Contract):
             entries = [("contract", decl.name.name, decl.name)]
             if decl.keep_as is not None:

@@ -13,23 +13,22 @@ CODES = ("DSC063",)
 def check(ctx):
     g = ctx.symbols.flow_graph()
     view = flow_view(g)
-    reported = set()
-    for name, producer in ctx.symbols.kept.items():
-        node = ("kept", name)
-        if name in reported or node not in g:
+    # One report per strongly connected group of kept results (linear time, however long the chains).
+    for component in nx.strongly_connected_components(view):
+        kept = sorted(n for n in component if n[0] == "kept")
+        if not kept:
             continue
-        try:
-            cycle = nx.find_cycle(view, node)
-        except nx.NetworkXNoCycle:
+        first = kept[0]
+        if len(component) == 1 and not view.has_edge(first, first):
             continue
+        cycle = nx.find_cycle(view.subgraph(component), first)
         path = [u for u, _ in cycle] + [cycle[-1][1]]
-        if node not in path:
+        producer = ctx.symbols.kept.get(first[1])
+        if producer is None:
             continue
-        members = {n[1] for n in path if n[0] == "kept"}
-        reported |= members
         yield error(
             "DSC063",
-            f"kept result '{name}' depends on itself",
+            f"kept result '{first[1]}' depends on itself",
             producer.keep_as.span,
             help="a contract cannot read the result it keeps, directly or through other kept results",
             related=[Related(message=m, span=s) for m, s in path_steps(g, path)],

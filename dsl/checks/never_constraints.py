@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import networkx as nx
-
 from ..diagnostics import Related, error
-from ..flow import flow_view, path_steps
+from ..flow import flow_view, path_steps, shortest_paths_from
 
 CODES = ("DSC061",)
 
@@ -16,24 +14,20 @@ def check(ctx):
     view = flow_view(g)
     for n in ctx.program.nevers:
         sources = [("data", k) for k in sorted(sym.data) if n.data.matches(*k.split(".", 1))]
+        path_to = shortest_paths_from(view, sources)  # one search per constraint
         for agent in sorted(sym.agents):
-            if not any(p.matches(agent) for p in n.agents):
+            pattern = next((p for p in n.agents if p.matches(agent)), None)
+            if pattern is None:
                 continue
-            target = ("agent", agent)
-            for src in sources:
-                if src not in view or target not in view:
-                    continue
-                try:
-                    path = nx.shortest_path(view, src, target)
-                except nx.NetworkXNoPath:
-                    continue
-                steps = path_steps(g, path)
-                chain = " → ".join(f"{kind} {name}" for kind, name in path)
-                yield error(
-                    "DSC061",
-                    f"'never {n.data.owner}.{n.data.name} reaches {agent}' is violated: {chain}",
-                    n.span,
-                    help="remove the recipient, keep the result inside the escrow, or change the constraint",
-                    related=[Related(message=m, span=s) for m, s in steps],
-                )
-                break  # one path per (constraint, agent) is enough to act on
+            path = path_to(("agent", agent))
+            if path is None:
+                continue
+            steps = path_steps(g, path)
+            chain = " → ".join(f"{kind} {name}" for kind, name in path)
+            yield error(
+                "DSC061",
+                f"'never {n.data.owner}.{n.data.name} reaches {agent}' is violated: {chain}",
+                pattern.span,
+                help="remove the recipient, keep the result inside the escrow, or change the constraint",
+                related=[Related(message=m, span=s) for m, s in steps],
+            )

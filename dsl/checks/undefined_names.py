@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import ir
 from ..diagnostics import error
 from ..symbols import RESULT
-from ..walk import contract_exprs, did_you_mean, walk
+from ..walk import contract_exprs, did_you_mean
 
 CODES = ("DSC020", "DSC021", "DSC022", "DSC023", "DSC024", "DSC044")
 
@@ -19,26 +19,7 @@ def check(ctx):
     skip = ctx.broken
     for c in ctx.program.contracts:
         for _clause, expr in contract_exprs(c):
-            for node, bound in walk(expr):
-                if isinstance(node, ir.Call):
-                    yield from _function(ctx, node.func)
-                elif isinstance(node, ir.ForAll):
-                    yield from _quantified_attributes(ctx, node)
-                elif isinstance(node, ir.Attribute) and isinstance(node.value, ir.Name):
-                    yield from _attribute(ctx, node, bound)
-                elif isinstance(node, ir.Name) and node.id not in bound and node.id != RESULT:
-                    if node.id in sym.agents or node.id in sym.kept or node.id in skip:
-                        continue
-                    if _is_attribute_base(expr, node):
-                        continue
-                    candidates = [*sym.agents, *sym.kept, *bound]
-                    what = sym.kind_of(node.id)
-                    if what is not None:
-                        yield error("DSC024", f"'{node.id}' is a {what}, not a value", node.span,
-                                    help="use an agent, a data element, a kept result or a literal here")
-                    else:
-                        yield error("DSC024", f"undefined name '{node.id}'", node.span,
-                                    help=did_you_mean(node.id, candidates))
+            yield from _expression(ctx, expr)
     for g in ctx.program.goals:
         if g.agent.name not in sym.agents and g.agent.name not in skip:
             yield error("DSC020", f"undefined agent '{g.agent.name}'", g.agent.span,
@@ -56,17 +37,50 @@ def check(ctx):
                 yield from _function(ctx, rule.function)
             for f in rule.except_:
                 yield from _function(ctx, f)
+            unknown_owner = p.owner.name if p.owner.name not in sym.agents else None
             for d in rule.data:
-                yield from _data_pattern(ctx, d)
+                yield from _data_pattern(ctx, d, unknown_owner)
             for a in rule.to:
                 yield from _agent_pattern(ctx, a)
 
 
-def _is_attribute_base(root: ir.Expr, name: ir.Name) -> bool:
-    for node, _ in walk(root):
-        if isinstance(node, ir.Attribute) and node.value is name:
-            return True
-    return False
+def _expression(ctx, expr: ir.Expr):
+    """Names in one computation or condition, with quantifier variables bound to the agents they range over."""
+    sym = ctx.symbols
+    skip = ctx.broken
+    stack: list[tuple[ir.Expr, dict[str, list[str]]]] = [(expr, {})]
+    while stack:
+        node, scope = stack.pop()
+        if isinstance(node, ir.ForAll):
+            stack.append((node.body, {**scope, node.var.name: sym.agent_values(node.iterable, scope)}))
+            stack.append((node.iterable, scope))
+            continue
+        if isinstance(node, ir.Call):
+            yield from _function(ctx, node.func)
+            stack.extend((k.value, scope) for k in reversed(node.kwargs))
+            stack.extend((a, scope) for a in reversed(node.args))
+        elif isinstance(node, ir.Attribute):
+            if isinstance(node.value, ir.Name):
+                yield from _attribute(ctx, node, scope)
+            else:
+                stack.append((node.value, scope))
+        elif isinstance(node, ir.ListExpr):
+            stack.extend((x, scope) for x in reversed(node.items))
+        elif isinstance(node, ir.BinOp):
+            stack.append((node.right, scope))
+            stack.append((node.left, scope))
+        elif isinstance(node, ir.UnaryOp):
+            stack.append((node.operand, scope))
+        elif isinstance(node, ir.Name) and node.id not in scope and node.id != RESULT:
+            if node.id in sym.agents or node.id in sym.kept or node.id in skip:
+                continue
+            what = sym.kind_of(node.id)
+            if what is not None:
+                yield error("DSC024", f"'{node.id}' is a {what}, not a value", node.span,
+                            help="use an agent, a data element, a kept result or a literal here")
+            else:
+                yield error("DSC024", f"undefined name '{node.id}'", node.span,
+                            help=did_you_mean(node.id, [*sym.agents, *sym.kept, *scope]))
 
 
 def _function(ctx, ident):
@@ -79,14 +93,22 @@ def _function(ctx, ident):
 
 def _module_unreadable(ctx) -> bool:
     # A missing or broken module is reported once (DSC030/DSC031); its functions are then unknown.
-    return any(m.error is not None for m in ctx.symbols.modules)
+    return "use" in ctx.broken or any(m.error is not None for m in ctx.symbols.modules)
 
 
 def _attribute(ctx, node: ir.Attribute, bound):
     sym = ctx.symbols
     base = node.value.id
     if base in bound:
-        return  # checked per agent when the quantifier's list is known (condition_types)
+        # `for b in [bank1, bank2]: ... b.test ...` needs bank1.test and bank2.test: one report names all gaps.
+        missing = [a for a in bound[base] if f"{a}.{node.attr.name}" not in sym.data
+                   and f"{a}.{node.attr.name}" not in ctx.broken]
+        if missing:
+            keys = ", ".join(f"'{a}.{node.attr.name}'" for a in missing)
+            owned = [k.split(".", 1)[1] for k in sym.data if k.startswith(missing[0] + ".")]
+            yield error("DSC021", f"undefined data element {keys} (when {base} is {' or '.join(missing)})",
+                        node.span, help=did_you_mean(node.attr.name, owned))
+        return
     if base in sym.agents:
         key = f"{base}.{node.attr.name}"
         if key not in sym.data and key not in ctx.broken:
@@ -94,8 +116,8 @@ def _attribute(ctx, node: ir.Attribute, bound):
             yield error("DSC021", f"undefined data element '{key}'", node.span,
                         help=did_you_mean(node.attr.name, owned))
         return
-    if base in ctx.broken:
-        return
+    if base in ctx.broken or f"{base}.{node.attr.name}" in sym.data:
+        return  # a declared data element whose owner is not an agent is reported once (DSC051)
     what = sym.kind_of(base)
     if what is not None:
         yield error("DSC044", f"'{base}' is a {what}; only an agent has data elements (`agent.name`)",
@@ -105,8 +127,10 @@ def _attribute(ctx, node: ir.Attribute, bound):
                     help=did_you_mean(base, [*sym.agents, *bound]))
 
 
-def _data_pattern(ctx, pat: ir.DataPattern):
+def _data_pattern(ctx, pat: ir.DataPattern, reported_owner: str | None = None):
     sym = ctx.symbols
+    if pat.owner == reported_owner or f"{pat.owner}.{pat.name}" in sym.data:
+        return  # the owner is reported once, where it is declared (DSC051, DSC053)
     if pat.owner != "*" and pat.owner not in sym.agents and pat.owner not in ctx.broken:
         yield error("DSC020", f"undefined agent '{pat.owner}'", pat.span, help=did_you_mean(pat.owner, sym.agents))
     elif pat.owner != "*" and pat.name != "*":
@@ -119,17 +143,3 @@ def _data_pattern(ctx, pat: ir.DataPattern):
 def _agent_pattern(ctx, pat: ir.Pattern):
     if not pat.is_wildcard and pat.value not in ctx.symbols.agents and pat.value not in ctx.broken:
         yield error("DSC020", f"undefined agent '{pat.value}'", pat.span, help=did_you_mean(pat.value, ctx.symbols.agents))
-
-
-def _quantified_attributes(ctx, q: ir.ForAll):
-    """`for b in [bank1, bank2]: ... b.test ...` needs bank1.test and bank2.test."""
-    sym = ctx.symbols
-    agents = sym.agent_values(q.iterable)
-    for node, bound in walk(q.body):
-        if isinstance(node, ir.Attribute) and isinstance(node.value, ir.Name) and node.value.id == q.var.name:
-            for agent in agents:
-                key = f"{agent}.{node.attr.name}"
-                if key not in sym.data and key not in ctx.broken:
-                    owned = [k.split(".", 1)[1] for k in sym.data if k.startswith(agent + ".")]
-                    yield error("DSC021", f"undefined data element '{key}' (when {q.var.name} is {agent})",
-                                node.span, help=did_you_mean(node.attr.name, owned))

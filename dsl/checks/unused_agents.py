@@ -10,6 +10,8 @@ CODES = ("DSC071",)
 
 
 def check(ctx):
+    if ctx.has_syntax_errors:
+        return  # an item that did not parse may be the one using it
     sym = ctx.symbols
     used: set[str] = set()
     for d in ctx.program.data:

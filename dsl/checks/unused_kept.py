@@ -8,6 +8,8 @@ CODES = ("DSC072",)
 
 
 def check(ctx):
+    if ctx.has_syntax_errors:
+        return  # an item that did not parse may be the one using it
     sym = ctx.symbols
     read: set[str] = set()
     for c in ctx.program.contracts:

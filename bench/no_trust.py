@@ -1,0 +1,140 @@
+"""no_trust versus full_trust: an aggregation contract over a large CSV data element.
+
+Both modes run the escrow's real path for one execution: read the stored data element
+through `Storage` (plaintext vs AES-256-GCM at rest, sha256 verified in both), run the
+stdlib `aggregate` (group by, mean, minimum group size) through the executor (in-process vs
+a Docker sandbox from the warm pool, the plaintext staged in a tmpfs), and serialise the result.
+
+    python bench/no_trust.py --mb 1024          # the issue's 1 GB target
+    python bench/no_trust.py --mb 200 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docker_common import ensure_engine_and_image, stdlib_ref  # noqa: E402
+
+
+def make_csv(path: Path, mb: int, seed: int = 7) -> int:
+    """About `mb` MiB of transactions: id, region (40 groups), channel, amount, items."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows_per_chunk = 500_000
+    with open(path, "w") as f:
+        first = True
+        start = 0
+        while f.tell() < mb * (1 << 20):
+            n = rows_per_chunk
+            chunk = pd.DataFrame({
+                "id": np.arange(start, start + n),
+                "region": rng.integers(0, 40, n).astype(str),
+                "channel": rng.choice(["web", "shop", "phone"], n),
+                "amount": np.round(rng.gamma(2.0, 30.0, n), 2),
+                "items": rng.integers(1, 9, n),
+            })
+            chunk["region"] = "r" + chunk["region"]
+            chunk.to_csv(f, header=first, index=False)
+            first = False
+            start += n
+    return start
+
+
+def run_once(executor, storage, owner, content_hash, allowed_key):
+    from datastation.runtime.executors.base import DataArg, ExecutionJob, ValueArg
+
+    def read(key):
+        return storage.get(owner, content_hash)
+
+    job = ExecutionJob(contract_id="b" * 64, contract_name="aggregate", function=stdlib_ref("aggregate"),
+                       args=(DataArg(allowed_key), ValueArg(["region", "channel"]), ValueArg("mean"),
+                             ValueArg("amount"), ValueArg(50)),
+                       allowed=frozenset([allowed_key]), formats={allowed_key: "csv"}, read=read,
+                       timeout_seconds=3600)
+    t = time.perf_counter()
+    out = executor.run(job)
+    dt = time.perf_counter() - t
+    if out.status != "ok":
+        sys.exit(f"bench: {out.status}: {out.error}")
+    return dt, out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mb", type=int, default=1024, help="size of the CSV in MiB (default 1024)")
+    ap.add_argument("--repeat", type=int, default=2, help="executions per mode (best is reported)")
+    ap.add_argument("--memory", default="8g", help="container memory limit")
+    args = ap.parse_args(argv)
+
+    from datastation.runtime.crypto import EncryptedCodec, KeyStore, generate_kek_file
+    from datastation.runtime.executors.docker import DockerExecutor, Limits
+    from datastation.runtime.executors.inprocess import InProcessExecutor
+    from datastation.runtime.storage import Storage
+
+    image = ensure_engine_and_image()
+    with tempfile.TemporaryDirectory(prefix="dsc-bench-nt-") as tmp:
+        tmp = Path(tmp)
+        csv = tmp / "tx.csv"
+        t = time.perf_counter()
+        rows = make_csv(csv, args.mb)
+        size = csv.stat().st_size
+        print(f"data: {size / (1 << 20):.0f} MiB CSV, {rows:,} rows (generated in {time.perf_counter() - t:.1f} s)")
+        data = csv.read_bytes()
+        csv.unlink()
+
+        plain = Storage(tmp / "plain")
+        kek = generate_kek_file(tmp / "kek")
+        encrypted = Storage(tmp / "enc", EncryptedCodec(KeyStore(tmp / "keys.json", kek)))
+        t = time.perf_counter()
+        h = plain.put(data, "bank")
+        t_plain_put = time.perf_counter() - t
+        t = time.perf_counter()
+        encrypted.put(data, "bank")
+        t_enc_put = time.perf_counter() - t
+        del data
+        print(f"store: plaintext {t_plain_put:.2f} s, encrypted {t_enc_put:.2f} s")
+
+        full = InProcessExecutor()
+        nt = DockerExecutor(limits=Limits(image=image, cpus=1.0, memory=args.memory, timeout_seconds=3600),
+                            warm_pool=1)
+        nt.sandbox.pool.wait_ready(120)
+        times = {"full_trust": [], "no_trust": []}
+        results = {}
+        for i in range(args.repeat):
+            for mode, ex, st in (("full_trust", full, plain), ("no_trust", nt, encrypted)):
+                if mode == "no_trust":
+                    nt.sandbox.pool.wait_ready(120)
+                    time.sleep(1.0)  # let the fresh spare finish importing
+                dt, out = run_once(ex, st, "bank", h, "bank.tx")
+                times[mode].append(dt)
+                results[mode] = out.data
+                print(f"  run {i + 1} {mode}: {dt:.2f} s" + (f"  ({_fmt(out)})" if mode == "no_trust" else ""))
+        import io
+
+        import pandas as pd
+
+        a = pd.read_parquet(io.BytesIO(results["full_trust"]))
+        b = pd.read_parquet(io.BytesIO(results["no_trust"]))
+        pd.testing.assert_frame_equal(a, b)
+        best = {m: min(v) for m, v in times.items()}
+        print(f"result: {len(a)} groups, identical in both modes")
+        print(f"best full_trust {best['full_trust']:.2f} s, best no_trust {best['no_trust']:.2f} s, "
+              f"ratio {best['no_trust'] / best['full_trust']:.2f}x")
+        nt.sandbox.close()
+    return 0
+
+
+def _fmt(out) -> str:
+    return "sandbox run" if out is None else "warm container"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

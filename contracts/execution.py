@@ -1,0 +1,450 @@
+"""Executing an approved contract: re-verify, require, compute, ensure, release.
+
+1. In one transaction: the request is verified; the agent must be a recipient (or, for a
+   contract that only keeps its result, the proposer); the contract must be approved; every
+   approval signature is re-verified (hand approvals against the agent's key, policy
+   approvals against the escrow key *and* the owner's current policy); the identity is
+   recomputed from the approved bundle (so the function source hash, the bound arguments
+   and the inputs are exactly the approved ones); the execution is recorded as running.
+2. Every `require` is evaluated; if one fails, nothing runs.
+3. The function runs in the executor; every data read is recorded; a read outside the
+   contract short-circuits the run and nothing is released.
+4. Every `ensure` is evaluated on the result.
+5. In one transaction: the result goes to each recipient's outbox and/or is kept as a
+   derived data element with its provenance; the app state is written; everything audited.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from datastation.dsl import ir
+from datastation.runtime.keys import approval_message, verify
+from datastation.runtime.store import DataRow, KeptRow, ReleaseRow, crash_point
+from datastation.runtime.store.services import EscrowRefusal
+
+from . import lifecycle as lc
+from . import policy as pol
+from . import release as rel
+from .conditions import ConditionError, ConditionResult, Evaluator
+from .identity import IdentityError, identity
+from .model import Scenario
+from .provenance import owner_of
+
+DERIVED_OWNER = "_derived"  # storage folder of kept results (their owners are in the provenance)
+BUNDLE_ROOT = Path("/dsc-bundle")
+
+
+@dataclass
+class ExecutionReport:
+    contract_id: str
+    name: str
+    status: str  # lifecycle.EXECUTED | FAILED | SHORT_CIRCUITED | ERRORED
+    conditions: list[ConditionResult] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+    releases: list[tuple[str, str]] = field(default_factory=list)  # (recipient, outbox path)
+    kept: str | None = None
+    kind: str | None = None
+    error: str | None = None
+    forbidden_key: str | None = None
+    execution_id: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed_condition(self) -> ConditionResult | None:
+        return next((c for c in self.conditions if not c.held), None)
+
+    def to_json(self) -> dict:
+        return {
+            "contract": self.contract_id,
+            "name": self.name,
+            "status": self.status,
+            "conditions": [c.to_json() for c in self.conditions],
+            "reads": self.reads,
+            "releases": [{"recipient": r, "path": p} for r, p in self.releases],
+            "kept": self.kept,
+            "kind": self.kind,
+            "error": self.error,
+            "forbidden_key": self.forbidden_key,
+            "seconds": round(self.seconds, 6),
+        }
+
+
+def bundle_scenario(bundle: dict) -> Scenario:
+    """The approved bundle as a Scenario, without touching the disk (modules from the bundle)."""
+    from datastation.dsl.parser import parse
+
+    file = str(PurePosixPath(str(bundle.get("file") or "contract.dsc")).name)
+    program = parse(bundle["source"], file).program
+    return Scenario.build(program, BUNDLE_ROOT, module_texts=dict(bundle.get("modules") or {}))
+
+
+def approved_contract(row) -> tuple[ir.Contract | None, str | None]:
+    """The contract rebuilt from its stored canonical form, and the identity that recomputes to.
+
+    Function hashes are recomputed from the approved module texts and the current stdlib
+    source, so a changed built-in (or a tampered record) gives a different identity.
+    """
+    from .functions import function_source, function_source_in_text, stdlib_functions
+    from .identity import from_canonical, identity_document, identity_of_document
+    from .model import calls_in
+
+    try:
+        doc = json.loads(row.canonical)
+        contract = from_canonical(doc["contract"])
+    except (ValueError, KeyError, TypeError):
+        return None, None
+    modules = row.meta.get("bundle", {}).get("modules", {})
+    functions = {}
+    exprs = ([contract.call] if contract.call else []) + list(contract.requires) + list(contract.ensures)
+    for name in dict.fromkeys(n for e in exprs for n in calls_in(e)):
+        info = row.meta.get("functions", {}).get(name)
+        if info is None:
+            return contract, None
+        if info["origin"] == "user":
+            text = modules.get(info["module"])
+            found = function_source_in_text(text, BUNDLE_ROOT / info["module"], name) if text is not None else None
+        else:
+            path = stdlib_functions().get(name)
+            found = function_source(path, name, "stdlib") if path else None
+        if found is None:
+            return contract, None
+        functions[name] = found
+    return contract, identity_of_document(identity_document(contract, functions))
+
+
+def release_facts(ctx, row) -> rel.ReleaseFacts:
+    """The release facts of a stored contract (approvals re-verified)."""
+    bits = rel.AgentBits(row.source_agents)
+    approved = 0
+    for a in ctx.store.approvals(row.id):
+        if a.agent in row.source_agents and _approval_valid(ctx, row, a):
+            approved |= bits.bit(a.agent)
+    return rel.ReleaseFacts(
+        required=bits.mask(row.source_agents),
+        approved=approved,
+        recipients=frozenset(row.recipients),
+        denied=row.status == lc.DENIED,
+        rejected=row.status == lc.REJECTED,
+        revoked=row.status == lc.REVOKED,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(pem: str):
+    """Parsed public keys (parsing PEM costs more than verifying a signature)."""
+    from datastation.runtime.keys import load_public_key
+
+    return load_public_key(pem)
+
+
+def _approval_valid(ctx, row, a) -> bool:
+    if a.via_policy:
+        if not verify(_public_key(ctx.escrow_public_pem), approval_message(row.id), a.signature):
+            return False
+        rules = lc.rules_from_row(ctx.store.get_policy(a.agent))
+        facts = pol.ContractFacts(row.meta.get("function", ""), frozenset(row.meta.get("source_data", [])),
+                                  frozenset(row.recipients))
+        return pol.decide(a.agent, rules, facts).effect == pol.ALLOW
+    agent = ctx.store.get_agent(a.agent)
+    return agent is not None and verify(_public_key(agent.public_key), approval_message(row.id), a.signature)
+
+
+def _verify_before_run(ctx, row, agent: str):
+    may_run = row.recipients and agent in row.recipients or (not row.recipients and agent == row.proposer)
+    if not may_run:
+        who = ", ".join(row.recipients) if row.recipients else row.proposer
+        raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {row.name}: only {who} may")
+    if row.status == lc.EXECUTED or ctx.store.releases(contract_id=row.id):
+        raise EscrowRefusal("already_executed", f"contract {row.name} was already executed")
+    if row.status in (lc.FAILED, lc.SHORT_CIRCUITED, lc.ERRORED):
+        raise EscrowRefusal("closed", f"contract {row.name} already ran and ended {row.status}: propose it again")
+    facts = release_facts(ctx, row)
+    verdict = rel.may_execute(facts)
+    if verdict == rel.AWAITING:
+        missing = rel.AgentBits(row.source_agents).names(facts.required & ~facts.approved)
+        raise EscrowRefusal("awaiting_approval", f"contract {row.name} still needs the approval of "
+                                                 f"{', '.join(missing)}")
+    if verdict != rel.RELEASE:
+        raise EscrowRefusal(verdict.replace(" ", "_"), f"contract {row.name} is {row.status}: it cannot run")
+    contract, ident = approved_contract(row)
+    if contract is None or ident != row.id:
+        raise EscrowRefusal("identity_changed", f"contract {row.name} no longer matches what was approved "
+                                                f"(a built-in function changed?): propose it again")
+    scenario = Scenario(program=ir.Program(decls=()), base_dir=BUNDLE_ROOT)
+    scenario.agents = {a.name: None for a in ctx.store.list_agents()}
+    scenario.kept = {k: None for k in row.inputs if "." not in k}
+    for key in row.inputs:
+        d = ctx.store.get_data(key)
+        if d is None:
+            raise EscrowRefusal("no_data", f"input {key} of contract {row.name} is not in the escrow "
+                                           f"(was the contract keeping it executed?)")
+        origins = set(d.provenance) if d.derived else {key}
+        if not origins <= set(row.meta.get("source_data", [])):
+            raise EscrowRefusal("provenance_changed", f"{key} comes from data the approvers did not approve")
+    return scenario, contract
+
+
+def execute(ctx, request, executor=None) -> ExecutionReport:
+    """Execute an approved contract (see the module docstring)."""
+    from datastation.runtime.app_state import AppState
+    from datastation.runtime.executors import executor_for
+
+    executor = executor or executor_for(ctx.config)
+    cid = request.params.get("contract")
+    start = time.perf_counter()
+
+    def begin(agent: str):
+        from datastation.runtime.store import ExecutionRow
+
+        row = lc._contract(ctx, cid)
+        scenario, contract = _verify_before_run(ctx, row, agent)
+        eid = ctx.store.add_execution(ExecutionRow(contract_id=row.id, actor=agent, started=time.time()))
+        ctx.audit.append("execution", actor=agent, contract=row.id, payload={"phase": "start", "execution": eid})
+        return agent, row, scenario, contract, eid
+
+    agent, row, scenario, contract, eid = lc._run(ctx, lc.EXECUTE, request,
+                                                         cid if isinstance(cid, str) else None, begin)
+    crash_point("execute.started")
+    report = ExecutionReport(row.id, row.name, lc.ERRORED, execution_id=eid)
+    state = AppState(f"contract:{row.id}", ctx.store)
+    runner = _Runner(ctx, row, scenario, executor, agent, state, report)
+    try:
+        runner.run(contract)
+    finally:
+        report.seconds = time.perf_counter() - start
+    runner.finish(contract)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+class _ShortCircuit(Exception):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+class _Runner:
+    def __init__(self, ctx, row, scenario, executor, agent, state, report):
+        self.ctx, self.row, self.scenario = ctx, row, scenario
+        self.executor, self.agent, self.state, self.report = executor, agent, state, report
+        self.values: dict = {}
+        self.rows: dict = {}
+        self.result = None
+        self.outcome = None
+        self.phase = "require"
+
+    # -- reads -------------------------------------------------------------------------
+    def read_bytes(self, key: str) -> bytes:
+        if key not in self.row.inputs:
+            raise _ShortCircuit(key)
+        d = self.rows.get(key) or self.ctx.store.get_data(key)
+        self.rows[key] = d
+        data = self.ctx.storage.get(d.owner, d.content_hash)
+        self.ctx.audit.append("data_read", actor=self.agent, contract=self.row.id,
+                              payload={"key": key, "phase": self.phase, "content_hash": d.content_hash})
+        if key not in self.report.reads:
+            self.report.reads.append(key)
+        return data
+
+    def load(self, key: str):
+        from datastation.runtime.executors.base import LoadError, load_value_cached
+
+        if key not in self.values:
+            data = self.read_bytes(key)
+            try:
+                self.values[key] = load_value_cached(data, _format(self.rows[key]), self.rows[key].content_hash)
+            except LoadError as exc:
+                raise ConditionError(f"{key}: {exc}") from None
+        return self.values[key]
+
+    def formats(self) -> dict:
+        out = {}
+        for key in self.row.inputs:
+            d = self.rows.get(key) or self.ctx.store.get_data(key)
+            self.rows[key] = d
+            out[key] = _format(d)
+        return out
+
+    # -- functions -----------------------------------------------------------------------
+    def function_ref(self, name: str):
+        from datastation.runtime.executors.base import FunctionRef
+
+        info = self.row.meta["functions"].get(name)
+        if info is None:
+            raise ConditionError(f"function '{name}' is not part of the approved contract")
+        src = None
+        if info["origin"] == "user":
+            src = self.row.meta["bundle"]["modules"].get(info["module"])
+        return FunctionRef(name=name, origin=info["origin"], source_hash=info["sha256"],
+                           module_name=info["module"], module_source=src)
+
+    def job(self, name: str, args, kwargs, allowed, phase: str):
+        from datastation.runtime.executors.base import ExecutionJob
+
+        return ExecutionJob(
+            contract_id=self.row.id, contract_name=self.row.name, function=self.function_ref(name),
+            args=tuple(args), kwargs=tuple(kwargs.items()) if isinstance(kwargs, dict) else tuple(kwargs),
+            allowed=frozenset(allowed), formats=self.formats(), read=self.read_bytes, state=self.state, phase=phase,
+            content_hashes={k: self.rows[k].content_hash for k in self.row.inputs if self.rows.get(k) is not None},
+            timeout_seconds=getattr(getattr(self.ctx.config, "docker", None), "timeout_seconds", None),
+        )
+
+    def call(self, name: str, args: list, kwargs: dict):
+        """A function called inside a condition (values already evaluated)."""
+        from datastation.runtime.executors.base import OK, SHORT_CIRCUIT
+
+        out = self.executor.run(self.job(name, args, kwargs, self.row.inputs, self.phase))
+        if out.status == SHORT_CIRCUIT:
+            raise _ShortCircuit(out.forbidden_key or "?")
+        if out.status != OK:
+            raise ConditionError(out.error or f"{name} failed ({out.status})")
+        return out.result_value()
+
+    def to_arg(self, expr, ev: Evaluator):
+        from datastation.runtime.executors.base import DataArg, ListArg, ValueArg
+
+        key = self.scenario.data_ref(expr, {})
+        if key is not None:
+            return DataArg(key)
+        if isinstance(expr, ir.ListExpr):
+            return ListArg(tuple(self.to_arg(i, ev) for i in expr.items))
+        return ValueArg(ev.eval(expr, {}, {}))
+
+    # -- the run -------------------------------------------------------------------------
+    def evaluator(self) -> Evaluator:
+        kept = [k for k in self.row.inputs if "." not in k]
+        return Evaluator(self.scenario.agents, self.load, self.call, kept)
+
+    def conditions(self, exprs, kind: str, **kw) -> bool:
+        self.phase = kind
+        ev = self.evaluator()
+        lines = self.row.meta.get("condition_lines", {}).get(kind, [])
+        for i, e in enumerate(exprs, start=1):
+            res = ev.check(e, kind, i, **kw)  # a short-circuit inside a condition propagates
+            if i <= len(lines):
+                res.line = lines[i - 1]  # the rebuilt IR has no spans: lines recorded at proposal
+            self.report.conditions.append(res)
+            self.ctx.audit.append("condition", actor=self.agent, contract=self.row.id,
+                                  payload={"kind": kind, "index": i, "line": res.line, "condition": res.text,
+                                           "held": res.held,
+                                           "error": res.error})
+            if not res.held:
+                return False
+        return True
+
+    def run(self, contract: ir.Contract) -> None:
+        from datastation.runtime.executors.base import OK, SHORT_CIRCUIT
+
+        rep = self.report
+        try:
+            if not self.conditions(contract.requires, "require"):
+                rep.status, rep.error = lc.FAILED, "a require did not hold: nothing ran"
+                return
+            self.phase = "compute"
+            ev = self.evaluator()
+            call = contract.call
+            args = [self.to_arg(a, ev) for a in call.args]
+            kwargs = {k.name.name: self.to_arg(k.value, ev) for k in call.kwargs}
+            allowed = self.row.meta.get("call_inputs", list(self.row.inputs))
+            out = self.executor.run(self.job(call.func.name, args, kwargs, allowed, "compute"))
+            self.outcome = out
+            for k in out.reads:
+                if k not in rep.reads:
+                    rep.reads.append(k)
+            if out.status == SHORT_CIRCUIT:
+                raise _ShortCircuit(out.forbidden_key or "?")
+            if out.status != OK:
+                rep.status, rep.error = lc.ERRORED, out.error or out.status
+                return
+            rep.kind = out.kind
+            self.result = out.result_value()
+            if not self.conditions(contract.ensures, "ensure", result=self.result, with_result=True):
+                rep.status, rep.error = lc.FAILED, "an ensure did not hold: nothing was released"
+                return
+            rep.status = lc.EXECUTED
+        except _ShortCircuit as exc:
+            rep.status, rep.forbidden_key = lc.SHORT_CIRCUITED, exc.key
+            rep.error = f"read of {exc.key} outside the contract: stopped at once, nothing released"
+            self.ctx.audit.append("short_circuit", actor=self.agent, contract=self.row.id,
+                                  payload={"key": exc.key, "phase": self.phase})
+        except ConditionError as exc:  # a compute argument that could not be evaluated
+            rep.status, rep.error = lc.ERRORED, str(exc)
+        except Exception as exc:  # storage or data problems: recorded, never a traceback
+            rep.status, rep.error = lc.ERRORED, f"{type(exc).__name__}: {exc}"
+
+    def finish(self, contract: ir.Contract) -> None:
+        """Release or record the failure, in one transaction."""
+        rep, ctx, row = self.report, self.ctx, self.row
+        outbox_files = []
+        if rep.status == lc.EXECUTED and row.recipients:
+            ext = _extension(self.outcome.kind)
+            for r in row.recipients:
+                path = Path(ctx.config.outbox_path) / r / f"{row.name}-{row.id[:8]}{ext}"
+                outbox_files.append((r, path))
+        crash_point("execute.before_release")
+        kept_hash = None
+        if rep.status == lc.EXECUTED:
+            from datastation.runtime.storage import atomic_write
+
+            for r, path in outbox_files:  # atomic writes; a crash before commit leaves no release row
+                atomic_write(path, self.outcome.data)
+            if row.meta.get("kept_as"):
+                kept_hash = ctx.storage.put(self.outcome.data, DERIVED_OWNER)
+        crash_point("execute.files_written")
+        from datastation.runtime.storage import sha256_hex
+
+        with ctx.store.transaction():
+            current = ctx.store.get_contract(row.id)
+            if current.status != lc.APPROVED:  # executed concurrently, or revoked meanwhile
+                ctx.store.finish_execution(rep.execution_id, "superseded", {"status": current.status}, time.time())
+                rep.status, rep.error, rep.releases = lc.ERRORED, f"contract became {current.status} meanwhile", []
+                return
+            detail = rep.to_json()
+            if rep.status == lc.EXECUTED:
+                h = sha256_hex(self.outcome.data)
+                for r, path in outbox_files:
+                    ctx.store.add_release(ReleaseRow(contract_id=row.id, recipient=r, path=str(path), content_hash=h,
+                                                     execution_id=rep.execution_id, ts=time.time()))
+                    ctx.audit.append("release", actor=self.agent, contract=row.id,
+                                     payload={"recipient": r, "path": str(path), "content_hash": h,
+                                              "kind": self.outcome.kind})
+                    rep.releases.append((r, str(path)))
+                if kept_hash is not None:
+                    name = row.meta["kept_as"]
+                    origins = sorted(row.meta.get("source_data", []))
+                    ctx.store.put_data(DataRow(key=name, owner=DERIVED_OWNER, format=self.outcome.kind,
+                                               content_hash=kept_hash, size=len(self.outcome.data), derived=True,
+                                               provenance=tuple(origins), created=time.time()))
+                    ctx.store.put_kept(KeptRow(name=name, contract_id=row.id, data_key=name,
+                                               execution_id=rep.execution_id, ts=time.time()))
+                    ctx.audit.append("kept", actor=self.agent, contract=row.id,
+                                     payload={"name": name, "content_hash": kept_hash, "provenance": origins,
+                                              "owners": sorted({owner_of(k) for k in origins})})
+                    rep.kept = name
+                detail = rep.to_json()
+            if rep.status != lc.SHORT_CIRCUITED:
+                self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id)
+            ctx.store.finish_execution(rep.execution_id, rep.status, detail, time.time())
+            ctx.store.set_contract_status(row.id, rep.status)
+            ctx.audit.append("execution", actor=self.agent, contract=row.id,
+                             payload={"phase": "end", "execution": rep.execution_id, "status": rep.status,
+                                      "error": rep.error, "reads": rep.reads})
+            crash_point("execute.commit")
+
+
+def _format(d) -> str:
+    return f"result:{d.format}" if d.derived else d.format
+
+
+def _extension(kind: str | None) -> str:
+    try:
+        from datastation.stdlib.serialize import EXTENSIONS
+
+        return EXTENSIONS.get(kind, ".bin")
+    except ImportError:  # pragma: no cover
+        return ".bin"

@@ -1,0 +1,552 @@
+"""The contract lifecycle inside the escrow: propose, approve, reject, revoke, apply policies.
+
+Every action takes the escrow context (`datastation.runtime.store.services.EscrowContext`)
+and a signed request; the escrow verifies the signature against the agent's registered key
+inside the action's one transaction, and refuses anything not allowed with an
+`EscrowRefusal` (stable `code`) after writing a `refusal` audit entry and nothing else.
+
+A proposal carries a *bundle*: the .dsc text and the text of every `use` module. The escrow
+checks the bundle itself, recomputes the identity and keeps the bundle, so that execution
+later runs exactly the approved text, whatever happens to the files on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from datastation.runtime.keys import AuthError, approval_message, sign, verify
+from datastation.runtime.store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
+from datastation.runtime.store.services import EscrowRefusal
+
+from . import policy as pol
+from .identity import IdentityError, identity
+from .provenance import owner_of
+
+PROPOSE, APPROVE, REJECT, REVOKE = "contract.propose", "contract.approve", "contract.reject", "contract.revoke"
+POLICY_APPLY, EXECUTE = "policy.apply", "contract.execute"
+
+PENDING, APPROVED, DENIED, REJECTED, REVOKED = "pending", "approved", "denied", "rejected", "revoked"
+EXECUTED, FAILED, SHORT_CIRCUITED, ERRORED = "executed", "failed", "short_circuit", "error"
+OPEN = (PENDING, APPROVED)
+MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+
+
+# ---------------------------------------------------------------- bundles (client side)
+
+
+def make_bundle(path: str | Path) -> dict:
+    """The .dsc file and its `use` modules, as text, for a proposal."""
+    from datastation.dsl.parser import parse_file
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    modules = {}
+    for use in parse_file(path).program.uses:
+        rel = use.path.value
+        try:
+            modules[rel] = (path.parent / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass  # the escrow's check reports the missing module
+    return {"file": path.name, "source": text, "modules": modules}
+
+
+def propose_params(bundle: dict, contract: str, expected_identity: str | None = None) -> dict:
+    return {"bundle": bundle, "contract": contract, "identity": expected_identity}
+
+
+# ---------------------------------------------------------------- bundles (escrow side)
+
+
+def _safe_rel(rel: str) -> PurePosixPath:
+    p = PurePosixPath(rel.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise EscrowRefusal("bad_bundle", f"module path {rel!r} must stay beside the .dsc file (no '..', not absolute)")
+    return p
+
+
+class Materialized:
+    """A bundle written to a private temporary folder, checked, as a Scenario."""
+
+    def __init__(self, bundle: Any):
+        if not isinstance(bundle, dict) or not isinstance(bundle.get("source"), str):
+            raise EscrowRefusal("bad_bundle", "the proposal carries no .dsc source")
+        modules = bundle.get("modules") or {}
+        if not isinstance(modules, dict) or not all(isinstance(v, str) for v in modules.values()):
+            raise EscrowRefusal("bad_bundle", "malformed module texts in the proposal")
+        size = len(bundle["source"]) + sum(len(v) for v in modules.values())
+        if size > MAX_BUNDLE_BYTES:
+            raise EscrowRefusal("bad_bundle", f"the proposal is too large ({size} bytes)")
+        name = PurePosixPath(str(bundle.get("file") or "contract.dsc")).name or "contract.dsc"
+        self._tmp = tempfile.TemporaryDirectory(prefix="dsc-bundle-")
+        self.dir = Path(self._tmp.name)
+        self.file = self.dir / name
+        self.modules = {}
+        for rel, text in modules.items():
+            p = self.dir / _safe_rel(rel)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8")
+            self.modules[str(p.resolve())] = (rel, text)
+        self.file.write_text(bundle["source"], encoding="utf-8")
+        from .loading import load_checked
+
+        self.loaded = load_checked(self.file)
+
+    def use_path_of(self, path: Path) -> tuple[str, str] | None:
+        """(use path, module text) of a materialized module file."""
+        return self.modules.get(str(Path(path).resolve()))
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _first_errors(loaded, n: int = 3) -> str:
+    from datastation.dsl.render import render_plain
+
+    errs = list(loaded.errors)[:n]
+    more = len(loaded.errors) - len(errs)
+    text = "; ".join(render_plain(d) for d in errs)
+    return text + (f" (and {more} more)" if more > 0 else "")
+
+
+# ---------------------------------------------------------------- policies in the store
+
+
+def rules_to_json(rules: list[pol.PolicyRule]) -> str:
+    out = []
+    for r in rules:
+        ru = r.rule
+        out.append({
+            "effect": ru.effect,
+            "function": ru.function.value,
+            "data": [[d.owner, d.name] for d in ru.data],
+            "to": [p.value for p in ru.to],
+            "except": [i.name for i in ru.except_],
+            "file": r.file,
+            "line": r.line,
+        })
+    return json.dumps(out, sort_keys=True, separators=(",", ":"))
+
+
+def rules_from_row(row: PolicyRow | None) -> list[pol.PolicyRule]:
+    from datastation.dsl import ir
+
+    if row is None:
+        return []
+    out = []
+    for r in json.loads(row.rules):
+        rule = ir.Rule(
+            effect=r["effect"],
+            function=ir.Pattern(value=r["function"]),
+            data=tuple(ir.DataPattern(owner=o, name=n) for o, n in r["data"]),
+            to=tuple(ir.Pattern(value=t) for t in r["to"]),
+            except_=tuple(ir.Ident(name=e) for e in r["except"]),
+        )
+        out.append(pol.PolicyRule(owner=row.owner, rule=rule, file=r["file"], line=r["line"]))
+    return out
+
+
+def _policy_label(rule: pol.PolicyRule) -> str:
+    return f"{rule.where()}: {rule.text()}"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _auth(ctx, request, action: str) -> str:
+    try:
+        return ctx.verify(request, action).name
+    except AuthError as exc:
+        raise EscrowRefusal(exc.code, str(exc)) from None
+
+
+def _contract(ctx, cid: Any) -> ContractRow:
+    row = ctx.store.get_contract(cid) if isinstance(cid, str) else None
+    if row is None:
+        raise EscrowRefusal("no_contract", f"no contract with id {cid!r} in this escrow")
+    return row
+
+
+def resolve_id(store, text: str) -> str:
+    """A full contract id from an id or an unambiguous prefix (CLI convenience)."""
+    if store.get_contract(text):
+        return text
+    found = store.find_contracts(text) if len(text) >= 4 else []
+    if len(found) == 1:
+        return found[0].id
+    if not found:
+        raise EscrowRefusal("no_contract", f"no contract with id {text!r} in this escrow (see `dsc contracts`)")
+    raise EscrowRefusal("ambiguous_id", f"{len(found)} contracts start with {text!r}: give more characters")
+
+
+def _run(ctx, action: str, request, contract: str | None, body):
+    """Run `body(agent)` in one transaction; on refusal, roll back and audit the refusal."""
+    claimed = getattr(request, "agent", None)
+    try:
+        with ctx.store.transaction():
+            agent = _auth(ctx, request, action)
+            return body(agent)
+    except EscrowRefusal as exc:
+        raise ctx.refuse(exc.code, str(exc), actor=claimed, action=action, contract=contract) from None
+
+
+def _required(row: ContractRow) -> set[str]:
+    return set(row.source_agents)
+
+
+def _approved_by(ctx, cid: str) -> dict[str, ApprovalRow]:
+    return {a.agent: a for a in ctx.store.approvals(cid)}
+
+
+def _refresh_status(ctx, row: ContractRow) -> str:
+    """pending <-> approved from the recorded approvals (other statuses are left alone)."""
+    current = ctx.store.get_contract(row.id)
+    if current.status not in OPEN:
+        return current.status
+    status = APPROVED if _required(current) <= set(_approved_by(ctx, row.id)) else PENDING
+    if status != current.status:
+        ctx.store.set_contract_status(row.id, status)
+    return status
+
+
+@dataclass
+class Decided:
+    owner: str
+    effect: str | None
+    rule: str | None
+
+
+def _apply_policy(ctx, row: ContractRow, owner: str, rules: list[pol.PolicyRule], now: float) -> Decided:
+    """Apply `owner`'s standing rules to an open contract (inside the caller's transaction)."""
+    facts = pol.ContractFacts(
+        function=row.meta.get("function", ""),
+        data=frozenset(row.meta.get("source_data", [])),
+        to=frozenset(row.recipients),
+    )
+    d = pol.decide(owner, rules, facts)
+    existing = _approved_by(ctx, row.id).get(owner)
+    label = _policy_label(d.rule) if d.rule else None
+    if d.effect == pol.DENY:
+        ctx.store.add_rejection(RejectionRow(contract_id=row.id, agent=owner, reason=f"denied by policy {label}",
+                                             via_policy=label, ts=now))
+        ctx.store.set_contract_status(row.id, DENIED)
+    elif d.effect == pol.ALLOW and existing is None:
+        sig = sign(ctx.escrow_key, approval_message(row.id))
+        ctx.store.add_approval(ApprovalRow(contract_id=row.id, agent=owner, signature=sig, via_policy=label, ts=now))
+    elif d.effect != pol.ALLOW and existing is not None and existing.via_policy:
+        ctx.store.remove_approvals(row.id, owner)  # the policy that approved it no longer does
+    else:
+        return Decided(owner, None if existing is None else "kept", None)
+    ctx.audit.append("policy_decision", actor=owner, contract=row.id,
+                     payload={"agent": owner, "effect": d.effect or "withdrawn", "policy": label})
+    _refresh_status(ctx, row)
+    return Decided(owner, d.effect or "withdrawn", label)
+
+
+# ---------------------------------------------------------------- propose
+
+
+@dataclass
+class Proposal:
+    row: ContractRow
+    decisions: list[Decided] = field(default_factory=list)
+
+
+def _escrow_sources(ctx, scenario, contract) -> tuple[list[str], set[str]]:
+    """(inputs, original source data) of a contract, resolved against the escrow's records."""
+    inputs = scenario.inputs(contract)
+    sources: set[str] = set()
+    for key in inputs:
+        if "." in key:
+            d = ctx.store.get_data(key)
+            if d is None or d.derived:
+                raise EscrowRefusal("no_data", f"data element {key} is not registered in this escrow "
+                                               f"(its owner adds it with `dsc data add {key} FILE --as {owner_of(key)}`)")
+            sources.add(key)
+            continue
+        d = ctx.store.get_data(key)
+        if d is not None and d.derived:
+            sources |= set(d.provenance)
+            continue
+        keeping = [c for c in ctx.store.list_contracts() if c.meta.get("kept_as") == key and c.status in (*OPEN, EXECUTED)]
+        if not keeping:
+            raise EscrowRefusal("no_kept", f"kept result '{key}' does not exist in this escrow: propose the contract "
+                                           f"that keeps it first")
+        sources |= set(keeping[0].meta.get("source_data", []))
+    return inputs, sources
+
+
+def propose(ctx, request) -> Proposal:
+    p = request.params
+    name = p.get("contract")
+    now = time.time()
+
+    def body(agent: str) -> Proposal:
+        with Materialized(p.get("bundle")) as m:
+            loaded = m.loaded
+            if not loaded.ok:
+                raise EscrowRefusal("check_failed", f"the file has errors, nothing was proposed: {_first_errors(loaded)}")
+            scenario = loaded.scenario
+            contract = scenario.contracts.get(name) if isinstance(name, str) else None
+            if contract is None:
+                raise EscrowRefusal("no_contract", f"no contract {name!r} in {m.file.name}")
+            try:
+                ident = identity(scenario, contract)
+            except IdentityError as exc:
+                raise EscrowRefusal("no_identity", str(exc)) from None
+            if p.get("identity") and p["identity"] != ident.sha256:
+                raise EscrowRefusal("identity_mismatch", "the escrow computes a different identity for this contract "
+                                                         "than the proposer did: files changed while proposing?")
+            by = contract.by.name if contract.by else None
+            if by != agent:
+                raise EscrowRefusal("not_proposer", f"contract {name} is proposed by {by}, not {agent}")
+            for t in contract.to:
+                if ctx.store.get_agent(t.name) is None:
+                    raise EscrowRefusal("unknown_agent", f"recipient {t.name} is not registered with this escrow")
+            inputs, sources = _escrow_sources(ctx, scenario, contract)
+            owners = sorted({owner_of(k) for k in sources})
+            for o in owners:
+                if ctx.store.get_agent(o) is None:
+                    raise EscrowRefusal("unknown_agent", f"data owner {o} is not registered with this escrow")
+            if contract.keep_as is not None:
+                k = contract.keep_as.name
+                taken = ctx.store.get_data(k) is not None or any(
+                    c.meta.get("kept_as") == k and c.status in (*OPEN, EXECUTED) for c in ctx.store.list_contracts())
+                if taken:
+                    raise EscrowRefusal("kept_taken", f"a kept result named '{k}' already exists in this escrow")
+            existing = ctx.store.get_contract(ident.sha256)
+            if existing is not None:
+                raise EscrowRefusal("already_proposed", f"this contract is already proposed (id {existing.id[:12]}, "
+                                                        f"{existing.status})")
+            bundle = p["bundle"]
+            functions = {}
+            for fname, f in ident.functions.items():
+                entry = {"origin": f.origin, "sha256": f.sha256, "line": f.line}
+                if f.origin == "user":
+                    use = m.use_path_of(f.path)
+                    entry["module"] = use[0] if use else f.path.name
+                else:
+                    entry["module"] = f.module
+                functions[fname] = entry
+            row = ContractRow(
+                id=ident.sha256,
+                name=contract.name.name,
+                canonical=ident.canonical,
+                source=bundle["source"],
+                function_hashes={n: f.sha256 for n, f in ident.functions.items()},
+                proposer=agent,
+                status=PENDING if owners else APPROVED,
+                inputs=tuple(inputs),
+                recipients=tuple(sorted({t.name for t in contract.to})),
+                source_agents=tuple(owners),
+                meta={
+                    "file": m.file.name,
+                    "bundle": {"file": m.file.name, "source": bundle["source"], "modules": dict(bundle.get("modules") or {})},
+                    "function": contract.call.func.name if contract.call else "",
+                    "functions": functions,
+                    "kept_as": contract.keep_as.name if contract.keep_as else None,
+                    "source_data": sorted(sources),
+                    "call_inputs": scenario.call_inputs(contract),
+                    "condition_lines": {"require": [e.span.line for e in contract.requires],
+                                        "ensure": [e.span.line for e in contract.ensures]},
+                },
+                created=now,
+                updated=now,
+            )
+        ctx.store.put_contract(row)
+        ctx.audit.append("proposal", actor=agent, contract=row.id,
+                         payload={"name": row.name, "proposer": agent, "source_agents": list(row.source_agents),
+                                  "recipients": list(row.recipients), "inputs": list(row.inputs),
+                                  "functions": row.function_hashes})
+        out = Proposal(row)
+        for owner in row.source_agents:
+            rules = rules_from_row(ctx.store.get_policy(owner))
+            if rules and ctx.store.get_contract(row.id).status in OPEN:
+                out.decisions.append(_apply_policy(ctx, row, owner, rules, now))
+        out.row = ctx.store.get_contract(row.id)
+        return out
+
+    return _run(ctx, PROPOSE, request, None, body)
+
+
+# ---------------------------------------------------------------- approve / reject / revoke
+
+
+def approve_params(ctx_or_key, contract_id: str) -> dict:
+    """Client side: the approval signature over the identity hash, made with the agent's key."""
+    return {"contract": contract_id, "signature": sign(ctx_or_key, approval_message(contract_id))}
+
+
+def approve(ctx, request) -> ContractRow:
+    cid = request.params.get("contract")
+    signature = request.params.get("signature")
+
+    def body(agent: str) -> ContractRow:
+        row = _contract(ctx, cid)
+        if agent not in row.source_agents:
+            raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
+                                                    f"{', '.join(row.source_agents) or 'nobody'} may approve it")
+        if row.status not in OPEN:
+            raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be approved")
+        if agent in _approved_by(ctx, row.id):
+            raise EscrowRefusal("already_approved", f"{agent} already approved contract {row.name}")
+        pub = ctx.store.get_agent(agent).public_key
+        if not isinstance(signature, str) or not verify(pub, approval_message(row.id), signature):
+            raise EscrowRefusal("bad_approval", f"the approval signature is not {agent}'s signature of contract "
+                                                f"{row.id[:12]}: an approval of another (older) version is not valid")
+        ctx.store.add_approval(ApprovalRow(contract_id=row.id, agent=agent, signature=signature, ts=time.time()))
+        ctx.audit.append("approval", actor=agent, contract=row.id, payload={"agent": agent, "signature": signature})
+        _refresh_status(ctx, row)
+        return ctx.store.get_contract(row.id)
+
+    return _run(ctx, APPROVE, request, cid if isinstance(cid, str) else None, body)
+
+
+def reject(ctx, request) -> ContractRow:
+    cid = request.params.get("contract")
+    reason = str(request.params.get("reason") or "")[:2000]
+
+    def body(agent: str) -> ContractRow:
+        row = _contract(ctx, cid)
+        if agent not in row.source_agents:
+            raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
+                                                    f"{', '.join(row.source_agents) or 'nobody'} may reject it")
+        if row.status not in OPEN:
+            raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be rejected")
+        ctx.store.add_rejection(RejectionRow(contract_id=row.id, agent=agent, reason=reason, ts=time.time()))
+        ctx.store.set_contract_status(row.id, REJECTED)
+        ctx.audit.append("rejection", actor=agent, contract=row.id, payload={"agent": agent, "reason": reason})
+        return ctx.store.get_contract(row.id)
+
+    return _run(ctx, REJECT, request, cid if isinstance(cid, str) else None, body)
+
+
+def revoke(ctx, request) -> ContractRow:
+    """The proposer withdraws the contract; a source agent withdraws their approval. Before execution."""
+    cid = request.params.get("contract")
+
+    def body(agent: str) -> ContractRow:
+        row = _contract(ctx, cid)
+        if row.status not in OPEN:
+            raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: only a pending or approved "
+                                          f"contract can be revoked")
+        if agent == row.proposer:
+            ctx.store.set_contract_status(row.id, REVOKED)
+            ctx.audit.append("revocation", actor=agent, contract=row.id, payload={"agent": agent, "what": "contract"})
+        elif agent in _approved_by(ctx, row.id):
+            ctx.store.remove_approvals(row.id, agent)
+            ctx.audit.append("revocation", actor=agent, contract=row.id, payload={"agent": agent, "what": "approval"})
+            _refresh_status(ctx, row)
+        else:
+            raise EscrowRefusal("not_allowed", f"{agent} can revoke neither contract {row.name} (proposed by "
+                                               f"{row.proposer}) nor an approval of it (none given)")
+        return ctx.store.get_contract(row.id)
+
+    return _run(ctx, REVOKE, request, cid if isinstance(cid, str) else None, body)
+
+
+# ---------------------------------------------------------------- standing policies
+
+
+def policy_params(path: str | Path) -> dict:
+    path = Path(path)
+    return {"file": path.name, "source": path.read_text(encoding="utf-8")}
+
+
+@dataclass
+class PolicyApplied:
+    owner: str
+    rules: list[pol.PolicyRule]
+    decisions: list[tuple[str, str, Decided]]  # (contract id, contract name, decision)
+
+
+def apply_policy(ctx, request) -> PolicyApplied:
+    """Register the `--as` agent's policy blocks from a .dsc file, then apply them to open contracts."""
+    from datastation.dsl.parser import parse
+
+    p = request.params
+    now = time.time()
+
+    def body(agent: str) -> PolicyApplied:
+        source, file = p.get("source"), str(p.get("file") or "policy.dsc")
+        if not isinstance(source, str):
+            raise EscrowRefusal("bad_request", "policy.apply request without policy text")
+        parsed = parse(source, file)
+        if any(d.is_error for d in parsed.diagnostics):
+            raise EscrowRefusal("check_failed", f"the policy file does not parse: {parsed.diagnostics[0].message} "
+                                                f"({parsed.diagnostics[0].span})")
+        blocks = [b for b in parsed.program.policies if b.owner.name == agent]
+        if not blocks:
+            owners = sorted({b.owner.name for b in parsed.program.policies})
+            raise EscrowRefusal("not_owner", f"{file} has no policy of {agent} (policies of: "
+                                             f"{', '.join(owners) or 'nobody'}); an agent applies only its own policy")
+        rules = pol.rules_of(blocks, file)
+        ctx.store.put_policy(PolicyRow(owner=agent, rules=rules_to_json(rules), source=source, updated=now))
+        ctx.audit.append("policy_apply", actor=agent,
+                         payload={"owner": agent, "file": file, "rules": [_policy_label(r) for r in rules]})
+        out = PolicyApplied(agent, rules, [])
+        for row in ctx.store.list_contracts():
+            if row.status in OPEN and agent in row.source_agents:
+                d = _apply_policy(ctx, row, agent, rules, now)
+                if d.effect not in (None, "kept"):
+                    out.decisions.append((row.id, row.name, d))
+        return out
+
+    return _run(ctx, POLICY_APPLY, request, None, body)
+
+
+# ---------------------------------------------------------------- queries
+
+
+@dataclass
+class Status:
+    row: ContractRow
+    approvals: list[ApprovalRow]
+    rejections: list
+    missing: list[str]
+    releases: list
+    executions: list
+
+    def to_json(self) -> dict:
+        r = self.row
+        return {
+            "id": r.id,
+            "name": r.name,
+            "status": r.status,
+            "proposer": r.proposer,
+            "source_agents": list(r.source_agents),
+            "recipients": list(r.recipients),
+            "kept_as": r.meta.get("kept_as"),
+            "approvals": [{"agent": a.agent, "via_policy": a.via_policy, "ts": a.ts} for a in self.approvals],
+            "missing_approvals": self.missing,
+            "rejections": [{"agent": x.agent, "reason": x.reason, "via_policy": x.via_policy} for x in self.rejections],
+            "executions": [{"id": e.id, "status": e.status, "actor": e.actor, "detail": e.detail} for e in self.executions],
+            "releases": [{"recipient": x.recipient, "path": x.path, "content_hash": x.content_hash} for x in self.releases],
+        }
+
+
+def status(ctx, cid: str) -> Status:
+    row = _contract(ctx, cid)
+    approvals = ctx.store.approvals(row.id)
+    got = {a.agent for a in approvals}
+    return Status(row, approvals, ctx.store.rejections(row.id), [a for a in row.source_agents if a not in got],
+                  ctx.store.releases(contract_id=row.id), ctx.store.executions(row.id))
+
+
+def pending_for(ctx, agent: str) -> list[ContractRow]:
+    """Open contracts waiting for `agent`'s approval."""
+    out = []
+    for row in ctx.store.list_contracts(status=PENDING):
+        if agent in row.source_agents and agent not in _approved_by(ctx, row.id):
+            out.append(row)
+    return out

@@ -1,0 +1,42 @@
+"""Load a .dsc file through the checker into a `Scenario`, or explain why it cannot be used."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Scenario
+
+
+@dataclass
+class Loaded:
+    scenario: Scenario | None
+    result: object  # datastation.dsl.check.CheckResult
+    errors: tuple
+
+    @property
+    def ok(self) -> bool:
+        return self.scenario is not None and not self.errors
+
+
+def load_checked(path: str | Path) -> Loaded:
+    from datastation.dsl.check import check_file
+
+    result = check_file(path)
+    errors = result.errors
+    if errors:
+        return Loaded(None, result, errors)
+    base = Path(path).resolve().parent
+    return Loaded(Scenario.build(result.program, base, result.symbols), result, ())
+
+
+def print_diagnostics(loaded: Loaded, stream=None) -> None:
+    """Show the errors that stop a command, the way `dsc check` shows them."""
+    from datastation.dsl.render import render, use_color
+
+    stream = stream or sys.stderr
+    r = loaded.result
+    stream.write(render(loaded.errors, {r.file: r.source}, "human", color=use_color(stream)))
+    n = len(loaded.errors)
+    stream.write(f"{n} error{'s' if n != 1 else ''} in {r.file}: fix them first (see `dsc check {r.file}`)\n")

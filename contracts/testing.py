@@ -1,0 +1,81 @@
+"""A small scripted escrow for tests and benchmarks (not used by the product itself)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datastation.runtime.config import Config
+from datastation.runtime.escrow import (
+    APPROVE,
+    EXECUTE,
+    POLICY_APPLY,
+    PROPOSE,
+    REJECT,
+    REVOKE,
+    Escrow,
+    make_bundle,
+    policy_params,
+    propose_params,
+)
+from datastation.runtime.keys import sign_request_as
+from datastation.runtime.store.services import add_data, create_agent, data_add_params
+
+
+class World:
+    """An escrow under `root` with a .dsc file whose agents and data are registered."""
+
+    def __init__(self, root: Path, dsc: Path | None = None, config: Config | None = None):
+        self.root = Path(root)
+        self.config = (config or Config()).with_root(self.root / "escrow")
+        self.escrow = Escrow.open(self.config)
+        self.dsc = Path(dsc) if dsc else None
+
+    def close(self) -> None:
+        self.escrow.close()
+
+    @property
+    def store(self):
+        return self.escrow.store
+
+    def agent(self, *names: str) -> None:
+        for n in names:
+            create_agent(self.escrow.ctx, n)
+
+    def data(self, key: str, contents: bytes, fmt: str = "csv") -> None:
+        owner = key.split(".", 1)[0]
+        req = sign_request_as(self.config, owner, "data.add", data_add_params(key, fmt, contents))
+        add_data(self.escrow.ctx, req, contents)
+
+    def setup_from_file(self) -> None:
+        """Register every agent of the file and every data element whose file exists."""
+        from datastation.contracts.model import load_scenario
+
+        scenario, _ = load_scenario(self.dsc)
+        self.agent(*scenario.agents)
+        for key, d in scenario.data.items():
+            p = scenario.base_dir / d.path.value
+            if p.exists():
+                self.data(key, p.read_bytes(), d.format.name)
+
+    # -- actions (each signed by `agent`) --------------------------------------------
+    def propose(self, contract: str, agent: str, path: Path | None = None):
+        bundle = make_bundle(path or self.dsc)
+        return self.escrow.propose(self.escrow.sign_as(agent, PROPOSE, propose_params(bundle, contract))).row
+
+    def approve(self, cid: str, agent: str):
+        return self.escrow.approve(self.escrow.sign_as(agent, APPROVE, self.escrow.approval_params(agent, cid)))
+
+    def reject(self, cid: str, agent: str, reason: str = "no"):
+        return self.escrow.reject(self.escrow.sign_as(agent, REJECT, {"contract": cid, "reason": reason}))
+
+    def revoke(self, cid: str, agent: str):
+        return self.escrow.revoke(self.escrow.sign_as(agent, REVOKE, {"contract": cid}))
+
+    def apply_policy(self, agent: str, path: Path | None = None):
+        return self.escrow.apply_policy(self.escrow.sign_as(agent, POLICY_APPLY, policy_params(path or self.dsc)))
+
+    def execute(self, cid: str, agent: str):
+        return self.escrow.execute(self.escrow.sign_as(agent, EXECUTE, {"contract": cid}))
+
+    def audit_kinds(self) -> list[str]:
+        return [e.kind for e in self.store.audit_entries()]

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Build the no-trust runtime image offline (no container registry): a debootstrap'ed Debian
+# rootfs with python3 plus this machine's installed pandas/pyarrow/numpy/scikit-learn/duckdb
+# wheels, imported with `docker import`. Skipped when an image with the same content tag
+# exists. Prints the tag. Same as `dsc image build`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec python3 -m datastation.runtime.executors.docker.image "$@"

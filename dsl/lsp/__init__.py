@@ -1,0 +1,1 @@
+"""The .dsc language server (`dsc lsp`): pygls over stdio, answering from the checker's results."""

@@ -1,0 +1,43 @@
+"""`dsc approve ID --as AGENT`: read the contract's summary, then sign its identity hash."""
+
+from __future__ import annotations
+
+import sys
+
+from datastation.contracts import cli_support as cs
+
+
+def register(sub) -> None:
+    p = sub.add_parser("approve", help="approve a contract (shows its summary, then signs its identity hash)",
+                       description="Show the summary of contract ID, then sign its identity hash with --as's key. "
+                                   "On a terminal you are asked to confirm unless --yes is given.")
+    p.add_argument("id", metavar="ID", help="contract id (or an unambiguous prefix)")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    cs.add_as(p)
+    cs.add_config(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from datastation.contracts.summary import render
+    from datastation.runtime.escrow import APPROVE
+
+    try:
+        with cs.escrow_from(args) as escrow:
+            cid = escrow.resolve_id(args.id)
+            row = escrow.store.get_contract(cid)
+            render(cs.stored_summary(escrow, row), cs.console())
+            if not args.yes and sys.stdin.isatty():
+                answer = input(f"Approve contract {row.name} ({cid[:12]}) as {args.agent}? [y/N] ").strip().lower()
+                if answer not in ("y", "yes"):
+                    print("not approved")
+                    return 1
+            req = escrow.sign_as(args.agent, APPROVE, escrow.approval_params(args.agent, cid, args.passphrase_env),
+                                 args.passphrase_env)
+            row = escrow.approve(req)
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
+    except EOFError:
+        return cs.fail("no answer: not approved")
+    print(f"{args.agent} approved contract {row.name} ({row.id[:12]}): status {row.status}")
+    return 0

@@ -1,0 +1,134 @@
+"""`dsc data add OWNER.NAME FILE --as OWNER`, `dsc data list`, `dsc data remove KEY --as OWNER`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from datastation.runtime.config import add_config_argument, load_config
+from datastation.runtime.keys import sign_request_as
+from datastation.runtime.store.schema import SchemaError, format_from_path
+from datastation.runtime.store.services import (
+    add_data,
+    data_add_params,
+    open_escrow,
+    remove_data,
+    user_error_types,
+)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("data", help="add, list and remove data elements",
+                       description="Data elements are datasets held by the escrow, each owned by one agent.")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    a = dsub.add_parser("add", help="register and store a data element (csv, parquet, json)",
+                        description="Store FILE as data element OWNER.NAME; its schema is inferred and recorded. "
+                                    "The request is signed with OWNER's key.")
+    a.add_argument("key", metavar="OWNER.NAME")
+    a.add_argument("file", metavar="FILE")
+    _as(a)
+    a.add_argument("--format", choices=("csv", "parquet", "json"), default=None,
+                   help="file format (default: from the extension)")
+    a.add_argument("--declared-schema", metavar="JSON|@FILE", default=None,
+                   help='expected columns, e.g. \'{"amount": "float", "is_fraud": "bool"}\'; a mismatch refuses')
+    a.add_argument("--replace", action="store_true", help="replace an existing data element of yours")
+    add_config_argument(a)
+    a.set_defaults(func=_add)
+
+    ls = dsub.add_parser("list", help="list data elements")
+    ls.add_argument("--owner", default=None, metavar="AGENT", help="only this owner's data")
+    ls.add_argument("--format", choices=("human", "json"), default="human")
+    add_config_argument(ls)
+    ls.set_defaults(func=_list)
+
+    r = dsub.add_parser("remove", help="remove a data element (owner only; refused while a pending contract uses it)")
+    r.add_argument("key", metavar="OWNER.NAME")
+    _as(r)
+    add_config_argument(r)
+    r.set_defaults(func=_remove)
+
+
+def _as(p) -> None:
+    p.add_argument("--as", dest="agent", required=True, metavar="AGENT", help="the agent making the request")
+    p.add_argument("--passphrase-env", metavar="VAR", default=None,
+                   help="environment variable holding the agent's key passphrase")
+
+
+def _fail(msg) -> int:
+    print(f"dsc: error: {msg}", file=sys.stderr)
+    return 1
+
+
+def _declared(text: str | None):
+    if text is None:
+        return None
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"cannot read the declared schema {text[1:]}: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise SchemaError(f"--declared-schema is not valid JSON: {exc}") from None
+    return value
+
+
+def _add(args) -> int:
+    try:
+        config = load_config(args.config)
+        fmt = format_from_path(args.file, args.format)
+        declared = _declared(args.declared_schema)
+        try:
+            contents = Path(args.file).read_bytes()
+        except OSError as exc:
+            return _fail(f"cannot read {args.file}: {exc.strerror or exc}")
+        with open_escrow(config) as ctx:
+            req = sign_request_as(config, args.agent, "data.add",
+                                  data_add_params(args.key, fmt, contents, declared, args.replace),
+                                  passphrase_env=args.passphrase_env)
+            row = add_data(ctx, req, contents)
+    except user_error_types() as exc:
+        return _fail(exc)
+    cols = ", ".join(f"{c}: {t}" for c, t in (row.inferred_schema or {}).items())
+    print(f"stored {row.key} ({row.format}, {row.size} bytes, sha256 {row.content_hash[:12]})")
+    print(f"  schema: {cols}")
+    if row.declared_schema is not None:
+        print("  matches the declared schema")
+    return 0
+
+
+def _list(args) -> int:
+    try:
+        with open_escrow(load_config(args.config), create=False) as ctx:
+            rows = ctx.store.list_data(args.owner)
+    except user_error_types() as exc:
+        return _fail(exc)
+    if args.format == "json":
+        print(json.dumps([{"key": r.key, "owner": r.owner, "format": r.format, "content_hash": r.content_hash,
+                           "size": r.size, "schema": r.inferred_schema, "declared_schema": r.declared_schema,
+                           "derived": r.derived, "provenance": list(r.provenance), "created": r.created}
+                          for r in rows], indent=2))
+        return 0
+    if not rows:
+        print("no data elements" + (f" owned by {args.owner}" if args.owner else ""))
+    for r in rows:
+        kind = "derived from " + ", ".join(r.provenance) if r.derived else r.format
+        cols = ", ".join(f"{c}: {t}" for c, t in (r.inferred_schema or {}).items())
+        print(f"{r.key:<28} {r.size:>10} B  {r.content_hash[:12]}  {kind}  [{cols}]")
+    return 0
+
+
+def _remove(args) -> int:
+    try:
+        config = load_config(args.config)
+        with open_escrow(config) as ctx:
+            req = sign_request_as(config, args.agent, "data.remove", {"key": args.key},
+                                  passphrase_env=args.passphrase_env)
+            row = remove_data(ctx, req)
+    except user_error_types() as exc:
+        return _fail(exc)
+    print(f"removed {row.key}")
+    return 0

@@ -1,0 +1,47 @@
+"""`dsc execute ID --as RECIPIENT`: run an approved contract and release its result."""
+
+from __future__ import annotations
+
+from datastation.contracts import cli_support as cs
+
+
+def register(sub) -> None:
+    p = sub.add_parser("execute", help="execute an approved contract (requires, run, ensures, release)",
+                       description="Execute contract ID: every require is evaluated first, the function runs with "
+                                   "every read recorded, every ensure is evaluated on the result, and only then is "
+                                   "the result released to the recipients' outboxes (or kept in the escrow). "
+                                   "Exit 0 when released, 1 when a condition failed or nothing was released.")
+    p.add_argument("id", metavar="ID", help="contract id (or an unambiguous prefix)")
+    cs.add_as(p)
+    cs.add_format(p)
+    cs.add_config(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from datastation.contracts.narrate import report_lines
+    from datastation.runtime.escrow import EXECUTE
+
+    try:
+        with cs.escrow_from(args) as escrow:
+            cid = escrow.resolve_id(args.id)
+            con = cs.console()
+            with con.status("executing…") if con.is_terminal and args.format == "human" else _null():
+                rep = escrow.execute(escrow.sign_as(args.agent, EXECUTE, {"contract": cid}, args.passphrase_env))
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
+    if args.format == "json":
+        cs.print_json(rep.to_json())
+    else:
+        con.print(f"contract {rep.name} ({rep.contract_id[:12]}): {rep.status} in {rep.seconds:.2f} s")
+        for line in report_lines(rep):
+            con.print("  " + line)
+    return 0 if rep.status == "executed" else 1
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,60 @@
+"""`dsc image build`: build the no-trust runtime image offline; `dsc image status`."""
+
+from __future__ import annotations
+
+import sys
+
+from datastation.runtime.config import ConfigError, add_config_argument, load_config
+
+
+def register(sub) -> None:
+    p = sub.add_parser("image", help="build the Docker image no-trust functions run in",
+                       description="The runtime image is built offline (debootstrap + docker import), "
+                                   "without any container registry.")
+    isub = p.add_subparsers(dest="image_command", metavar="ACTION", required=True)
+    b = isub.add_parser("build", help="build the runtime image (skipped when it is up to date)")
+    b.add_argument("--force", action="store_true", help="rebuild even if an image with the same content exists")
+    b.add_argument("--quiet", action="store_true", help="print only the image tag")
+    add_config_argument(b)
+    b.set_defaults(func=_build)
+    s = isub.add_parser("status", help="show the image tag this machine needs and whether it exists")
+    add_config_argument(s)
+    s.set_defaults(func=_status)
+
+
+def _configured_image(args) -> str | None:
+    try:
+        return load_config(args.config).docker.image
+    except ConfigError as exc:
+        print(f"dsc: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _build(args) -> int:
+    from datastation.runtime.executors.docker.image import ImageError, build_image
+
+    name = _configured_image(args)
+    log = (lambda *_: None) if args.quiet else (lambda msg: print(msg, flush=True))
+    try:
+        tag = build_image(force=args.force, log=log, also_tag=[name] if name else [])
+    except ImageError as exc:
+        print(f"dsc: error: cannot build the runtime image: {exc}", file=sys.stderr)
+        return 1
+    print(tag if args.quiet else f"runtime image: {tag}" + (f" (also tagged {name})" if name else ""))
+    return 0
+
+
+def _status(args) -> int:
+    from datastation.runtime.executors.docker.image import ImageError, image_exists, image_tag
+
+    name = _configured_image(args)
+    try:
+        tag = image_tag()
+    except ImageError as exc:
+        print(f"dsc: error: {exc}", file=sys.stderr)
+        return 1
+    have = image_exists(tag)
+    print(f"needed: {tag} ({'present' if have else 'missing: run `dsc image build`'})")
+    if name:
+        print(f"configured: {name} ({'present' if image_exists(name) else 'missing'})")
+    return 0 if have else 1

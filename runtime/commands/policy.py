@@ -1,0 +1,60 @@
+"""`dsc policy apply FILE --as OWNER` / `dsc policy show [OWNER]`: standing policies."""
+
+from __future__ import annotations
+
+from datastation.contracts import cli_support as cs
+
+
+def register(sub) -> None:
+    p = sub.add_parser("policy", help="register standing policies that approve or block contracts automatically")
+    psub = p.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    a = psub.add_parser("apply", help="register --as's policy blocks from FILE and apply them to open contracts",
+                        description="Register the `policy` blocks of --as found in FILE (replacing their earlier "
+                                    "policy), then apply them to every pending contract that uses their data.")
+    a.add_argument("file", metavar="FILE")
+    cs.add_as(a)
+    cs.add_config(a)
+    a.set_defaults(func=_apply)
+    s = psub.add_parser("show", help="show registered policies")
+    s.add_argument("owner", nargs="?", metavar="OWNER")
+    cs.add_format(s)
+    cs.add_config(s)
+    s.set_defaults(func=_show)
+
+
+def _apply(args) -> int:
+    from datastation.runtime.escrow import POLICY_APPLY, policy_params
+
+    try:
+        with cs.escrow_from(args) as escrow:
+            res = escrow.apply_policy(escrow.sign_as(args.agent, POLICY_APPLY, policy_params(args.file),
+                                                     args.passphrase_env))
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
+    print(f"registered the policy of {res.owner} ({len(res.rules)} rule{'s' if len(res.rules) != 1 else ''}):")
+    for r in res.rules:
+        print(f"  {r.where()}: {r.text()}")
+    for cid, name, d in res.decisions:
+        print(f"  contract {name} ({cid[:12]}): {cs.describe_decision(d)}")
+    return 0
+
+
+def _show(args) -> int:
+    from datastation.contracts.lifecycle import rules_from_row
+
+    try:
+        with cs.escrow_from(args) as escrow:
+            rows = [escrow.store.get_policy(args.owner)] if args.owner else escrow.store.list_policies()
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
+    rows = [r for r in rows if r is not None]
+    if args.format == "json":
+        cs.print_json([{"owner": r.owner, "rules": [x.to_json() for x in rules_from_row(r)]} for r in rows])
+        return 0
+    if not rows:
+        print("no policies")
+    for r in rows:
+        print(f"policy {r.owner}:")
+        for x in rules_from_row(r):
+            print(f"  {x.where()}: {x.text()}")
+    return 0

@@ -1,0 +1,50 @@
+"""`dsc propose FILE CONTRACT --as AGENT`: check the file, then propose one contract to the escrow."""
+
+from __future__ import annotations
+
+from datastation.contracts import cli_support as cs
+
+
+def register(sub) -> None:
+    p = sub.add_parser("propose", help="propose a contract to the escrow (checks the file first)",
+                       description="Check FILE; if it has no errors, propose CONTRACT to the escrow, signed by "
+                                   "--as (the contract's `by` agent). Standing policies are applied at once.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("contract", metavar="CONTRACT")
+    cs.add_as(p)
+    cs.add_format(p)
+    cs.add_config(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from datastation.contracts.identity import identity
+    from datastation.contracts.loading import load_checked, print_diagnostics
+    from datastation.runtime.escrow import PROPOSE, make_bundle, propose_params
+
+    loaded = load_checked(args.file)
+    if not loaded.ok:
+        print_diagnostics(loaded)
+        return 1
+    if args.contract not in loaded.scenario.contracts:
+        return cs.fail(f"no contract '{args.contract}' in {args.file} "
+                       f"(contracts: {', '.join(sorted(loaded.scenario.contracts)) or 'none'})")
+    try:
+        ident = identity(loaded.scenario, args.contract)
+        with cs.escrow_from(args) as escrow:
+            req = escrow.sign_as(args.agent, PROPOSE, propose_params(make_bundle(args.file), args.contract, ident.sha256),
+                                 args.passphrase_env)
+            proposal = escrow.propose(req)
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
+    row = proposal.row
+    if args.format == "json":
+        cs.print_json({"id": row.id, "name": row.name, "status": row.status, "source_agents": list(row.source_agents),
+                       "decisions": [d.__dict__ for d in proposal.decisions]})
+        return 0
+    print(f"proposed contract {row.name}: id {row.id}")
+    print(f"  must be approved by: {', '.join(row.source_agents) or 'nobody'}")
+    for d in proposal.decisions:
+        print(f"  {cs.describe_decision(d)}")
+    print(f"  status: {row.status}")
+    return 0

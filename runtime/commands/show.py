@@ -1,0 +1,42 @@
+"""`dsc show FILE CONTRACT`: the summary a data owner reads before approving a contract."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "show",
+        help="show what a contract does, before anyone approves it",
+        description="Show who contributes which data, what runs, who receives what, every condition, "
+        "the standing policies that decide it and the contract's identity hash.",
+    )
+    p.add_argument("file", metavar="FILE", help="the .dsc file")
+    p.add_argument("contract", metavar="CONTRACT", help="the contract's name")
+    p.add_argument("--format", choices=("human", "json"), default="human", help="output format")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from datastation.contracts.loading import load_checked, print_diagnostics
+    from datastation.contracts.summary import render, summarize
+
+    loaded = load_checked(args.file)
+    if not loaded.ok:
+        print_diagnostics(loaded)
+        return 1
+    scenario = loaded.scenario
+    if args.contract not in scenario.contracts:
+        known = ", ".join(sorted(scenario.contracts)) or "none"
+        print(f"dsc show: no contract '{args.contract}' in {args.file} (contracts: {known})", file=sys.stderr)
+        return 2
+    summary = summarize(scenario, args.contract)
+    if args.format == "json":
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        render(summary, Console(highlight=False, soft_wrap=True))
+    return 0 if summary["identity"] else 1

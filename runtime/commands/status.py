@@ -1,0 +1,48 @@
+"""`dsc status [ID]`: where a contract stands (approvals, rejections, executions, releases)."""
+
+from __future__ import annotations
+
+from datastation.contracts import cli_support as cs
+
+
+def register(sub) -> None:
+    p = sub.add_parser("status", help="show a contract's approvals, executions and releases (or all contracts)")
+    p.add_argument("id", nargs="?", metavar="ID", help="contract id or prefix (default: every contract)")
+    cs.add_format(p)
+    cs.add_config(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from datastation.contracts.cli_support import print_json
+
+    try:
+        with cs.escrow_from(args) as escrow:
+            if args.id is None:
+                from . import contracts as listing
+
+                return listing.show(escrow, escrow.contracts(), args.format)
+            st = escrow.status(args.id)
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
+    if args.format == "json":
+        print_json(st.to_json())
+        return 0
+    j = st.to_json()
+    print(f"contract {j['name']}  {j['id']}")
+    print(f"  status: {j['status']}  (proposed by {j['proposer']})")
+    print(f"  recipients: {', '.join(j['recipients']) or 'none'}" + (f"; kept as {j['kept_as']}" if j["kept_as"] else ""))
+    for a in j["approvals"]:
+        how = f"by policy {a['via_policy']}" if a["via_policy"] else "by hand (signed)"
+        print(f"  approved by {a['agent']} {how}")
+    if j["missing_approvals"]:
+        print(f"  waiting for: {', '.join(j['missing_approvals'])}")
+    for r in j["rejections"]:
+        how = f" (policy {r['via_policy']})" if r["via_policy"] else ""
+        print(f"  rejected by {r['agent']}: {r['reason']}{how}")
+    for e in j["executions"]:
+        err = (e["detail"] or {}).get("error")
+        print(f"  execution #{e['id']} by {e['actor']}: {e['status']}" + (f" ({err})" if err else ""))
+    for r in j["releases"]:
+        print(f"  released to {r['recipient']}: {r['path']}")
+    return 0

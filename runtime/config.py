@@ -1,0 +1,215 @@
+"""Escrow configuration: `data_station_config.yaml`.
+
+Lookup order: an explicit path (`--config PATH`), then the env var `DSC_CONFIG`, then
+`data_station_config.yaml` in the current directory; with none found the defaults apply.
+Relative paths are resolved against the directory of the config file (or the current
+directory). Paths left unset derive from `escrow_dir`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_NAME = "data_station_config.yaml"
+TRUST_MODES = ("full_trust", "no_trust")
+EXECUTORS = ("inprocess", "docker")
+BACKENDS = ("sqlite",)
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    backend: str = "sqlite"
+    path: Path = Path(".dsc-escrow/escrow.db")
+    synchronous: str = "FULL"  # SQLite synchronous pragma: FULL survives power loss, NORMAL only crashes
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    image: str = "datastation-runner:latest"
+    cpus: float = 1.0
+    memory: str = "512m"
+    pids: int = 128
+    timeout_seconds: float = 300.0
+    warm_pool: int = 0
+
+
+@dataclass(frozen=True)
+class KekConfig:
+    file: Path | None = None
+    env: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    escrow_dir: Path = Path(".dsc-escrow")
+    store: StoreConfig = field(default_factory=StoreConfig)
+    storage_path: Path = Path(".dsc-escrow/storage")
+    keyring_path: Path = Path(".dsc-escrow/keyring")
+    outbox_path: Path = Path(".dsc-escrow/outbox")
+    trust_mode: str = "full_trust"
+    executor: str = "inprocess"
+    docker: DockerConfig = field(default_factory=DockerConfig)
+    kek: KekConfig = field(default_factory=KekConfig)
+    request_window_seconds: float = 300.0
+    source: Path | None = None  # the file this was loaded from, if any
+
+    @property
+    def escrow_key_path(self) -> Path:
+        return self.escrow_dir / "escrow_key.pem"
+
+    def with_root(self, root: str | os.PathLike) -> "Config":
+        """The same settings with every escrow path moved under `root` (temporary escrows)."""
+        root = Path(root).resolve()
+        return dataclasses.replace(
+            self,
+            escrow_dir=root,
+            store=dataclasses.replace(self.store, path=root / "escrow.db"),
+            storage_path=root / "storage",
+            keyring_path=root / "keyring",
+            outbox_path=root / "outbox",
+        )
+
+
+def find_config(path: str | os.PathLike | None = None) -> Path | None:
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        return p
+    env = os.environ.get("DSC_CONFIG")
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} (from DSC_CONFIG) does not exist")
+        return p
+    p = Path.cwd() / CONFIG_NAME
+    return p if p.is_file() else None
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Load and validate the configuration (see the module docstring for the lookup order)."""
+    file = find_config(path)
+    raw: dict[str, Any] = {}
+    if file is not None:
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {file} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {file} must be a mapping of keys to values")
+    base = (file.parent if file else Path.cwd()).resolve()
+    return _build(raw, base, file.resolve() if file else None)
+
+
+def config_from_dict(raw: dict[str, Any], base: str | os.PathLike | None = None) -> Config:
+    """Build a Config from a mapping shaped like the YAML file (tests, `dsc run`)."""
+    return _build(raw, Path(base or Path.cwd()).resolve(), None)
+
+
+_TOP = {
+    "escrow_dir", "store", "storage_path", "keyring_path", "outbox_path", "trust_mode", "executor",
+    "docker", "kek", "request_window_seconds",
+}
+
+
+def _build(raw: dict[str, Any], base: Path, source: Path | None) -> Config:
+    unknown = sorted(set(raw) - _TOP)
+    if unknown:
+        raise ConfigError(f"unknown config key {unknown[0]!r} (known: {', '.join(sorted(_TOP))})")
+
+    def path(key: str, value: Any, default: Path) -> Path:
+        if value is None:
+            return default
+        if not isinstance(value, (str, os.PathLike)) or not str(value):
+            raise ConfigError(f"config key {key!r} must be a path")
+        p = Path(os.path.expandvars(os.path.expanduser(str(value))))
+        return p if p.is_absolute() else (base / p)
+
+    escrow_dir = path("escrow_dir", raw.get("escrow_dir"), base / ".dsc-escrow")
+    store_raw = _mapping(raw, "store")
+    _only(store_raw, "store", {"backend", "path", "synchronous"})
+    backend = _choice(store_raw.get("backend", "sqlite"), "store.backend", BACKENDS)
+    sync = str(store_raw.get("synchronous", "FULL")).upper()
+    if sync not in ("FULL", "NORMAL", "EXTRA"):
+        raise ConfigError("config key 'store.synchronous' must be one of FULL, NORMAL, EXTRA")
+    store = StoreConfig(backend=backend, path=path("store.path", store_raw.get("path"), escrow_dir / "escrow.db"), synchronous=sync)
+
+    docker_raw = _mapping(raw, "docker")
+    _only(docker_raw, "docker", {f.name for f in dataclasses.fields(DockerConfig)})
+    d = DockerConfig()
+    docker = DockerConfig(
+        image=_typed(docker_raw, "image", str, d.image, "docker"),
+        cpus=float(_typed(docker_raw, "cpus", (int, float), d.cpus, "docker")),
+        memory=str(_typed(docker_raw, "memory", (str, int), d.memory, "docker")),
+        pids=_typed(docker_raw, "pids", int, d.pids, "docker"),
+        timeout_seconds=float(_typed(docker_raw, "timeout_seconds", (int, float), d.timeout_seconds, "docker")),
+        warm_pool=_typed(docker_raw, "warm_pool", int, d.warm_pool, "docker"),
+    )
+    kek_raw = _mapping(raw, "kek")
+    _only(kek_raw, "kek", {"file", "env"})
+    kek = KekConfig(
+        file=path("kek.file", kek_raw.get("file"), None) if kek_raw.get("file") is not None else None,  # type: ignore[arg-type]
+        env=_typed(kek_raw, "env", str, None, "kek"),
+    )
+    window = raw.get("request_window_seconds", 300)
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or window <= 0:
+        raise ConfigError("config key 'request_window_seconds' must be a positive number")
+    return Config(
+        escrow_dir=escrow_dir,
+        store=store,
+        storage_path=path("storage_path", raw.get("storage_path"), escrow_dir / "storage"),
+        keyring_path=path("keyring_path", raw.get("keyring_path"), escrow_dir / "keyring"),
+        outbox_path=path("outbox_path", raw.get("outbox_path"), escrow_dir / "outbox"),
+        trust_mode=_choice(raw.get("trust_mode", "full_trust"), "trust_mode", TRUST_MODES),
+        executor=_choice(raw.get("executor", "inprocess"), "executor", EXECUTORS),
+        docker=docker,
+        kek=kek,
+        request_window_seconds=float(window),
+        source=source,
+    )
+
+
+def _mapping(raw: dict, key: str) -> dict:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"config key {key!r} must be a mapping")
+    return value
+
+
+def _only(raw: dict, section: str, known: set[str]) -> None:
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key '{section}.{unknown[0]}' (known: {', '.join(sorted(known))})")
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"config key {key!r} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def _typed(raw: dict, key: str, types, default, section: str):
+    if key not in raw or raw[key] is None:
+        return default
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise ConfigError(f"config key '{section}.{key}' has the wrong type ({type(value).__name__})")
+    return value
+
+
+def add_config_argument(parser) -> None:
+    """The `--config PATH` option every escrow command takes."""
+    parser.add_argument("--config", metavar="PATH", default=None,
+                        help=f"escrow configuration (default: $DSC_CONFIG or ./{CONFIG_NAME})")

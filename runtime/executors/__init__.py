@@ -1,0 +1,19 @@
+"""Executors run one approved function call: in-process (full trust) or in Docker (no trust).
+
+`base.py` defines the interface (`Executor.run(job) -> ExecutionOutcome`); `executor_for(config)`
+picks the configured one.
+"""
+
+from __future__ import annotations
+
+
+def executor_for(config):
+    """The executor named by `config.executor` ("inprocess" or "docker")."""
+    name = getattr(config, "executor", "inprocess")
+    if name == "docker":
+        from .docker import DockerExecutor  # provided by the Docker executor package
+
+        return DockerExecutor(config)
+    from .inprocess import InProcessExecutor
+
+    return InProcessExecutor()

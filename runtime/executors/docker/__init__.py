@@ -1,0 +1,168 @@
+"""The Docker executor (no-trust mode): each function call runs in a single-use sandbox container.
+
+`DockerExecutor(config).run(job)` implements `datastation.runtime.executors.base.Executor`.
+Only the data elements the job binds are decrypted (by the escrow, through `job.read`) into
+a private tmpfs directory and mounted read-only; the result comes back as serialised bytes
+(Parquet / JSON) and is never unpickled. See `sandbox.py` for the container settings.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+
+from ..base import (ERROR, RESOURCE_LIMIT, SHORT_CIRCUIT, TIMEOUT, DataArg, ExecutionJob, ExecutionOutcome, Executor,
+                    ListArg, ValueArg)
+from .executor import DataRef, DockerSandbox, InputSource, Serialized
+from .sandbox import Limits, SandboxError, SandboxOutcome
+
+__all__ = ["DockerExecutor", "DockerSandbox", "DataRef", "InputSource", "Serialized", "Limits", "SandboxError",
+           "sandbox_for", "to_outcome"]
+
+_sandboxes: dict[tuple, DockerSandbox] = {}
+_lock = threading.Lock()
+
+
+def sandbox_for(limits: Limits, warm_pool: int = 0) -> DockerSandbox:
+    """One sandbox (and warm pool) per process and settings, shared by every executor instance."""
+    key = (limits, warm_pool)
+    with _lock:
+        if not _sandboxes:
+            atexit.register(close_all)
+        if key not in _sandboxes:
+            _sandboxes[key] = DockerSandbox(limits, warm_pool)
+        return _sandboxes[key]
+
+
+def close_all() -> None:
+    """Remove the warm containers (and their directories) this process started."""
+    with _lock:
+        boxes = list(_sandboxes.values())
+        _sandboxes.clear()
+    for box in boxes:
+        box.close()
+
+
+def _arg(arg):
+    if isinstance(arg, DataArg):
+        return DataRef(arg.key)
+    if isinstance(arg, ListArg):
+        return [_arg(a) for a in arg.items]
+    if isinstance(arg, ValueArg):
+        if arg.data is not None and arg.kind is not None:
+            return Serialized(arg.kind, bytes(arg.data))
+        return _value(arg.value)
+    return _value(arg)  # conditions pass values they already evaluated
+
+
+def _value(value):
+    """A plain value crosses as JSON; tables and models as their serialised bytes (never pickle)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_value(v) for v in value]
+    from datastation.stdlib.serialize import to_bytes
+
+    kind, data = to_bytes(value)
+    if kind == "json":
+        import json
+
+        return json.loads(data)
+    return Serialized(kind, data)
+
+
+def verify_function(ref) -> str | None:
+    """Refuse a function whose source is not the approved one (read with `ast`, never imported here)."""
+    try:
+        from datastation.contracts.functions import function_source, function_source_in_text, stdlib_functions
+    except ImportError:
+        return None
+    if ref.origin == "user":
+        if ref.module_source is None:
+            return f"no approved module text for '{ref.name}'"
+        found = function_source_in_text(ref.module_source, ref.module_name, ref.name)
+        if found is None or found.sha256 != ref.source_hash:
+            return f"function '{ref.name}' does not match the approved source"
+        return None
+    path = stdlib_functions().get(ref.name)
+    found = function_source(path, ref.name, "stdlib") if path else None
+    if found is None or found.sha256 != ref.source_hash:
+        return f"built-in '{ref.name}' changed since the contract was approved"
+    return None
+
+
+def _state_snapshot(state) -> dict | None:
+    """The contract's app state as the function will see it (store values plus pending writes)."""
+    if state is None:
+        return None
+    import json
+
+    snap = {}
+    store = getattr(state, "store", None)
+    scope = getattr(state, "scope", None)
+    if store is not None and scope is not None and hasattr(store, "list_state"):
+        snap.update(store.list_state(scope))
+    snap.update({k: json.loads(v) for k, v in getattr(state, "pending", {}).items()})
+    return snap
+
+
+def to_outcome(result: SandboxOutcome, seconds: float) -> ExecutionOutcome:
+    if result.status == "ok":
+        return ExecutionOutcome("ok", kind=result.kind, data=result.data, reads=list(result.reads), seconds=seconds)
+    if result.status == "short_circuit":
+        key = result.key or (f"file:{result.path}" if result.path else None)
+        return ExecutionOutcome(SHORT_CIRCUIT, forbidden_key=key, error=result.error, reads=list(result.reads),
+                                seconds=seconds)
+    status = {"timeout": TIMEOUT, "resource_limit": RESOURCE_LIMIT}.get(result.status, ERROR)
+    return ExecutionOutcome(status, error=result.error, reads=list(result.reads), seconds=seconds)
+
+
+class DockerExecutor(Executor):
+    """Runs each job in a fresh container with the config's limits (warm pool: `docker.warm_pool`)."""
+
+    def __init__(self, config=None, *, limits: Limits | None = None, warm_pool: int | None = None):
+        docker_cfg = getattr(config, "docker", None)
+        self.limits = limits or (Limits.from_config(docker_cfg) if docker_cfg is not None else Limits())
+        pool = warm_pool if warm_pool is not None else int(getattr(docker_cfg, "warm_pool", 0) or 0)
+        self.sandbox = sandbox_for(self.limits, pool)
+
+    def run(self, job: ExecutionJob) -> ExecutionOutcome:
+        t0 = time.perf_counter()
+        keys = job.data_keys()
+        outside = [k for k in keys if k not in job.allowed]
+        if outside:
+            return ExecutionOutcome(SHORT_CIRCUIT, forbidden_key=outside[0], error="data element outside the contract")
+        mismatch = verify_function(job.function)
+        if mismatch:
+            return ExecutionOutcome(ERROR, error=mismatch)
+        try:
+            inputs = {}
+            for key in keys:
+                if job.read is None:
+                    raise SandboxError("the job gives no way to read its data elements")
+                data = job.read(key)
+                inputs[key] = InputSource.from_bytes(data, job.formats.get(key, "csv"))
+            fn = job.function
+            module_source = fn.module_source if fn.origin == "user" else None
+            if fn.origin == "user" and module_source is None:
+                raise SandboxError(f"the approved source of {fn.module_name or 'the user module'} is missing from the job")
+            result = self.sandbox.run_function(
+                function=fn.name,
+                module_source=module_source,
+                module_name=fn.module_name or "functions.py",
+                args=[_arg(a) for a in job.args],
+                kwargs={k: _arg(a) for k, a in job.kwargs},
+                inputs=inputs,
+                timeout_seconds=job.timeout_seconds,
+                state=_state_snapshot(job.state),
+            )
+            if result.status == "ok" and result.state_writes and job.state is not None:
+                for key, value in result.state_writes.items():
+                    job.state.store_value(key, value)  # validated (size, key) like in-process writes
+        except SandboxError as exc:
+            return ExecutionOutcome(ERROR, error=str(exc), seconds=time.perf_counter() - t0)
+        except Exception as exc:  # reading or staging the inputs failed: nothing ran, nothing released
+            return ExecutionOutcome(ERROR, error=f"cannot stage the inputs: {type(exc).__name__}: {exc}"[:500],
+                                    seconds=time.perf_counter() - t0)
+        return to_outcome(result, time.perf_counter() - t0)

@@ -1,0 +1,211 @@
+"""Data element contents: files under the storage path, addressed by content hash.
+
+Layout: `<storage_path>/<owner>/<hash[:2]>/<hash>` where hash = sha256 of the plaintext.
+Writes are atomic (temp file + fsync + os.replace + directory fsync), so a crash leaves
+either no file or the whole file. Files pass through a `Codec` on the way in and out:
+identity in full_trust mode; the no_trust mode plugs encryption at rest here (see
+`codec_for`). A file whose decoded contents do not match its hash is reported, never served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Protocol
+
+from .keys import NAME_RE
+from .store import crash_point
+
+_HEX = frozenset("0123456789abcdef")
+
+
+class StorageError(Exception):
+    """A content file is missing, corrupt or could not be written; the message is fit for a user."""
+
+
+class Codec(Protocol):
+    """Transforms contents at rest. `owner` selects per-owner keys; `content_hash` may serve as AAD."""
+
+    name: str
+
+    def encode(self, data: bytes, *, owner: str, content_hash: str) -> bytes: ...
+
+    def decode(self, blob: bytes, *, owner: str, content_hash: str) -> bytes: ...
+
+
+class IdentityCodec:
+    name = "identity"
+
+    def encode(self, data: bytes, *, owner: str, content_hash: str) -> bytes:
+        return data
+
+    def decode(self, blob: bytes, *, owner: str, content_hash: str) -> bytes:
+        return blob
+
+
+# Hook for encryption at rest: a factory `(config) -> Codec` used when trust_mode is no_trust.
+# The crypto package registers itself with `register_codec_factory`; when nothing is registered,
+# `codec_for` imports `datastation.runtime.crypto` and uses its `storage_codec(config)`.
+_codec_factory: Callable[[object], Codec] | None = None
+
+
+def register_codec_factory(factory: Callable[[object], Codec] | None) -> None:
+    global _codec_factory
+    _codec_factory = factory
+
+
+def codec_for(config) -> Codec:
+    if config.trust_mode != "no_trust":
+        return IdentityCodec()
+    factory = _codec_factory
+    if factory is None:
+        try:
+            from .crypto import codec as crypto_codec  # type: ignore[attr-defined]
+
+            factory = crypto_codec.storage_codec
+        except (ImportError, AttributeError):
+            raise StorageError("no_trust mode needs encryption at rest, but no storage codec is available") from None
+    try:
+        return factory(config)
+    except Exception as exc:  # the codec's own errors (missing KEK, ...) carry user-fit messages
+        raise StorageError(f"cannot set up encryption at rest: {exc}") from None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write `data` to `path` so that a crash leaves either the old state or the whole new file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        crash_point("storage.written")
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+        tmp = ""
+        crash_point("storage.replaced")
+        _fsync_dir(path.parent)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Storage:
+    """Content-addressed files for data elements (and kept results)."""
+
+    def __init__(self, root: str | os.PathLike, codec: Codec | Callable[[], Codec] | None = None):
+        """`codec` may be a zero-argument factory: it is then built on first use (so commands that
+        never touch contents do not need, e.g., the key-encryption key)."""
+        self.root = Path(root)
+        self._codec = codec or IdentityCodec()
+
+    @property
+    def codec(self) -> Codec:
+        if callable(self._codec) and not hasattr(self._codec, "encode"):
+            self._codec = self._codec()
+        return self._codec
+
+    @codec.setter
+    def codec(self, value: Codec) -> None:
+        self._codec = value
+
+    def path_for(self, owner: str, content_hash: str) -> Path:
+        if not NAME_RE.match(owner or ""):
+            raise StorageError(f"invalid owner name {owner!r}")
+        if len(content_hash) != 64 or not set(content_hash) <= _HEX:
+            raise StorageError(f"invalid content hash {content_hash!r}")
+        return self.root / owner / content_hash[:2] / content_hash
+
+    def put(self, data: bytes, owner: str) -> str:
+        """Store `data` for `owner`; returns its sha256. Idempotent: existing contents are kept."""
+        h = sha256_hex(data)
+        path = self.path_for(owner, h)
+        if path.exists():
+            return h
+        try:
+            blob = self.codec.encode(data, owner=owner, content_hash=h)
+        except Exception as exc:
+            raise StorageError(f"cannot encode contents for {owner} ({self.codec.name}): {exc}") from None
+        try:
+            atomic_write(path, blob)
+        except OSError as exc:
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return h
+
+    def get(self, owner: str, content_hash: str) -> bytes:
+        """The plaintext contents; `StorageError` when missing or not matching the hash."""
+        path = self.path_for(owner, content_hash)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"contents {content_hash[:12]} of {owner} are missing from storage ({path})") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            data = self.codec.decode(blob, owner=owner, content_hash=content_hash)
+        except Exception as exc:
+            raise StorageError(f"contents {content_hash[:12]} of {owner} cannot be decoded ({self.codec.name}): {exc}") from None
+        if sha256_hex(data) != content_hash:
+            raise StorageError(f"contents {content_hash[:12]} of {owner} are corrupt (hash mismatch)")
+        return data
+
+    def exists(self, owner: str, content_hash: str) -> bool:
+        return self.path_for(owner, content_hash).is_file()
+
+    def delete(self, owner: str, content_hash: str) -> bool:
+        try:
+            self.path_for(owner, content_hash).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def all_objects(self) -> set[tuple[str, str]]:
+        """Every (owner, hash) present on disk."""
+        found: set[tuple[str, str]] = set()
+        if not self.root.is_dir():
+            return found
+        for owner_dir in self.root.iterdir():
+            if not owner_dir.is_dir():
+                continue
+            for f in owner_dir.glob("??/*"):
+                if f.is_file() and len(f.name) == 64 and not f.name.startswith(".tmp-"):
+                    found.add((owner_dir.name, f.name))
+        return found
+
+    def gc(self, referenced: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Delete files (and leftover temp files) no row references: debris of crashes or removals."""
+        removed = []
+        for item in sorted(self.all_objects() - referenced):
+            if self.delete(*item):
+                removed.append(item)
+        if self.root.is_dir():
+            for tmp in self.root.glob("*/??/.tmp-*"):
+                tmp.unlink(missing_ok=True)
+        return removed

@@ -1,0 +1,101 @@
+"""The escrow's persistent state: an abstract `Store` plus the SQLite backend.
+
+API overview (stable; the lifecycle code builds on this, never on SQL):
+
+    from datastation.runtime.config import load_config
+    from datastation.runtime.store import open_store, ContractRow, ApprovalRow, ...
+
+    store = open_store(config)            # creates/migrates the database (SQLite, WAL, foreign keys)
+    with store.transaction():             # ONE transaction per state change; nested use rejoins
+        store.put_contract(ContractRow(...))
+        audit.append("proposal", actor="bank1", contract=cid, payload={...})   # same transaction
+    store.close()
+
+Every mutating method runs inside the current transaction, or opens its own when called
+outside one. Rows are frozen dataclasses (see `base.py`); JSON columns come back decoded.
+
+  agents      add_agent(AgentRow) / get_agent(name) / list_agents()
+  data        put_data(DataRow) (insert or replace) / put_data_many(rows) / get_data(key) / list_data(owner=None)
+              / remove_data(key) / data_by_hash(owner, hash)
+  contracts   put_contract(ContractRow) (insert) / get_contract(id) / find_contracts(id_prefix)
+              / list_contracts(status=, proposer=)
+              / set_contract_status(id, status) / contracts_using(data_key, statuses=OPEN_STATUSES)
+  approvals   add_approval(ApprovalRow) / approvals(contract_id) / remove_approvals(contract_id, agent=None)
+  rejections  add_rejection(RejectionRow) / rejections(contract_id)
+  policies    put_policy(PolicyRow) (one per owner, replaces) / get_policy(owner) / list_policies() / remove_policy
+  executions  add_execution(ExecutionRow) -> id / finish_execution(id, status, detail) / executions(contract_id)
+  releases    add_release(ReleaseRow) / releases(contract_id=None, recipient=None)
+  kept        put_kept(KeptRow) / get_kept(name) / list_kept()
+  app state   set_state(scope, key, value) / get_state(scope, key, default) / delete_state / list_state(scope)
+  nonces      use_nonce(agent, nonce, ts) (raises ReplayError when seen) / prune_nonces(before)
+  audit       audit_head() / audit_insert(AuditEntry) / audit_entries(contract=, agent=) / audit_raw()  -- use
+              `datastation.runtime.audit.AuditLog` to append (hashing + signing), not these directly.
+
+Higher level (escrow side, in `datastation.runtime.store.services`): `open_escrow(config,
+create=True) -> EscrowContext(config, store, storage, audit, escrow_key)` with `ctx.verify(request, action)`
+(signed-request check + nonce, inside your transaction) and `ctx.refuse(code, msg, actor=,
+action=)` (audit a refusal, returns `EscrowRefusal` to raise); `create_agent`, `register_agent`,
+`add_data`, `remove_data`, `read_data`. Keys/signing: `datastation.runtime.keys` (`sign_request_as`,
+`make_request`, `verify_request`, `sign`/`verify`, `approval_message(contract_id)`). Audit:
+`datastation.runtime.audit.AuditLog(store, key).append(kind, actor=, contract=, payload=)`,
+`verify_log(store, public_key)`. Content files: `datastation.runtime.storage.Storage`.
+
+Errors: `StoreError` (base), `NotFound`, `Conflict` (duplicate/constraint), `ReplayError`.
+Crash testing: `crash_point(label)` (from `.crashpoints`) kills the process with SIGKILL when
+`DSC_CRASH_AT=label:n` is set and this is the n-th time that label is reached (1-based).
+Contract status strings are free text; `OPEN_STATUSES` ("pending", "approved") are those that
+block `dsc data remove`.
+"""
+
+from __future__ import annotations
+
+from .base import (
+    OPEN_STATUSES,
+    AgentRow,
+    ApprovalRow,
+    AuditEntry,
+    Conflict,
+    ContractRow,
+    DataRow,
+    ExecutionRow,
+    KeptRow,
+    NotFound,
+    PolicyRow,
+    RejectionRow,
+    ReleaseRow,
+    ReplayError,
+    Store,
+    StoreError,
+)
+from .crashpoints import crash_point
+
+__all__ = [
+    "OPEN_STATUSES",
+    "AgentRow",
+    "ApprovalRow",
+    "AuditEntry",
+    "Conflict",
+    "ContractRow",
+    "DataRow",
+    "ExecutionRow",
+    "KeptRow",
+    "NotFound",
+    "PolicyRow",
+    "RejectionRow",
+    "ReleaseRow",
+    "ReplayError",
+    "Store",
+    "StoreError",
+    "crash_point",
+    "open_store",
+]
+
+
+def open_store(config) -> Store:
+    """Open (creating and migrating if needed) the store named by `config.store`."""
+    backend = config.store.backend
+    if backend == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(config.store.path, synchronous=getattr(config.store, "synchronous", "FULL"))
+    raise StoreError(f"unknown store backend {backend!r} (supported: sqlite)")

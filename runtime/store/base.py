@@ -1,0 +1,291 @@
+"""Row types and the abstract `Store` interface every backend implements."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+# Contract statuses that still may run: a data element they use cannot be removed or replaced.
+OPEN_STATUSES: tuple[str, ...] = ("pending", "approved")
+
+
+class StoreError(Exception):
+    """A store operation failed; the message is fit for a user."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    """A row already exists or a constraint (foreign key, uniqueness) was violated."""
+
+
+class ReplayError(StoreError):
+    """A request nonce was used before."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentRow:
+    name: str
+    public_key: str  # PEM (SubjectPublicKeyInfo) of the agent's Ed25519 key
+    display: str = ""
+    created: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataRow:
+    key: str  # "owner.name" (or a kept result's name for derived data)
+    owner: str
+    format: str  # csv | parquet | json (or a result kind for derived data)
+    content_hash: str  # sha256 hex of the plaintext contents
+    size: int = 0
+    inferred_schema: dict[str, str] | None = None
+    declared_schema: dict[str, str] | None = None
+    derived: bool = False
+    provenance: tuple[str, ...] = ()  # original DE keys a derived DE was computed from
+    created: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContractRow:
+    id: str  # identity hash
+    name: str
+    canonical: str  # canonical JSON of the contract
+    source: str = ""  # .dsc source text it was proposed from
+    function_hashes: dict[str, str] = field(default_factory=dict)
+    proposer: str
+    status: str = "pending"
+    inputs: tuple[str, ...] = ()  # data keys / kept names the computation uses
+    recipients: tuple[str, ...] = ()
+    source_agents: tuple[str, ...] = ()  # owners of the original inputs (must all approve)
+    meta: dict[str, Any] = field(default_factory=dict)  # free JSON for the lifecycle layer
+    created: float = 0.0
+    updated: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRow:
+    contract_id: str
+    agent: str
+    signature: str  # base64 Ed25519 signature over the contract identity hash
+    via_policy: str | None = None  # policy line text when a standing policy approved
+    ts: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectionRow:
+    contract_id: str
+    agent: str
+    reason: str = ""
+    via_policy: str | None = None
+    ts: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyRow:
+    owner: str
+    rules: str  # canonical JSON of the rules
+    source: str = ""
+    updated: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionRow:
+    contract_id: str
+    actor: str
+    status: str = "running"  # running | released | failed | short_circuit | ... (free text)
+    started: float = 0.0
+    finished: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None  # assigned by the store
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseRow:
+    contract_id: str
+    recipient: str
+    path: str
+    content_hash: str
+    execution_id: int | None = None
+    ts: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeptRow:
+    name: str  # kept result name (also the derived DE's key)
+    contract_id: str
+    data_key: str
+    execution_id: int | None = None
+    ts: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    seq: int
+    ts: float
+    kind: str
+    actor: str | None
+    contract: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+    signature: str  # base64 Ed25519 signature of the escrow key over `hash`
+
+
+class Store(abc.ABC):
+    """The escrow's persistent state. Mutations outside `transaction()` run in their own one."""
+
+    # -- transactions --------------------------------------------------------------
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """One atomic unit; nested use joins the outer transaction (all or nothing)."""
+
+    @property
+    @abc.abstractmethod
+    def in_transaction(self) -> bool: ...
+
+    @abc.abstractmethod
+    def before_commit(self, fn) -> None:
+        """Run `fn()` inside the current outermost transaction just before it commits (once per
+        transaction however often it is registered; a failure aborts the transaction)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- agents --------------------------------------------------------------------
+    @abc.abstractmethod
+    def add_agent(self, row: AgentRow) -> None: ...
+    @abc.abstractmethod
+    def get_agent(self, name: str) -> AgentRow | None: ...
+    @abc.abstractmethod
+    def list_agents(self) -> list[AgentRow]: ...
+
+    # -- data elements -------------------------------------------------------------
+    @abc.abstractmethod
+    def put_data(self, row: DataRow) -> None:
+        """Insert or replace the data element `row.key`."""
+    def put_data_many(self, rows) -> None:
+        """Insert or replace many data elements in one transaction (bulk loads, benchmarks)."""
+        with self.transaction():
+            for row in rows:
+                self.put_data(row)
+
+    @abc.abstractmethod
+    def get_data(self, key: str) -> DataRow | None: ...
+    @abc.abstractmethod
+    def list_data(self, owner: str | None = None) -> list[DataRow]: ...
+    @abc.abstractmethod
+    def remove_data(self, key: str) -> None: ...
+    @abc.abstractmethod
+    def data_by_hash(self, owner: str, content_hash: str) -> list[DataRow]: ...
+
+    # -- contracts -----------------------------------------------------------------
+    @abc.abstractmethod
+    def put_contract(self, row: ContractRow) -> None:
+        """Insert a new contract; `Conflict` if the id exists."""
+    @abc.abstractmethod
+    def get_contract(self, contract_id: str) -> ContractRow | None: ...
+    @abc.abstractmethod
+    def find_contracts(self, prefix: str) -> list[ContractRow]:
+        """Contracts whose id starts with `prefix` (for abbreviated ids)."""
+    @abc.abstractmethod
+    def list_contracts(self, status: str | None = None, proposer: str | None = None) -> list[ContractRow]: ...
+    @abc.abstractmethod
+    def set_contract_status(self, contract_id: str, status: str, meta: dict | None = None) -> None:
+        """Change status (and replace `meta` when given)."""
+    @abc.abstractmethod
+    def contracts_using(self, data_key: str, statuses: tuple[str, ...] | None = OPEN_STATUSES) -> list[ContractRow]:
+        """Contracts whose inputs include `data_key` (any status when `statuses` is None)."""
+
+    # -- approvals and rejections --------------------------------------------------
+    @abc.abstractmethod
+    def add_approval(self, row: ApprovalRow) -> None:
+        """`Conflict` if this agent already approved this contract."""
+    @abc.abstractmethod
+    def approvals(self, contract_id: str) -> list[ApprovalRow]: ...
+    @abc.abstractmethod
+    def remove_approvals(self, contract_id: str, agent: str | None = None) -> int: ...
+    @abc.abstractmethod
+    def add_rejection(self, row: RejectionRow) -> None: ...
+    @abc.abstractmethod
+    def rejections(self, contract_id: str) -> list[RejectionRow]: ...
+
+    # -- policies ------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_policy(self, row: PolicyRow) -> None:
+        """Insert or replace the standing policy of `row.owner`."""
+    @abc.abstractmethod
+    def get_policy(self, owner: str) -> PolicyRow | None: ...
+    @abc.abstractmethod
+    def list_policies(self) -> list[PolicyRow]: ...
+    @abc.abstractmethod
+    def remove_policy(self, owner: str) -> None: ...
+
+    # -- executions, releases, kept results -----------------------------------------
+    @abc.abstractmethod
+    def add_execution(self, row: ExecutionRow) -> int: ...
+    @abc.abstractmethod
+    def finish_execution(self, execution_id: int, status: str, detail: dict | None = None, finished: float | None = None) -> None: ...
+    @abc.abstractmethod
+    def executions(self, contract_id: str | None = None) -> list[ExecutionRow]: ...
+    @abc.abstractmethod
+    def add_release(self, row: ReleaseRow) -> None:
+        """`Conflict` if this contract was already released to this recipient."""
+    @abc.abstractmethod
+    def releases(self, contract_id: str | None = None, recipient: str | None = None) -> list[ReleaseRow]: ...
+    @abc.abstractmethod
+    def put_kept(self, row: KeptRow) -> None: ...
+    @abc.abstractmethod
+    def get_kept(self, name: str) -> KeptRow | None: ...
+    @abc.abstractmethod
+    def list_kept(self) -> list[KeptRow]: ...
+
+    # -- app state -----------------------------------------------------------------
+    @abc.abstractmethod
+    def set_state(self, scope: str, key: str, value: Any) -> None: ...
+    @abc.abstractmethod
+    def get_state(self, scope: str, key: str, default: Any = None) -> Any: ...
+    @abc.abstractmethod
+    def delete_state(self, scope: str, key: str) -> None: ...
+    @abc.abstractmethod
+    def list_state(self, scope: str) -> dict[str, Any]: ...
+
+    # -- request nonces ------------------------------------------------------------
+    @abc.abstractmethod
+    def use_nonce(self, agent: str, nonce: str, ts: float) -> None:
+        """Record a request nonce; `ReplayError` if this agent used it before."""
+    @abc.abstractmethod
+    def prune_nonces(self, before: float) -> int: ...
+
+    # -- audit (append through datastation.runtime.audit.AuditLog) -------------------
+    @abc.abstractmethod
+    def audit_head(self) -> tuple[int, str, str] | None:
+        """(seq, hash, signature of the head record) of the last entry, or None when empty."""
+    @abc.abstractmethod
+    def audit_insert(self, entry: AuditEntry, head_signature: str | None = None) -> None:
+        """Insert an entry and point the head record at it (signature set later by set_audit_head)."""
+    @abc.abstractmethod
+    def set_audit_head(self, seq: int, hash_: str, signature: str) -> None: ...
+    @abc.abstractmethod
+    def audit_entries(self, contract: str | None = None, agent: str | None = None, after_seq: int = 0) -> Iterator[AuditEntry]:
+        """Entries in `seq` order; the `agent` filter matches the actor or an `agent`/`recipient` in the payload."""
+
+    @abc.abstractmethod
+    def audit_raw(self) -> list[tuple]:
+        """Rows exactly as stored, in seq order: (seq, ts, kind, actor, contract, payload_text,
+        prev_hash, hash, signature). Verification hashes the stored payload text."""
+
+    @abc.abstractmethod
+    def audit_count(self) -> int: ...

@@ -1,0 +1,190 @@
+"""Ordered schema migrations for the SQLite store.
+
+`MIGRATIONS[i]` takes a database at version i to version i+1. Never edit a released
+migration: append a new one. Each runs inside the caller's transaction, together with the
+`schema_version` update, so a crash mid-migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Callable
+
+
+def _v1_core(db: sqlite3.Connection) -> None:
+    for stmt in (
+        """CREATE TABLE agents (
+            name TEXT PRIMARY KEY,
+            display TEXT NOT NULL DEFAULT '',
+            public_key TEXT NOT NULL,
+            created REAL NOT NULL)""",
+        """CREATE TABLE data (
+            key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            format TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            inferred_schema TEXT,
+            declared_schema TEXT,
+            derived INTEGER NOT NULL DEFAULT 0,
+            provenance TEXT NOT NULL DEFAULT '[]',
+            created REAL NOT NULL)""",
+        "CREATE INDEX data_owner ON data(owner)",
+        """CREATE TABLE contracts (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            canonical TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            function_hashes TEXT NOT NULL DEFAULT '{}',
+            proposer TEXT NOT NULL,
+            status TEXT NOT NULL,
+            inputs TEXT NOT NULL DEFAULT '[]',
+            recipients TEXT NOT NULL DEFAULT '[]',
+            source_agents TEXT NOT NULL DEFAULT '[]',
+            created REAL NOT NULL,
+            updated REAL NOT NULL)""",
+        "CREATE INDEX contracts_status ON contracts(status)",
+        """CREATE TABLE approvals (
+            contract_id TEXT NOT NULL REFERENCES contracts(id),
+            agent TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            via_policy TEXT,
+            ts REAL NOT NULL,
+            PRIMARY KEY (contract_id, agent))""",
+        """CREATE TABLE rejections (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            contract_id TEXT NOT NULL REFERENCES contracts(id),
+            agent TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            via_policy TEXT,
+            ts REAL NOT NULL)""",
+        "CREATE INDEX rejections_contract ON rejections(contract_id)",
+        """CREATE TABLE policies (
+            owner TEXT PRIMARY KEY,
+            rules TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            updated REAL NOT NULL)""",
+        """CREATE TABLE executions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            contract_id TEXT NOT NULL REFERENCES contracts(id),
+            actor TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started REAL NOT NULL,
+            finished REAL,
+            detail TEXT NOT NULL DEFAULT '{}')""",
+        "CREATE INDEX executions_contract ON executions(contract_id)",
+        """CREATE TABLE releases (
+            contract_id TEXT NOT NULL REFERENCES contracts(id),
+            recipient TEXT NOT NULL,
+            path TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            execution_id INTEGER REFERENCES executions(id),
+            ts REAL NOT NULL,
+            PRIMARY KEY (contract_id, recipient))""",
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            kind TEXT NOT NULL,
+            actor TEXT,
+            contract TEXT,
+            payload TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            signature TEXT NOT NULL)""",
+    ):
+        db.execute(stmt)
+
+
+def _v2_state(db: sqlite3.Connection) -> None:
+    for stmt in (
+        """CREATE TABLE kept (
+            name TEXT PRIMARY KEY,
+            contract_id TEXT NOT NULL REFERENCES contracts(id),
+            data_key TEXT NOT NULL,
+            execution_id INTEGER REFERENCES executions(id),
+            ts REAL NOT NULL)""",
+        """CREATE TABLE app_state (
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated REAL NOT NULL,
+            PRIMARY KEY (scope, key))""",
+        """CREATE TABLE nonces (
+            agent TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            ts REAL NOT NULL,
+            PRIMARY KEY (agent, nonce))""",
+        "CREATE INDEX nonces_ts ON nonces(ts)",
+        # The signed head guards the end of the chain against silent truncation.
+        """CREATE TABLE audit_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            signature TEXT NOT NULL)""",
+    ):
+        db.execute(stmt)
+
+
+def _v3_sizes_meta_inputs(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE data ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE contracts ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'")
+    db.execute(
+        """CREATE TABLE contract_inputs (
+            contract_id TEXT NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+            data_key TEXT NOT NULL,
+            PRIMARY KEY (data_key, contract_id))"""
+    )
+    rows = db.execute("SELECT id, inputs FROM contracts").fetchall()
+    for cid, inputs in rows:
+        for key in set(json.loads(inputs or "[]")):
+            db.execute("INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)", (cid, key))
+    db.execute("CREATE INDEX audit_contract ON audit(contract)")
+    db.execute("CREATE INDEX audit_actor ON audit(actor)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_core,
+    _v2_state,
+    _v3_sizes_meta_inputs,
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def current_version(db: sqlite3.Connection) -> int:
+    has = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
+    if not has:
+        return 0
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(db: sqlite3.Connection, target: int = LATEST, crash=None) -> int:
+    """Bring `db` (autocommit connection) to `target`, one transaction per step; returns the new version."""
+    version = current_version(db)
+    if version > LATEST:
+        from .base import StoreError
+
+        raise StoreError(
+            f"the escrow database has schema version {version}, newer than this dsc supports ({LATEST}); upgrade dsc"
+        )
+    while version < target:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = current_version(db)  # another process may have migrated meanwhile
+            if version >= target:
+                db.execute("COMMIT")
+                break
+            if version == 0:
+                db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            MIGRATIONS[version](db)
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+            if crash:
+                crash(f"migrate.v{version + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        version += 1
+    return version

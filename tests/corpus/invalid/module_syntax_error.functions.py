@@ -1,0 +1,2 @@
+def fraud_model(train:
+    return 1

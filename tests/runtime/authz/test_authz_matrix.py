@@ -1,0 +1,198 @@
+"""The authorization matrix: every lifecycle action by a wrong agent (or with a wrong signature)
+is refused with a stable code and leaves no trace but one `refusal` audit entry."""
+
+import pytest
+
+from datastation.runtime.escrow import APPROVE, EXECUTE, POLICY_APPLY, PROPOSE, REJECT, REVOKE, make_bundle, policy_params, propose_params
+from datastation.runtime.keys import generate_key, make_request
+from datastation.runtime.store.services import EscrowRefusal
+
+
+def snapshot(store):
+    contracts = store.list_contracts()
+    return {
+        "contracts": sorted((c.id, c.status) for c in contracts),
+        "approvals": sorted((a.contract_id, a.agent, a.signature) for c in contracts for a in store.approvals(c.id)),
+        "rejections": sorted((r.contract_id, r.agent) for c in contracts for r in store.rejections(c.id)),
+        "executions": sorted((e.contract_id, e.status) for e in store.executions()),
+        "releases": sorted((r.contract_id, r.recipient) for r in store.releases()),
+        "policies": sorted((p.owner, p.rules) for p in store.list_policies()),
+        "data": sorted((d.key, d.content_hash) for d in store.list_data()),
+    }
+
+
+def refused(world, code, action):
+    """Run `action()`; it must be refused with `code`, changing nothing but one audit entry."""
+    before, n = snapshot(world.store), world.store.audit_count()
+    with pytest.raises(EscrowRefusal) as exc:
+        action()
+    assert exc.value.code == code, str(exc.value)
+    assert str(exc.value)  # a clear message
+    assert snapshot(world.store) == before
+    entries = list(world.store.audit_entries())
+    assert len(entries) == n + 1 and entries[-1].kind == "refusal"
+    assert entries[-1].payload["code"] == code
+    return exc.value
+
+
+@pytest.fixture
+def joint(world):
+    return world.propose("joint_model", "bank1")
+
+
+def approved(world, row):
+    for a in row.source_agents:
+        world.approve(row.id, a)
+    return row
+
+
+# ---------------------------------------------------------------- who may act
+
+
+def test_non_proposer_cannot_propose(world):
+    refused(world, "not_proposer", lambda: world.propose("joint_model", "bank2"))
+
+
+def test_non_owner_cannot_approve(world, joint):
+    refused(world, "not_source_agent", lambda: world.approve(joint.id, "auditor"))
+
+
+def test_non_owner_cannot_reject(world, joint):
+    refused(world, "not_source_agent", lambda: world.reject(joint.id, "auditor"))
+
+
+def test_stranger_cannot_revoke(world, joint):
+    refused(world, "not_allowed", lambda: world.revoke(joint.id, "auditor"))
+    refused(world, "not_allowed", lambda: world.revoke(joint.id, "bank2"))  # bank2 has not approved
+
+
+def test_non_recipient_cannot_execute(world, joint):
+    approved(world, joint)
+    refused(world, "not_recipient", lambda: world.execute(joint.id, "auditor"))
+
+
+def test_keep_only_contract_is_executed_by_its_proposer_only(world):
+    row = approved(world, world.propose("pooled", "bank1"))
+    refused(world, "not_recipient", lambda: world.execute(row.id, "bank2"))
+
+
+def test_policy_of_another_owner_cannot_be_applied(world):
+    refused(world, "not_owner", lambda: world.apply_policy("bank1"))  # the file has only bank2's policy
+
+
+def test_cannot_approve_twice(world, joint):
+    world.approve(joint.id, "bank2")
+    refused(world, "already_approved", lambda: world.approve(joint.id, "bank2"))
+
+
+# ---------------------------------------------------------------- signatures
+
+
+def test_forged_signature(world, joint):
+    outsider = generate_key()
+    params = {"contract": joint.id, "signature": "AAAA"}
+    refused(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", outsider, APPROVE, params)))
+
+
+def test_wrong_key_signature(world, joint):
+    bank1_key = world.escrow._key("bank1")  # bank1's key, claiming to be bank2
+    params = world.escrow.approval_params("bank1", joint.id)
+    refused(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", bank1_key, APPROVE, params)))
+
+
+def test_approval_signed_with_another_agents_key(world, joint):
+    params = world.escrow.approval_params("bank1", joint.id)  # bank1's signature of the hash
+    refused(world, "bad_approval", lambda: world.escrow.approve(world.escrow.sign_as("bank2", APPROVE, params)))
+
+
+def test_unknown_agent(world, joint):
+    key = generate_key()
+    refused(world, "unknown_agent", lambda: world.escrow.execute(make_request("mallory", key, EXECUTE, {"contract": joint.id})))
+
+
+def test_replayed_request(world, joint):
+    req = world.escrow.sign_as("bank2", APPROVE, world.escrow.approval_params("bank2", joint.id))
+    world.escrow.approve(req)
+    refused(world, "replay", lambda: world.escrow.approve(req))
+
+
+def test_request_signed_for_another_action(world, joint):
+    approved(world, joint)
+    req = world.escrow.sign_as("bank1", REVOKE, {"contract": joint.id})
+    refused(world, "wrong_action", lambda: world.escrow.execute(req))
+
+
+def test_tampered_request_params(world, joint):
+    req = world.escrow.sign_as("bank2", REJECT, {"contract": joint.id, "reason": "no"})
+    req.envelope["params"]["reason"] = "changed after signing"
+    refused(world, "bad_signature", lambda: world.escrow.reject(req))
+
+
+# ---------------------------------------------------------------- approvals bound to content
+
+
+@pytest.mark.parametrize(
+    "file,old,new",
+    [
+        ("bank.dsc", 'label = "is_fraud")\n  to', 'label = "amount")\n  to'),  # an edited contract
+        ("functions.py", "THRESHOLD = 0.5", "THRESHOLD = 0.1"),  # an edited function source
+    ],
+)
+def test_old_approval_replayed_on_edited_contract(world, joint, file, old, new):
+    old_sig = world.escrow.approval_params("bank2", joint.id)["signature"]
+    world.approve(joint.id, "bank2")
+    path = world.dsc.parent / file
+    path.write_text(path.read_text().replace(old, new))
+    world.revoke(joint.id, "bank1")
+    edited = world.propose("joint_model", "bank1")
+    assert edited.id != joint.id
+    params = {"contract": edited.id, "signature": old_sig}
+    refused(world, "bad_approval", lambda: world.escrow.approve(world.escrow.sign_as("bank2", APPROVE, params)))
+    assert world.store.get_contract(edited.id).status == "pending"
+
+
+# ---------------------------------------------------------------- state
+
+
+def test_executing_before_all_approvals(world, joint):
+    world.approve(joint.id, "bank1")
+    refused(world, "awaiting_approval", lambda: world.execute(joint.id, "bank1"))
+
+
+def test_deny_beats_allow(world):
+    policy = world.dsc.parent / "policy.dsc"
+    policy.write_text("policy bank2 {\n  allow any on bank2.* to any\n  deny fraud_model on bank2.train to any\n}\n")
+    world.apply_policy("bank2", policy)
+    row = world.propose("joint_model", "bank1")
+    assert row.status == "denied"
+    refused(world, "closed", lambda: world.approve(row.id, "bank1"))
+    refused(world, "denied", lambda: world.execute(row.id, "bank1"))
+
+
+def test_rejected_contract_cannot_run(world, joint):
+    world.approve(joint.id, "bank1")
+    world.reject(joint.id, "bank2")
+    refused(world, "closed", lambda: world.approve(joint.id, "bank2"))
+    refused(world, "rejected", lambda: world.execute(joint.id, "bank1"))
+
+
+def test_revoke_after_execution(world, joint):
+    approved(world, joint)
+    world.execute(joint.id, "bank1")
+    refused(world, "closed", lambda: world.revoke(joint.id, "bank1"))
+    refused(world, "already_executed", lambda: world.execute(joint.id, "bank2"))
+
+
+def test_unknown_contract(world):
+    refused(world, "no_contract", lambda: world.approve("0" * 64, "bank2"))
+
+
+def test_tampered_stored_approval_is_not_counted(world, joint):
+    """An approval row whose signature does not verify (e.g. edited in the database) does not count."""
+    import dataclasses
+
+    approved(world, joint)
+    a = [x for x in world.store.approvals(joint.id) if x.agent == "bank2"][0]
+    world.store.remove_approvals(joint.id, "bank2")
+    world.store.add_approval(dataclasses.replace(a, signature=world.escrow.approval_params("bank1", joint.id)["signature"]))
+    refused(world, "awaiting_approval", lambda: world.execute(joint.id, "bank1"))

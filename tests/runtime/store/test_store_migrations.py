@@ -1,0 +1,113 @@
+"""Migrations: from an empty database and from every older version, data preserved."""
+
+import sqlite3
+
+import pytest
+
+from datastation.runtime.store import StoreError
+from datastation.runtime.store import migrations
+from datastation.runtime.store.sqlite import SQLiteStore
+
+# Rows written at each older version, with the SQL valid at that version. After migrating,
+# each must read back through the Store API.
+SEED = {
+    1: [
+        "INSERT INTO agents VALUES ('bank1', 'First Bank', 'PEM', 1.0)",
+        "INSERT INTO data VALUES ('bank1.train', 'bank1', 'csv', 'h1', '{\"a\":\"int\"}', NULL, 0, '[]', 1.0)",
+        "INSERT INTO contracts VALUES ('c1', 'joint', '{}', 'src', '{}', 'bank1', 'pending', '[\"bank1.train\"]',"
+        " '[\"bank1\"]', '[\"bank1\"]', 1.0, 1.0)",
+        "INSERT INTO approvals VALUES ('c1', 'bank1', 'sig', NULL, 2.0)",
+    ],
+    2: [
+        "INSERT INTO app_state VALUES ('s', 'k', '[1,2]', 1.0)",
+        "INSERT INTO nonces VALUES ('bank1', 'n1', 1.0)",
+    ],
+}
+
+TABLES = {"agents", "data", "contracts", "approvals", "rejections", "policies", "executions", "releases",
+          "audit", "kept", "app_state", "nonces", "audit_head", "contract_inputs", "schema_version"}
+
+
+def _tables(path):
+    db = sqlite3.connect(path)
+    try:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")} - {"sqlite_sequence"}
+    finally:
+        db.close()
+
+
+def test_from_empty(tmp_path):
+    path = tmp_path / "e.db"
+    store = SQLiteStore(path)
+    assert store.schema_version() == migrations.LATEST
+    store.close()
+    assert _tables(path) == TABLES
+
+
+def test_reopen_is_idempotent(tmp_path):
+    path = tmp_path / "e.db"
+    SQLiteStore(path).close()
+    store = SQLiteStore(path)
+    assert store.schema_version() == migrations.LATEST
+    store.close()
+
+
+@pytest.mark.parametrize("start", range(1, migrations.LATEST))
+def test_from_each_older_version(tmp_path, start):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    assert migrations.migrate(db, target=start) == start
+    for version in range(1, start + 1):
+        for sql in SEED.get(version, []):
+            db.execute(sql)
+    db.close()
+
+    store = SQLiteStore(path)
+    assert store.schema_version() == migrations.LATEST
+    assert _tables(path) == TABLES
+    assert store.get_agent("bank1").display == "First Bank"
+    d = store.get_data("bank1.train")
+    assert (d.inferred_schema, d.size) == ({"a": "int"}, 0)
+    c = store.get_contract("c1")
+    assert c.meta == {} and c.inputs == ("bank1.train",)
+    assert [x.id for x in store.contracts_using("bank1.train")] == ["c1"]  # contract_inputs back-filled
+    assert [a.agent for a in store.approvals("c1")] == ["bank1"]
+    if start >= 2:
+        assert store.get_state("s", "k") == [1, 2]
+    store.close()
+
+
+def test_newer_database_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    SQLiteStore(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("UPDATE schema_version SET version = 99")
+    db.close()
+    with pytest.raises(StoreError, match="99"):
+        SQLiteStore(path)
+
+
+def test_failed_migration_keeps_previous_version(tmp_path, monkeypatch):
+    path = tmp_path / "f.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    migrations.migrate(db, target=1)
+    db.close()
+
+    def broken(db):
+        db.execute("CREATE TABLE half (x)")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [migrations.MIGRATIONS[0], broken, *migrations.MIGRATIONS[2:]])
+    with pytest.raises(RuntimeError):
+        SQLiteStore(path)
+    db = sqlite3.connect(path)
+    assert migrations.current_version(db) == 1
+    assert "half" not in _tables(path)
+    db.close()
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open"):
+        SQLiteStore(path)
