@@ -52,6 +52,7 @@ def main(argv=None) -> int:
 
     image = ensure_engine_and_image()
     limits = Limits(image=image, timeout_seconds=120)
+    measure(InProcessExecutor(), 1)  # warm-up: pandas imported, module caches filled
     inproc, _ = measure(InProcessExecutor(), args.runs)
     cold_ex = DockerExecutor(limits=limits, warm_pool=0)
     cold, _ = measure(cold_ex, args.runs)

@@ -116,7 +116,7 @@ def main(argv=None) -> int:
                 dt, out = run_once(ex, st, "bank", h, "bank.tx")
                 times[mode].append(dt)
                 results[mode] = out.data
-                print(f"  run {i + 1} {mode}: {dt:.2f} s" + (f"  ({_fmt(out)})" if mode == "no_trust" else ""))
+                print(f"  run {i + 1} {mode}: {dt:.2f} s")
         import io
 
         import pandas as pd
@@ -130,10 +130,6 @@ def main(argv=None) -> int:
               f"ratio {best['no_trust'] / best['full_trust']:.2f}x")
         nt.sandbox.close()
     return 0
-
-
-def _fmt(out) -> str:
-    return "sandbox run" if out is None else "warm container"
 
 
 if __name__ == "__main__":

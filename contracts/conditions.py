@@ -120,19 +120,22 @@ class ConditionResult:
     error: str | None = None
     comparisons: list[Comparison] = field(default_factory=list)
 
-    def to_json(self) -> dict:
-        return {
+    def to_json(self, values: bool = True) -> dict:
+        """`values=False` leaves out the compared values (they may describe others' data)."""
+        out = {
             "kind": self.kind,
             "index": self.index,
             "condition": self.text,
             "line": self.line,
             "held": self.held,
             "error": self.error,
-            "comparisons": [
+        }
+        if values:
+            out["comparisons"] = [
                 {"comparison": c.text, "left": _jsonable(c.left), "right": _jsonable(c.right), "held": c.held}
                 for c in self.comparisons
-            ],
-        }
+            ]
+        return out
 
 
 def _jsonable(v):

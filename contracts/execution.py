@@ -31,7 +31,6 @@ from . import lifecycle as lc
 from . import policy as pol
 from . import release as rel
 from .conditions import ConditionError, ConditionResult, Evaluator
-from .identity import IdentityError, identity
 from .model import Scenario
 from .provenance import owner_of
 
@@ -58,12 +57,14 @@ class ExecutionReport:
     def failed_condition(self) -> ConditionResult | None:
         return next((c for c in self.conditions if not c.held), None)
 
-    def to_json(self) -> dict:
+    def to_json(self, values: bool = True) -> dict:
+        """`values=False` leaves out the values conditions compared (what is stored and shown to
+        a recipient: they may describe other owners' data); `dsc run` shows them."""
         return {
             "contract": self.contract_id,
             "name": self.name,
             "status": self.status,
-            "conditions": [c.to_json() for c in self.conditions],
+            "conditions": [c.to_json(values) for c in self.conditions],
             "reads": self.reads,
             "releases": [{"recipient": r, "path": p} for r, p in self.releases],
             "kept": self.kept,
@@ -176,7 +177,13 @@ def _verify_before_run(ctx, row, agent: str):
         raise EscrowRefusal("identity_changed", f"contract {row.name} no longer matches what was approved "
                                                 f"(a built-in function changed?): propose it again")
     scenario = Scenario(program=ir.Program(decls=()), base_dir=BUNDLE_ROOT)
-    scenario.agents = {a.name: None for a in ctx.store.list_agents()}
+    # the agents a condition can name: the bare names of the contract that are registered agents
+    from .model import walk
+
+    exprs = ([contract.call] if contract.call else []) + list(contract.requires) + list(contract.ensures)
+    names = {n.id for e in exprs for n, _ in walk(e) if isinstance(n, ir.Name)}
+    names |= set(row.source_agents) | set(row.recipients)
+    scenario.agents = {n: None for n in sorted(names) if ctx.store.get_agent(n) is not None}
     scenario.kept = {k: None for k in row.inputs if "." not in k}
     for key in row.inputs:
         d = ctx.store.get_data(key)
@@ -404,7 +411,7 @@ class _Runner:
                 ctx.store.finish_execution(rep.execution_id, "superseded", {"status": current.status}, time.time())
                 rep.status, rep.error, rep.releases = lc.ERRORED, f"contract became {current.status} meanwhile", []
                 return
-            detail = rep.to_json()
+            detail = rep.to_json(values=False)
             if rep.status == lc.EXECUTED:
                 h = sha256_hex(self.outcome.data)
                 for r, path in outbox_files:
@@ -426,7 +433,7 @@ class _Runner:
                                      payload={"name": name, "content_hash": kept_hash, "provenance": origins,
                                               "owners": sorted({owner_of(k) for k in origins})})
                     rep.kept = name
-                detail = rep.to_json()
+                detail = rep.to_json(values=False)
             if rep.status != lc.SHORT_CIRCUITED:
                 self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id)
             ctx.store.finish_execution(rep.execution_id, rep.status, detail, time.time())

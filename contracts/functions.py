@@ -120,10 +120,21 @@ def _closure_text(mod: _Module, name: str) -> str:
 
 def function_source(path: str | Path, name: str, origin: str) -> FunctionSource | None:
     """The function `name` defined at the top level of the module at `path`, hashed."""
-    mod = load_module(path)
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return _function_in_file(str(p.resolve()), st.st_mtime_ns, st.st_size, name, origin)
+
+
+@functools.lru_cache(maxsize=1024)
+def _function_in_file(path: str, mtime_ns: int, size: int, name: str, origin: str) -> FunctionSource | None:
+    mod = _load(path, mtime_ns, size)
     return _function_in(mod, name, origin) if mod is not None else None
 
 
+@functools.lru_cache(maxsize=1024)
 def function_source_in_text(text: str, path: str | Path, name: str, origin: str = "user") -> FunctionSource | None:
     """Same as `function_source`, for module text held in memory (an approved snapshot)."""
     mod = parse_module(text, path)

@@ -11,10 +11,10 @@ def _v(x) -> str:
     return describe(x)
 
 
-def condition_lines(c) -> list[str]:
+def condition_lines(c, values: bool = True) -> list[str]:
     mark = "[green]✓ held[/]" if c.held else "[red]✗ did not hold[/]"
     lines = [f"{c.kind} (line {c.line}) {mark}: {e(c.text)}"]
-    for cmp_ in c.comparisons:
+    for cmp_ in c.comparisons if values else ():
         sym = "✓" if cmp_.held else "✗"
         lines.append(f"    {sym} {e(cmp_.text)}: {e(_v(cmp_.left))} vs {e(_v(cmp_.right))}")
     if c.error:
@@ -22,11 +22,11 @@ def condition_lines(c) -> list[str]:
     return lines
 
 
-def report_lines(rep) -> list[str]:
-    """The account of one execution (an `execution.ExecutionReport`)."""
+def report_lines(rep, values: bool = True) -> list[str]:
+    """The account of one execution (an `execution.ExecutionReport`); `values` shows compared values."""
     out = []
     for c in rep.conditions:
-        out += condition_lines(c)
+        out += condition_lines(c, values)
     if rep.reads:
         out.append(f"read: {e(', '.join(rep.reads))}")
     if rep.status == "executed":

@@ -18,7 +18,7 @@ from lark import Lark
 from lark.lexer import Lexer
 
 from . import ir
-from .diagnostics import Diagnostic, Span, error
+from .diagnostics import Diagnostic, Related, Span, error
 from .lalr import Driver, ParseError
 from .tokens import TOKEN_WORDS, Token, describe, split_items, token_span, tokenize, unescape
 
@@ -419,11 +419,13 @@ def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, f
             end=last.end_pos + 1,
         )
         found = describe(next_tok) if next_tok is not None else "the end of the file"
+        opened = _unclosed_brace(chunk) if "RBRACE" in expected else None
         return error(
             "DSC001",
             f"expected {_expected_words(expected)}, found {found}",
             span,
             help=_hint(expected),
+            related=[Related(message="this '{' is not closed", span=token_span(opened, file))] if opened else (),
         )
     return error(
         "DSC001",
@@ -431,6 +433,17 @@ def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, f
         token_span(tok, file),
         help=_hint(expected, tok),
     )
+
+
+def _unclosed_brace(chunk: list[Token]) -> Token | None:
+    """The innermost '{' of an item that is still open at its end."""
+    opened: list[Token] = []
+    for tok in chunk:
+        if tok.type == "LBRACE":
+            opened.append(tok)
+        elif tok.type == "RBRACE" and opened:
+            opened.pop()
+    return opened[-1] if opened else None
 
 
 def _hint(expected, tok: Token | None = None) -> str | None:

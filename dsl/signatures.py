@@ -161,9 +161,11 @@ def _stdlib_module_names(folder: Path) -> tuple[str, ...]:
     except (OSError, SyntaxError):
         return ()
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MODULES" for t in node.targets):
-            try:
-                return tuple(ast.literal_eval(node.value))
-            except ValueError:
-                return ()
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if node_value := getattr(node, "value", None):
+            if any(isinstance(t, ast.Name) and t.id == "MODULES" for t in targets):
+                try:
+                    return tuple(ast.literal_eval(node_value))
+                except ValueError:
+                    return ()
     return ()

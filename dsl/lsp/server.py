@@ -257,6 +257,24 @@ class DscLanguageServer(LanguageServer):
 server = DscLanguageServer()
 
 
+@server.feature(types.INITIALIZED)
+async def initialized(ls: DscLanguageServer, params: types.InitializedParams) -> None:
+    """Ask the client to report changes to Python modules and data, which change the diagnostics."""
+    caps = ls.client_capabilities.workspace
+    watched = caps.did_change_watched_files if caps is not None else None
+    if watched is None or not watched.dynamic_registration:
+        return
+    options = types.DidChangeWatchedFilesRegistrationOptions(watchers=[
+        types.FileSystemWatcher(glob_pattern=pattern) for pattern in ("**/*.py", "**/*.dsc", "**/*.csv")
+    ])
+    try:
+        await ls.client_register_capability_async(types.RegistrationParams(registrations=[
+            types.Registration(id="dsc-watch-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                               register_options=options)]))
+    except Exception:  # a client that refuses only loses re-checks on disk changes
+        log.info("the client did not accept the file watcher registration")
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: DscLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     doc = ls.docs.get(params.text_document.uri)

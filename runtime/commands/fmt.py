@@ -18,6 +18,7 @@ from pathlib import Path
 from datastation.dsl.diagnostics import Diagnostic, Span, error
 from datastation.dsl.formatter import REFUSED, format_source
 from datastation.dsl.parser import read_source
+from datastation.dsl.render import render, use_color
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 STDIN = "-"
@@ -121,20 +122,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _report(diags, sources: dict[str, str], fmt: str) -> None:
-    try:
-        from datastation.dsl.render import render_diagnostics
-    except ImportError:
-        render_diagnostics = _render_fallback
-    text = render_diagnostics(tuple(diags), sources, fmt=fmt)
+    """Diagnostics go to stderr: stdout carries the formatted text."""
+    color = fmt == "human" and use_color(sys.stderr)
+    text = render(tuple(diags), sources, fmt, color=color)
     if text:
         sys.stderr.write(text if text.endswith("\n") else text + "\n")
-
-
-def _render_fallback(diags, sources, fmt="human") -> str:
-    # LEAD: temporary until datastation.dsl.render lands; the import above prefers it.
-    lines = []
-    for d in diags:
-        lines.append(f"{d.span.file}:{d.span.line}:{d.span.column}: {d.severity.value} {d.code}: {d.message}")
-        if d.help:
-            lines.append(f"  help: {d.help}")
-    return "\n".join(lines)

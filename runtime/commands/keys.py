@@ -33,6 +33,12 @@ def register(sub) -> None:
     r.add_argument("--generate", action="store_true", help="generate the new KEK file first")
     add_config_argument(r)
     r.set_defaults(func=_rotate)
+    d = ksub.add_parser("decrypt", help="open a sealed result file (no_trust outbox) for its recipient")
+    d.add_argument("file", metavar="FILE")
+    d.add_argument("--for", dest="recipient", required=True, metavar="AGENT", help="the recipient it was sealed for")
+    d.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write the plaintext")
+    add_config_argument(d)
+    d.set_defaults(func=_decrypt)
 
 
 def _err(msg: str) -> int:
@@ -103,4 +109,23 @@ def _rotate(args) -> int:
     where = f"file: {Path(args.new_kek_file).resolve()}" if args.new_kek_file else f"env: {args.new_kek_env}"
     print(f"re-wrapped {count} data key(s) under the new KEK (id {new.kek_id}); no data was re-encrypted")
     print(f"now set in {config.source or 'the config'}:  kek: {{{where}}}  and retire the old KEK")
+    return 0
+
+
+def _decrypt(args) -> int:
+    from datastation.runtime.crypto import CryptoError
+    from datastation.runtime.crypto.results import open_result
+
+    try:
+        config = load_config(args.config)
+        blob = Path(args.file).read_bytes()
+        data = open_result(config, blob, args.recipient)
+    except OSError as exc:
+        return _err(f"cannot read {args.file}: {exc.strerror}")
+    except (CryptoError, ConfigError) as exc:
+        return _err(str(exc))
+    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    print(f"wrote {len(data)} bytes to {args.output}")
     return 0

@@ -52,6 +52,8 @@ def run(args) -> int:
     if not order:
         return _usage(f"{args.file} has no contract to run")
     if args.escrow_dir:
+        if Path(args.escrow_dir).exists() and any(Path(args.escrow_dir).iterdir()):
+            return _usage(f"--escrow-dir {args.escrow_dir} is not empty: `dsc run` builds a new escrow, give a new folder")
         Path(args.escrow_dir).mkdir(parents=True, exist_ok=True)
         holder = nullcontext(args.escrow_dir)
     else:

@@ -65,9 +65,7 @@ class EncryptedCodec:
         return out.getvalue()
 
     def decode(self, blob: bytes, *, owner: str, content_hash: str = "") -> bytes:
-        out = io.BytesIO()
-        self.decode_stream(io.BytesIO(blob), out, owner)
-        return out.getvalue()
+        return b"".join(self.iter_decode(io.BytesIO(blob), owner))
 
 
 class PlainCodec:

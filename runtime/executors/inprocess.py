@@ -40,6 +40,10 @@ def _module_from_source(name: str, source: str) -> types.ModuleType:
     digest = hashlib.sha256(source.encode()).hexdigest()
     mod = _MODULES.get(digest)
     if mod is None:
+        if len(_MODULES) >= 256:  # bounded: a long-running escrow sees many module versions
+            for old in _MODULES.values():
+                sys.modules.pop(old.__name__, None)
+            _MODULES.clear()
         mod = types.ModuleType(f"dsc_user_{digest[:12]}")
         mod.__file__ = name
         code = compile(source, name, "exec")

@@ -136,3 +136,10 @@ def test_no_files_is_a_usage_error():
 
 def test_unknown_format_is_a_usage_error(dsc, files):
     assert dsc(files / "good.dsc", "--format", "xml").returncode == 2
+
+
+def test_no_warnings_hides_warnings(dsc, files):
+    (files / "warn.dsc").write_text(GOOD + "agent idle\n")
+    r = dsc(files / "warn.dsc", "--no-warnings", "--format", "json")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["diagnostics"] == []

@@ -41,3 +41,17 @@ def test_keeping_inside_the_escrow_is_not_a_violation():
 def test_reading_in_a_condition_releases_nothing():
     src = HEAD + "never p1.users reaches adv\ncontract c { by adv compute size(p2.users) to adv require size(p1.users) > 10 }\n"
     assert "DSC061" not in codes(src)
+
+
+def test_a_long_chain_of_kept_results_is_followed_to_its_end():
+    n = 1200  # deeper than Python's recursion limit: every flow query must be iterative
+    lines = ['use "lib.py"', "agent a", "agent b", 'data a.x csv "data.csv"', "never a.x reaches b", "goal b receives last",
+             'contract c0 { by a keep k0 = join_tables(left = a.x, right = a.x, on = "id") }']
+    lines += [f'contract c{i} {{ by a keep k{i} = join_tables(left = k{i - 1}, right = k{i - 1}, on = "id") }}'
+              for i in range(1, n)]
+    lines.append(f"contract last {{ by b compute size(k{n - 1}) to b }}")
+    from checks_helpers import check
+
+    diags = check("\n".join(lines) + "\n").diagnostics
+    assert [d.code for d in diags] == ["DSC061", "DSC062"]
+    assert len(diags[0].related) == 2 * n + 2  # read and keep per kept result, then read and release

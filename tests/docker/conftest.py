@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -57,3 +59,31 @@ def sandbox(runtime_image):
 @pytest.fixture(scope="session")
 def hostile_module():
     return HERE / "hostile.py"
+
+
+def _dsc(*argv) -> tuple[int, str]:
+    from datastation.runtime.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def dsc():
+    """Run the `dsc` CLI in this process: (exit code, output)."""
+    return _dsc
+
+
+@pytest.fixture(scope="module")
+def no_trust_config(tmp_path_factory, runtime_image):
+    from datastation.runtime.crypto import generate_kek_file
+
+    d = tmp_path_factory.mktemp("nt-config")
+    generate_kek_file(d / "secret" / "kek")  # outside every escrow directory
+    cfg = d / "no_trust.yaml"
+    cfg.write_text(f"trust_mode: no_trust\nexecutor: docker\n"
+                   f"docker: {{image: '{runtime_image}', warm_pool: 2, timeout_seconds: 300, memory: 1g}}\n"
+                   f"kek: {{file: '{d / 'secret' / 'kek'}'}}\n")
+    return cfg

@@ -34,12 +34,22 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
 async def client(lsp_client: LanguageClient, workdir: Path):
+    _accept_registrations(lsp_client)
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
         root_uri=uris.from_fs_path(str(workdir)),
     ))
     yield
     await lsp_client.shutdown_session()
+
+
+def _accept_registrations(client: LanguageClient) -> None:
+    """Accept the server's file watcher registration (as VS Code does)."""
+    client.registrations = []
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams):
+        client.registrations.extend(r.method for r in params.registrations)
 
 
 _counter = iter(range(1000))
@@ -51,17 +61,22 @@ async def _open(client: LanguageClient, workdir: Path, text: str | None = None) 
     text = (FIXTURE / "scenario.dsc").read_text() if text is None else text
     path.write_text(text)
     uri = uris.from_fs_path(str(path))
+    since = client.diagnostics.get(uri)
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=uri, language_id="dsc", version=1, text=text)))
-    await _diagnostics_for(client, uri)
+    await _diagnostics_for(client, uri, since=since)
     return uri, text
 
 
-async def _diagnostics_for(client: LanguageClient, uri: str, version: int | None = None):
-    while True:
-        params = await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 60)
-        if params.uri == uri and (version is None or params.version == version):
-            return params.diagnostics
+async def _diagnostics_for(client: LanguageClient, uri: str, since=None):
+    """The diagnostics of the next publication for `uri`: pytest-lsp stores a new list on each one,
+    so `since` is the list seen before (None: nothing published yet)."""
+    async def wait():
+        while client.diagnostics.get(uri) is since:
+            await asyncio.sleep(0.02)
+        return client.diagnostics[uri]
+
+    return await asyncio.wait_for(wait(), 120)
 
 
 def _pos(text: str, needle: str, nth: int = 0, delta: int = 0) -> types.Position:
@@ -97,9 +112,10 @@ async def test_diagnostics_match_dsc_check(client: LanguageClient, workdir: Path
     path = workdir / "broken.dsc"
     path.write_text(BROKEN)
     uri = uris.from_fs_path(str(path))
+    since = client.diagnostics.get(uri)
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=uri, language_id="dsc", version=1, text=BROKEN)))
-    got = await _diagnostics_for(client, uri)
+    got = await _diagnostics_for(client, uri, since=since)
     expected = check_source(BROKEN, str(path), workdir).diagnostics
     assert expected, "the broken file must have diagnostics"
     assert {d.code for d in expected} >= {"DSC001"}
@@ -112,10 +128,11 @@ async def test_diagnostics_match_dsc_check(client: LanguageClient, workdir: Path
 
     # fixing the file (an edit) clears the syntax error after the debounced check
     fixed = BROKEN.replace("rows(bank1.train\n", "rows(bank1.train)\n")
+    since = client.diagnostics[uri]
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
         content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)]))
-    got = await _diagnostics_for(client, uri, version=2)
+    got = await _diagnostics_for(client, uri, since=since)
     assert "DSC001" not in {g.code for g in got}
     assert {g.code for g in got} == {d.code for d in check_source(fixed, str(path), workdir).diagnostics}
 
@@ -262,6 +279,7 @@ def _large_file(contracts: int = 10_000) -> str:
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def fresh_client(lsp_client: LanguageClient, workdir: Path):
+    _accept_registrations(lsp_client)
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"), root_uri=uris.from_fs_path(str(workdir))))
     yield
@@ -277,13 +295,14 @@ async def test_large_file_does_not_block_the_reader(fresh_client: LanguageClient
     path = workdir / "large.dsc"
     path.write_text(text)
     uri = uris.from_fs_path(str(path))
+    since = fresh_client.diagnostics.get(uri)
     fresh_client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=uri, language_id="dsc", version=1, text=text)))
     hover = await fresh_client.text_document_hover_async(types.HoverParams(
         text_document=_doc(small), position=_pos(small_text, "contract joint_model", delta=10)))
     assert "joint_model" in hover.contents.value
     assert uri not in fresh_client.diagnostics, "the large file's check finished before a quick request"
-    diags = await _diagnostics_for(fresh_client, uri)
+    diags = await _diagnostics_for(fresh_client, uri, since=since)
     assert [d for d in diags if d.severity == types.DiagnosticSeverity.Error] == []
     # once checked, its requests are answered from the index
     hover = await fresh_client.text_document_hover_async(types.HoverParams(
@@ -293,3 +312,20 @@ async def test_large_file_does_not_block_the_reader(fresh_client: LanguageClient
     result = await fresh_client.text_document_completion_async(types.CompletionParams(
         text_document=_doc(uri), position=end))
     assert "contract" in {i.label for i in result.items}
+
+
+async def test_editing_the_module_on_disk_rechecks_open_files(client: LanguageClient, workdir: Path):
+    text = (FIXTURE / "scenario.dsc").read_text().replace("join_users(", "join_people(")
+    uri, _ = await _open(client, workdir, text)
+    assert types.WORKSPACE_DID_CHANGE_WATCHED_FILES in client.registrations
+    assert client.diagnostics[uri]  # join_people is not defined yet
+    module = workdir / "functions.py"
+    original = module.read_text()
+    module.write_text(original + '\n\ndef join_people(left, right, on: str):\n    """Join."""\n    return None\n')
+    try:
+        since = client.diagnostics.get(uri)
+        client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
+            types.FileEvent(uri=uris.from_fs_path(str(module)), type=types.FileChangeType.Changed)]))
+        assert not await _diagnostics_for(client, uri, since=since)
+    finally:
+        module.write_text(original)

@@ -140,3 +140,44 @@ def test_byte_order_mark_is_accepted(tmp_path):
     p = tmp_path / "bom.dsc"
     p.write_bytes("\ufeffagent a\n".encode("utf-8"))
     assert [d.code for d in check_file(p).diagnostics] == ["DSC071"]
+
+
+@pytest.mark.parametrize("source,codes", [
+    # a keyword used as a declared name is one error, with a hint, not two
+    ('agent data "Data Corp"\n', ["DSC001"]),
+    # a chained comparison is read as meant after the error: no type error follows
+    ('agent a\ndata a.x csv "x"\ncontract c { by a compute rows(a.x) to a require 1 < rows(a.x) < 9 }\n', ["DSC001"]),
+    # a misplaced positional argument is left out: no binding errors follow
+    ('agent a\ndata a.x csv "x"\ncontract c { by a compute train_classifier(train = [a.x], "y", label = "y") to a }\n',
+     ["DSC008"]),
+    # functions of a `use` that did not parse are unknown, not undefined
+    ('use functions.py\nagent a\ndata a.x csv "x"\ncontract c { by a compute mine(a.x) to a }\n', ["DSC001"]),
+])
+def test_no_follow_on_errors_after_a_syntax_error(source, codes):
+    result = check_source(source, "t.dsc", base_dir=".")
+    assert [d.code for d in result.errors] == codes
+
+
+def test_keyword_as_agent_name_has_the_keyword_hint():
+    (d,) = parse('agent data "Data Corp"\n', "t.dsc").diagnostics
+    assert (d.span.line, d.span.column) == (1, 7)
+    assert "keyword" in (d.help or "")
+
+
+def test_expected_tokens_are_grouped():
+    (d,) = parse("contract c { by a compute f(x) to a require x > }", "t.dsc").diagnostics
+    assert d.message == "expected an expression, found '}'"
+    (d,) = parse("contract c { by a compute f(x) to a", "t.dsc").diagnostics
+    assert "a clause (by, compute, keep, to, require, ensure)" in d.message
+    (d,) = parse("hello", "t.dsc").diagnostics
+    assert "a declaration" in d.message
+
+
+def test_expected_tokens_are_only_those_really_accepted():
+    # LALR merges states: without simulating the reductions, 'allow' (a policy keyword) and ')'
+    # would be listed as acceptable inside a contract.
+    (d,) = parse("contract c { by a compute f(x) to a, b, p.users }", "t.dsc").diagnostics
+    assert "allow" not in d.message and "')'" not in d.message
+    (d,) = parse("contract c { by a compute f(x) to a require x = 1 }", "t.dsc").diagnostics
+    assert "')'" not in d.message and "':'" not in d.message
+    assert "==" in (d.help or "")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Grammar and extension tests: generated JSON up to date, scope assertions
-# (tests/unit/*.test.dsc), snapshots of tests/snap/*.dsc and of every example
+# (tests/unit/*.test.dsc, tests/markdown/*.test.md for fenced ```dsc blocks), snapshots of tests/snap/*.dsc and of every example
 # (examples/*/*.dsc, snapshots kept in tests/snap/examples/), and the client stub test.
 # Installs the npm dev dependencies first if they are missing.
 #   bash editors/vscode/scripts/test.sh            # run
@@ -12,6 +12,10 @@ repo=$(cd ../.. && pwd)
 update=0
 [ "${1:-}" = "--update" ] && update=1
 
+if ! python3 -c 'import yaml' 2>/dev/null; then  # build_grammar.py reads the YAML source
+  echo "test.sh: installing pyyaml (a dependency of datastation) for $(command -v python3)" >&2
+  python3 -m pip install -q 'pyyaml>=6.0' >&2
+fi
 if [ ! -x node_modules/.bin/vscode-tmgrammar-test ] || [ ! -x node_modules/.bin/vscode-tmgrammar-snap ]; then
   echo "test.sh: installing npm dev dependencies" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
@@ -26,6 +30,9 @@ step() {  # step NAME COMMAND...
 if [ $update = 1 ]; then python3 scripts/build_grammar.py >/dev/null; fi
 step "generated grammar JSON matches its YAML source" python3 scripts/build_grammar.py --check
 step "scope assertions (tests/unit)" node_modules/.bin/vscode-tmgrammar-test --compact 'tests/unit/**/*.test.dsc'
+# The Markdown injection, over a stand-in for VS Code's Markdown grammar (only its scope matters).
+step "Markdown code blocks (tests/markdown)" node_modules/.bin/vscode-tmgrammar-test --compact \
+  -g tests/markdown/markdown-stub.tmLanguage.json 'tests/markdown/*.test.md'
 
 snap_flags=()
 [ $update = 1 ] && snap_flags=(--updateSnapshot)

@@ -7,6 +7,7 @@ arguments with `DataRef` markers, and a way to materialise each approved input);
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -97,6 +98,8 @@ class DockerSandbox:
         self._client = client
         self._pool: Pool | None = None
         self.warm_pool = warm_pool
+        self._cleanups: list[threading.Thread] = []
+        atexit.register(self.close)  # never leave containers or decrypted inputs behind
 
     @property
     def client(self):
@@ -127,7 +130,10 @@ class DockerSandbox:
         if missing:
             return SandboxOutcome("short_circuit", key=missing[0], error="data element outside the contract")
         t0 = time.perf_counter()
-        container, warm = self.pool.acquire()
+        try:
+            container, warm = self.pool.acquire()
+        except SandboxError as exc:
+            return SandboxOutcome("error", error=str(exc))
         t_acquired = time.perf_counter()
         try:
             staged = []
@@ -163,13 +169,14 @@ class DockerSandbox:
 
     def _discard(self, container: Container) -> None:
         """Kill and remove in the background: the result is already in hand."""
-        t = threading.Thread(target=container.discard, daemon=True)
+        t = threading.Thread(target=container.discard)  # not a daemon: finishes before exit
         t.start()
-        self._cleanups = [c for c in getattr(self, "_cleanups", []) if c.is_alive()] + [t]
+        self._cleanups = [c for c in self._cleanups if c.is_alive()] + [t]
 
     def close(self) -> None:
-        for t in getattr(self, "_cleanups", []):
+        for t in self._cleanups:
             t.join(timeout=30)
+        self._cleanups = []
         if self._pool is not None:
             self._pool.close()
             self._pool = None

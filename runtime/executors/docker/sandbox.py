@@ -116,10 +116,9 @@ class Container:
         # Held open for the container's life so the runner's open-for-write never blocks.
         self.rfd = os.open(self.indir / "result", os.O_RDONLY | os.O_NONBLOCK)
         try:
-            self.container = client.containers.run(
+            self.container = client.containers.create(  # create never pulls: no registry is assumed
                 limits.image,
                 command=["python3", "-I", RUNNER_IN_CONTAINER],
-                detach=True,
                 user=f"{RUNNER_UID}:{RUNNER_UID}",
                 network_mode="none",
                 read_only=True,
@@ -138,8 +137,12 @@ class Container:
                              "OPENBLAS_NUM_THREADS": str(max(1, int(limits.cpus))), "HOME": "/tmp"},
                 labels={"datastation.sandbox": "1"},
             )
+            self.container.start()
         except Exception as exc:
             self.discard()
+            if type(exc).__name__ == "ImageNotFound":
+                raise SandboxError(f"the runtime image {limits.image} is not on this machine: "
+                                   "run `dsc image build`") from None
             raise SandboxError(f"cannot start a sandbox container from image {limits.image}: {_short(exc)}") from None
 
     def alive(self) -> bool:

@@ -134,3 +134,21 @@ def test_storage_factory_from_config(tmp_path, kek):
     blob = codec.encode(b"abc", owner="bank1")
     assert storage_codec(config).decode(blob, owner="bank1") == b"abc"
     assert (tmp_path / "keyring" / "datakeys.json").exists()
+
+
+def test_sealed_results_open_only_for_their_recipient(tmp_path, kek):
+    from types import SimpleNamespace
+
+    from datastation.runtime.crypto.results import is_sealed, open_result, seal_result
+
+    nt = SimpleNamespace(trust_mode="no_trust", keyring_path=tmp_path / "keyring",
+                         kek=SimpleNamespace(file=tmp_path / "secret" / "kek", env=None))
+    blob = seal_result(nt, "bank1", b'{"model": 1}')
+    assert is_sealed(blob) and b"model" not in blob
+    assert open_result(nt, blob, "bank1") == b'{"model": 1}'
+    with pytest.raises(CryptoError):
+        open_result(nt, blob, "bank2")
+    with pytest.raises(CryptoError):
+        open_result(nt, b'{"model": 1}', "bank1")  # plaintext where a sealed result is expected
+    ft = SimpleNamespace(trust_mode="full_trust")
+    assert seal_result(ft, "bank1", b"x") == b"x" and open_result(ft, b"x") == b"x"

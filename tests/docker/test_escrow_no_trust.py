@@ -1,0 +1,69 @@
+"""Through the escrow (`dsc run`, no_trust): a function reading a data element outside its
+contract is short-circuited, recorded in the audit log, releases nothing, and the escrow
+goes on to run the next contract."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+FUNCTIONS = '''
+from datastation.runtime.app_api import read_data
+from datastation.stdlib.types import Table
+
+
+def snoop(t: Table) -> int:
+    """Reads a data element its contract does not name."""
+    return len(t) + len(read_data("b.s"))
+
+
+def total_rows(t: Table) -> int:
+    """Counts rows."""
+    return len(t)
+'''
+
+SCENARIO = '''
+use "functions.py"
+
+agent a "A"
+agent b "B"
+
+data a.t csv "t.csv"
+data b.s csv "s.csv"
+
+contract snooping {
+  by      a
+  compute snoop(t = a.t)
+  to      a
+}
+
+contract fine {
+  by      a
+  compute total_rows(t = a.t)
+  to      a
+}
+'''
+
+
+def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_path, no_trust_config, dsc):
+    from datastation.runtime.config import load_config
+    from datastation.runtime.store.services import open_escrow
+
+    (tmp_path / "functions.py").write_text(FUNCTIONS)
+    (tmp_path / "scenario.dsc").write_text(SCENARIO)
+    (tmp_path / "t.csv").write_text("id,x\n1,2\n3,4\n")
+    (tmp_path / "s.csv").write_text("id,secret\n1,hidden\n")
+    escrow = tmp_path / "escrow"
+    code, out = dsc("run", tmp_path / "scenario.dsc", "--approve-all", "--escrow-dir", escrow,
+                    "--config", no_trust_config)
+    assert code != 0, out
+    released = sorted(p.name for p in (escrow / "outbox").rglob("*") if p.is_file())
+    assert len(released) == 1 and released[0].startswith("fine-"), released
+
+    with open_escrow(load_config(no_trust_config).with_root(escrow), create=False) as ctx:
+        entries = list(ctx.store.audit_entries())
+    shorts = [e for e in entries if e.kind == "short_circuit"]
+    assert [e.payload.get("key") for e in shorts] == ["b.s"]
+    releases = [e for e in entries if e.kind == "release"]
+    assert len(releases) == 1 and releases[0].contract != shorts[0].contract
