@@ -196,3 +196,18 @@ def test_tampered_stored_approval_is_not_counted(world, joint):
     world.store.remove_approvals(joint.id, "bank2")
     world.store.add_approval(dataclasses.replace(a, signature=world.escrow.approval_params("bank1", joint.id)["signature"]))
     refused(world, "awaiting_approval", lambda: world.execute(joint.id, "bank1"))
+
+
+def test_changed_builtin_after_approval(world, joint, monkeypatch, tmp_path):
+    """The identity covers stdlib sources too: a built-in edited after approval refuses the run."""
+    from datastation.contracts import functions
+
+    approved(world, joint)
+    real = functions.stdlib_functions()
+    edited = tmp_path / "tables.py"
+    source = real["rows"].read_text()
+    marker = '"""The number of rows of a table."""'
+    assert marker in source
+    edited.write_text(source.replace(marker, marker + "\n    data = data  # edited after approval", 1))
+    monkeypatch.setattr(functions, "stdlib_functions", lambda: {**real, "rows": edited})
+    refused(world, "identity_changed", lambda: world.execute(joint.id, "bank1"))
