@@ -268,7 +268,7 @@ class _Writer:
         self.write(open_)
         if isinstance(node, ir.ListExpr) and _valid(node.span):  # a comment right after `[` stays inside
             self.cur.ends.append((node.span.start + 1, node.span.line))
-        if flat or not items:
+        if flat or (not items and not self._holds_comment(node)):
             for i, a in enumerate(items):
                 if i:
                     self.write(", ")
@@ -322,7 +322,7 @@ class _Writer:
         )
         if body_inline:
             self.write(" ")
-            self._sub(e.body, tail, True, False)
+            self._sub(e.body, tail, flat, False)
         else:
             self.newline(body_col)
             self._sub(e.body, tail, False, False)
@@ -387,7 +387,7 @@ class _Writer:
         one_line = " { " + ", ".join(cols) + " }" if cols else " {}"
         last = d.mock if d.mock is not None else d.path
         inside = _valid(last.span) and _valid(d.span) and self.has_comment(last.span.end, d.span.end)
-        if self.fits(len(one_line)) and not (inside and cols):
+        if self.fits(len(one_line)) and not inside:
             self.write(" {" + (" " if cols else ""))
             for i, (c, text) in enumerate(zip(d.schema, cols)):
                 if i:
@@ -419,7 +419,7 @@ class _Writer:
     def _block(self, keyword: str, name: ir.Ident, parts, render, d) -> None:
         self.write(keyword + " ")
         self.leaf(name, name.name)
-        if not parts:
+        if not parts and not (_valid(name.span) and _valid(d.span) and self.has_comment(name.span.end, d.span.end)):
             self.write(" {}")
             return
         self.write(" {")

@@ -15,18 +15,18 @@ from .diagnostics import Diagnostic, error
 from .symbols import RESULT, Symbols
 
 
+_CHILDREN = {
+    ir.BinOp: lambda e: (e.left, e.right),
+    ir.UnaryOp: lambda e: (e.operand,),
+    ir.Attribute: lambda e: (e.value,),
+    ir.Call: lambda e: (*e.args, *(k.value for k in e.kwargs)),
+    ir.ListExpr: lambda e: e.items,
+}
+
+
 def _children(e: ir.Expr) -> tuple:
-    if isinstance(e, ir.BinOp):
-        return (e.left, e.right)
-    if isinstance(e, ir.UnaryOp):
-        return (e.operand,)
-    if isinstance(e, ir.Attribute):
-        return (e.value,)
-    if isinstance(e, ir.Call):
-        return (*e.args, *(k.value for k in e.kwargs))
-    if isinstance(e, ir.ListExpr):
-        return e.items
-    return ()
+    get = _CHILDREN.get(type(e))
+    return get(e) if get is not None else ()
 
 
 class Inference:
@@ -65,8 +65,8 @@ class Inference:
                 stack.append((node, scope, 1))
                 stack.extend((k, scope, 0) for k in reversed(kids))
                 continue
-            method = getattr(self, f"_{type(node).__name__}", None)
-            types[id(node)] = method(node, scope, types) if method is not None else T.ANY
+            method = _METHODS.get(type(node))
+            types[id(node)] = method(self, node, scope, types) if method is not None else T.ANY
         return types[id(root)]
 
     # -- leaves
@@ -172,3 +172,10 @@ def _coerce_hint(got: T.Type, want: T.Type) -> str | None:
     if want.name == "list" and T.assignable(got, want.item or T.ANY):
         return "put it in a list: [ ... ]"
     return None
+
+
+_METHODS = {
+    cls: getattr(Inference, f"_{cls.__name__}")
+    for cls in (ir.Num, ir.Str, ir.Bool, ir.Name, ir.Attribute, ir.ListExpr, ir.Call, ir.UnaryOp, ir.BinOp)
+    if hasattr(Inference, f"_{cls.__name__}")
+}

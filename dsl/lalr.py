@@ -3,13 +3,13 @@
 Lark compiles the grammar and its LALR tables; this loop runs them with the IR builder's
 methods as direct reduce actions. It mirrors Lark's own semantics (`?rule` inlines a single
 child, `-> alias` names the action, rules whose name starts with `_` are spliced into their
-parent) without Lark's per-reduction wrapper layers, which matter at a million tokens.
+parent) without Lark's per-reduction wrapper layers, which matter at a million tokens. The
+table is re-keyed once so that the hot loop does plain dict and tuple look-ups.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 from lark.parsers.lalr_analysis import Shift
 
@@ -28,104 +28,106 @@ class ParseError(Exception):
     expected: frozenset[str]
 
 
-@dataclass(slots=True)
-class _Action:
-    size: int
-    goto_name: str
-    fn: Callable | None  # None: return the only child (`?rule` with one child)
-    expand1: bool
-    splice: bool  # this rule's own result is spliced into its parent
-    has_splices: bool  # some children of this rule may be splices
+# How a reduction builds its value.
+_CALL, _INLINE_ONE, _SPLICE = 0, 1, 2
 
 
 class Driver:
     def __init__(self, lark, builder, start: str = "start"):
         table = lark.parser.parser.parser.parse_table
-        self.states = table.states
-        self.start_state = table.start_states[start]
         self.end_state = table.end_states[start]
-        self._actions: dict[object, _Action] = {}
-        for state in self.states.values():
-            for action, arg in state.values():
-                if action is not Shift and arg not in self._actions:
-                    self._actions[arg] = self._make_action(arg, builder)
+        self.start_state = table.start_states[start]
+        reductions: dict[object, tuple] = {}
+        # actions[state][terminal] = (True, next_state) | (False, reduction)
+        # reduction = (size, goto_symbol, mode, fn, has_splices)
+        self.actions: dict[int, dict[str, tuple]] = {}
+        self.gotos: dict[int, dict[str, int]] = {}
+        for state, row in table.states.items():
+            acts, gotos = {}, {}
+            for symbol, (action, arg) in row.items():
+                if not (symbol.isupper() or symbol == "$END"):
+                    gotos[symbol] = arg  # nonterminal: Lark stores gotos as shifts
+                elif action is Shift:
+                    acts[symbol] = (True, arg)
+                else:
+                    if arg not in reductions:
+                        reductions[arg] = self._reduction(arg, builder)
+                    acts[symbol] = (False, reductions[arg])
+            self.actions[state] = acts
+            self.gotos[state] = gotos
 
     @staticmethod
-    def _make_action(rule, builder) -> _Action:
+    def _reduction(rule, builder) -> tuple:
         name = rule.origin.name
         name = name.value if hasattr(name, "value") else str(name)
-        splice = name.startswith("_")
-        has_splices = any(
-            not sym.is_term and str(sym.name).startswith("_") for sym in rule.expansion
-        )
+        has_splices = any(not sym.is_term and str(sym.name).startswith("_") for sym in rule.expansion)
         fn = None
         if rule.alias:
-            fn = getattr(builder, str(rule.alias))
-        elif not splice:
-            fn = getattr(builder, name, None)
-            if fn is None and not rule.options.expand1:
+            fn, mode = getattr(builder, str(rule.alias)), _CALL
+        elif name.startswith("_"):
+            mode = _SPLICE
+        elif rule.options.expand1:
+            fn, mode = getattr(builder, name, None), _INLINE_ONE
+        else:
+            fn, mode = getattr(builder, name, None), _CALL
+            if fn is None:
                 raise TypeError(f"the IR builder has no method for grammar rule '{name}'")
-        return _Action(len(rule.expansion), name, fn, bool(rule.options.expand1) and not rule.alias, splice, has_splices)
+        return (len(rule.expansion), name, mode, fn, has_splices)
 
     def parse(self, tokens):
-        states = self.states
-        actions = self._actions
+        actions, gotos = self.actions, self.gotos
         state_stack = [self.start_state]
         value_stack: list = []
+        push_state, push_value = state_stack.append, value_stack.append
         end = self.end_state
-
-        def reduce(rule):
-            a = actions[rule]
-            n = a.size
-            if n:
-                children = value_stack[-n:]
-                del value_stack[-n:]
-                del state_stack[-n:]
-            else:
-                children = []
-            if a.has_splices:
-                flat = []
-                for c in children:
-                    if type(c) is _Splice:
-                        flat.extend(c)
-                    else:
-                        flat.append(c)
-                children = flat
-            if a.splice:
-                value = _Splice(children)
-            elif a.expand1 and len(children) == 1:
-                value = children[0]
-            else:
-                value = a.fn(children)
-            state_stack.append(states[state_stack[-1]][a.goto_name][1])
-            value_stack.append(value)
-
         for tok in tokens:
             ttype = tok.type
             while True:
-                try:
-                    action, arg = states[state_stack[-1]][ttype]
-                except KeyError:
-                    raise ParseError(tok, self._expected(state_stack)) from None
-                if action is Shift:
-                    state_stack.append(arg)
-                    value_stack.append(tok)
+                entry = actions[state_stack[-1]].get(ttype)
+                if entry is None:
+                    raise ParseError(tok, self._expected(state_stack))
+                if entry[0]:
+                    push_state(entry[1])
+                    push_value(tok)
                     break
-                reduce(arg)
-        while True:
-            if state_stack[-1] == end:
-                return value_stack[-1]
-            try:
-                action, arg = states[state_stack[-1]]["$END"]
-            except KeyError:
-                raise ParseError(None, self._expected(state_stack)) from None
-            reduce(arg)
+                self._reduce(entry[1], state_stack, value_stack, gotos)
+        while state_stack[-1] != end:
+            entry = actions[state_stack[-1]].get("$END")
+            if entry is None or entry[0]:
+                raise ParseError(None, self._expected(state_stack))
+            self._reduce(entry[1], state_stack, value_stack, gotos)
+        return value_stack[-1]
+
+    @staticmethod
+    def _reduce(reduction, state_stack, value_stack, gotos):
+        size, goto, mode, fn, has_splices = reduction
+        if size:
+            children = value_stack[-size:]
+            del value_stack[-size:]
+            del state_stack[-size:]
+        else:
+            children = []
+        if has_splices:
+            flat = []
+            for c in children:
+                if type(c) is _Splice:
+                    flat.extend(c)
+                else:
+                    flat.append(c)
+            children = flat
+        if mode == _CALL:
+            value = fn(children)
+        elif mode == _INLINE_ONE:
+            value = children[0] if len(children) == 1 else fn(children)
+        else:
+            value = _Splice(children)
+        state_stack.append(gotos[state_stack[-1]][goto])
+        value_stack.append(value)
 
     def _expected(self, state_stack: list) -> frozenset[str]:
         """The terminals that can really come next. A state's own lookaheads are not enough:
         LALR merges states, so some of them only lead to an error after a few reductions."""
-        candidates = [k for k in self.states[state_stack[-1]] if k.isupper() or k == "$END"]
-        return frozenset(t for t in candidates if self._accepts(state_stack, t))
+        return frozenset(t for t in self.actions[state_stack[-1]] if self._accepts(state_stack, t))
 
     def _accepts(self, state_stack: list, term: str) -> bool:
         """Whether `term` would be shifted (or end the input) after the reductions it triggers."""
@@ -133,13 +135,12 @@ class Driver:
         while True:
             if term == "$END" and stack[-1] == self.end_state:
                 return True
-            entry = self.states[stack[-1]].get(term)
+            entry = self.actions[stack[-1]].get(term)
             if entry is None:
                 return False
-            action, arg = entry
-            if action is Shift:
+            if entry[0]:
                 return True
-            a = self._actions[arg]
-            if a.size:
-                del stack[-a.size:]
-            stack.append(self.states[stack[-1]][a.goto_name][1])
+            size, goto = entry[1][0], entry[1][1]
+            if size:
+                del stack[-size:]
+            stack.append(self.gotos[stack[-1]][goto])

@@ -469,12 +469,12 @@ def _declared_name(chunk: list[Token]) -> str | None:
 
 def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse .dsc source text. Never raises for bad input: problems come back as diagnostics."""
-    tokens, comments, diags = tokenize(text, file)
     driver, builder = _parser()
     decls: list = []
     broken: set[str] = set()
-    chunks = split_items(tokens)
     with _LOCK, without_gc():
+        tokens, comments, diags = tokenize(text, file)
+        chunks = split_items(tokens)
         builder.file = file
         builder.clause_errors = diags
         for i, chunk in enumerate(chunks):

@@ -67,6 +67,16 @@ class Symbols:
         # Memoised per contract (keyed by id, holding the contract so the id stays valid).
         self._inputs: dict[int, tuple[ir.Contract, list[str]]] = {}
         self._conditions: dict[int, tuple[ir.Contract, list[str]]] = {}
+        self._walks: dict[int, tuple[ir.Expr, list]] = {}
+
+    def walk(self, expr: ir.Expr) -> list[tuple[ir.Expr, frozenset[str]]]:
+        """`walk.walk(expr)` as a list, computed once per expression and shared by the rules."""
+        found = self._walks.get(id(expr))
+        if found is None or found[0] is not expr:
+            from .walk import walk
+
+            found = self._walks[id(expr)] = (expr, list(walk(expr)))
+        return found[1]
 
     def flow_graph(self):
         """The dataflow graph (see `flow.py`), built once."""

@@ -8,11 +8,14 @@ with a number or passing a string where a list of tables is expected, not to pro
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Type:
+    """A checker type. Instances are interned (`list_of` caches), so identity is equality."""
+
     name: str
     item: "Type | None" = None  # element type of a list
 
@@ -33,6 +36,7 @@ DICT = Type("dict")
 NONE = Type("none")
 
 
+@functools.cache
 def list_of(item: Type) -> Type:
     return Type("list", item)
 

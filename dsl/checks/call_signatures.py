@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..binding import bind
 from ..diagnostics import error
-from ..walk import calls, closest, contract_exprs, did_you_mean
+from .. import ir
+from ..walk import closest, contract_exprs, did_you_mean
 
 CODES = ("DSC033", "DSC034", "DSC035", "DSC036")
 
@@ -13,7 +14,7 @@ def check(ctx):
     functions = ctx.symbols.functions
     for c in ctx.program.contracts:
         for _clause, expr in contract_exprs(c):
-            for call in calls(expr):
+            for call in (n for n, _ in ctx.symbols.walk(expr) if type(n) is ir.Call):
                 sig = functions.get(call.func.name)
                 if sig is None:
                     continue  # reported as undefined

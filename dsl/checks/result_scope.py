@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import ir
 from ..diagnostics import error
 from ..symbols import RESULT
-from ..walk import ENSURE, contract_exprs, walk
+from ..walk import ENSURE, contract_exprs
 
 CODES = ("DSC026",)
 
@@ -15,7 +15,7 @@ def check(ctx):
         for clause, expr in contract_exprs(c):
             if clause == ENSURE:
                 continue
-            for node, bound in walk(expr):
+            for node, bound in ctx.symbols.walk(expr):
                 if isinstance(node, ir.Name) and node.id == RESULT and RESULT not in bound:
                     yield error("DSC026", f"'result' cannot be used in '{clause}'", node.span,
                                 help="'result' is the computed value: use it in an `ensure` condition")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..diagnostics import warning
-from ..walk import contract_exprs, walk
+from ..walk import contract_exprs
 
 CODES = ("DSC071",)
 
@@ -21,7 +21,7 @@ def check(ctx):
             used.add(c.by.name)
         used.update(r.name for r in c.to)
         for _clause, expr in contract_exprs(c):
-            used.update(node.id for node, _ in walk(expr) if isinstance(node, ir.Name))
+            used.update(node.id for node, _ in ctx.symbols.walk(expr) if type(node) is ir.Name)
     for p in ctx.program.policies:
         used.add(p.owner.name)
         used.update(a.value for r in p.rules for a in r.to)

@@ -205,9 +205,6 @@ def test_changed_builtin_after_approval(world, joint, monkeypatch, tmp_path):
     approved(world, joint)
     real = functions.stdlib_functions()
     edited = tmp_path / "tables.py"
-    source = real["rows"].read_text()
-    marker = '"""The number of rows of a table."""'
-    assert marker in source
-    edited.write_text(source.replace(marker, marker + "\n    data = data  # edited after approval", 1))
+    edited.write_text(real["rows"].read_text() + "\n\ndef rows(data):\n    return 0\n")  # a new `rows`
     monkeypatch.setattr(functions, "stdlib_functions", lambda: {**real, "rows": edited})
     refused(world, "identity_changed", lambda: world.execute(joint.id, "bank1"))
