@@ -1,20 +1,6 @@
-"""Standing policies: an owner's allow/deny rules decide their approval automatically.
-
-A rule `allow|deny FUNCTION [on DATA, ...] [to AGENT, ...] [except FUNCTION, ...]` is read
-against a contract through three facts: the function it computes, the owner's original data
-elements it uses (after expanding kept results through provenance) and its recipients.
-
-* a `deny` rule matches when the function matches (and is not excepted), **some** of the
-  owner's data used matches its `on` patterns, and **some** recipient matches its `to`;
-* an `allow` rule covers a data element when the function matches (and is not excepted),
-  the element matches its `on` patterns and **every** recipient matches its `to`;
-* the owner's decision: deny if any deny rule matches (deny always beats allow), otherwise
-  allow if every data element of theirs that the contract uses is covered by an allow rule,
-  otherwise no decision (the owner decides by hand).
-
-Omitted `on` means every data element of the owner; omitted `to` means any recipient. Rules
-only ever speak for the data of the policy's owner. Conditions (`require`/`ensure`) are not
-matched: they gate a release, they do not move data to anyone.
+"""Standing policies as the escrow applies them: rules with where they came from, and decisions
+that name the rule that made them. The matching semantics live in `datastation.dsl.policies`
+(shared with the checker); see its docstring.
 """
 
 from __future__ import annotations
@@ -23,17 +9,11 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from datastation.dsl import ir
+from datastation.dsl import policies as semantics
+from datastation.dsl.policies import ALLOW, DENY, ContractFacts
 
-ALLOW, DENY = "allow", "deny"
-
-
-@dataclass(frozen=True, slots=True)
-class ContractFacts:
-    """What policies look at: computed function, original data used, recipients."""
-
-    function: str
-    data: frozenset[str]  # original DE keys "owner.name"
-    to: frozenset[str]
+__all__ = ["ALLOW", "DENY", "ContractFacts", "Decision", "PolicyRule", "decide", "decide_all", "deny_rules_blocking",
+           "facts_for", "rule_text", "rules_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,54 +74,14 @@ def rules_of(policies: Iterable[ir.Policy], file: str | None = None) -> list[Pol
     return out
 
 
-def _function_matches(rule: ir.Rule, function: str) -> bool:
-    if any(e.name == function for e in rule.except_):
-        return False
-    return rule.function.matches(function)
-
-
-def _data_matches(rule: ir.Rule, key: str) -> bool:
-    if not rule.data:
-        return True
-    owner, _, name = key.partition(".")
-    return any(p.matches(owner, name) for p in rule.data)
-
-
-def _to_any(rule: ir.Rule, to: frozenset[str]) -> bool:
-    return not rule.to or any(p.matches(a) for p in rule.to for a in to)
-
-
-def _to_all(rule: ir.Rule, to: frozenset[str]) -> bool:
-    return not rule.to or all(any(p.matches(a) for p in rule.to) for a in to)
-
-
 def decide(owner: str, rules: Iterable[PolicyRule], facts: ContractFacts) -> Decision:
-    """The decision of `owner`'s standing rules on a contract (see the module docstring)."""
-    mine = sorted(k for k in facts.data if k.split(".", 1)[0] == owner)
-    if not mine:
+    """The decision of `owner`'s standing rules on a contract (see `datastation.dsl.policies`)."""
+    mine = [r for r in rules if r.owner == owner]
+    d = semantics.decide(owner, [r.rule for r in mine], facts)
+    if d.effect is None:
         return Decision(owner, None)
-    rules = [r for r in rules if r.owner == owner]
-    for r in rules:
-        if r.effect == DENY and _function_matches(r.rule, facts.function) and _to_any(r.rule, facts.to):
-            if any(_data_matches(r.rule, k) for k in mine):
-                return Decision(owner, DENY, r)
-    first = None
-    for key in mine:
-        cover = next(
-            (
-                r
-                for r in rules
-                if r.effect == ALLOW
-                and _function_matches(r.rule, facts.function)
-                and _to_all(r.rule, facts.to)
-                and _data_matches(r.rule, key)
-            ),
-            None,
-        )
-        if cover is None:
-            return Decision(owner, None)
-        first = cover if first is None or cover.line < first.line else first
-    return Decision(owner, ALLOW, first)
+    by_rule = {id(r.rule): r for r in mine}
+    return Decision(owner, d.effect, by_rule[id(d.rule)])
 
 
 def decide_all(owners: Iterable[str], rules: Iterable[PolicyRule], facts: ContractFacts) -> dict[str, Decision]:
