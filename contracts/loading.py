@@ -20,11 +20,17 @@ class Loaded:
         return self.scenario is not None and not self.errors
 
 
+# Errors that predict what the lifecycle will decide rather than flaws of the file: a contract
+# that a standing `deny` blocks, a goal that is therefore unreachable. The escrow still takes
+# such a proposal and records the policy's decision (`dsc run` exits 3, denied).
+LIFECYCLE_PREDICTIONS = frozenset({"DSC060", "DSC062"})
+
+
 def load_checked(path: str | Path) -> Loaded:
     from datastation.dsl.check import check_file
 
     result = check_file(path)
-    errors = result.errors
+    errors = tuple(d for d in result.errors if d.code not in LIFECYCLE_PREDICTIONS)
     if errors:
         return Loaded(None, result, errors)
     base = Path(path).resolve().parent

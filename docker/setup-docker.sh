@@ -18,7 +18,16 @@ if docker info >/dev/null 2>&1; then
   exit 0
 fi
 
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+# A live dockerd (zombies of a killed one do not count) may just be starting up.
+live_dockerd() {
+  local pid
+  for pid in $(pgrep -x dockerd 2>/dev/null); do
+    if ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then return 0; fi
+  done
+  return 1
+}
+
+if ! live_dockerd; then
   log "starting dockerd (log: /tmp/dockerd.log)"
   nohup dockerd >/tmp/dockerd.log 2>&1 </dev/null &
 fi
