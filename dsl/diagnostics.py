@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class Severity(enum.Enum):
@@ -12,9 +13,12 @@ class Severity(enum.Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Span:
-    """A region of a source file. Lines and columns are 1-based; `end_column` is exclusive."""
+class Span(NamedTuple):
+    """A region of a source file. Lines and columns are 1-based; `end_column` is exclusive.
+
+    A named tuple rather than a dataclass: the parser makes one for nearly every token, and
+    building a tuple costs a fraction of a frozen dataclass's `__init__`.
+    """
 
     file: str = "<input>"
     line: int = 1
@@ -37,15 +41,7 @@ class Span:
     @staticmethod
     def cover(first: "Span", last: "Span") -> "Span":
         """The span from the start of `first` to the end of `last`."""
-        return Span(
-            file=first.file,
-            line=first.line,
-            column=first.column,
-            end_line=last.end_line,
-            end_column=last.end_column,
-            start=first.start,
-            end=last.end,
-        )
+        return Span(first[0], first[1], first[2], last[3], last[4], first[5], last[6])
 
 
 NO_SPAN = Span()

@@ -90,6 +90,11 @@ class Driver:
                     push_state(entry[1])
                     push_value(tok)
                     break
+                size, goto, mode, fn, has_splices = entry[1]
+                if size == 1 and mode == _INLINE_ONE:
+                    # A unit reduction (`?rule: child`): the value stays, only the state moves.
+                    state_stack[-1] = gotos[state_stack[-2]][goto]
+                    continue
                 self._reduce(entry[1], state_stack, value_stack, gotos)
         while state_stack[-1] != end:
             entry = actions[state_stack[-1]].get("$END")

@@ -67,20 +67,25 @@ TOKEN_WORDS = {
 
 MAX_NESTING = 64
 
+# Leading blanks are consumed with each token, so most tokens take exactly one match.
 _TOKEN_RE = re.compile(
     r"""
-    (?P<WS>[ \t\r\f\v]+)
+    [ \t\r\f\v]*
+    (?:
+     (?P<WORD>[A-Za-z_][A-Za-z0-9_]*)
     |(?P<NL>\n)
-    |(?P<COMMENT>\#[^\n]*)
+    |(?P<OP>==|!=|<=|>=|[<>+\-*/%=(){}\[\],.:])
     |(?P<NUMBER>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
     |(?P<STRING>"(?:[^"\\\n]|\\[^\n])*")
-    |(?P<WORD>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<OP>==|!=|<=|>=|[<>+\-*/%=(){}\[\],.:])
+    |(?P<COMMENT>\#[^\n]*)
     |(?P<UNTERMINATED>"[^\n]*)
-    |(?P<BAD>.)
+    |(?P<BAD>[^ \t\r\f\v\n])
+    )
     """,
     re.VERBOSE,
 )
+_OPENING = frozenset({"LPAR", "LBRACK", "LBRACE"})
+_CLOSING = frozenset({"RPAR", "RBRACK", "RBRACE"})
 _FOLLOWED_BY_ASSIGN = re.compile(r"[ \t\r\n]*=(?!=)")
 _FOLLOWED_BY_CALL = re.compile(r"[ \t\r\n]*\(")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "0": "\0"}
@@ -133,15 +138,7 @@ def escape(value: str) -> str:
 
 
 def token_span(tok: Token, file: str) -> Span:
-    return Span(
-        file=file,
-        line=tok.line,
-        column=tok.column,
-        end_line=tok.end_line,
-        end_column=tok.end_column,
-        start=tok.start_pos,
-        end=tok.end_pos,
-    )
+    return Span(file, tok.line, tok.column, tok.end_line, tok.end_column, tok.start_pos, tok.end_pos)
 
 
 def tokenize(text: str, file: str) -> tuple[list[Token], list[CommentToken], list[Diagnostic]]:
@@ -154,20 +151,19 @@ def tokenize(text: str, file: str) -> tuple[list[Token], list[CommentToken], lis
     too_deep_reported = False
     prev_type = None
     append = tokens.append
+    keywords = KEYWORDS
     for m in _TOKEN_RE.finditer(text):
         kind = m.lastgroup
-        if kind == "WS":
-            continue
-        start = m.start()
         if kind == "NL":
             line += 1
-            line_start = start + 1
+            line_start = m.end()
             continue
-        value = m.group()
+        value = m.group(kind)
         end = m.end()
+        start = end - len(value)
         col = start - line_start + 1
         if kind == "WORD":
-            ttype = KEYWORDS.get(value)
+            ttype = keywords.get(value)
             if ttype is None:
                 ttype = "NAME"
             elif prev_type == "DOT" or _FOLLOWED_BY_ASSIGN.match(text, end) or (
@@ -176,7 +172,7 @@ def tokenize(text: str, file: str) -> tuple[list[Token], list[CommentToken], lis
                 ttype = "NAME"
         elif kind == "OP":
             ttype = PUNCTUATION[value]
-            if ttype in ("LPAR", "LBRACK", "LBRACE"):
+            if ttype in _OPENING:
                 depth += 1
                 if depth > MAX_NESTING and not too_deep_reported:
                     too_deep_reported = True
@@ -188,7 +184,7 @@ def tokenize(text: str, file: str) -> tuple[list[Token], list[CommentToken], lis
                             help="split the expression into smaller parts",
                         )
                     )
-            elif ttype in ("RPAR", "RBRACK", "RBRACE"):
+            elif ttype in _CLOSING:
                 depth = max(0, depth - 1)
         elif kind == "NUMBER" or kind == "STRING":
             ttype = kind

@@ -28,15 +28,22 @@ _problem = _engine_problem()
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "docker" in item.keywords and _problem and not IN_CI:
+        if item.get_closest_marker("docker") and _problem and not IN_CI:
             item.add_marker(pytest.mark.skip(reason=f"Docker engine unavailable: {_problem}"))
+
+
+def _require_engine() -> None:
+    """Under CI a missing engine is a failure, never a skip."""
+    if _problem:
+        if IN_CI:
+            pytest.fail(f"CI=true but the Docker engine is unavailable: {_problem}", pytrace=False)
+        pytest.skip(f"Docker engine unavailable: {_problem}")
 
 
 @pytest.fixture(autouse=True)
 def _require_engine_in_ci(request):
-    """Under CI a missing engine is a failure, never a skip."""
-    if "docker" in request.keywords and _problem and IN_CI:
-        pytest.fail(f"CI=true but the Docker engine is unavailable: {_problem}", pytrace=False)
+    if request.node.get_closest_marker("docker"):
+        _require_engine()
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +51,7 @@ def runtime_image():
     """The runtime image, built offline once if missing (about a minute)."""
     from datastation.runtime.executors.docker.image import build_image
 
+    _require_engine()
     return build_image(log=lambda *_: None)
 
 

@@ -163,7 +163,7 @@ class DockerSandbox:
             outcome = SandboxOutcome("error", error=str(exc))
         finally:
             self._discard(container)
-        outcome.timings.update(warm=warm, acquire_s=t_acquired - t0, stage_s=t_staged - t_acquired
+        outcome.timings.update(container=getattr(container, "container_id", None), workdir=str(container.dir), warm=warm, acquire_s=t_acquired - t0, stage_s=t_staged - t_acquired
                                if "t_staged" in locals() else None, total_s=time.perf_counter() - t0)
         return outcome
 

@@ -28,6 +28,7 @@ from pathlib import Path
 IMAGE_REPO = "datastation-runtime"
 RECIPE_VERSION = "2"
 SUITE = "bookworm"
+DEBIAN_PYTHON = (3, 11)  # bookworm's python3: the host's wheels must be built for it
 DEBIAN_PACKAGES = ("python3",)
 # Top-level distributions a contract function may use inside the container.
 ROOT_DISTRIBUTIONS = ("pandas", "pyarrow", "numpy", "scikit-learn", "scipy", "duckdb", "pyyaml")
@@ -50,7 +51,10 @@ class Dist:
 
 def dependency_closure(roots=ROOT_DISTRIBUTIONS) -> list[Dist]:
     """The installed distributions `roots` need on Linux, with their files."""
-    from packaging.requirements import Requirement
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # a bare venv: pip always carries its own copy
+        from pip._vendor.packaging.requirements import Requirement
 
     env = {"extra": "", "sys_platform": "linux", "platform_system": "Linux"}
     seen: dict[str, Dist] = {}
@@ -120,6 +124,12 @@ def build_image(*, force: bool = False, log=print, cache_dir: Path | None = None
     """Build (or reuse) the runtime image; return its content tag. `also_tag`: extra names for it."""
     if shutil.which("docker") is None:
         raise ImageError("the docker CLI is not installed (run docker/setup-docker.sh)")
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        raise ImageError("the Docker engine is not running (run docker/setup-docker.sh)")
+    if sys.version_info[:2] != DEBIAN_PYTHON:
+        raise ImageError(f"the offline image reuses this Python's wheels in Debian {SUITE}'s Python "
+                         f"{DEBIAN_PYTHON[0]}.{DEBIAN_PYTHON[1]}; this is Python {sys.version_info.major}."
+                         f"{sys.version_info.minor}: build with python3.11, or use docker/Dockerfile")
     dists = dependency_closure()
     tag = image_tag(dists)
     if not force and _docker_image_exists(tag):

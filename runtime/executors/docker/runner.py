@@ -236,11 +236,10 @@ def main() -> int:
     _api = api
     sys.addaudithook(_audit)
     try:
+        _armed = True  # from here on user code runs: the module's top level included
         fn = _load_function(job)
-        # Inputs are loaded before arming: the runner's own reads are not the function's.
         args = [_bind(n, api) for n in job.get("args", [])]
         kwargs = {k: _bind(n, api) for k, n in job.get("kwargs", {}).items()}
-        _armed = True
         result = fn(*args, **kwargs)
         _armed = False
         kind, payload = serialize.to_bytes(result)

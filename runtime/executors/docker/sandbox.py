@@ -113,6 +113,7 @@ class Container:
         os.mkfifo(self.indir / "result", 0o622)
         os.chmod(self.indir / "result", 0o622)  # umask-proof: the container user must write it
         self.container = None
+        self.container_id = None
         # Held open for the container's life so the runner's open-for-write never blocks.
         self.rfd = os.open(self.indir / "result", os.O_RDONLY | os.O_NONBLOCK)
         try:
@@ -138,6 +139,7 @@ class Container:
                 labels={"datastation.sandbox": "1"},
             )
             self.container.start()
+            self.container_id = self.container.id
         except Exception as exc:
             self.discard()
             if type(exc).__name__ == "ImageNotFound":
