@@ -16,27 +16,32 @@ from .symbols import Symbols
 
 
 def build_graph(symbols: Symbols) -> nx.DiGraph:
-    g = nx.DiGraph()
+    nodes: list[tuple] = []
+    edges: dict[tuple, dict] = {}  # first edge between two nodes wins (its span is the one reported)
     for name, a in symbols.agents.items():
-        g.add_node(("agent", name), span=a.name.span, label=a.display.value if a.display else name)
+        nodes.append((("agent", name), {"span": a.name.span, "label": a.display.value if a.display else name}))
     for key, d in symbols.data.items():
-        g.add_node(("data", key), span=d.span, label=key)
+        nodes.append((("data", key), {"span": d.span, "label": key}))
         if d.owner.name in symbols.agents:
-            g.add_edge(("agent", d.owner.name), ("data", key), flow=False, span=d.owner.span, label="owns")
+            edges.setdefault((("agent", d.owner.name), ("data", key)),
+                             {"flow": False, "span": d.owner.span, "label": "owns"})
     for name, c in symbols.contracts.items():
         cnode = ("contract", name)
-        g.add_node(cnode, span=c.name.span, label=name)
+        nodes.append((cnode, {"span": c.name.span, "label": name}))
         if c.call is not None:
             for ref in symbols.data_refs(c.call):
                 src = ("kept", ref.key) if ref.kept else ("data", ref.key)
-                if not g.has_edge(src, cnode):
-                    g.add_edge(src, cnode, flow=True, span=ref.span, label="read by")
+                edges.setdefault((src, cnode), {"flow": True, "span": ref.span, "label": "read by"})
         if c.keep_as is not None:
-            g.add_node(("kept", c.keep_as.name), span=c.keep_as.span, label=c.keep_as.name)
-            g.add_edge(cnode, ("kept", c.keep_as.name), flow=True, span=c.keep_as.span, label="keeps")
+            kept = ("kept", c.keep_as.name)
+            nodes.append((kept, {"span": c.keep_as.span, "label": c.keep_as.name}))
+            edges.setdefault((cnode, kept), {"flow": True, "span": c.keep_as.span, "label": "keeps"})
         for r in c.to:
             if r.name in symbols.agents:
-                g.add_edge(cnode, ("agent", r.name), flow=True, span=r.span, label="released to")
+                edges.setdefault((cnode, ("agent", r.name)), {"flow": True, "span": r.span, "label": "released to"})
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from((u, v, attrs) for (u, v), attrs in edges.items())
     return g
 
 

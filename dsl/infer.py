@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from . import ir
 from . import types as T
-from .binding import bind
 from .diagnostics import Diagnostic, error
 from .symbols import RESULT, Symbols
 
@@ -39,7 +38,37 @@ class Inference:
         self.diagnostics.append(error(code, message, span, help=help))
 
     def infer(self, root: ir.Expr, env: dict[str, T.Type] | None = None) -> T.Type:
-        """The type of `root`; errors found on the way are appended to `self.diagnostics`."""
+        """The type of `root`; errors found on the way are appended to `self.diagnostics`.
+
+        Recursion is the fast path; an expression nested deeper than Python's recursion limit
+        is typed again with an explicit stack.
+        """
+        mark = len(self.diagnostics)
+        try:
+            return self._recursive(root, env or {}, {})
+        except RecursionError:
+            del self.diagnostics[mark:]
+            return self._iterative(root, env)
+
+    def _recursive(self, node: ir.Expr, scope: dict, types: dict[int, T.Type]) -> T.Type:
+        cls = type(node)
+        if cls is ir.ForAll:
+            item = self._quantified(node, self._recursive(node.iterable, scope, types))
+            body = self._recursive(node.body, {**scope, node.var.name: item}, types)
+            if not T.assignable(body, T.BOOL):
+                self._err("DSC040", f"the body of 'for' must be a condition, got {T.describe(body)}", node.body.span)
+            result = T.BOOL
+        else:
+            children = _CHILDREN.get(cls)
+            if children is not None:
+                for child in children(node):
+                    self._recursive(child, scope, types)
+            method = _METHODS.get(cls)
+            result = method(self, node, scope, types) if method is not None else T.ANY
+        types[id(node)] = result
+        return result
+
+    def _iterative(self, root: ir.Expr, env: dict[str, T.Type] | None = None) -> T.Type:
         types: dict[int, T.Type] = {}
         # (node, env, stage): stage 0 = first visit, 1 = children typed, 2 = ForAll body typed.
         stack: list[tuple[ir.Expr, dict, int]] = [(root, env or {}, 0)]
@@ -108,7 +137,7 @@ class Inference:
         sig = self.sym.functions.get(e.func.name)
         if sig is None:
             return T.ANY
-        for _name, (param, value) in bind(sig, e).bound.items():
+        for _name, (param, value) in self.sym.binding(e).bound.items():
             got = types[id(value)]
             want = T.ANY if param.kind in ("var_positional", "var_keyword") else param.type
             if not T.assignable(got, want):

@@ -276,13 +276,20 @@ _LOCK = threading.Lock()
 @contextlib.contextmanager
 def without_gc():
     """Pause the cyclic garbage collector: parsing allocates millions of acyclic objects, and
-    the collector's repeated scans of them would otherwise cost more than the parse itself."""
+    the collector's repeated scans of them would otherwise cost more than the parse itself.
+
+    On the way out the surviving objects are frozen (moved out of the collector's
+    generations): the IR has no reference cycles, so scanning it could never free anything,
+    and without the freeze the first collection after the parse would scan all of it.
+    Frozen objects are still freed by reference counting when the IR is dropped.
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
             gc.enable()
 
 # Binding powers for precedence climbing over `opseq` (higher binds tighter).

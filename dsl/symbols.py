@@ -68,14 +68,25 @@ class Symbols:
         self._inputs: dict[int, tuple[ir.Contract, list[str]]] = {}
         self._conditions: dict[int, tuple[ir.Contract, list[str]]] = {}
         self._walks: dict[int, tuple[ir.Expr, list]] = {}
+        self._bindings: dict[int, tuple[ir.Call, object]] = {}
 
     def walk(self, expr: ir.Expr) -> list[tuple[ir.Expr, frozenset[str]]]:
         """`walk.walk(expr)` as a list, computed once per expression and shared by the rules."""
         found = self._walks.get(id(expr))
         if found is None or found[0] is not expr:
-            from .walk import walk
+            from .walk import walk_list
 
-            found = self._walks[id(expr)] = (expr, list(walk(expr)))
+            found = self._walks[id(expr)] = (expr, walk_list(expr))
+        return found[1]
+
+    def binding(self, call: ir.Call):
+        """How a call's arguments bind to its function's parameters (None for unknown functions)."""
+        found = self._bindings.get(id(call))
+        if found is None or found[0] is not call:
+            from .binding import bind
+
+            sig = self.functions.get(call.func.name)
+            found = self._bindings[id(call)] = (call, bind(sig, call) if sig is not None else None)
         return found[1]
 
     def flow_graph(self):

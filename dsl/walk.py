@@ -22,25 +22,39 @@ def contract_exprs(contract: ir.Contract) -> Iterator[tuple[str, ir.Expr]]:
 
 def walk(expr: ir.Expr, bound: frozenset[str] = frozenset()) -> Iterator[tuple[ir.Expr, frozenset[str]]]:
     """Every sub-expression (pre-order) with the quantifier variables bound at that point."""
+    return iter(walk_list(expr, bound))
+
+
+def walk_list(expr: ir.Expr, bound: frozenset[str] = frozenset()) -> list[tuple[ir.Expr, frozenset[str]]]:
+    """`walk` as a list (one pass, no generator overhead: the checker walks every expression)."""
+    out = []
+    append = out.append
     stack = [(expr, bound)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, scope = stack.pop()
-        yield node, scope
-        if isinstance(node, ir.ForAll):
-            stack.append((node.body, scope | {node.var.name}))
-            stack.append((node.iterable, scope))
-        elif isinstance(node, ir.Call):
-            stack.extend((k.value, scope) for k in reversed(node.kwargs))
-            stack.extend((a, scope) for a in reversed(node.args))
-        elif isinstance(node, ir.ListExpr):
-            stack.extend((x, scope) for x in reversed(node.items))
-        elif isinstance(node, ir.BinOp):
-            stack.append((node.right, scope))
-            stack.append((node.left, scope))
-        elif isinstance(node, ir.UnaryOp):
-            stack.append((node.operand, scope))
-        elif isinstance(node, ir.Attribute):
-            stack.append((node.value, scope))
+        item = pop()
+        append(item)
+        node, scope = item
+        cls = type(node)
+        if cls is ir.BinOp:
+            push((node.right, scope))
+            push((node.left, scope))
+        elif cls is ir.Call:
+            for k in reversed(node.kwargs):
+                push((k.value, scope))
+            for a in reversed(node.args):
+                push((a, scope))
+        elif cls is ir.Attribute:
+            push((node.value, scope))
+        elif cls is ir.ListExpr:
+            for x in reversed(node.items):
+                push((x, scope))
+        elif cls is ir.UnaryOp:
+            push((node.operand, scope))
+        elif cls is ir.ForAll:
+            push((node.body, scope | {node.var.name}))
+            push((node.iterable, scope))
+    return out
 
 
 def calls(expr: ir.Expr) -> Iterator[ir.Call]:

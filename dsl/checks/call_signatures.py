@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..binding import bind
 from ..diagnostics import error
 from .. import ir
 from ..walk import closest, contract_exprs, did_you_mean
@@ -18,7 +17,7 @@ def check(ctx):
                 sig = functions.get(call.func.name)
                 if sig is None:
                     continue  # reported as undefined
-                b = bind(sig, call)
+                b = ctx.symbols.binding(call)
                 names = [p.name for p in sig.params if p.kind in ("positional", "keyword_only")]
                 misspelled = set()
                 for kw in b.unknown:
