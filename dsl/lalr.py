@@ -113,8 +113,16 @@ class Driver:
         else:
             children = []
         if has_splices:
-            flat = []
-            for c in children:
+            # A left-recursive repetition (`x*`) arrives as [splice-so-far, new...]: grow the
+            # splice in place, so that a run of n items costs O(n), not O(n^2).
+            first = children[0] if children else None
+            if mode == _SPLICE and type(first) is _Splice:
+                flat = first
+                rest = children[1:]
+            else:
+                flat = _Splice() if mode == _SPLICE else []
+                rest = children
+            for c in rest:
                 if type(c) is _Splice:
                     flat.extend(c)
                 else:
@@ -125,7 +133,7 @@ class Driver:
         elif mode == _INLINE_ONE:
             value = children[0] if len(children) == 1 else fn(children)
         else:
-            value = _Splice(children)
+            value = children if type(children) is _Splice else _Splice(children)
         state_stack.append(gotos[state_stack[-1]][goto])
         value_stack.append(value)
 

@@ -226,7 +226,16 @@ class _Builder:
 
     def number(self, c):
         text = c[0].value
-        value = float(text) if any(ch in text for ch in ".eE") else int(text)
+        if "." in text or "e" in text or "E" in text:
+            value = float(text)
+        elif len(text) > 30:  # beyond any count or threshold; Python also caps int() at 4300 digits
+            self.clause_errors.append(
+                error("DSC006", f"number too large ({len(text)} digits)", self._tspan(c[0]),
+                      help="write it in scientific notation, e.g. 1e30, or use a smaller number")
+            )
+            value = float("inf")
+        else:
+            value = int(text)
         return ir.Num(value=value, span=self._tspan(c[0]))
 
     def string(self, c):

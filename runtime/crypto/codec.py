@@ -87,6 +87,31 @@ class PlainCodec:
         return Path(dst).stat().st_size
 
 
+def decrypt_to_path(codec, src: str | Path, dst: str | Path, owner: str, content_hash: str | None = None) -> int:
+    """Stream a stored file's plaintext to `dst` (one chunk in memory), checking its sha256.
+
+    For executors that stage inputs as files (the Docker sandbox): no multi-GB `bytes`.
+    On any failure `dst` is removed and nothing partial is left behind.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    total = 0
+    try:
+        with open(src, "rb") as fin, open(dst, "wb") as fout:
+            chunks = codec.iter_decode(fin, owner) if hasattr(codec, "iter_decode") else iter(lambda: fin.read(1 << 22), b"")
+            for chunk in chunks:
+                h.update(chunk)
+                fout.write(chunk)
+                total += len(chunk)
+        if content_hash is not None and h.hexdigest() != content_hash:
+            raise CryptoError(f"contents {content_hash[:12]} of {owner} are corrupt (hash mismatch)")
+    except BaseException:
+        Path(dst).unlink(missing_ok=True)
+        raise
+    return total
+
+
 def storage_codec(config) -> EncryptedCodec:
     """Factory for `runtime.storage.codec_for` under `trust_mode: no_trust`."""
     return EncryptedCodec.from_config(config)

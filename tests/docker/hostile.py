@@ -3,7 +3,6 @@
 import ctypes
 import os
 import socket
-import sys
 
 
 def benign(table, column):

@@ -121,3 +121,23 @@ def test_app_state_is_carried_back(executor):
     assert state.load("runs") == 1
     j2, _ = job(user_ref(HERE / "hostile.py", "count_runs"), [DataArg("bank2.tx")], state=state)
     assert executor.run(j2).result_value() == {"runs": 2, "rows": 2}
+
+
+def test_streaming_read_into_stages_inputs_without_bytes(executor):
+    from dataclasses import dataclass
+    from typing import Callable
+
+    @dataclass(frozen=True)
+    class StreamingJob(ExecutionJob):
+        read_into: Callable | None = None
+
+    staged = []
+
+    def read_into(key, path):
+        staged.append(key)
+        Path(path).write_bytes(DATA[key])
+
+    j = StreamingJob(contract_id="c" * 64, contract_name="t", function=stdlib_ref("rows"), args=(DataArg("bank2.tx"),),
+                     allowed=frozenset(DATA), formats={k: "csv" for k in DATA}, read=None, read_into=read_into)
+    out = executor.run(j)
+    assert (out.status, out.result_value(), staged) == ("ok", 2, ["bank2.tx"])

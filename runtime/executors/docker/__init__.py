@@ -138,11 +138,17 @@ class DockerExecutor(Executor):
             return ExecutionOutcome(ERROR, error=mismatch)
         try:
             inputs = {}
+            # Optional fast path: `read_into(key, path)` streams a DE's plaintext straight into the
+            # sandbox's tmpfs (bounded memory; see crypto.codec.decrypt_to_path), recording the read.
+            read_into = getattr(job, "read_into", None)
             for key in keys:
+                fmt = job.formats.get(key, "csv")
+                if read_into is not None:
+                    inputs[key] = InputSource(fmt, lambda p, k=key: read_into(k, p))
+                    continue
                 if job.read is None:
                     raise SandboxError("the job gives no way to read its data elements")
-                data = job.read(key)
-                inputs[key] = InputSource.from_bytes(data, job.formats.get(key, "csv"))
+                inputs[key] = InputSource.from_bytes(job.read(key), fmt)
             fn = job.function
             module_source = fn.module_source if fn.origin == "user" else None
             if fn.origin == "user" and module_source is None:

@@ -19,7 +19,6 @@ import queue
 import secrets
 import select
 import shutil
-import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -428,6 +427,3 @@ def docker_client():
     except Exception as exc:
         raise SandboxError(f"the Docker engine is not reachable ({_short(exc)}); run docker/setup-docker.sh") from None
 
-
-def fifo_ok(path: Path) -> bool:
-    return stat.S_ISFIFO(path.stat().st_mode)

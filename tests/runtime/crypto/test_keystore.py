@@ -152,3 +152,19 @@ def test_sealed_results_open_only_for_their_recipient(tmp_path, kek):
         open_result(nt, b'{"model": 1}', "bank1")  # plaintext where a sealed result is expected
     ft = SimpleNamespace(trust_mode="full_trust")
     assert seal_result(ft, "bank1", b"x") == b"x" and open_result(ft, b"x") == b"x"
+
+
+def test_decrypt_to_path_streams_and_checks_the_hash(tmp_path, kek):
+    import hashlib
+
+    from datastation.runtime.crypto.codec import decrypt_to_path
+
+    codec = EncryptedCodec(KeyStore(tmp_path / "keys.json", kek), chunk_size=64)
+    data = os.urandom(1000)
+    src = tmp_path / "stored"
+    src.write_bytes(codec.encode(data, owner="bank1"))
+    assert decrypt_to_path(codec, src, tmp_path / "out", "bank1", hashlib.sha256(data).hexdigest()) == 1000
+    assert (tmp_path / "out").read_bytes() == data
+    with pytest.raises(CryptoError):
+        decrypt_to_path(codec, src, tmp_path / "bad", "bank1", "0" * 64)
+    assert not (tmp_path / "bad").exists()
