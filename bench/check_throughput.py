@@ -46,13 +46,49 @@ def python_of_same_size(n_lines: int, n_bytes: int) -> str:
     return "".join(parts)
 
 
+_TIME_AST = """
+import sys, time
+src = open(sys.argv[1], encoding="utf-8").read()
+t = time.perf_counter()
+compile(src, sys.argv[1], "exec", 0x400)  # ast.PyCF_ONLY_AST: what ast.parse does
+print(time.perf_counter() - t)
+"""
+
+_TIME_PARSE = """
+import sys, time
+from datastation.dsl.parser import parse
+src = open(sys.argv[1], encoding="utf-8").read()
+t = time.perf_counter()
+parse(src, sys.argv[1])
+print(time.perf_counter() - t)
+"""
+
+_TIME_CHECK = """
+import sys, time
+from datastation.dsl.check import check_source
+src = open(sys.argv[1], encoding="utf-8").read()
+t = time.perf_counter()
+result = check_source(src, sys.argv[1])
+print(time.perf_counter() - t)
+assert not result.errors, result.errors[:3]
+"""
+
+
+def in_fresh_process(script: str, path: Path) -> float:
+    """Run a timing script in a new interpreter, so that no measurement inherits another's heap."""
+    out = subprocess.run([sys.executable, "-c", script, str(path)], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return min(fn() for _ in range(repeat))
+
+
+def wall(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "NO_COLOR": "1"})
+    return time.perf_counter() - t
 
 
 def main() -> None:
@@ -61,36 +97,31 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    from datastation.dsl.check import check_source
-    from datastation.dsl.parser import parse
-
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = generate(args.contracts)
         (tmp / "functions.py").write_text(FUNCTIONS)
         dsc = tmp / "big.dsc"
         dsc.write_text(src)
-        py = python_of_same_size(src.count("\n"), len(src))
+        py_path = tmp / "same_size.py"
+        py_path.write_text(python_of_same_size(src.count("\n"), len(src)))
+        py = py_path.read_text()
         print(f"dsc program: {args.contracts} contracts, {src.count(chr(10))} lines, {len(src) / 1e6:.2f} MB")
         print(f"python file: {py.count(chr(10))} lines, {len(py) / 1e6:.2f} MB")
 
-        result = check_source(src, str(dsc), tmp)
-        assert not result.errors, result.errors[:3]
-
-        t_parse = best(lambda: parse(src, str(dsc)), args.repeat)
-        t_check = best(lambda: check_source(src, str(dsc), tmp), args.repeat)
-        t_ast = best(lambda: compile(py, "same_size.py", "exec", 0x400), args.repeat)  # ast.PyCF_ONLY_AST
-        t_cli = best(
-            lambda: subprocess.run([sys.executable, "-m", "datastation.runtime.cli", "check", "--format", "plain", str(dsc)],
-                                   check=True, stdout=subprocess.DEVNULL, env={**os.environ, "NO_COLOR": "1"}),
-            args.repeat,
-        )
-        print(f"parse only            {t_parse:7.3f} s")
-        print(f"check (parse + rules) {t_check:7.3f} s")
-        print(f"dsc check (process)   {t_cli:7.3f} s")
-        print(f"ast.parse same size   {t_ast:7.3f} s")
-        print(f"ratio check / ast.parse      {t_check / t_ast:5.2f}")
-        print(f"ratio dsc check / ast.parse  {t_cli / t_ast:5.2f}")
+        # Interleaved, best of `repeat`, each measurement in its own interpreter.
+        t_ast = t_parse = t_check = t_cli = float("inf")
+        for _ in range(args.repeat):
+            t_ast = min(t_ast, in_fresh_process(_TIME_AST, py_path))
+            t_parse = min(t_parse, in_fresh_process(_TIME_PARSE, dsc))
+            t_check = min(t_check, in_fresh_process(_TIME_CHECK, dsc))
+            t_cli = min(t_cli, wall([sys.executable, "-m", "datastation.runtime.cli", "check", "--format", "plain", str(dsc)]))
+        print(f"parse only                 {t_parse:7.3f} s")
+        print(f"check (parse + all rules)  {t_check:7.3f} s")
+        print(f"dsc check, whole process   {t_cli:7.3f} s   (interpreter start-up and imports included)")
+        print(f"ast.parse, same size       {t_ast:7.3f} s")
+        print(f"ratio check / ast.parse        {t_check / t_ast:5.2f}")
+        print(f"ratio dsc check / ast.parse    {t_cli / t_ast:5.2f}")
 
 
 if __name__ == "__main__":
