@@ -10,8 +10,9 @@
 3. The function runs in the executor; every data read is recorded; a read outside the
    contract short-circuits the run and nothing is released.
 4. Every `ensure` is evaluated on the result.
-5. In one transaction: the result goes to each recipient's outbox and/or is kept as a
-   derived data element with its provenance; the app state is written; everything audited.
+5. In one transaction: the result goes to each recipient's outbox (under no_trust sealed for
+   that recipient's key: `runtime.crypto.results`) and/or is kept as a derived data element
+   with its provenance; the app state is written; everything audited.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .provenance import owner_of
 
 DERIVED_OWNER = "_derived"  # storage folder of kept results (their owners are in the provenance)
 BUNDLE_ROOT = Path("/dsc-bundle")
+SEALED_SUFFIX = ".sealed"  # outbox files sealed for their recipient (no_trust)
 
 
 @dataclass
@@ -244,19 +246,48 @@ class _Runner:
         self.result = None
         self.outcome = None
         self.phase = "require"
+        self.refused: str | None = None  # first key read outside the contract, if any
 
     # -- reads -------------------------------------------------------------------------
-    def read_bytes(self, key: str) -> bytes:
+    def _authorize(self, key: str):
+        """The row of a DE the contract may read; a key outside it short-circuits the run.
+
+        The refusal is remembered too, so it stops the run even when an executor turns the
+        exception raised inside its callback into an ordinary failure."""
         if key not in self.row.inputs:
+            self.refused = self.refused or key
             raise _ShortCircuit(key)
         d = self.rows.get(key) or self.ctx.store.get_data(key)
         self.rows[key] = d
-        data = self.ctx.storage.get(d.owner, d.content_hash)
+        return d
+
+    def _record_read(self, key: str, d) -> None:
         self.ctx.audit.append("data_read", actor=self.agent, contract=self.row.id,
                               payload={"key": key, "phase": self.phase, "content_hash": d.content_hash})
         if key not in self.report.reads:
             self.report.reads.append(key)
+
+    def read_bytes(self, key: str) -> bytes:
+        d = self._authorize(key)
+        data = self.ctx.storage.get(d.owner, d.content_hash)
+        self._record_read(key, d)
         return data
+
+    def read_into(self, key: str, path: Path) -> None:
+        """`read_bytes` straight to a file: decrypted chunk by chunk (no_trust) or copied, hash checked."""
+        from datastation.runtime.crypto.codec import decrypt_to_path
+        from datastation.runtime.storage import StorageError
+
+        d = self._authorize(key)
+        storage = self.ctx.storage
+        src = storage.path_for(d.owner, d.content_hash)
+        if not src.is_file():
+            raise StorageError(f"contents {d.content_hash[:12]} of {d.owner} are missing from storage ({src})")
+        try:
+            decrypt_to_path(storage.codec, src, path, d.owner, d.content_hash)
+        except Exception as exc:  # wrong key, tampering, I/O: nothing staged (decrypt_to_path cleans up)
+            raise StorageError(f"contents {d.content_hash[:12]} of {d.owner} cannot be decoded: {exc}") from None
+        self._record_read(key, d)
 
     def load(self, key: str):
         from datastation.runtime.executors.base import LoadError, load_value_cached
@@ -296,7 +327,8 @@ class _Runner:
         return ExecutionJob(
             contract_id=self.row.id, contract_name=self.row.name, function=self.function_ref(name),
             args=tuple(args), kwargs=tuple(kwargs.items()) if isinstance(kwargs, dict) else tuple(kwargs),
-            allowed=frozenset(allowed), formats=self.formats(), read=self.read_bytes, state=self.state, phase=phase,
+            allowed=frozenset(allowed), formats=self.formats(), read=self.read_bytes, read_into=self.read_into,
+            state=self.state, phase=phase,
             content_hashes={k: self.rows[k].content_hash for k in self.row.inputs if self.rows.get(k) is not None},
             timeout_seconds=getattr(getattr(self.ctx.config, "docker", None), "timeout_seconds", None),
         )
@@ -306,6 +338,8 @@ class _Runner:
         from datastation.runtime.executors.base import OK, SHORT_CIRCUIT
 
         out = self.executor.run(self.job(name, args, kwargs, self.row.inputs, self.phase))
+        if self.refused:
+            raise _ShortCircuit(self.refused)
         if out.status == SHORT_CIRCUIT:
             raise _ShortCircuit(out.forbidden_key or "?")
         if out.status != OK:
@@ -363,6 +397,8 @@ class _Runner:
             for k in out.reads:
                 if k not in rep.reads:
                     rep.reads.append(k)
+            if self.refused:
+                raise _ShortCircuit(self.refused)
             if out.status == SHORT_CIRCUIT:
                 raise _ShortCircuit(out.forbidden_key or "?")
             if out.status != OK:
@@ -384,12 +420,25 @@ class _Runner:
         except Exception as exc:  # storage or data problems: recorded, never a traceback
             rep.status, rep.error = lc.ERRORED, f"{type(exc).__name__}: {exc}"
 
+    def sealed(self, recipient: str) -> bytes:
+        """The outbox bytes for `recipient`: sealed for their registered key under no_trust, else plain."""
+        from datastation.runtime.crypto.results import seal_result
+
+        if self.ctx.config.trust_mode != "no_trust":
+            return self.outcome.data
+        agent = self.ctx.store.get_agent(recipient)
+        if agent is None:
+            raise ValueError(f"recipient {recipient} is not a registered agent")
+        return seal_result(self.ctx.config, recipient, self.outcome.data, agent.public_key)
+
     def finish(self, contract: ir.Contract) -> None:
         """Release or record the failure, in one transaction."""
         rep, ctx, row = self.report, self.ctx, self.row
         outbox_files = []
         if rep.status == lc.EXECUTED and row.recipients:
             ext = _extension(self.outcome.kind)
+            if ctx.config.trust_mode == "no_trust":
+                ext += SEALED_SUFFIX  # not readable as-is: `dsc keys decrypt FILE --as RECIPIENT`
             for r in row.recipients:
                 path = Path(ctx.config.outbox_path) / r / f"{row.name}-{row.id[:8]}{ext}"
                 outbox_files.append((r, path))
@@ -398,8 +447,14 @@ class _Runner:
         if rep.status == lc.EXECUTED:
             from datastation.runtime.storage import atomic_write
 
-            for r, path in outbox_files:  # atomic writes; a crash before commit leaves no release row
-                atomic_write(path, self.outcome.data)
+            blobs = []
+            try:  # no_trust: each copy sealed for its recipient (only their private key opens it)
+                blobs = [self.sealed(r) for r, _ in outbox_files]
+            except Exception as exc:
+                rep.status, rep.error, outbox_files = lc.ERRORED, f"cannot seal the result: {exc}", []
+            for (r, path), blob in zip(outbox_files, blobs):
+                atomic_write(path, blob)  # atomic; a crash before commit leaves no release row
+        if rep.status == lc.EXECUTED:
             if row.meta.get("kept_as"):
                 kept_hash = ctx.storage.put(self.outcome.data, DERIVED_OWNER)
         crash_point("execute.files_written")

@@ -19,12 +19,28 @@ class Binding:
     missing: list[Param] = field(default_factory=list)
 
 
+_SHAPES: dict[int, tuple] = {}  # id(sig) -> (sig, positional, var_pos, var_kw, by_name, required)
+
+
+def _shape(sig: FunctionSig) -> tuple:
+    """What binding needs from a signature, computed once per signature."""
+    found = _SHAPES.get(id(sig))
+    if found is None or found[0] is not sig:
+        by_name = {p.name: p for p in sig.params if p.kind in ("positional", "keyword_only")}
+        found = _SHAPES[id(sig)] = (
+            sig,
+            [p for p in sig.params if p.kind == "positional"],
+            next((p for p in sig.params if p.kind == "var_positional"), None),
+            next((p for p in sig.params if p.kind == "var_keyword"), None),
+            by_name,
+            [p for p in by_name.values() if not p.has_default],
+        )
+    return found
+
+
 def bind(sig: FunctionSig, call: ir.Call) -> Binding:
     b = Binding()
-    positional = [p for p in sig.params if p.kind == "positional"]
-    var_pos = next((p for p in sig.params if p.kind == "var_positional"), None)
-    var_kw = next((p for p in sig.params if p.kind == "var_keyword"), None)
-    by_name = {p.name: p for p in sig.params if p.kind in ("positional", "keyword_only")}
+    _sig, positional, var_pos, var_kw, by_name, required = _shape(sig)
     for i, arg in enumerate(call.args):
         if i < len(positional):
             b.bound[positional[i].name] = (positional[i], arg)
@@ -42,5 +58,5 @@ def bind(sig: FunctionSig, call: ir.Call) -> Binding:
             b.bound[name] = (var_kw, kw.value)
         else:
             b.unknown.append(kw)
-    b.missing = [p for p in by_name.values() if not p.has_default and p.name not in b.bound]
+    b.missing = [p for p in required if p.name not in b.bound]
     return b

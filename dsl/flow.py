@@ -29,7 +29,7 @@ def build_graph(symbols: Symbols) -> nx.DiGraph:
         cnode = ("contract", name)
         nodes.append((cnode, {"span": c.name.span, "label": name}))
         if c.call is not None:
-            for ref in symbols.data_refs(c.call):
+            for ref in symbols.refs(c.call):
                 src = ("kept", ref.key) if ref.kept else ("data", ref.key)
                 edges.setdefault((src, cnode), {"flow": True, "span": ref.span, "label": "read by"})
         if c.keep_as is not None:
@@ -60,16 +60,18 @@ def flow_view(g: nx.DiGraph) -> nx.DiGraph:
     return cached
 
 
-def shortest_paths_from(view: nx.DiGraph, sources: list):
-    """Breadth-first search from all `sources` at once. Returns `path_to(node)`: a shortest path
-    from one of the sources to `node`, or None when no source reaches it."""
-    parent: dict = {s: None for s in sources if s in view}
+def shortest_paths_from(g: nx.DiGraph, sources: list):
+    """Breadth-first search from all `sources` at once, along flow edges only (so `g` may be the
+    whole graph: no copy without the ownership edges is needed). Returns `path_to(node)`: a
+    shortest path from one of the sources to `node`, or None when no source reaches it."""
+    succ = g.succ
+    parent: dict = {s: None for s in sources if s in g}
     frontier = list(parent)
     while frontier:
         nxt = []
         for u in frontier:
-            for v in view.successors(u):
-                if v not in parent:
+            for v, attrs in succ[u].items():
+                if v not in parent and attrs.get("flow", True):
                     parent[v] = u
                     nxt.append(v)
         frontier = nxt

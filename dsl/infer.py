@@ -58,6 +58,20 @@ class Inference:
             if not T.assignable(body, T.BOOL):
                 self._err("DSC040", f"the body of 'for' must be a condition, got {T.describe(body)}", node.body.span)
             result = T.BOOL
+        elif cls is ir.BinOp:
+            self._recursive(node.left, scope, types)
+            self._recursive(node.right, scope, types)
+            result = self._BinOp(node, scope, types)
+        elif cls is ir.Call:
+            for child in node.args:
+                self._recursive(child, scope, types)
+            for k in node.kwargs:
+                self._recursive(k.value, scope, types)
+            result = self._Call(node, scope, types)
+        elif cls is ir.Name:
+            result = self._Name(node, scope, types)
+        elif cls is ir.Num:
+            result = T.INT if isinstance(node.value, int) else T.FLOAT
         else:
             children = _CHILDREN.get(cls)
             if children is not None:

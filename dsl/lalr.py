@@ -28,8 +28,40 @@ class ParseError(Exception):
     expected: frozenset[str]
 
 
-# How a reduction builds its value.
+# How a reduction builds its value (the original, general semantics).
 _CALL, _INLINE_ONE, _SPLICE = 0, 1, 2
+
+# What the hot loop does for an action (the first item of each entry in `Driver.fast`).
+_SHIFT, _UNIT, _LEAF, _CALL1, _CALLN, _GROW, _NEW_SPLICE, _FLAT, _GENERAL = range(9)
+
+
+class _Gotos(dict):
+    """The state after a reduction, by the state under the reduced symbols, for one lookahead.
+
+    Filled on first use. It includes the unit reductions (`?rule: child`) that the lookahead
+    triggers next: they only move the top state, from the same state under it, so they are
+    folded into this one look-up and never run in the loop.
+    """
+
+    __slots__ = ("driver", "symbol", "lookahead")
+
+    def __init__(self, driver, symbol: str, lookahead: str):
+        super().__init__()
+        self.driver, self.symbol, self.lookahead = driver, symbol, lookahead
+
+    def __missing__(self, below: int) -> int:
+        d = self.driver
+        state = d.gotos[below][self.symbol]
+        while True:
+            entry = d.actions[state].get(self.lookahead)
+            if entry is None or entry[0]:
+                break
+            size, goto, mode = entry[1][:3]
+            if not (size == 1 and mode == _INLINE_ONE):
+                break
+            state = d.gotos[below][goto]
+        self[below] = state
+        return state
 
 
 class Driver:
@@ -39,7 +71,7 @@ class Driver:
         self.start_state = table.start_states[start]
         reductions: dict[object, tuple] = {}
         # actions[state][terminal] = (True, next_state) | (False, reduction)
-        # reduction = (size, goto_symbol, mode, fn, has_splices)
+        # reduction = (size, goto_symbol, mode, fn, has_splices, fast_kind, splice_flags)
         self.actions: dict[int, dict[str, tuple]] = {}
         self.gotos: dict[int, dict[str, int]] = {}
         for state, row in table.states.items():
@@ -55,12 +87,30 @@ class Driver:
                     acts[symbol] = (False, reductions[arg])
             self.actions[state] = acts
             self.gotos[state] = gotos
+        # The hot loop's table: fast[state][terminal] = (kind, next_state) for a shift, or
+        # (kind, size, gotos, fn, reduction) for a reduction, with gotos a `_Gotos`.
+        shared: dict[tuple, _Gotos] = {}
+        self.fast: dict[int, dict[str, tuple]] = {}
+        for state, acts in self.actions.items():
+            row = {}
+            for term, (is_shift, arg) in acts.items():
+                if is_shift:
+                    row[term] = (_SHIFT, arg)
+                    continue
+                size, goto, _mode, fn, _splices, kind, _flags = arg
+                key = (goto, term)
+                if key not in shared:
+                    shared[key] = _Gotos(self, goto, term)
+                row[term] = (kind, size, shared[key], fn, arg, arg[6])
+            self.fast[state] = row
 
     @staticmethod
     def _reduction(rule, builder) -> tuple:
         name = rule.origin.name
         name = name.value if hasattr(name, "value") else str(name)
-        has_splices = any(not sym.is_term and str(sym.name).startswith("_") for sym in rule.expansion)
+        splices = [not sym.is_term and str(sym.name).startswith("_") for sym in rule.expansion]
+        has_splices = any(splices)
+        size = len(rule.expansion)
         fn = None
         if rule.alias:
             fn, mode = getattr(builder, str(rule.alias)), _CALL
@@ -72,40 +122,101 @@ class Driver:
             fn, mode = getattr(builder, name, None), _CALL
             if fn is None:
                 raise TypeError(f"the IR builder has no method for grammar rule '{name}'")
-        return (len(rule.expansion), name, mode, fn, has_splices)
+        if size == 0:
+            kind = _GENERAL
+        elif mode == _INLINE_ONE and size == 1:
+            kind = _UNIT
+        elif mode == _SPLICE:
+            if not has_splices:
+                kind = _NEW_SPLICE
+            elif size >= 2 and splices[0] and rule.expansion[0] == rule.origin and not any(splices[1:]):
+                kind = _GROW  # `__x: __x item...`: the repetition so far grows in place
+            else:
+                kind = _GENERAL
+        elif has_splices:
+            kind = _FLAT if mode == _CALL and size >= 2 else _GENERAL
+        elif size == 1:
+            kind = _LEAF if getattr(fn, "leaf", False) else _CALL1
+        else:
+            kind = _CALLN  # `_INLINE_ONE` with two or more children always calls, like `_CALL`
+        # For _FLAT: which children are repetitions to splice in.
+        flags = tuple(splices) if kind == _FLAT else None
+        return (size, name, mode, fn, has_splices, kind, flags)
 
     def parse(self, tokens):
-        actions, gotos = self.actions, self.gotos
-        state_stack = [self.start_state]
-        value_stack: list = []
-        push_state, push_value = state_stack.append, value_stack.append
-        end = self.end_state
+        fast = self.fast
+        state = self.start_state
+        states = [state]
+        values: list = []
+        push_state, push_value = states.append, values.append
         for tok in tokens:
-            ttype = tok.type
+            ttype = tok[0]
             while True:
-                entry = actions[state_stack[-1]].get(ttype)
+                entry = fast[state].get(ttype)
                 if entry is None:
-                    raise ParseError(tok, self._expected(state_stack))
-                if entry[0]:
-                    push_state(entry[1])
+                    raise ParseError(tok, self._expected(states))
+                kind = entry[0]
+                if kind == _SHIFT:
+                    state = entry[1]
+                    push_state(state)
                     push_value(tok)
                     break
-                size, goto, mode, fn, has_splices = entry[1]
-                if size == 1 and mode == _INLINE_ONE:
-                    # A unit reduction (`?rule: child`): the value stays, only the state moves.
-                    state_stack[-1] = gotos[state_stack[-2]][goto]
-                    continue
-                self._reduce(entry[1], state_stack, value_stack, gotos)
-        while state_stack[-1] != end:
-            entry = actions[state_stack[-1]].get("$END")
+                if kind == _LEAF:
+                    values[-1] = entry[3](values[-1])
+                    state = states[-1] = entry[2][states[-2]]
+                elif kind == _CALLN:
+                    n = entry[1]
+                    children = values[-n:]
+                    del values[1 - n:]
+                    values[-1] = entry[3](children)
+                    del states[1 - n:]
+                    state = states[-1] = entry[2][states[-2]]
+                elif kind == _GROW:
+                    n = entry[1]
+                    values[-n].extend(values[1 - n:])
+                    del values[1 - n:]
+                    del states[1 - n:]
+                    state = states[-1] = entry[2][states[-2]]
+                elif kind == _UNIT:
+                    state = states[-1] = entry[2][states[-2]]
+                elif kind == _CALL1:
+                    values[-1] = entry[3](values[-1:])
+                    state = states[-1] = entry[2][states[-2]]
+                elif kind == _NEW_SPLICE:
+                    n = entry[1]
+                    splice = _Splice(values[-n:])
+                    if n > 1:
+                        del values[1 - n:]
+                        del states[1 - n:]
+                    values[-1] = splice
+                    state = states[-1] = entry[2][states[-2]]
+                elif kind == _FLAT:
+                    # A rule with repetitions inside (`call: NAME "(" arg (", " arg)* ")"`).
+                    n = entry[1]
+                    children = []
+                    for child, spliced in zip(values[-n:], entry[5]):
+                        if spliced:
+                            children += child
+                        else:
+                            children.append(child)
+                    del values[1 - n:]
+                    values[-1] = entry[3](children)
+                    del states[1 - n:]
+                    state = states[-1] = entry[2][states[-2]]
+                else:
+                    self._reduce(entry[4], states, values, self.gotos)
+                    state = states[-1]
+        end = self.end_state
+        while states[-1] != end:
+            entry = self.actions[states[-1]].get("$END")
             if entry is None or entry[0]:
-                raise ParseError(None, self._expected(state_stack))
-            self._reduce(entry[1], state_stack, value_stack, gotos)
-        return value_stack[-1]
+                raise ParseError(None, self._expected(states))
+            self._reduce(entry[1], states, values, self.gotos)
+        return values[-1]
 
     @staticmethod
     def _reduce(reduction, state_stack, value_stack, gotos):
-        size, goto, mode, fn, has_splices = reduction
+        size, goto, mode, fn, has_splices = reduction[:5]
         if size:
             children = value_stack[-size:]
             del value_stack[-size:]

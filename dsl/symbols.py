@@ -15,6 +15,8 @@ from .diagnostics import Span
 from .signatures import FunctionSig, ModuleError, read_module, stdlib_functions
 
 RESULT = "result"
+_BinOp, _Attribute, _Name, _Call, _ListExpr, _ForAll, _UnaryOp = (
+    ir.BinOp, ir.Attribute, ir.Name, ir.Call, ir.ListExpr, ir.ForAll, ir.UnaryOp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Symbols:
         self._conditions: dict[int, tuple[ir.Contract, list[str]]] = {}
         self._walks: dict[int, tuple[ir.Expr, list]] = {}
         self._bindings: dict[int, tuple[ir.Call, object]] = {}
+        self._refs: dict[int, tuple[ir.Expr, list[DataRef]]] = {}
+        self._source_data: dict[int, tuple[ir.Contract, frozenset[str]]] = {}
 
     def walk(self, expr: ir.Expr) -> list[tuple[ir.Expr, frozenset[str]]]:
         """`walk.walk(expr)` as a list, computed once per expression and shared by the rules."""
@@ -132,38 +136,56 @@ class Symbols:
     # ------------------------------------------------------------ data flow
     def data_refs(self, expr: ir.Expr, env: dict[str, list[str]] | None = None) -> Iterator[DataRef]:
         """Every data element an expression names. `env` binds quantifier variables to agent names."""
-        env = dict(env or {})
+        if env:
+            return iter(self._find_refs(expr, dict(env)))
+        return iter(self.refs(expr))
+
+    def refs(self, expr: ir.Expr) -> list[DataRef]:
+        """`data_refs(expr)` as a list, computed once per expression and shared (do not modify it)."""
+        found = self._refs.get(id(expr))
+        if found is None or found[0] is not expr:
+            found = self._refs[id(expr)] = (expr, self._find_refs(expr, {}))
+        return found[1]
+
+    def _find_refs(self, expr: ir.Expr, env: dict[str, list[str]]) -> list[DataRef]:
+        out: list[DataRef] = []
+        agents, data, kept = self.agents, self.data, self.kept
         stack: list[tuple[ir.Expr, dict]] = [(expr, env)]
+        pop, push = stack.pop, stack.append
         while stack:
-            node, scope = stack.pop()
-            if isinstance(node, ir.Attribute):
-                if isinstance(node.value, ir.Name):
-                    base = node.value.id
-                    owners = scope.get(base, [base] if base in self.agents else [])
+            node, scope = pop()
+            cls = type(node)
+            if cls is _BinOp:
+                push((node.right, scope))
+                push((node.left, scope))
+            elif cls is _Attribute:
+                value = node.value
+                if type(value) is _Name:
+                    base = value.id
+                    owners = scope[base] if base in scope else ((base,) if base in agents else ())
                     for owner in owners:
                         key = f"{owner}.{node.attr.name}"
-                        if key in self.data:
-                            yield DataRef(key, node.span)
+                        if key in data:
+                            out.append(DataRef(key, node.span))
                 else:
-                    stack.append((node.value, scope))
-            elif isinstance(node, ir.Name):
-                if node.id in self.kept and node.id not in scope:
-                    yield DataRef(node.id, node.span, kept=True)
-            elif isinstance(node, ir.ForAll):
-                stack.append((node.iterable, scope))
-                inner = dict(scope)
-                inner[node.var.name] = self.agent_values(node.iterable, scope)
-                stack.append((node.body, inner))
-            elif isinstance(node, ir.Call):
+                    push((value, scope))
+            elif cls is _Name:
+                if node.id in kept and node.id not in scope:
+                    out.append(DataRef(node.id, node.span, kept=True))
+            elif cls is _Call:
+                # Keyword arguments are visited before positional ones (the order inputs are listed in).
                 stack.extend((a, scope) for a in reversed(node.args))
                 stack.extend((k.value, scope) for k in reversed(node.kwargs))
-            elif isinstance(node, ir.ListExpr):
+            elif cls is _ListExpr:
                 stack.extend((x, scope) for x in reversed(node.items))
-            elif isinstance(node, ir.BinOp):
-                stack.append((node.right, scope))
-                stack.append((node.left, scope))
-            elif isinstance(node, ir.UnaryOp):
-                stack.append((node.operand, scope))
+            elif cls is _ForAll:
+                push((node.iterable, scope))
+                inner = dict(scope)
+                inner[node.var.name] = self.agent_values(node.iterable, scope)
+                push((node.body, inner))
+            elif cls is _UnaryOp:
+                push((node.operand, scope))
+        return out
 
     def agent_values(self, iterable: ir.Expr, scope: dict[str, list[str]] | None = None) -> list[str]:
         """The agents a quantifier ranges over, when its list names agents."""
@@ -183,7 +205,7 @@ class Symbols:
         """Data keys ("owner.name") and kept names the computation reads, in order, without repeats."""
         found = self._inputs.get(id(contract))
         if found is None or found[0] is not contract:
-            keys = [] if contract.call is None else list(dict.fromkeys(r.key for r in self.data_refs(contract.call)))
+            keys = [] if contract.call is None else list(dict.fromkeys(r.key for r in self.refs(contract.call)))
             found = self._inputs[id(contract)] = (contract, keys)
         return list(found[1])
 
@@ -193,17 +215,25 @@ class Symbols:
         if found is None or found[0] is not contract:
             keys: dict[str, None] = {}
             for cond in (*contract.requires, *contract.ensures):
-                for ref in self.data_refs(cond):
+                for ref in self.refs(cond):
                     keys[ref.key] = None
             found = self._conditions[id(contract)] = (contract, list(keys))
         return list(found[1])
 
     def source_data(self, contract: ir.Contract) -> frozenset[str]:
         """The original data elements behind a contract's inputs, expanding kept results (provenance)."""
-        out: set[str] = set()
-        for key in (*self.contract_inputs(contract), *self.condition_inputs(contract)):
-            out |= self.origins(key)
-        return frozenset(out)
+        found = self._source_data.get(id(contract))
+        if found is None or found[0] is not contract:
+            keys = (*self.contract_inputs(contract), *self.condition_inputs(contract))
+            if all(k in self.data for k in keys):
+                out = frozenset(keys)
+            else:
+                acc: set[str] = set()
+                for key in keys:
+                    acc |= self.origins(key)
+                out = frozenset(acc)
+            found = self._source_data[id(contract)] = (contract, out)
+        return found[1]
 
     def origins(self, key: str) -> frozenset[str]:
         """The original data elements a data key or kept name comes from.

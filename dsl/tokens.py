@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
+from itertools import accumulate, compress, repeat
+from operator import add, eq, itemgetter, mul, sub
+from typing import NamedTuple
 
 from .diagnostics import Diagnostic, Span, error
 
@@ -94,27 +98,34 @@ _BAD_CHAR_HELP = {"&": "write 'and'", "|": "write 'or'", "!": "write 'not' (or '
                   "'": 'strings use double quotes: "text"', ";": "remove it: clauses need no separator"}
 
 
-class Token:
-    """A lexed token. Lighter than `lark.Token` (the parser handles about a million per second)."""
+class Token(NamedTuple):
+    """A lexed token: its terminal name, its text and its location.
 
-    __slots__ = ("type", "value", "start_pos", "end_pos", "line", "column", "end_line", "end_column")
+    A named tuple holding a ready-made `Span`: the fast tokenizer builds every token and span
+    with C-level `map`/`zip` (no Python frame per token), and the IR builder reuses the span.
+    """
 
-    def __init__(self, type: str, value: str, start_pos: int, line: int, column: int, end_line: int,
-                 end_column: int, end_pos: int):
-        self.type = type
-        self.value = value
-        self.start_pos = start_pos
-        self.end_pos = end_pos
-        self.line = line
-        self.column = column
-        self.end_line = end_line
-        self.end_column = end_column
+    type: str
+    value: str
+    span: Span
+
+    # Positions, for code that reads a token like Lark's.
+    start_pos = property(lambda self: self[2][5])
+    end_pos = property(lambda self: self[2][6])
+    line = property(lambda self: self[2][1])
+    column = property(lambda self: self[2][2])
+    end_line = property(lambda self: self[2][3])
+    end_column = property(lambda self: self[2][4])
 
     def __str__(self) -> str:
         return self.value
 
     def __repr__(self) -> str:
         return f"Token({self.type}, {self.value!r})"
+
+
+_new_token = partial(tuple.__new__, Token)
+_new_span = partial(tuple.__new__, Span)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +148,18 @@ def escape(value: str) -> str:
     return f'"{out.replace(chr(13), chr(92) + "r").replace(chr(0), chr(92) + "0")}"'
 
 
-def token_span(tok: Token, file: str) -> Span:
-    return Span(file, tok.line, tok.column, tok.end_line, tok.end_column, tok.start_pos, tok.end_pos)
+def token_span(tok: Token, file: str | None = None) -> Span:
+    return tok[2]
 
 
 def tokenize(text: str, file: str) -> tuple[list[Token], list[CommentToken], list[Diagnostic]]:
-    """Split `text` into Lark tokens, comments and lexical diagnostics."""
+    """Split `text` into tokens, comments and lexical diagnostics."""
+    fast = _tokenize_clean(text, file)
+    return fast if fast is not None else _tokenize_any(text, file)
+
+
+def _tokenize_any(text: str, file: str) -> tuple[list[Token], list[CommentToken], list[Diagnostic]]:
+    """The general tokenizer: one match at a time, reporting every lexical problem."""
     tokens: list[Token] = []
     comments: list[CommentToken] = []
     diags: list[Diagnostic] = []
@@ -208,30 +225,120 @@ def tokenize(text: str, file: str) -> tuple[list[Token], list[CommentToken], lis
                 shown = value if value.isprintable() else repr(value)[1:-1]
                 diags.append(error("DSC003", f"unexpected character '{shown}'", span, help=_BAD_CHAR_HELP.get(value, "remove it")))
                 continue
-        tok = Token(ttype, value, start, line, col, line, col + (end - start), end)
+        tok = _new_token((ttype, value, Span(file, line, col, line, col + (end - start), start, end)))
         append(tok)
         prev_type = ttype
     return tokens, comments, diags
 
 
+# The fast path splits the whole text with one C-level `re.split`: gaps between tokens are
+# blanks only, so offsets are running sums of lengths and every per-token step is a C `map`.
+# Any lexical problem (an unterminated string, a stray character, brackets nested too deep)
+# sends the text to `_tokenize_any`, which reports it exactly.
+_CLEAN_TOKEN_RE = re.compile(
+    r"""
+    ([A-Za-z_][A-Za-z0-9_]*
+    |\n
+    |==|!=|<=|>=|[<>+\-*/%=(){}\[\],.:]
+    |[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?
+    |"(?:[^"\\\n]|\\[^\n])*"
+    |\#[^\n]*)
+    |"[^\n]*
+    |[^ \t\r\f\v\n]
+    """,
+    re.VERBOSE,
+)
+_TYPE_OF = {**KEYWORDS, **PUNCTUATION, "\n": "NL"}
+_FIRST_CHAR_TYPE = {
+    **{c: "NAME" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"},
+    **{c: "NUMBER" for c in "0123456789"},
+    '"': "STRING",
+    "#": "COMMENT",
+}
+_DROPPED = {"NL": False, "COMMENT": False}
+_DEPTH = {"LPAR": 1, "LBRACK": 1, "LBRACE": 1, "RPAR": -1, "RBRACK": -1, "RBRACE": -1}
+_IS_KEYWORD = frozenset(KEYWORDS.values()).__contains__
+_first_char = itemgetter(0)
+_LOOK_AHEAD = frozenset({"EQUAL", "LPAR", "NL"})  # a keyword before these may be a name
+_LOOK_BEHIND = frozenset({"DOT", "NL", "COMMENT"})
+
+
+def _tokenize_clean(text: str, file: str) -> tuple[list[Token], list[CommentToken], list[Diagnostic]] | None:
+    """Tokenize text without lexical problems in bulk; None when there is a problem to report."""
+    parts = _CLEAN_TOKEN_RE.split(text)
+    values = parts[1::2]
+    if None in values:  # an unterminated string or an unexpected character
+        return None
+    n = len(values)
+    offsets = list(accumulate(map(len, parts)))
+    starts = offsets[0:2 * n:2]
+    ends = offsets[1::2]
+    types = list(map(_TYPE_OF.get, values, map(_FIRST_CHAR_TYPE.get, map(_first_char, values))))
+    brackets = list(filter(None, map(_DEPTH.get, types)))
+    if len(brackets) > MAX_NESTING:
+        depth = list(accumulate(brackets, initial=0))
+        if max(map(sub, depth, accumulate(depth, min))) > MAX_NESTING:
+            return None
+    _soft_keywords(types, values, ends, text)
+    newline = list(map(eq, types, repeat("NL")))
+    lines = list(accumulate(newline, initial=1))  # a token's line: 1 + newlines before it (one extra at the end)
+    line_start = [0, 0, *compress(ends, newline)]  # by line number
+    columns = list(map(sub, starts, map(line_start.__getitem__, lines)))  # 0-based here
+    end_columns = map(add, columns, map(sub, ends, starts))
+    columns = map(add, columns, repeat(1))
+    end_columns = map(add, end_columns, repeat(1))
+    rows = zip(types, values, map(_new_span, zip(repeat(file), lines, columns, lines, end_columns, starts, ends)))
+    comments: list[CommentToken] = []
+    if "COMMENT" in types:
+        rows = list(rows)
+        i = -1
+        while (i := _index(types, "COMMENT", i + 1)) >= 0:
+            comments.append(CommentToken(values[i].rstrip(), rows[i][2]))
+    tokens = list(map(_new_token, compress(rows, map(_DROPPED.get, types, repeat(True)))))
+    return tokens, comments, []
+
+
+def _index(items: list, value, start: int) -> int:
+    try:
+        return items.index(value, start)
+    except ValueError:
+        return -1
+
+
+def _soft_keywords(types: list[str], values: list[str], ends: list[int], text: str) -> None:
+    """Read a keyword as a name after '.', before '=' and (for soft keywords) before '('.
+
+    `types` still holds newlines and comments, which the look-behind skips."""
+    last = len(types) - 1
+    for i in compress(range(len(types)), map(_IS_KEYWORD, types)):
+        # Most keywords are followed by a name and preceded by neither '.' nor a line break.
+        if i < last and types[i + 1] not in _LOOK_AHEAD and types[i - 1] not in _LOOK_BEHIND and i:
+            continue
+        j = i - 1
+        while j >= 0 and (types[j] == "NL" or types[j] == "COMMENT"):
+            j -= 1
+        end = ends[i]
+        if (j >= 0 and types[j] == "DOT") or _FOLLOWED_BY_ASSIGN.match(text, end) or (
+            values[i] in _SOFT_BEFORE_CALL and _FOLLOWED_BY_CALL.match(text, end)
+        ):
+            types[i] = "NAME"
+
+
 def split_items(tokens: list[Token]) -> list[list[Token]]:
     """Cut a token list before every top-level item keyword."""
-    chunks: list[list[Token]] = []
-    current: list[Token] = []
-    prev = None
-    for tok in tokens:
+    cuts = [0]
+    # Only the item keywords are looked at in Python; finding them is one C-level pass.
+    for i in compress(range(len(tokens)), map(ITEM_KEYWORDS.__contains__, map(_first_char, tokens))):
         # `agent data "Data Corp"`: an item keyword right after one, on the same line, is a keyword
         # used as a name; keeping it in the item gives one clear error instead of two confusing ones.
-        if tok.type in ITEM_KEYWORDS and current and not (
-            prev is not None and prev.type in ITEM_KEYWORDS and prev.line == tok.line
-        ):
-            chunks.append(current)
-            current = []
-        current.append(tok)
-        prev = tok
-    if current:
-        chunks.append(current)
-    return chunks
+        if i == 0:
+            continue
+        prev = tokens[i - 1]
+        if prev[0] in ITEM_KEYWORDS and prev[2][1] == tokens[i][2][1]:
+            continue
+        cuts.append(i)
+    cuts.append(len(tokens))
+    return [tokens[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
 def describe(tok: Token) -> str:

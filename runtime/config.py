@@ -20,6 +20,10 @@ CONFIG_NAME = "data_station_config.yaml"
 TRUST_MODES = ("full_trust", "no_trust")
 EXECUTORS = ("inprocess", "docker")
 BACKENDS = ("sqlite",)
+# The name `dsc image build` (and docker/build-image.sh) always gives the runtime image.
+DEFAULT_IMAGE = "datastation-runtime:latest"
+# The executor used when the config does not name one.
+DEFAULT_EXECUTOR = {"full_trust": "inprocess", "no_trust": "docker"}
 
 
 class ConfigError(Exception):
@@ -35,7 +39,7 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class DockerConfig:
-    image: str = "datastation-runner:latest"
+    image: str = DEFAULT_IMAGE
     cpus: float = 1.0
     memory: str = "512m"
     pids: int = 128
@@ -57,11 +61,16 @@ class Config:
     keyring_path: Path = Path(".dsc-escrow/keyring")
     outbox_path: Path = Path(".dsc-escrow/outbox")
     trust_mode: str = "full_trust"
-    executor: str = "inprocess"
+    executor: str | None = None  # None: DEFAULT_EXECUTOR[trust_mode]
     docker: DockerConfig = field(default_factory=DockerConfig)
     kek: KekConfig = field(default_factory=KekConfig)
     request_window_seconds: float = 300.0
     source: Path | None = None  # the file this was loaded from, if any
+
+    def __post_init__(self):
+        if self.executor is None:
+            object.__setattr__(self, "executor", DEFAULT_EXECUTOR.get(self.trust_mode, "inprocess"))
+        check_trust(self.trust_mode, self.executor)
 
     @property
     def escrow_key_path(self) -> Path:
@@ -173,12 +182,20 @@ def _build(raw: dict[str, Any], base: Path, source: Path | None) -> Config:
         keyring_path=path("keyring_path", raw.get("keyring_path"), escrow_dir / "keyring"),
         outbox_path=path("outbox_path", raw.get("outbox_path"), escrow_dir / "outbox"),
         trust_mode=_choice(raw.get("trust_mode", "full_trust"), "trust_mode", TRUST_MODES),
-        executor=_choice(raw.get("executor", "inprocess"), "executor", EXECUTORS),
+        executor=(None if raw.get("executor") is None else _choice(raw["executor"], "executor", EXECUTORS)),
         docker=docker,
         kek=kek,
         request_window_seconds=float(window),
         source=source,
     )
+
+
+def check_trust(trust_mode: str, executor: str) -> None:
+    """no_trust runs functions only in the Docker sandbox: an in-process executor would see every
+    owner's plaintext and run untrusted code inside the escrow."""
+    if trust_mode == "no_trust" and executor == "inprocess":
+        raise ConfigError("config key 'executor' cannot be 'inprocess' with trust_mode: no_trust "
+                          "(functions must run in the Docker sandbox): set executor: docker, or leave it unset")
 
 
 def _mapping(raw: dict, key: str) -> dict:

@@ -11,13 +11,16 @@ CODES = ("DSC033", "DSC034", "DSC035", "DSC036")
 
 def check(ctx):
     functions = ctx.symbols.functions
+    Call = ir.Call
     for c in ctx.program.contracts:
         for _clause, expr in contract_exprs(c):
-            for call in (n for n, _ in ctx.symbols.walk(expr) if type(n) is ir.Call):
+            for call in [n for n, _ in ctx.symbols.walk(expr) if type(n) is Call]:
                 sig = functions.get(call.func.name)
                 if sig is None:
                     continue  # reported as undefined
                 b = ctx.symbols.binding(call)
+                if not (b.unknown or b.duplicate or b.extra_positional or b.missing):
+                    continue
                 names = [p.name for p in sig.params if p.kind in ("positional", "keyword_only")]
                 misspelled = set()
                 for kw in b.unknown:

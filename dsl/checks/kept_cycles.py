@@ -5,14 +5,20 @@ from __future__ import annotations
 import networkx as nx
 
 from ..diagnostics import Related, error
-from ..flow import flow_view, path_steps
+from ..flow import path_steps
 
 CODES = ("DSC063",)
 
 
 def check(ctx):
+    if not ctx.symbols.kept:
+        return
     g = ctx.symbols.flow_graph()
-    view = flow_view(g)
+    # A cycle through a kept result only passes kept results and the contracts that keep them
+    # (any other contract only releases to agents, and agents send nothing on along flow edges),
+    # so only that part of the graph is searched. It holds no ownership edge (agent → data).
+    keepers = {u for k in ctx.symbols.kept if ("kept", k) in g for u in g.pred[("kept", k)] if u[0] == "contract"}
+    view = g.subgraph(keepers | {("kept", k) for k in ctx.symbols.kept if ("kept", k) in g})
     # One report per strongly connected group of kept results (linear time, however long the chains).
     for component in nx.strongly_connected_components(view):
         kept = sorted(n for n in component if n[0] == "kept")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..diagnostics import Related, error
-from ..flow import flow_view, path_steps, shortest_paths_from
+from ..flow import path_steps, shortest_paths_from
 
 CODES = ("DSC061",)
 
@@ -11,10 +11,9 @@ CODES = ("DSC061",)
 def check(ctx):
     sym = ctx.symbols
     g = sym.flow_graph()
-    view = flow_view(g)
     for n in ctx.program.nevers:
         sources = [("data", k) for k in sorted(sym.data) if n.data.matches(*k.split(".", 1))]
-        path_to = shortest_paths_from(view, sources)  # one search per constraint
+        path_to = shortest_paths_from(g, sources)  # one search per constraint
         for agent in sorted(sym.agents):
             pattern = next((p for p in n.agents if p.matches(agent)), None)
             if pattern is None:

@@ -49,38 +49,49 @@ def _expression(ctx, expr: ir.Expr):
     sym = ctx.symbols
     skip = ctx.broken
     stack: list[tuple[ir.Expr, dict[str, list[str]]]] = [(expr, {})]
+    functions = sym.functions
+    agents, kept, data = sym.agents, sym.kept, sym.data
+    pop, push = stack.pop, stack.append
     while stack:
-        node, scope = stack.pop()
-        if isinstance(node, ir.ForAll):
-            stack.append((node.body, {**scope, node.var.name: sym.agent_values(node.iterable, scope)}))
-            stack.append((node.iterable, scope))
-            continue
-        if isinstance(node, ir.Call):
-            yield from _function(ctx, node.func)
-            stack.extend((k.value, scope) for k in reversed(node.kwargs))
-            stack.extend((a, scope) for a in reversed(node.args))
-        elif isinstance(node, ir.Attribute):
-            if isinstance(node.value, ir.Name):
+        node, scope = pop()
+        cls = type(node)
+        if cls is ir.BinOp:
+            push((node.right, scope))
+            push((node.left, scope))
+        elif cls is ir.Attribute:
+            if type(node.value) is ir.Name:
+                base, attr = node.value.id, node.attr.name
+                if base in scope:
+                    if all(f"{a}.{attr}" in data for a in scope[base]):
+                        continue
+                elif base in agents and f"{base}.{attr}" in data:
+                    continue  # the common case, decided without the generator below
                 yield from _attribute(ctx, node, scope)
             else:
-                stack.append((node.value, scope))
-        elif isinstance(node, ir.ListExpr):
-            stack.extend((x, scope) for x in reversed(node.items))
-        elif isinstance(node, ir.BinOp):
-            stack.append((node.right, scope))
-            stack.append((node.left, scope))
-        elif isinstance(node, ir.UnaryOp):
-            stack.append((node.operand, scope))
-        elif isinstance(node, ir.Name) and node.id not in scope and node.id != RESULT:
-            if node.id in sym.agents or node.id in sym.kept or node.id in skip:
+                push((node.value, scope))
+        elif cls is ir.Call:
+            if node.func.name not in functions:
+                yield from _function(ctx, node.func)
+            stack.extend((k.value, scope) for k in reversed(node.kwargs))
+            stack.extend((a, scope) for a in reversed(node.args))
+        elif cls is ir.Name:
+            name = node.id
+            if name in scope or name == RESULT or name in agents or name in kept or name in skip:
                 continue
-            what = sym.kind_of(node.id)
+            what = sym.kind_of(name)
             if what is not None:
-                yield error("DSC024", f"'{node.id}' is a {what}, not a value", node.span,
+                yield error("DSC024", f"'{name}' is a {what}, not a value", node.span,
                             help="use an agent, a data element, a kept result or a literal here")
             else:
-                yield error("DSC024", f"undefined name '{node.id}'", node.span,
-                            help=did_you_mean(node.id, [*sym.agents, *sym.kept, *scope]))
+                yield error("DSC024", f"undefined name '{name}'", node.span,
+                            help=did_you_mean(name, [*agents, *kept, *scope]))
+        elif cls is ir.ForAll:
+            push((node.body, {**scope, node.var.name: sym.agent_values(node.iterable, scope)}))
+            push((node.iterable, scope))
+        elif cls is ir.ListExpr:
+            stack.extend((x, scope) for x in reversed(node.items))
+        elif cls is ir.UnaryOp:
+            push((node.operand, scope))
 
 
 def _function(ctx, ident):

@@ -2,7 +2,8 @@
 
 `dsc keys init --kek-file PATH` makes a KEK; `dsc keys list` shows data key ids (never keys);
 `dsc keys rotate --new-kek-file PATH` re-wraps every data key under a new KEK without
-re-encrypting any data; `dsc keys rotate --owner AGENT` starts a new data key for new data.
+re-encrypting any data; `dsc keys rotate --owner AGENT` starts a new data key for new data;
+`dsc keys decrypt FILE --as AGENT -o OUT` opens a released result sealed for AGENT.
 """
 
 from __future__ import annotations
@@ -33,10 +34,15 @@ def register(sub) -> None:
     r.add_argument("--generate", action="store_true", help="generate the new KEK file first")
     add_config_argument(r)
     r.set_defaults(func=_rotate)
-    d = ksub.add_parser("decrypt", help="open a sealed result file (no_trust outbox) for its recipient")
-    d.add_argument("file", metavar="FILE")
-    d.add_argument("--for", dest="recipient", required=True, metavar="AGENT", help="the recipient it was sealed for")
-    d.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write the plaintext")
+    d = ksub.add_parser("decrypt", help="open a released result (no_trust outbox) with the recipient's key",
+                        description="A result released in no_trust mode is sealed for its recipient: only "
+                                    "the recipient's private key opens it (not the escrow's KEK).")
+    d.add_argument("file", metavar="FILE", help="the outbox file, e.g. <outbox>/bank1/fraud_model-1a2b3c4d.json")
+    d.add_argument("--as", "--for", dest="recipient", required=True, metavar="AGENT",
+                   help="the recipient: its private key (from the keyring) opens the file")
+    d.add_argument("--key-file", metavar="PEM", help="the recipient's private key file (default: the keyring's)")
+    d.add_argument("--passphrase-env", metavar="VAR", help="environment variable holding the key's passphrase")
+    d.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write the plaintext (mode 0600)")
     add_config_argument(d)
     d.set_defaults(func=_decrypt)
 
@@ -115,17 +121,26 @@ def _rotate(args) -> int:
 def _decrypt(args) -> int:
     from datastation.runtime.crypto import CryptoError
     from datastation.runtime.crypto.results import open_result
+    from datastation.runtime.keys import KeysError, load_agent_key, load_private_key_file, passphrase_from_env
 
     try:
         config = load_config(args.config)
         blob = Path(args.file).read_bytes()
-        data = open_result(config, blob, args.recipient)
+        passphrase = passphrase_from_env(args.passphrase_env, args.recipient)
+        if args.key_file:
+            key = load_private_key_file(Path(args.key_file), passphrase, what=f"private key of {args.recipient}")
+        else:
+            key = load_agent_key(config.keyring_path, args.recipient, passphrase)
+        data = open_result(config, blob, args.recipient, key)
     except OSError as exc:
-        return _err(f"cannot read {args.file}: {exc.strerror}")
-    except (CryptoError, ConfigError) as exc:
+        return _err(f"cannot read {exc.filename or args.file}: {exc.strerror}")
+    except (CryptoError, ConfigError, KeysError) as exc:
         return _err(str(exc))
-    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    try:
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        return _err(f"cannot write {args.output}: {exc.strerror}")
     print(f"wrote {len(data)} bytes to {args.output}")
     return 0

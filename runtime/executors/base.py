@@ -2,7 +2,9 @@
 
 A job is one approved function call: which function (module source + name + source hash),
 its bound arguments (data arguments by DE key), the DE keys it may read, and a `read(key)`
-callback that returns a DE's plaintext bytes and records the read in the audit log. An
+callback that returns a DE's plaintext bytes and records the read in the audit log; an
+executor that stages inputs as files prefers `read_into(key, path)` when the job offers it
+(same checks and audit entry, the plaintext streamed to `path`: no whole DE in memory). An
 outcome is the result encoded by `datastation.stdlib.serialize` (never pickle) or a failure:
 a short-circuit naming the forbidden key, an error, a timeout or a resource limit.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import abc
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Union
 
 # Outcome statuses
@@ -81,6 +84,8 @@ class ExecutionJob:
     # table, model, json) for kept results, which are stored in serialized form
     formats: dict[str, str] = field(default_factory=dict)
     read: Callable[[str], bytes] | None = None  # plaintext bytes of a DE; records the read
+    # the fast path: write a DE's plaintext to a file (decrypted chunk by chunk); records the read
+    read_into: Callable[[str, Path], None] | None = None
     content_hashes: dict[str, str] = field(default_factory=dict)  # key -> sha256 (decoded-table cache key)
     state: Any = None  # an app_state.AppState scoped to the contract (or None)
     phase: str = "compute"  # "compute" or "require"/"ensure" for calls inside conditions

@@ -91,7 +91,7 @@ def no_trust_config(tmp_path_factory, runtime_image):
     d = tmp_path_factory.mktemp("nt-config")
     generate_kek_file(d / "secret" / "kek")  # outside every escrow directory
     cfg = d / "no_trust.yaml"
-    cfg.write_text(f"trust_mode: no_trust\nexecutor: docker\n"
+    cfg.write_text(f"trust_mode: no_trust\n"  # executor: docker by default under no_trust
                    f"docker: {{image: '{runtime_image}', warm_pool: 2, timeout_seconds: 300, memory: 1g}}\n"
                    f"kek: {{file: '{d / 'secret' / 'kek'}'}}\n")
     return cfg

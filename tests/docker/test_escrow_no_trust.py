@@ -46,10 +46,20 @@ contract fine {
 '''
 
 
-def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_path, no_trust_config, dsc):
+def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_path, no_trust_config, dsc,
+                                                                           monkeypatch):
+    from datastation.contracts import execution
     from datastation.runtime.config import load_config
+    from datastation.runtime.crypto.results import is_sealed, open_result
+    from datastation.runtime.keys import load_agent_key
     from datastation.runtime.store.services import open_escrow
 
+    staged, whole = [], []
+    read_into, read_bytes = execution._Runner.read_into, execution._Runner.read_bytes
+    monkeypatch.setattr(execution._Runner, "read_into",
+                        lambda self, key, path: (staged.append(key), read_into(self, key, path))[1])
+    monkeypatch.setattr(execution._Runner, "read_bytes",
+                        lambda self, key: (whole.append(key), read_bytes(self, key))[1])
     (tmp_path / "functions.py").write_text(FUNCTIONS)
     (tmp_path / "scenario.dsc").write_text(SCENARIO)
     (tmp_path / "t.csv").write_text("id,x\n1,2\n3,4\n")
@@ -58,12 +68,20 @@ def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_p
     code, out = dsc("run", tmp_path / "scenario.dsc", "--approve-all", "--escrow-dir", escrow,
                     "--config", no_trust_config)
     assert code != 0, out
-    released = sorted(p.name for p in (escrow / "outbox").rglob("*") if p.is_file())
-    assert len(released) == 1 and released[0].startswith("fine-"), released
+    released = sorted(p for p in (escrow / "outbox").rglob("*") if p.is_file())
+    assert len(released) == 1 and released[0].name.startswith("fine-"), released
+    # the Docker executor staged both runs' input through the fast path, never as whole bytes
+    assert staged == ["a.t", "a.t"] and whole == []
 
-    with open_escrow(load_config(no_trust_config).with_root(escrow), create=False) as ctx:
+    config = load_config(no_trust_config).with_root(escrow)
+    blob = released[0].read_bytes()
+    assert is_sealed(blob)
+    assert open_result(config, blob, "a", load_agent_key(config.keyring_path, "a")) == b"2"
+    with open_escrow(config, create=False) as ctx:
         entries = list(ctx.store.audit_entries())
     shorts = [e for e in entries if e.kind == "short_circuit"]
     assert [e.payload.get("key") for e in shorts] == ["b.s"]
+    reads = [(e.contract, e.payload["key"]) for e in entries if e.kind == "data_read"]
+    assert sorted(k for _, k in reads) == ["a.t", "a.t"]  # b.s was never decrypted for anyone
     releases = [e for e in entries if e.kind == "release"]
     assert len(releases) == 1 and releases[0].contract != shorts[0].contract

@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 IMAGE_REPO = "datastation-runtime"
+LATEST = f"{IMAGE_REPO}:latest"  # what every build is also tagged: config.DEFAULT_IMAGE
 RECIPE_VERSION = "2"
 SUITE = "bookworm"
 DEBIAN_PYTHON = (3, 11)  # bookworm's python3: the host's wheels must be built for it
@@ -168,7 +169,7 @@ def build_image(*, force: bool = False, log=print, cache_dir: Path | None = None
 
 
 def _tag_all(tag: str, names, log) -> None:
-    for name in dict.fromkeys([f"{IMAGE_REPO}:latest", "datastation-runner:latest", *names]):
+    for name in dict.fromkeys([LATEST, *names]):
         if name and name != tag:
             _run(["docker", "tag", tag, name], log)
 

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datastation.runtime.config import DEFAULT_IMAGE
+
 RUNNER_UID = 65534
 IN_MOUNT = "/job/in"
 SRC_MOUNT = "/opt/datastation"
@@ -39,7 +41,7 @@ class SandboxError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    image: str = "datastation-runtime:latest"
+    image: str = DEFAULT_IMAGE
     cpus: float = 1.0
     memory: str = "512m"
     pids: int = 128

@@ -61,9 +61,25 @@ def test_rotate_owner_key_and_decrypt_result(escrow):
     old = codec(cfg).encode(b"old", owner="bank1")
     assert dsc("keys", "rotate", "--owner", "bank1", "--config", cfg)[0] == 0
     assert codec(cfg).decode(old, owner="bank1") == b"old"
+    from datastation.runtime.keys import agent_key_path, create_agent_key, public_pem
+
+    keyring = load_config(cfg).keyring_path
+    bank2 = create_agent_key(keyring, "bank2")
+    create_agent_key(keyring, "bank1")
     sealed = tmp / "result.json"
-    sealed.write_bytes(seal_result(load_config(cfg), "bank2", b'{"n": 3}'))
-    code, out = dsc("keys", "decrypt", sealed, "--for", "bank2", "-o", tmp / "plain.json", "--config", cfg)
+    sealed.write_bytes(seal_result(load_config(cfg), "bank2", b'{"n": 3}', public_pem(bank2)))
+    code, out = dsc("keys", "decrypt", sealed, "--as", "bank2", "-o", tmp / "plain.json", "--config", cfg)
     assert code == 0, out
     assert (tmp / "plain.json").read_bytes() == b'{"n": 3}'
-    assert dsc("keys", "decrypt", sealed, "--for", "bank1", "-o", tmp / "x", "--config", cfg)[0] == 1
+    assert (tmp / "plain.json").stat().st_mode & 0o077 == 0
+    # --for is the older spelling; --key-file names a key kept outside the keyring
+    moved = tmp / "elsewhere.pem"
+    moved.write_bytes(agent_key_path(keyring, "bank2").read_bytes())
+    moved.chmod(0o600)
+    code, out = dsc("keys", "decrypt", sealed, "--for", "bank2", "--key-file", moved, "-o", tmp / "p2",
+                    "--config", cfg)
+    assert code == 0 and (tmp / "p2").read_bytes() == b'{"n": 3}', out
+    code, out = dsc("keys", "decrypt", sealed, "--as", "bank1", "-o", tmp / "x", "--config", cfg)
+    assert code == 1 and "Traceback" not in out and not (tmp / "x").exists()
+    code, out = dsc("keys", "decrypt", sealed, "--as", "bank3", "-o", tmp / "x", "--config", cfg)
+    assert code == 1 and "bank3" in out  # no key: a clear error

@@ -136,22 +136,28 @@ def test_storage_factory_from_config(tmp_path, kek):
     assert (tmp_path / "keyring" / "datakeys.json").exists()
 
 
-def test_sealed_results_open_only_for_their_recipient(tmp_path, kek):
+def test_sealed_results_open_only_for_their_recipient_not_with_the_kek(tmp_path, kek):
     from types import SimpleNamespace
 
     from datastation.runtime.crypto.results import is_sealed, open_result, seal_result
+    from datastation.runtime.crypto import storage_codec
+    from datastation.runtime.keys import create_agent_key, public_pem
 
     nt = SimpleNamespace(trust_mode="no_trust", keyring_path=tmp_path / "keyring",
                          kek=SimpleNamespace(file=tmp_path / "secret" / "kek", env=None))
-    blob = seal_result(nt, "bank1", b'{"model": 1}')
+    bank1 = create_agent_key(nt.keyring_path, "bank1")
+    create_agent_key(nt.keyring_path, "bank2")
+    blob = seal_result(nt, "bank1", b'{"model": 1}', public_pem(bank1))
     assert is_sealed(blob) and b"model" not in blob
-    assert open_result(nt, blob, "bank1") == b'{"model": 1}'
+    assert open_result(nt, blob, "bank1") == b'{"model": 1}'  # bank1's key from the keyring
     with pytest.raises(CryptoError):
         open_result(nt, blob, "bank2")
+    with pytest.raises(CryptoError):  # the escrow operator's KEK and data keys do not open it
+        storage_codec(nt).decode(blob, owner="bank1")
     with pytest.raises(CryptoError):
         open_result(nt, b'{"model": 1}', "bank1")  # plaintext where a sealed result is expected
     ft = SimpleNamespace(trust_mode="full_trust")
-    assert seal_result(ft, "bank1", b"x") == b"x" and open_result(ft, b"x") == b"x"
+    assert seal_result(ft, "bank1", b"x") == b"x" and open_result(ft, b"x", "bank1") == b"x"
 
 
 def test_decrypt_to_path_streams_and_checks_the_hash(tmp_path, kek):
