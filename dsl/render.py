@@ -40,7 +40,7 @@ def render_plain(d: Diagnostic) -> str:
 
 
 def _snippet(source: str | None, line: int, column: int, end_line: int, end_column: int, color: bool, sev_color: str) -> list[str]:
-    if source is None:
+    if not source:  # unreadable or empty file: there is no line to show
         return []
     lines = source.split("\n")
     if not 1 <= line <= len(lines):

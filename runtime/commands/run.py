@@ -122,7 +122,8 @@ class _Play:
         from datastation.runtime.escrow import Escrow
 
         s = self.scenario
-        self.con.print(f"[bold]dsc run {e(str(self.args.file))}[/]: a temporary escrow in {e(str(self.root))} "
+        kind = "an escrow kept" if self.args.escrow_dir else "a temporary escrow"
+        self.con.print(f"[bold]dsc run {e(str(self.args.file))}[/]: {kind} in {e(str(self.root))} "
                        f"({self.config.trust_mode}, {self.config.executor} executor)")
         with Escrow.open(self.config) as escrow:
             self.escrow = escrow
