@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Protocol
 
+from .fsutil import fsync_dir
 from .keys import NAME_RE
 from .store import crash_point
 
@@ -93,7 +94,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         os.replace(tmp, path)
         tmp = ""
         crash_point("storage.replaced")
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         if fd >= 0:
             os.close(fd)
@@ -102,19 +103,6 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class Storage:
