@@ -1,6 +1,14 @@
 """The .dsc language: grammar, parser, IR, checks, flow analysis and formatter."""
 
 from .diagnostics import Diagnostic, Severity, Span
-from .parser import parse, parse_file
 
 __all__ = ["Diagnostic", "Severity", "Span", "parse", "parse_file"]
+
+
+def __getattr__(name: str):
+    # The parser (and Lark) load on first use, not whenever any `datastation.dsl` module is imported.
+    if name in ("parse", "parse_file"):
+        from . import parser
+
+        return getattr(parser, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -59,14 +59,27 @@ class Inference:
                 self._err("DSC040", f"the body of 'for' must be a condition, got {T.describe(body)}", node.body.span)
             result = T.BOOL
         elif cls is ir.BinOp:
-            self._recursive(node.left, scope, types)
-            self._recursive(node.right, scope, types)
-            result = self._BinOp(node, scope, types)
+            right = node.right
+            if type(right) is ir.Num:  # `rows(x) >= 100`: type the literal without a call
+                rt = types[id(right)] = T.INT if isinstance(right.value, int) else T.FLOAT
+                result = self._binop(node, self._recursive(node.left, scope, types), rt)
+            else:
+                result = self._binop(node, self._recursive(node.left, scope, types),
+                                     self._recursive(right, scope, types))
+        elif cls is ir.Attribute:
+            result = T.TABLE if self._recursive(node.value, scope, types) == T.AGENT else T.ANY
         elif cls is ir.Call:
             for child in node.args:
-                self._recursive(child, scope, types)
+                if type(child) is ir.Str:  # literals typed without a call
+                    types[id(child)] = T.STRING
+                else:
+                    self._recursive(child, scope, types)
             for k in node.kwargs:
-                self._recursive(k.value, scope, types)
+                child = k.value
+                if type(child) is ir.Str:
+                    types[id(child)] = T.STRING
+                else:
+                    self._recursive(child, scope, types)
             result = self._Call(node, scope, types)
         elif cls is ir.Name:
             result = self._Name(node, scope, types)
@@ -172,7 +185,9 @@ class Inference:
         return t
 
     def _BinOp(self, e, env, types):
-        lt, rt = types[id(e.left)], types[id(e.right)]
+        return self._binop(e, types[id(e.left)], types[id(e.right)])
+
+    def _binop(self, e, lt, rt):
         op = e.op
         if op in ir.BOOLEAN_OPS:
             for side, t in ((e.left, lt), (e.right, rt)):

@@ -4,7 +4,15 @@ Lark compiles the grammar and its LALR tables; this loop runs them with the IR b
 methods as direct reduce actions. It mirrors Lark's own semantics (`?rule` inlines a single
 child, `-> alias` names the action, rules whose name starts with `_` are spliced into their
 parent) without Lark's per-reduction wrapper layers, which matter at a million tokens. The
-table is re-keyed once so that the hot loop does plain dict and tuple look-ups.
+table is re-keyed once so that the hot loop does plain dict and tuple look-ups:
+
+* each action says what the loop does (`_SHIFT`, `_LEAF`, `_CALLN`, `_GROW`, ...), so the
+  common reductions run inline, without a call to a generic reducer;
+* unit reductions (`?rule: child`) never run: each reduction's goto already includes the
+  ones its lookahead triggers next (`_Gotos`);
+* leaves (`NAME -> name`) get their token, not a one-element list.
+
+The original tables (`actions`, `gotos`) stay for error reporting and the end of an item.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ class ParseError(Exception):
 _CALL, _INLINE_ONE, _SPLICE = 0, 1, 2
 
 # What the hot loop does for an action (the first item of each entry in `Driver.fast`).
-_SHIFT, _UNIT, _LEAF, _CALL1, _CALLN, _GROW, _NEW_SPLICE, _FLAT, _GENERAL = range(9)
+_SHIFT, _UNIT, _LEAF, _CALL1, _CALLN, _GROW, _NEW_SPLICE, _FLAT, _GROW_FLAT, _GENERAL = range(10)
 
 
 class _Gotos(dict):
@@ -90,7 +98,7 @@ class Driver:
         # The hot loop's table: fast[state][terminal] = (kind, next_state) for a shift, or
         # (kind, size, gotos, fn, reduction) for a reduction, with gotos a `_Gotos`.
         shared: dict[tuple, _Gotos] = {}
-        self.fast: dict[int, dict[str, tuple]] = {}
+        fast: dict[int, dict[str, tuple]] = {}
         for state, acts in self.actions.items():
             row = {}
             for term, (is_shift, arg) in acts.items():
@@ -102,7 +110,9 @@ class Driver:
                 if key not in shared:
                     shared[key] = _Gotos(self, goto, term)
                 row[term] = (kind, size, shared[key], fn, arg, arg[6])
-            self.fast[state] = row
+            fast[state] = row
+        # Lark numbers its states 0..n-1: a list indexes faster than a dict.
+        self.fast: list[dict[str, tuple]] = [fast[s] for s in range(len(fast))]
 
     @staticmethod
     def _reduction(rule, builder) -> tuple:
@@ -129,18 +139,21 @@ class Driver:
         elif mode == _SPLICE:
             if not has_splices:
                 kind = _NEW_SPLICE
-            elif size >= 2 and splices[0] and rule.expansion[0] == rule.origin and not any(splices[1:]):
-                kind = _GROW  # `__x: __x item...`: the repetition so far grows in place
+            elif size >= 2 and splices[0] and rule.expansion[0] == rule.origin:
+                # `__x: __x item...`: the repetition so far grows in place
+                kind = _GROW_FLAT if any(splices[1:]) else _GROW
             else:
                 kind = _GENERAL
         elif has_splices:
-            kind = _FLAT if mode == _CALL and size >= 2 else _GENERAL
+            # With a repetition among two or more children, an inlining rule (`?rule`) always has
+            # several children (a repetition is never empty), so it calls its method too.
+            kind = _FLAT if size >= 2 else _GENERAL
         elif size == 1:
             kind = _LEAF if getattr(fn, "leaf", False) else _CALL1
         else:
             kind = _CALLN  # `_INLINE_ONE` with two or more children always calls, like `_CALL`
         # For _FLAT: which children are repetitions to splice in.
-        flags = tuple(splices) if kind == _FLAT else None
+        flags = tuple(splices) if kind in (_FLAT, _GROW_FLAT) else None
         return (size, name, mode, fn, has_splices, kind, flags)
 
     def parse(self, tokens):
@@ -201,6 +214,17 @@ class Driver:
                             children.append(child)
                     del values[1 - n:]
                     values[-1] = entry[3](children)
+                    del states[1 - n:]
+                    state = states[-1] = entry[2][states[-2]]
+                elif kind == _GROW_FLAT:
+                    n = entry[1]
+                    grown = values[-n]
+                    for child, spliced in zip(values[1 - n:], entry[5][1:]):
+                        if spliced:
+                            grown += child
+                        else:
+                            grown.append(child)
+                    del values[1 - n:]
                     del states[1 - n:]
                     state = states[-1] = entry[2][states[-2]]
                 else:

@@ -260,7 +260,7 @@ class _Builder:
         return c[0], (self._ident(c[1]), c[3])
 
     def recipients(self, c):
-        return c[0], [self._ident(t) for t in c[1::2]]
+        return c[0], [_Ident(t[1], t[2]) for t in c[1::2]]
 
     def require(self, c):
         return c[0], c[1]
@@ -280,6 +280,11 @@ class _Builder:
         value, _, attr = c
         a, b = value.span, attr[2]
         return _Attribute(value, _Ident(attr[1], b), _new_span((a[0], a[1], a[2], b[3], b[4], a[5], b[6])))
+
+    def dotted(self, c):
+        base, _, attr = c
+        a, b = base[2], attr[2]
+        return _Attribute(_Name(base[1], a), _Ident(attr[1], b), _new_span((a[0], a[1], a[2], b[3], b[4], a[5], b[6])))
 
     # Leaves take their token itself (the driver passes it without a list).
     @_leaf
@@ -317,32 +322,45 @@ class _Builder:
         return c[1]
 
     def call(self, c):
-        args, kwargs = [], []
-        for x in c[2:-1]:
-            if isinstance(x, Token):
+        # c = [NAME, "(", arg, ",", arg, ..., [","], ")"]: the arguments are every other child.
+        name, close = c[0], c[-1]
+        a, b = name[2], close[2]
+        span = _new_span((a[0], a[1], a[2], b[3], b[4], a[5], b[6]))
+        given = c[2:-1:2]
+        kwargs = [x for x in given if type(x) is _KEYWORD]
+        if not kwargs:
+            return _Call(_Ident(name[1], a), tuple(given), (), span)
+        args = []
+        after_keyword = False
+        for x in given:
+            if type(x) is _KEYWORD:
+                after_keyword = True
                 continue
-            if isinstance(x, ir.Keyword):
-                kwargs.append(x)
-            else:
-                if kwargs:
-                    self.clause_errors.append(
-                        error(
-                            "DSC008",
-                            "positional argument after a keyword argument",
-                            x.span,
-                            help="put positional arguments first, or name this one",
-                        )
+            if after_keyword:
+                self.clause_errors.append(
+                    error(
+                        "DSC008",
+                        "positional argument after a keyword argument",
+                        x.span,
+                        help="put positional arguments first, or name this one",
                     )
-                    continue  # left out of the IR: binding it to a parameter would only add errors
-                args.append(x)
-        return _Call(_Ident(c[0][1], c[0][2]), tuple(args), tuple(kwargs), self._span(c[0], c[-1]))
+                )
+                continue  # left out of the IR: binding it to a parameter would only add errors
+            args.append(x)
+        return _Call(_Ident(name[1], a), tuple(args), tuple(kwargs), span)
 
     def kwarg(self, c):
-        return _Keyword(_Ident(c[0][1], c[0][2]), c[2], self._span(c[0], c[2]))
+        name, value = c[0], c[2]
+        a, b = name[2], value.span
+        return _Keyword(_Ident(name[1], a), value, _new_span((a[0], a[1], a[2], b[3], b[4], a[5], b[6])))
 
     def list(self, c):
-        items = tuple(x for x in c[1:-1] if not isinstance(x, Token))
-        return _ListExpr(items, self._span(c[0], c[-1]))
+        # c = ["[", item, ",", item, ..., [","], "]"]
+        a, b = c[0][2], c[-1][2]
+        return _ListExpr(tuple(c[1:-1:2]), _new_span((a[0], a[1], a[2], b[3], b[4], a[5], b[6])))
+
+
+_KEYWORD = ir.Keyword
 
 
 _LOCK = threading.Lock()
@@ -386,7 +404,7 @@ def _climb(b: _Builder, items: list):
         nonlocal pos
         item = items[pos]
         pos += 1
-        if isinstance(item, Token):  # prefix operator
+        if type(item) is Token:  # prefix operator
             if item.type == "NOT":
                 inner = expression(_NOT_POWER)
                 return _UnaryOp("not", inner, b._span(item, inner))
@@ -403,11 +421,15 @@ def _climb(b: _Builder, items: list):
         last_compared = None
         while pos < n:
             op = items[pos]
-            power = _BINARY[op.value]
+            power = _BINARY[op[1]]
             if power < min_power:
                 break
             pos += 1
-            right = expression(power + 1)
+            right = items[pos]
+            if type(right) is not Token and (pos + 1 == n or _BINARY[items[pos + 1][1]] <= power):
+                pos += 1  # a plain operand followed by a looser operator: no need to recurse
+            else:
+                right = expression(power + 1)
             if power == 4:
                 if compared:
                     b.clause_errors.append(

@@ -108,6 +108,9 @@ def contract_decisions(symbols, contract: ir.Contract) -> dict[str, Decision]:
     """Each source agent's standing decision on a contract (agents without a policy are absent)."""
     if contract.call is None:
         return {}
+    policies = symbols.policies
+    if not any(k.split(".", 1)[0] in policies for k in symbols.source_data(contract)):
+        return {}  # none of the owners involved has a policy
     facts = facts_of(symbols, contract)
     out: dict[str, Decision] = {}
     for owner in sorted({k.split(".", 1)[0] for k in facts.data}):

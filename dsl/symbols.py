@@ -12,11 +12,14 @@ from typing import Iterator
 
 from . import ir
 from .diagnostics import Span
+from .binding import bind
 from .signatures import FunctionSig, ModuleError, read_module, stdlib_functions
+from .walk import walk_list
 
 RESULT = "result"
 _BinOp, _Attribute, _Name, _Call, _ListExpr, _ForAll, _UnaryOp = (
     ir.BinOp, ir.Attribute, ir.Name, ir.Call, ir.ListExpr, ir.ForAll, ir.UnaryOp)
+_LITERALS = frozenset({ir.Str, ir.Num, ir.Bool})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +74,13 @@ class Symbols:
         self._conditions: dict[int, tuple[ir.Contract, list[str]]] = {}
         self._walks: dict[int, tuple[ir.Expr, list]] = {}
         self._bindings: dict[int, tuple[ir.Call, object]] = {}
-        self._refs: dict[int, tuple[ir.Expr, list[DataRef]]] = {}
+        self._refs: dict[int, tuple] = {}  # id -> (expr, refs, may have unknown names, calls, names result)
         self._source_data: dict[int, tuple[ir.Contract, frozenset[str]]] = {}
 
     def walk(self, expr: ir.Expr) -> list[tuple[ir.Expr, frozenset[str]]]:
         """`walk.walk(expr)` as a list, computed once per expression and shared by the rules."""
         found = self._walks.get(id(expr))
         if found is None or found[0] is not expr:
-            from .walk import walk_list
-
             found = self._walks[id(expr)] = (expr, walk_list(expr))
         return found[1]
 
@@ -87,8 +88,6 @@ class Symbols:
         """How a call's arguments bind to its function's parameters (None for unknown functions)."""
         found = self._bindings.get(id(call))
         if found is None or found[0] is not call:
-            from .binding import bind
-
             sig = self.functions.get(call.func.name)
             found = self._bindings[id(call)] = (call, bind(sig, call) if sig is not None else None)
         return found[1]
@@ -137,19 +136,39 @@ class Symbols:
     def data_refs(self, expr: ir.Expr, env: dict[str, list[str]] | None = None) -> Iterator[DataRef]:
         """Every data element an expression names. `env` binds quantifier variables to agent names."""
         if env:
-            return iter(self._find_refs(expr, dict(env)))
+            return iter(self._find_refs(expr, dict(env))[0])
         return iter(self.refs(expr))
 
     def refs(self, expr: ir.Expr) -> list[DataRef]:
         """`data_refs(expr)` as a list, computed once per expression and shared (do not modify it)."""
+        return self._refs_entry(expr)[1]
+
+    def may_have_unknown_names(self, expr: ir.Expr) -> bool:
+        """False when every name, data element and function in `expr` is known (found on the
+        same walk as `refs`), so that the undefined-name rule can skip the expression."""
+        return self._refs_entry(expr)[2]
+
+    def calls(self, expr: ir.Expr) -> list[ir.Call]:
+        """Every call in `expr` (found on the same walk as `refs`; do not modify the list)."""
+        return self._refs_entry(expr)[3]
+
+    def mentions_result(self, expr: ir.Expr) -> bool:
+        """Whether `expr` names `result` outside a quantifier that binds it."""
+        return self._refs_entry(expr)[4]
+
+    def _refs_entry(self, expr: ir.Expr) -> tuple:
         found = self._refs.get(id(expr))
         if found is None or found[0] is not expr:
-            found = self._refs[id(expr)] = (expr, self._find_refs(expr, {}))
-        return found[1]
+            found = self._refs[id(expr)] = (expr, *self._find_refs(expr, {}))
+        return found
 
-    def _find_refs(self, expr: ir.Expr, env: dict[str, list[str]]) -> list[DataRef]:
+    def _find_refs(self, expr: ir.Expr, env: dict[str, list[str]]) -> tuple[list[DataRef], bool, list, bool]:
+        """One walk: the data references, whether some name may be undefined (a superset of
+        what `undefined_names` reports), the calls, and whether `result` is named."""
         out: list[DataRef] = []
-        agents, data, kept = self.agents, self.data, self.kept
+        calls: list[ir.Call] = []
+        suspect = result = False
+        agents, data, kept, functions = self.agents, self.data, self.kept, self.functions
         stack: list[tuple[ir.Expr, dict]] = [(expr, env)]
         pop, push = stack.pop, stack.append
         while stack:
@@ -162,22 +181,48 @@ class Symbols:
                 value = node.value
                 if type(value) is _Name:
                     base = value.id
-                    owners = scope[base] if base in scope else ((base,) if base in agents else ())
+                    if base in scope:
+                        owners = scope[base]
+                    elif base in agents:
+                        owners = (base,)
+                    else:
+                        owners = ()
+                        suspect = True
+                        result = result or base == RESULT
                     for owner in owners:
                         key = f"{owner}.{node.attr.name}"
                         if key in data:
                             out.append(DataRef(key, node.span))
+                        else:
+                            suspect = True
                 else:
                     push((value, scope))
             elif cls is _Name:
-                if node.id in kept and node.id not in scope:
-                    out.append(DataRef(node.id, node.span, kept=True))
+                name = node.id
+                if name in scope:
+                    pass
+                elif name in kept:
+                    out.append(DataRef(name, node.span, kept=True))
+                elif name == RESULT:
+                    result = True
+                elif name not in agents:
+                    suspect = True
             elif cls is _Call:
+                calls.append(node)
+                if node.func.name not in functions:
+                    suspect = True
                 # Keyword arguments are visited before positional ones (the order inputs are listed in).
-                stack.extend((a, scope) for a in reversed(node.args))
-                stack.extend((k.value, scope) for k in reversed(node.kwargs))
+                # Literals hold no names: they are not pushed.
+                for a in reversed(node.args):
+                    if type(a) not in _LITERALS:
+                        push((a, scope))
+                for k in reversed(node.kwargs):
+                    if type(k.value) not in _LITERALS:
+                        push((k.value, scope))
             elif cls is _ListExpr:
-                stack.extend((x, scope) for x in reversed(node.items))
+                for x in reversed(node.items):
+                    if type(x) not in _LITERALS:
+                        push((x, scope))
             elif cls is _ForAll:
                 push((node.iterable, scope))
                 inner = dict(scope)
@@ -185,7 +230,7 @@ class Symbols:
                 push((node.body, inner))
             elif cls is _UnaryOp:
                 push((node.operand, scope))
-        return out
+        return out, suspect, calls, result
 
     def agent_values(self, iterable: ir.Expr, scope: dict[str, list[str]] | None = None) -> list[str]:
         """The agents a quantifier ranges over, when its list names agents."""

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, compress, repeat
-from operator import add, eq, itemgetter, mul, sub
+from operator import add, itemgetter, sub
 from typing import NamedTuple
 
 from .diagnostics import Diagnostic, Span, error
@@ -238,7 +238,6 @@ def _tokenize_any(text: str, file: str) -> tuple[list[Token], list[CommentToken]
 _CLEAN_TOKEN_RE = re.compile(
     r"""
     ([A-Za-z_][A-Za-z0-9_]*
-    |\n
     |==|!=|<=|>=|[<>+\-*/%=(){}\[\],.:]
     |[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?
     |"(?:[^"\\\n]|\\[^\n])*"
@@ -248,28 +247,34 @@ _CLEAN_TOKEN_RE = re.compile(
     """,
     re.VERBOSE,
 )
-_TYPE_OF = {**KEYWORDS, **PUNCTUATION, "\n": "NL"}
+_TYPE_OF = {**KEYWORDS, **PUNCTUATION}
 _FIRST_CHAR_TYPE = {
     **{c: "NAME" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"},
     **{c: "NUMBER" for c in "0123456789"},
     '"': "STRING",
     "#": "COMMENT",
 }
-_DROPPED = {"NL": False, "COMMENT": False}
+_NOT_COMMENT = {"COMMENT": False}
 _DEPTH = {"LPAR": 1, "LBRACK": 1, "LBRACE": 1, "RPAR": -1, "RBRACK": -1, "RBRACE": -1}
 _IS_KEYWORD = frozenset(KEYWORDS.values()).__contains__
 _first_char = itemgetter(0)
-_LOOK_AHEAD = frozenset({"EQUAL", "LPAR", "NL"})  # a keyword before these may be a name
-_LOOK_BEHIND = frozenset({"DOT", "NL", "COMMENT"})
+_LOOK_AHEAD = frozenset({"EQUAL", "LPAR"})  # a keyword before these may be a name
+_LOOK_BEHIND = frozenset({"DOT", "COMMENT"})
 
 
 def _tokenize_clean(text: str, file: str) -> tuple[list[Token], list[CommentToken], list[Diagnostic]] | None:
-    """Tokenize text without lexical problems in bulk; None when there is a problem to report."""
+    """Tokenize text without lexical problems in bulk; None when there is a problem to report.
+
+    Newlines stay in the gaps between tokens (they are blanks to the grammar): a token's line
+    is 1 + the newlines in the gaps before it, and the first token of a line finds where its
+    line starts from the last newline of the gap before it.
+    """
     parts = _CLEAN_TOKEN_RE.split(text)
     values = parts[1::2]
     if None in values:  # an unterminated string or an unexpected character
         return None
     n = len(values)
+    gaps = parts[0:2 * n:2]  # gaps[i] comes just before values[i]
     offsets = list(accumulate(map(len, parts)))
     starts = offsets[0:2 * n:2]
     ends = offsets[1::2]
@@ -280,13 +285,16 @@ def _tokenize_clean(text: str, file: str) -> tuple[list[Token], list[CommentToke
         if max(map(sub, depth, accumulate(depth, min))) > MAX_NESTING:
             return None
     _soft_keywords(types, values, ends, text)
-    newline = list(map(eq, types, repeat("NL")))
-    lines = list(accumulate(newline, initial=1))  # a token's line: 1 + newlines before it (one extra at the end)
-    line_start = [0, 0, *compress(ends, newline)]  # by line number
-    columns = list(map(sub, starts, map(line_start.__getitem__, lines)))  # 0-based here
-    end_columns = map(add, columns, map(sub, ends, starts))
-    columns = map(add, columns, repeat(1))
-    end_columns = map(add, end_columns, repeat(1))
+    newlines = list(map(str.count, gaps, repeat("\n")))
+    lines = list(accumulate(newlines, initial=1))
+    del lines[0]  # now lines[i] is the line of values[i]
+    # line -> (offset where the line starts) - 1, from the first token of each line after the first
+    first_gaps = list(compress(gaps, newlines))
+    first_columns = map(sub, map(len, first_gaps), map(str.rfind, first_gaps, repeat("\n")))  # 1-based
+    before_line = dict(zip(compress(lines, newlines), map(sub, compress(starts, newlines), first_columns)))
+    before_line[1] = -1
+    columns = list(map(sub, starts, map(before_line.__getitem__, lines)))  # 1-based
+    end_columns = map(add, columns, map(len, values))
     rows = zip(types, values, map(_new_span, zip(repeat(file), lines, columns, lines, end_columns, starts, ends)))
     comments: list[CommentToken] = []
     if "COMMENT" in types:
@@ -294,8 +302,8 @@ def _tokenize_clean(text: str, file: str) -> tuple[list[Token], list[CommentToke
         i = -1
         while (i := _index(types, "COMMENT", i + 1)) >= 0:
             comments.append(CommentToken(values[i].rstrip(), rows[i][2]))
-    tokens = list(map(_new_token, compress(rows, map(_DROPPED.get, types, repeat(True)))))
-    return tokens, comments, []
+        rows = compress(rows, map(_NOT_COMMENT.get, types, repeat(True)))
+    return list(map(_new_token, rows)), comments, []
 
 
 def _index(items: list, value, start: int) -> int:
@@ -308,14 +316,14 @@ def _index(items: list, value, start: int) -> int:
 def _soft_keywords(types: list[str], values: list[str], ends: list[int], text: str) -> None:
     """Read a keyword as a name after '.', before '=' and (for soft keywords) before '('.
 
-    `types` still holds newlines and comments, which the look-behind skips."""
+    `types` still holds the comments, which the look-behind skips."""
     last = len(types) - 1
     for i in compress(range(len(types)), map(_IS_KEYWORD, types)):
-        # Most keywords are followed by a name and preceded by neither '.' nor a line break.
+        # Most keywords are followed by a name and preceded by neither '.' nor a comment.
         if i < last and types[i + 1] not in _LOOK_AHEAD and types[i - 1] not in _LOOK_BEHIND and i:
             continue
         j = i - 1
-        while j >= 0 and (types[j] == "NL" or types[j] == "COMMENT"):
+        while j >= 0 and types[j] == "COMMENT":
             j -= 1
         end = ends[i]
         if (j >= 0 and types[j] == "DOT") or _FOLLOWED_BY_ASSIGN.match(text, end) or (

@@ -97,9 +97,10 @@ def from_annotation(node: ast.expr | None) -> Type:
 
 def assignable(value: Type, target: Type) -> bool:
     """Whether a value of type `value` may be passed where `target` is expected."""
-    if value == target or ANY in (value, target):
+    # Types are interned and compare by identity (`eq=False`), so `is` is equality here.
+    if value is target or value is ANY or target is ANY:
         return True
-    if target == FLOAT and value == INT:
+    if target is FLOAT and value is INT:
         return True
     if value.name == "list" and target.name == "list":
         return assignable(value.item or ANY, target.item or ANY)

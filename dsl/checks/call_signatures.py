@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..diagnostics import error
-from .. import ir
 from ..walk import closest, contract_exprs, did_you_mean
 
 CODES = ("DSC033", "DSC034", "DSC035", "DSC036")
@@ -11,10 +10,9 @@ CODES = ("DSC033", "DSC034", "DSC035", "DSC036")
 
 def check(ctx):
     functions = ctx.symbols.functions
-    Call = ir.Call
     for c in ctx.program.contracts:
         for _clause, expr in contract_exprs(c):
-            for call in [n for n, _ in ctx.symbols.walk(expr) if type(n) is Call]:
+            for call in ctx.symbols.calls(expr):
                 sig = functions.get(call.func.name)
                 if sig is None:
                     continue  # reported as undefined

@@ -13,7 +13,7 @@ CODES = ("DSC026",)
 def check(ctx):
     for c in ctx.program.contracts:
         for clause, expr in contract_exprs(c):
-            if clause == ENSURE:
+            if clause == ENSURE or not ctx.symbols.mentions_result(expr):
                 continue
             for node, bound in ctx.symbols.walk(expr):
                 if isinstance(node, ir.Name) and node.id == RESULT and RESULT not in bound:

@@ -19,7 +19,8 @@ def check(ctx):
     skip = ctx.broken
     for c in ctx.program.contracts:
         for _clause, expr in contract_exprs(c):
-            yield from _expression(ctx, expr)
+            if sym.may_have_unknown_names(expr):
+                yield from _expression(ctx, expr)
     for g in ctx.program.goals:
         if g.agent.name not in sym.agents and g.agent.name not in skip:
             yield error("DSC020", f"undefined agent '{g.agent.name}'", g.agent.span,

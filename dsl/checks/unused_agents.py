@@ -20,8 +20,6 @@ def check(ctx):
         if c.by is not None:
             used.add(c.by.name)
         used.update(r.name for r in c.to)
-        for _clause, expr in contract_exprs(c):
-            used.update(node.id for node, _ in ctx.symbols.walk(expr) if type(node) is ir.Name)
     for p in ctx.program.policies:
         used.add(p.owner.name)
         used.update(a.value for r in p.rules for a in r.to)
@@ -30,6 +28,15 @@ def check(ctx):
         used.add(n.data.owner)
     for g in ctx.program.goals:
         used.add(g.agent.name)
+    # Names in expressions last, and only while some agent is still unmentioned.
+    unmentioned = sym.agents.keys() - used
+    Name = ir.Name
+    for c in ctx.program.contracts:
+        if not unmentioned:
+            break
+        for _clause, expr in contract_exprs(c):
+            unmentioned.difference_update([node.id for node, _ in sym.walk(expr) if type(node) is Name])
+    used.update(sym.agents.keys() - unmentioned)
     for name, a in sym.agents.items():
         if name not in used:
             yield warning("DSC071", f"agent '{name}' takes part in nothing", a.name.span,

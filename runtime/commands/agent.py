@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 from datastation.runtime.config import add_config_argument, load_config
-from datastation.runtime.keys import agent_key_path, fingerprint, passphrase_from_env
-from datastation.runtime.store.services import create_agent, open_escrow, register_agent, user_error_types
 
 
 def register(sub) -> None:
@@ -46,6 +44,9 @@ def _fail(exc: BaseException) -> int:
 
 
 def _create(args) -> int:
+    from datastation.runtime.keys import agent_key_path, fingerprint, passphrase_from_env
+    from datastation.runtime.store.services import create_agent, open_escrow, user_error_types
+
     try:
         config = load_config(args.config)
         passphrase = passphrase_from_env(args.passphrase_env) if args.passphrase_env else None
@@ -61,6 +62,9 @@ def _create(args) -> int:
 
 
 def _register(args) -> int:
+    from datastation.runtime.keys import fingerprint
+    from datastation.runtime.store.services import open_escrow, register_agent, user_error_types
+
     try:
         config = load_config(args.config)
         try:
@@ -76,6 +80,9 @@ def _register(args) -> int:
 
 
 def _list(args) -> int:
+    from datastation.runtime.keys import fingerprint
+    from datastation.runtime.store.services import open_escrow, user_error_types
+
     try:
         with open_escrow(load_config(args.config), create=False) as ctx:
             agents = ctx.store.list_agents()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from datastation.runtime.audit import verify_log
 from datastation.runtime.config import add_config_argument, load_config
-from datastation.runtime.store.services import open_escrow, user_error_types
 
 
 def register(sub) -> None:
@@ -23,6 +21,9 @@ def register(sub) -> None:
 
 
 def _verify(args) -> int:
+    from datastation.runtime.audit import verify_log
+    from datastation.runtime.store.services import open_escrow, user_error_types
+
     try:
         with open_escrow(load_config(args.config), create=False) as ctx:
             result = verify_log(ctx.store, ctx.escrow_key.public_key())

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from datastation.dsl.check import check_file, check_source
 from datastation.dsl.diagnostics import Severity
-from datastation.dsl.render import render, use_color
 
 
 def register(sub) -> None:
@@ -34,6 +32,10 @@ def _positive(text: str) -> int:
 
 
 def run(args) -> int:
+    # Imported here: the CLI imports every command module to build its parser.
+    from datastation.dsl.check import check_file, check_source
+    from datastation.dsl.render import render, use_color
+
     diags, sources = [], {}
     for f in args.files:
         result = check_source(sys.stdin.read(), "<stdin>") if f == "-" else check_file(f)

@@ -7,15 +7,7 @@ import sys
 from pathlib import Path
 
 from datastation.runtime.config import add_config_argument, load_config
-from datastation.runtime.keys import sign_request_as
 from datastation.runtime.store.schema import SchemaError, format_from_path
-from datastation.runtime.store.services import (
-    add_data,
-    data_add_params,
-    open_escrow,
-    remove_data,
-    user_error_types,
-)
 
 
 def register(sub) -> None:
@@ -77,6 +69,9 @@ def _declared(text: str | None):
 
 
 def _add(args) -> int:
+    from datastation.runtime.keys import sign_request_as
+    from datastation.runtime.store.services import add_data, data_add_params, open_escrow, user_error_types
+
     try:
         config = load_config(args.config)
         fmt = format_from_path(args.file, args.format)
@@ -101,6 +96,8 @@ def _add(args) -> int:
 
 
 def _list(args) -> int:
+    from datastation.runtime.store.services import open_escrow, user_error_types
+
     try:
         with open_escrow(load_config(args.config), create=False) as ctx:
             rows = ctx.store.list_data(args.owner)
@@ -122,6 +119,9 @@ def _list(args) -> int:
 
 
 def _remove(args) -> int:
+    from datastation.runtime.keys import sign_request_as
+    from datastation.runtime.store.services import open_escrow, remove_data, user_error_types
+
     try:
         config = load_config(args.config)
         with open_escrow(config) as ctx:

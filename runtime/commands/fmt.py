@@ -16,9 +16,6 @@ import tempfile
 from pathlib import Path
 
 from datastation.dsl.diagnostics import Diagnostic, Span, error
-from datastation.dsl.formatter import REFUSED, format_source
-from datastation.dsl.parser import read_source
-from datastation.dsl.render import render, use_color
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 STDIN = "-"
@@ -56,6 +53,8 @@ def run(args) -> int:
 
 def _read(name: str) -> tuple[str | None, Diagnostic | None]:
     if name != STDIN:
+        from datastation.dsl.parser import read_source  # the parser loads only when `dsc fmt` runs
+
         return read_source(name)
     raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
     try:
@@ -72,6 +71,8 @@ def _one(name: str, args) -> int:
     if problem is not None:
         _report([problem], {}, args.diag_format)
         return EXIT_USAGE
+    from datastation.dsl.formatter import REFUSED, format_source
+
     out, diags = format_source(text, shown)
     if out is None:
         _report(diags, {shown: text}, args.diag_format)
@@ -123,6 +124,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _report(diags, sources: dict[str, str], fmt: str) -> None:
     """Diagnostics go to stderr: stdout carries the formatted text."""
+    from datastation.dsl.render import render, use_color
+
     color = fmt == "human" and use_color(sys.stderr)
     text = render(tuple(diags), sources, fmt, color=color)
     if text:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from datastation.runtime.audit import entries_json, format_entry
 from datastation.runtime.config import add_config_argument, load_config
-from datastation.runtime.store.services import open_escrow, user_error_types
 
 
 def register(sub) -> None:
@@ -22,6 +20,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from datastation.runtime.audit import entries_json, format_entry
+    from datastation.runtime.store.services import open_escrow, user_error_types
+
     try:
         with open_escrow(load_config(args.config), create=False) as ctx:
             contract = args.contract

@@ -15,11 +15,17 @@ import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 
-from rich.markup import escape as e
 
 from datastation.contracts import cli_support as cs
 
 EXIT_RELEASED, EXIT_CONDITION, EXIT_USAGE, EXIT_DENIED, EXIT_AWAITING = 0, 1, 2, 3, 4
+
+
+def e(text: str) -> str:
+    """Escape text for rich markup (rich is imported only when `dsc run` runs)."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def register(sub) -> None:
