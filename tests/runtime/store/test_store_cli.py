@@ -1,29 +1,8 @@
 """`dsc agent/data/log/audit` from the command line: exit codes, no tracebacks."""
 
 import json
-from types import SimpleNamespace
 
 import pytest
-
-from datastation.runtime.cli import main
-
-
-@pytest.fixture
-def dsc(tmp_path, monkeypatch, capsys):
-    """Run `dsc ARGS` in-process (fast) in tmp_path; returns returncode/stdout/stderr."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DSC_CONFIG", raising=False)
-
-    def run(*args):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err and "internal error" not in err, err
-        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
-
-    return run
 
 
 def test_data_workflow(tmp_path, dsc):

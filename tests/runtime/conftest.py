@@ -1,3 +1,5 @@
+"""Fixtures shared by the escrow tests."""
+
 from types import SimpleNamespace
 
 import pytest
