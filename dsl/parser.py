@@ -206,36 +206,58 @@ class _Builder:
         return ir.Goal(agent=self._ident(c[1]), contract=self._ident(c[3]), span=self._span(c[0], c[3]))
 
     def contract(self, c):
-        # Clauses arrive as (keyword token, value). Repeated single clauses are kept in
-        # `_extra` order so the checker can report them; the IR keeps the first.
-        fields: dict = {"requires": [], "ensures": [], "to": []}
+        # Clauses arrive flat: a keyword token, then its value(s). Repeated single clauses are
+        # reported (DSC007) in order; the IR keeps the first.
+        by = call = keep_as = None
+        requires, ensures, to = [], [], []
         duplicates = []
-        for kw, value in c[3:-1]:
-            key = kw.type
+        i, last = 3, len(c) - 1
+        while i < last:
+            kw = c[i]
+            key = kw[0]
             if key == "REQUIRE":
-                fields["requires"].append(value)
+                requires.append(c[i + 1])
+                i += 2
             elif key == "ENSURE":
-                fields["ensures"].append(value)
+                ensures.append(c[i + 1])
+                i += 2
             elif key == "TO":
-                if fields["to"]:
+                if to:
                     duplicates.append(kw)
-                fields["to"].extend(value)
-            else:
-                slot = {"BY": "by", "COMPUTE": "call", "KEEP": "call"}[key]
-                if slot in fields:
+                i += 1
+                while True:
+                    t = c[i]
+                    to.append(_Ident(t[1], t[2]))
+                    if c[i + 1][0] != "COMMA":  # a keyword token or the closing brace follows
+                        break
+                    i += 2
+                i += 1
+            elif key == "BY":
+                if by is not None:
                     duplicates.append(kw)
-                    continue
-                if key == "KEEP":
-                    fields["keep_as"], value = value
-                fields[slot] = value
+                else:
+                    by = self._ident(c[i + 1])
+                i += 2
+            elif key == "COMPUTE":
+                if call is not None:
+                    duplicates.append(kw)
+                else:
+                    call = c[i + 1]
+                i += 2
+            else:  # KEEP NAME = call
+                if call is not None:
+                    duplicates.append(kw)
+                else:
+                    keep_as, call = self._ident(c[i + 1]), c[i + 3]
+                i += 4
         node = ir.Contract(
             name=self._ident(c[1]),
-            by=fields.get("by"),
-            call=fields.get("call"),
-            keep_as=fields.get("keep_as"),
-            to=tuple(fields["to"]),
-            requires=tuple(fields["requires"]),
-            ensures=tuple(fields["ensures"]),
+            by=by,
+            call=call,
+            keep_as=keep_as,
+            to=tuple(to),
+            requires=tuple(requires),
+            ensures=tuple(ensures),
             span=self._span(c[0], c[-1]),
         )
         for kw in duplicates:
@@ -249,23 +271,6 @@ class _Builder:
                 )
             )
         return node
-
-    def by(self, c):
-        return c[0], self._ident(c[1])
-
-    def compute(self, c):
-        return c[0], c[1]
-
-    def keep(self, c):
-        return c[0], (self._ident(c[1]), c[3])
-
-    def recipients(self, c):
-        return c[0], [_Ident(t[1], t[2]) for t in c[1::2]]
-
-    def require(self, c):
-        return c[0], c[1]
-
-    ensure = require
 
     # -- expressions
     def forall(self, c):
