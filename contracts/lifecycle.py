@@ -387,17 +387,23 @@ def approve_params(ctx_or_key, contract_id: str) -> dict:
     return {"contract": contract_id, "signature": sign(ctx_or_key, approval_message(contract_id))}
 
 
+def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str) -> ContractRow:
+    """The contract, if `agent` is one of its source agents and it is still open to a decision."""
+    row = _contract(ctx, cid)
+    if agent not in row.source_agents:
+        raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
+                                                f"{', '.join(row.source_agents) or 'nobody'} may {verb} it")
+    if row.status not in OPEN:
+        raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be {done}")
+    return row
+
+
 def approve(ctx, request) -> ContractRow:
     cid = request.params.get("contract")
     signature = request.params.get("signature")
 
     def body(agent: str) -> ContractRow:
-        row = _contract(ctx, cid)
-        if agent not in row.source_agents:
-            raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
-                                                    f"{', '.join(row.source_agents) or 'nobody'} may approve it")
-        if row.status not in OPEN:
-            raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be approved")
+        row = _open_to_source_agent(ctx, cid, agent, "approve", "approved")
         if agent in _approved_by(ctx, row.id):
             raise EscrowRefusal("already_approved", f"{agent} already approved contract {row.name}")
         pub = ctx.store.get_agent(agent).public_key
@@ -417,12 +423,7 @@ def reject(ctx, request) -> ContractRow:
     reason = str(request.params.get("reason") or "")[:2000]
 
     def body(agent: str) -> ContractRow:
-        row = _contract(ctx, cid)
-        if agent not in row.source_agents:
-            raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
-                                                    f"{', '.join(row.source_agents) or 'nobody'} may reject it")
-        if row.status not in OPEN:
-            raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be rejected")
+        row = _open_to_source_agent(ctx, cid, agent, "reject", "rejected")
         ctx.store.add_rejection(RejectionRow(contract_id=row.id, agent=agent, reason=reason, ts=time.time()))
         ctx.store.set_contract_status(row.id, REJECTED)
         ctx.audit.append("rejection", actor=agent, contract=row.id, payload={"agent": agent, "reason": reason})

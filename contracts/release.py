@@ -42,14 +42,9 @@ def release_decision(f: ReleaseFacts, recipient) -> str:
     """RELEASE or the first reason not to (constants of this module)."""
     if recipient not in f.recipients:
         return NOT_RECIPIENT
-    if f.denied:
-        return DENIED
-    if f.rejected:
-        return REJECTED
-    if f.revoked:
-        return REVOKED
-    if f.required & ~f.approved:
-        return AWAITING
+    blocked = may_execute(f)
+    if blocked != RELEASE:
+        return blocked
     if f.requires_held is not True:
         return NOT_EVALUATED if f.requires_held is None else REQUIRE_FAILED
     if f.ensures_held is not True:

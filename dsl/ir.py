@@ -152,7 +152,7 @@ class DataPattern:
         return self.owner in ("*", owner) and self.name in ("*", name)
 
     def __str__(self) -> str:
-        return "any" if (self.owner, self.name) == ("*", "*") and False else f"{self.owner}.{self.name}"
+        return f"{self.owner}.{self.name}"
 
 
 # ---------------------------------------------------------------- declarations

@@ -161,11 +161,16 @@ def _stdlib_module_names(folder: Path) -> tuple[str, ...]:
     except (OSError, SyntaxError):
         return ()
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        if node_value := getattr(node, "value", None):
-            if any(isinstance(t, ast.Name) and t.id == "MODULES" for t in targets):
-                try:
-                    return tuple(ast.literal_eval(node_value))
-                except ValueError:
-                    return ()
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:  # MODULES: tuple[str, ...] = (...)
+            targets = [node.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "MODULES" for t in targets):
+            try:
+                return tuple(ast.literal_eval(node.value))
+            except ValueError:
+                return ()
+    return ()
     return ()
