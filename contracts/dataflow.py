@@ -1,13 +1,10 @@
 """The dataflow graph of a program as Graphviz DOT: agents, data, contracts, kept results.
 
 Built on the checker's flow graph (`datastation.dsl.flow`), with the data a contract's
-conditions read added as dashed "checked by" edges. `render` calls Graphviz `dot`.
+conditions read added as dashed "checked by" edges (`dsc graph` renders it with Graphviz).
 """
 
 from __future__ import annotations
-
-import shutil
-import subprocess
 
 import networkx as nx
 
@@ -18,9 +15,6 @@ _SHAPES = {
     "contract": 'shape=box, style="rounded,filled", fillcolor="#dcfce7"',
 }
 
-
-class GraphvizMissing(RuntimeError):
-    pass
 
 
 def build(scenario) -> nx.DiGraph:
@@ -76,16 +70,3 @@ def to_dot(g: nx.DiGraph, title: str = "dataflow") -> str:
         lines.append(f"  {node_id(u)} -> {node_id(v)} [label={label}{', ' + style if style else ''}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def render(dot_text: str, fmt: str) -> bytes:
-    """Render DOT to `fmt` (svg, png, pdf) with Graphviz `dot`."""
-    exe = shutil.which("dot")
-    if exe is None:
-        raise GraphvizMissing(
-            "Graphviz 'dot' is not installed: install it (e.g. `apt-get install graphviz`) or write .dot output"
-        )
-    proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=60)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dot failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
-    return proc.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +34,3 @@ def load_checked(path: str | Path) -> Loaded:
         return Loaded(None, result, errors)
     base = Path(path).resolve().parent
     return Loaded(Scenario.build(result.program, base, result.symbols), result, ())
-
-
-def print_diagnostics(loaded: Loaded, stream=None) -> None:
-    """Show the errors that stop a command, the way `dsc check` shows them."""
-    from datastation.dsl.render import render, use_color
-
-    stream = stream or sys.stderr
-    r = loaded.result
-    stream.write(render(loaded.errors, {r.file: r.source}, "human", color=use_color(stream)))
-    n = len(loaded.errors)
-    stream.write(f"{n} error{'s' if n != 1 else ''} in {r.file}: fix them first (see `dsc check {r.file}`)\n")

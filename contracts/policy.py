@@ -5,6 +5,7 @@ that name the rule that made them. The matching semantics live in `datastation.d
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -120,4 +121,36 @@ def deny_rules_blocking(contract: ir.Contract, scenario_or_symbols, policies: It
         d = decide(owner, rules, facts)
         if d.effect == DENY:
             out.append(d.rule)
+    return out
+
+
+def rules_to_json(rules: Iterable[PolicyRule]) -> str:
+    """A registered policy as the escrow stores it (canonical JSON, one object per rule)."""
+    out = []
+    for r in rules:
+        ru = r.rule
+        out.append({
+            "effect": ru.effect,
+            "function": ru.function.value,
+            "data": [[d.owner, d.name] for d in ru.data],
+            "to": [p.value for p in ru.to],
+            "except": [i.name for i in ru.except_],
+            "file": r.file,
+            "line": r.line,
+        })
+    return json.dumps(out, sort_keys=True, separators=(",", ":"))
+
+
+def rules_from_json(owner: str, text: str) -> list[PolicyRule]:
+    """The rules of `owner`'s registered policy, from `rules_to_json`'s form."""
+    out = []
+    for r in json.loads(text):
+        rule = ir.Rule(
+            effect=r["effect"],
+            function=ir.Pattern(value=r["function"]),
+            data=tuple(ir.DataPattern(owner=o, name=n) for o, n in r["data"]),
+            to=tuple(ir.Pattern(value=t) for t in r["to"]),
+            except_=tuple(ir.Ident(name=e) for e in r["except"]),
+        )
+        out.append(PolicyRule(owner=owner, rule=rule, file=r["file"], line=r["line"]))
     return out

@@ -18,7 +18,8 @@ from typing import Any, Iterable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .keys import canonical_json, sign, verify
-from .store import AuditEntry, Store, crash_point
+from .crashpoints import crash_point
+from .store import AuditEntry, Store
 
 GENESIS = "0" * 64
 

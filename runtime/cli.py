@@ -1,7 +1,5 @@
-"""The `dsc` command line. Each subcommand lives in its own module under `commands/`.
-
-Exit codes: 0 ok, 1 errors found, 2 usage or internal error; `dsc run` adds 3 (denied)
-and 4 (awaiting approval).
+"""The `dsc` command line. Each subcommand lives in its own module under `commands/`; what
+they share (flags, exit codes, the error helper) is in `commands/common.py`.
 """
 
 from __future__ import annotations
@@ -10,7 +8,9 @@ import argparse
 import importlib
 import sys
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+from .commands.common import ExitCode
+
+EXIT_OK, EXIT_USAGE = ExitCode.OK, ExitCode.USAGE
 
 # Subcommand modules, in the order `dsc --help` lists them. Each exposes
 # `register(subparsers)` which adds its parser and sets `func(args) -> int`.

@@ -224,9 +224,3 @@ def _typed(raw: dict, key: str, types, default, section: str):
     if isinstance(value, bool) or not isinstance(value, types):
         raise ConfigError(f"config key '{section}.{key}' has the wrong type ({type(value).__name__})")
     return value
-
-
-def add_config_argument(parser) -> None:
-    """The `--config PATH` option every escrow command takes."""
-    parser.add_argument("--config", metavar="PATH", default=None,
-                        help=f"escrow configuration (default: $DSC_CONFIG or ./{CONFIG_NAME})")

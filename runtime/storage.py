@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 
 from .fsutil import fsync_dir
 from .keys import NAME_RE
-from .store import crash_point
+from .crashpoints import crash_point
 
 _HEX = frozenset("0123456789abcdef")
 

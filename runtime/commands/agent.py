@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from datastation.runtime.config import add_config_argument, load_config
+
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -21,7 +21,7 @@ def register(sub) -> None:
     c.add_argument("--display", default="", metavar="TEXT", help="human name, e.g. \"First Bank\"")
     c.add_argument("--passphrase-env", metavar="VAR", default=None,
                    help="encrypt the private key with the passphrase held in environment variable VAR")
-    add_config_argument(c)
+    cs.add_config(c)
     c.set_defaults(func=_create)
 
     r = asub.add_parser("register", help="register an agent whose key pair was made elsewhere",
@@ -29,31 +29,26 @@ def register(sub) -> None:
     r.add_argument("name", metavar="NAME")
     r.add_argument("public_key", metavar="PUBKEY.pem", help="public key file (PEM)")
     r.add_argument("--display", default="", metavar="TEXT")
-    add_config_argument(r)
+    cs.add_config(r)
     r.set_defaults(func=_register)
 
     ls = asub.add_parser("list", help="list registered agents")
     ls.add_argument("--format", choices=("human", "json"), default="human")
-    add_config_argument(ls)
+    cs.add_config(ls)
     ls.set_defaults(func=_list)
 
-
-def _fail(exc: BaseException) -> int:
-    print(f"dsc: error: {exc}", file=sys.stderr)
-    return 1
 
 
 def _create(args) -> int:
     from datastation.runtime.keys import agent_key_path, fingerprint, passphrase_from_env
-    from datastation.runtime.store.services import create_agent, open_escrow, user_error_types
 
     try:
-        config = load_config(args.config)
         passphrase = passphrase_from_env(args.passphrase_env) if args.passphrase_env else None
-        with open_escrow(config) as ctx:
-            row = create_agent(ctx, args.name, args.display, passphrase)
-    except user_error_types() as exc:
-        return _fail(exc)
+        with cs.escrow_from(args) as escrow:
+            config = escrow.config
+            row = escrow.create_agent(args.name, args.display, passphrase)
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
     print(f"created agent {row.name}" + (f" ({row.display})" if row.display else ""))
     print(f"  private key: {agent_key_path(config.keyring_path, row.name)} (mode 0600"
           + (", passphrase-protected)" if args.passphrase_env else ")"))
@@ -63,31 +58,28 @@ def _create(args) -> int:
 
 def _register(args) -> int:
     from datastation.runtime.keys import fingerprint
-    from datastation.runtime.store.services import open_escrow, register_agent, user_error_types
 
     try:
-        config = load_config(args.config)
         try:
             pem = Path(args.public_key).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            return _fail(f"cannot read {args.public_key}: {getattr(exc, 'strerror', None) or exc}")
-        with open_escrow(config) as ctx:
-            row = register_agent(ctx, args.name, pem, args.display)
-    except user_error_types() as exc:
-        return _fail(exc)
+            return cs.fail(f"cannot read {args.public_key}: {getattr(exc, 'strerror', None) or exc}")
+        with cs.escrow_from(args) as escrow:
+            row = escrow.register_agent(args.name, pem, args.display)
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
     print(f"registered agent {row.name}, key fingerprint {fingerprint(row.public_key)}")
     return 0
 
 
 def _list(args) -> int:
     from datastation.runtime.keys import fingerprint
-    from datastation.runtime.store.services import open_escrow, user_error_types
 
     try:
-        with open_escrow(load_config(args.config), create=False) as ctx:
-            agents = ctx.store.list_agents()
-    except user_error_types() as exc:
-        return _fail(exc)
+        with cs.escrow_from(args, create=False) as escrow:
+            agents = escrow.store.list_agents()
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
     if args.format == "json":
         print(json.dumps([{"name": a.name, "display": a.display, "fingerprint": fingerprint(a.public_key),
                            "created": a.created} for a in agents], indent=2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from datastation.contracts import cli_support as cs
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -19,14 +19,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from datastation.contracts.summary import render
+    from .summary_view import render_summary
     from datastation.runtime.escrow import APPROVE
 
     try:
         with cs.escrow_from(args) as escrow:
             cid = escrow.resolve_id(args.id)
             row = escrow.store.get_contract(cid)
-            render(cs.stored_summary(escrow, row), cs.console())
+            render_summary(cs.stored_summary(escrow, row), cs.console())
             if not args.yes and sys.stdin.isatty():
                 answer = input(f"Approve contract {row.name} ({cid[:12]}) as {args.agent}? [y/N] ").strip().lower()
                 if answer not in ("y", "yes"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from datastation.runtime.config import add_config_argument, load_config
+
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -16,20 +17,18 @@ def register(sub) -> None:
                         description="Recompute the hash chain and check every escrow signature; "
                                     "exit 1 naming the first bad entry.")
     v.add_argument("--format", choices=("human", "json"), default="human")
-    add_config_argument(v)
+    cs.add_config(v)
     v.set_defaults(func=_verify)
 
 
 def _verify(args) -> int:
     from datastation.runtime.audit import verify_log
-    from datastation.runtime.store.services import open_escrow, user_error_types
 
     try:
-        with open_escrow(load_config(args.config), create=False) as ctx:
-            result = verify_log(ctx.store, ctx.escrow_key.public_key())
-    except user_error_types() as exc:
-        print(f"dsc: error: {exc}", file=sys.stderr)
-        return 1
+        with cs.escrow_from(args, create=False) as escrow:
+            result = verify_log(escrow.store, escrow.ctx.escrow_key.public_key())
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
     if args.format == "json":
         print(json.dumps({"ok": result.ok, "entries": result.count, "first_bad_seq": result.bad_seq,
                           "position": result.position, "reason": result.reason}))

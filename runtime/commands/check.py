@@ -6,6 +6,8 @@ import sys
 
 from datastation.dsl.diagnostics import Severity
 
+from .common import ExitCode
+
 
 def register(sub) -> None:
     p = sub.add_parser("check", help="check .dsc files without running anything",
@@ -57,7 +59,7 @@ def run(args) -> int:
         if len(shown) < len(diags):
             summary += f" ({len(diags) - len(shown)} not shown: --max-errors {args.max_errors})"
         print(summary, file=sys.stderr if shown else sys.stdout)
-    return 1 if errors else 0
+    return ExitCode.ERRORS if errors else ExitCode.OK
 
 
 def _summary(errors: int, warnings: int, files: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datastation.contracts import cli_support as cs
+from . import common as cs
 
 
 def register(sub) -> None:

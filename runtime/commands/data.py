@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from datastation.runtime.config import add_config_argument, load_config
-from datastation.runtime.store.schema import SchemaError, format_from_path
+
+from . import common as cs
+from datastation.runtime.data_schema import SchemaError, format_from_path
 
 
 def register(sub) -> None:
@@ -26,19 +26,19 @@ def register(sub) -> None:
     a.add_argument("--declared-schema", metavar="JSON|@FILE", default=None,
                    help='expected columns, e.g. \'{"amount": "float", "is_fraud": "bool"}\'; a mismatch refuses')
     a.add_argument("--replace", action="store_true", help="replace an existing data element of yours")
-    add_config_argument(a)
+    cs.add_config(a)
     a.set_defaults(func=_add)
 
     ls = dsub.add_parser("list", help="list data elements")
     ls.add_argument("--owner", default=None, metavar="AGENT", help="only this owner's data")
     ls.add_argument("--format", choices=("human", "json"), default="human")
-    add_config_argument(ls)
+    cs.add_config(ls)
     ls.set_defaults(func=_list)
 
     r = dsub.add_parser("remove", help="remove a data element (owner only; refused while a pending contract uses it)")
     r.add_argument("key", metavar="OWNER.NAME")
     _as(r)
-    add_config_argument(r)
+    cs.add_config(r)
     r.set_defaults(func=_remove)
 
 
@@ -47,10 +47,6 @@ def _as(p) -> None:
     p.add_argument("--passphrase-env", metavar="VAR", default=None,
                    help="environment variable holding the agent's key passphrase")
 
-
-def _fail(msg) -> int:
-    print(f"dsc: error: {msg}", file=sys.stderr)
-    return 1
 
 
 def _declared(text: str | None):
@@ -70,23 +66,23 @@ def _declared(text: str | None):
 
 def _add(args) -> int:
     from datastation.runtime.keys import sign_request_as
-    from datastation.runtime.store.services import add_data, data_add_params, open_escrow, user_error_types
+    from datastation.runtime.escrow import DATA_ADD
+    from datastation.runtime.escrow.data import data_add_params
 
     try:
-        config = load_config(args.config)
         fmt = format_from_path(args.file, args.format)
         declared = _declared(args.declared_schema)
         try:
             contents = Path(args.file).read_bytes()
         except OSError as exc:
-            return _fail(f"cannot read {args.file}: {exc.strerror or exc}")
-        with open_escrow(config) as ctx:
-            req = sign_request_as(config, args.agent, "data.add",
+            return cs.fail(f"cannot read {args.file}: {exc.strerror or exc}")
+        with cs.escrow_from(args) as escrow:
+            req = sign_request_as(escrow.config, args.agent, DATA_ADD,
                                   data_add_params(args.key, fmt, contents, declared, args.replace),
                                   passphrase_env=args.passphrase_env)
-            row = add_data(ctx, req, contents)
-    except user_error_types() as exc:
-        return _fail(exc)
+            row = escrow.add_data(req, contents)
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
     cols = ", ".join(f"{c}: {t}" for c, t in (row.inferred_schema or {}).items())
     print(f"stored {row.key} ({row.format}, {row.size} bytes, sha256 {row.content_hash[:12]})")
     print(f"  schema: {cols}")
@@ -96,13 +92,12 @@ def _add(args) -> int:
 
 
 def _list(args) -> int:
-    from datastation.runtime.store.services import open_escrow, user_error_types
 
     try:
-        with open_escrow(load_config(args.config), create=False) as ctx:
-            rows = ctx.store.list_data(args.owner)
-    except user_error_types() as exc:
-        return _fail(exc)
+        with cs.escrow_from(args, create=False) as escrow:
+            rows = escrow.store.list_data(args.owner)
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
     if args.format == "json":
         print(json.dumps([{"key": r.key, "owner": r.owner, "format": r.format, "content_hash": r.content_hash,
                            "size": r.size, "schema": r.inferred_schema, "declared_schema": r.declared_schema,
@@ -120,15 +115,14 @@ def _list(args) -> int:
 
 def _remove(args) -> int:
     from datastation.runtime.keys import sign_request_as
-    from datastation.runtime.store.services import open_escrow, remove_data, user_error_types
+    from datastation.runtime.escrow import DATA_REMOVE
 
     try:
-        config = load_config(args.config)
-        with open_escrow(config) as ctx:
-            req = sign_request_as(config, args.agent, "data.remove", {"key": args.key},
+        with cs.escrow_from(args) as escrow:
+            req = sign_request_as(escrow.config, args.agent, DATA_REMOVE, {"key": args.key},
                                   passphrase_env=args.passphrase_env)
-            row = remove_data(ctx, req)
-    except user_error_types() as exc:
-        return _fail(exc)
+            row = escrow.remove_data(req)
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
     print(f"removed {row.key}")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datastation.contracts import cli_support as cs
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from datastation.contracts.narrate import report_lines
+    from .narrate import report_lines
     from datastation.runtime.escrow import EXECUTE
 
     try:

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from datastation.dsl.diagnostics import Diagnostic, Span, error
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+from . import common as cs
+from .common import ExitCode
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = ExitCode.OK, ExitCode.ERRORS, ExitCode.USAGE
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 
@@ -43,7 +46,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     if args.write and STDIN in args.files:
-        print("dsc fmt: error: -w cannot rewrite standard input", file=sys.stderr)
+        cs.fail("-w cannot rewrite standard input")
         return EXIT_USAGE
     status = EXIT_OK
     for name in args.files:
@@ -95,7 +98,7 @@ def _one(name: str, args) -> int:
             try:
                 _write_atomic(Path(name), out)
             except OSError as exc:
-                print(f"dsc fmt: cannot write {name}: {exc.strerror or exc}", file=sys.stderr)
+                cs.fail(f"cannot write {name}: {exc.strerror or exc}")
                 return EXIT_USAGE
         return EXIT_OK
     if not args.diff:

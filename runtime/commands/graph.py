@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+
+from . import common as cs
 
 FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
@@ -22,20 +26,19 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from datastation.contracts.dataflow import GraphvizMissing, build, render, to_dot
-    from datastation.contracts.loading import load_checked, print_diagnostics
+    from datastation.contracts.dataflow import build, to_dot
+    from datastation.contracts.loading import load_checked
 
     fmt = args.format
     if fmt is None:
         suffix = Path(args.output).suffix.lower() if args.output else ".dot"
         fmt = FORMATS.get(suffix)
         if fmt is None:
-            print(f"dsc graph: cannot tell the format of '{args.output}': use .dot, .svg, .png or .pdf, or --format",
-                  file=sys.stderr)
-            return 2
+            return cs.fail(f"cannot tell the format of '{args.output}': use .dot, .svg, .png or .pdf, or --format",
+                           cs.ExitCode.USAGE)
     loaded = load_checked(args.file)
     if not loaded.ok:
-        print_diagnostics(loaded)
+        cs.print_diagnostics(loaded)
         return 1
     dot = to_dot(build(loaded.scenario), Path(args.file).stem)
     if fmt == "dot":
@@ -43,20 +46,32 @@ def run(args) -> int:
     else:
         try:
             data = render(dot, fmt)
-        except GraphvizMissing as exc:
-            print(f"dsc graph: {exc}", file=sys.stderr)
-            return 2
-        except (RuntimeError, OSError, __import__("subprocess").TimeoutExpired) as exc:
-            print(f"dsc graph: {exc}", file=sys.stderr)
-            return 2
+        except (GraphvizMissing, RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            return cs.fail(exc, cs.ExitCode.USAGE)
     if args.output:
         try:
             Path(args.output).write_bytes(data)
         except OSError as exc:
-            print(f"dsc graph: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+            return cs.fail(f"cannot write {args.output}: {exc.strerror or exc}", cs.ExitCode.USAGE)
     elif fmt == "dot":
         sys.stdout.write(dot)
     else:
         sys.stdout.buffer.write(data)
     return 0
+
+
+class GraphvizMissing(RuntimeError):
+    pass
+
+
+def render(dot_text: str, fmt: str) -> bytes:
+    """Render DOT to `fmt` (svg, png, pdf) with Graphviz `dot`."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GraphvizMissing(
+            "Graphviz 'dot' is not installed: install it (e.g. `apt-get install graphviz`) or write .dot output"
+        )
+    proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=60)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dot failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    return proc.stdout

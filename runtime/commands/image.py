@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 
-from datastation.runtime.config import ConfigError, add_config_argument, load_config
+from datastation.runtime.config import ConfigError
+
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -15,19 +16,18 @@ def register(sub) -> None:
     b = isub.add_parser("build", help="build the runtime image (skipped when it is up to date)")
     b.add_argument("--force", action="store_true", help="rebuild even if an image with the same content exists")
     b.add_argument("--quiet", action="store_true", help="print only the image tag")
-    add_config_argument(b)
+    cs.add_config(b)
     b.set_defaults(func=_build)
     s = isub.add_parser("status", help="show the image tag this machine needs and whether it exists")
-    add_config_argument(s)
+    cs.add_config(s)
     s.set_defaults(func=_status)
 
 
 def _configured_image(args) -> str | None:
     try:
-        return load_config(args.config).docker.image
+        return cs.load_config_from(args).docker.image
     except ConfigError as exc:
-        print(f"dsc: error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(cs.fail(exc)) from None
 
 
 def _build(args) -> int:
@@ -38,7 +38,7 @@ def _build(args) -> int:
     try:
         tag = build_image(force=args.force, log=log, also_tag=[name] if name else [])
     except ImageError as exc:
-        print(f"dsc: error: cannot build the runtime image: {exc}", file=sys.stderr)
+        cs.fail(f"cannot build the runtime image: {exc}")
         return 1
     print(tag if args.quiet else f"runtime image: {tag}" + (f" (also tagged {name})" if name else ""))
     return 0
@@ -51,7 +51,7 @@ def _status(args) -> int:
     try:
         tag = image_tag()
     except ImageError as exc:
-        print(f"dsc: error: {exc}", file=sys.stderr)
+        cs.fail(exc)
         return 1
     have = image_exists(tag)
     print(f"needed: {tag} ({'present' if have else 'missing: run `dsc image build`'})")

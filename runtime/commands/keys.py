@@ -9,10 +9,11 @@ re-encrypting any data; `dsc keys rotate --owner AGENT` starts a new data key fo
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from datastation.runtime.config import ConfigError, add_config_argument, load_config
+from datastation.runtime.config import ConfigError
+
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -24,7 +25,7 @@ def register(sub) -> None:
     i.add_argument("--kek-file", required=True, metavar="PATH", help="where to write the KEK (not beside the data)")
     i.set_defaults(func=_init)
     ls = ksub.add_parser("list", help="list the data key ids per owner")
-    add_config_argument(ls)
+    cs.add_config(ls)
     ls.set_defaults(func=_list)
     r = ksub.add_parser("rotate", help="re-wrap data keys under a new KEK, or start a new data key for an owner")
     grp = r.add_mutually_exclusive_group(required=True)
@@ -32,7 +33,7 @@ def register(sub) -> None:
     grp.add_argument("--new-kek-env", metavar="VAR", help="environment variable holding the new KEK")
     grp.add_argument("--owner", metavar="AGENT", help="start a new data key for AGENT's future data")
     r.add_argument("--generate", action="store_true", help="generate the new KEK file first")
-    add_config_argument(r)
+    cs.add_config(r)
     r.set_defaults(func=_rotate)
     d = ksub.add_parser("decrypt", help="open a released result (no_trust outbox) with the recipient's key",
                         description="A result released in no_trust mode is sealed for its recipient: only "
@@ -43,20 +44,15 @@ def register(sub) -> None:
     d.add_argument("--key-file", metavar="PEM", help="the recipient's private key file (default: the keyring's)")
     d.add_argument("--passphrase-env", metavar="VAR", help="environment variable holding the key's passphrase")
     d.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write the plaintext (mode 0600)")
-    add_config_argument(d)
+    cs.add_config(d)
     d.set_defaults(func=_decrypt)
-
-
-def _err(msg: str) -> int:
-    print(f"dsc: error: {msg}", file=sys.stderr)
-    return 1
 
 
 def _keystore(args):
     from datastation.runtime.crypto import KeyStore, load_kek
     from datastation.runtime.crypto.codec import KEYSTORE_NAME
 
-    config = load_config(args.config)
+    config = cs.load_config_from(args)
     return KeyStore(Path(config.keyring_path) / KEYSTORE_NAME, load_kek(config.kek)), config
 
 
@@ -66,9 +62,9 @@ def _init(args) -> int:
     try:
         kek = generate_kek_file(args.kek_file)
     except FileExistsError:
-        return _err(f"{args.kek_file} exists; refusing to overwrite a key")
+        return cs.fail(f"{args.kek_file} exists; refusing to overwrite a key")
     except OSError as exc:
-        return _err(f"cannot write {args.kek_file}: {exc.strerror}")
+        return cs.fail(f"cannot write {args.kek_file}: {exc.strerror}")
     print(f"wrote a new key-encryption key to {args.kek_file} (id {kek.kek_id}, mode 0600)")
     print("point the config at it:  kek: {file: " + str(Path(args.kek_file).resolve()) + "}")
     return 0
@@ -80,7 +76,7 @@ def _list(args) -> int:
     try:
         store, _ = _keystore(args)
     except (CryptoError, ConfigError) as exc:
-        return _err(str(exc))
+        return cs.fail(str(exc))
     print(f"key store {store.path} (KEK id {store.kek.kek_id})")
     for owner in store.owners():
         entry = store._doc["owners"][owner]
@@ -103,15 +99,15 @@ def _rotate(args) -> int:
             new = load_kek({"file": args.new_kek_file})
         else:
             if args.generate:
-                return _err("--generate works with --new-kek-file only")
+                return cs.fail("--generate works with --new-kek-file only")
             new = load_kek({"env": args.new_kek_env})
         if new.kek_id == store.kek.kek_id:
-            return _err("the new key-encryption key is the current one")
+            return cs.fail("the new key-encryption key is the current one")
         count = store.rotate_kek(new)
     except FileExistsError:
-        return _err(f"{args.new_kek_file} exists; drop --generate to use it as the new KEK")
+        return cs.fail(f"{args.new_kek_file} exists; drop --generate to use it as the new KEK")
     except (CryptoError, ConfigError) as exc:
-        return _err(str(exc))
+        return cs.fail(str(exc))
     where = f"file: {Path(args.new_kek_file).resolve()}" if args.new_kek_file else f"env: {args.new_kek_env}"
     print(f"re-wrapped {count} data key(s) under the new KEK (id {new.kek_id}); no data was re-encrypted")
     print(f"now set in {config.source or 'the config'}:  kek: {{{where}}}  and retire the old KEK")
@@ -124,7 +120,7 @@ def _decrypt(args) -> int:
     from datastation.runtime.keys import KeysError, load_agent_key, load_private_key_file, passphrase_from_env
 
     try:
-        config = load_config(args.config)
+        config = cs.load_config_from(args)
         blob = Path(args.file).read_bytes()
         passphrase = passphrase_from_env(args.passphrase_env, args.recipient)
         if args.key_file:
@@ -133,14 +129,14 @@ def _decrypt(args) -> int:
             key = load_agent_key(config.keyring_path, args.recipient, passphrase)
         data = open_result(config, blob, args.recipient, key)
     except OSError as exc:
-        return _err(f"cannot read {exc.filename or args.file}: {exc.strerror}")
+        return cs.fail(f"cannot read {exc.filename or args.file}: {exc.strerror}")
     except (CryptoError, ConfigError, KeysError) as exc:
-        return _err(str(exc))
+        return cs.fail(str(exc))
     try:
         fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
     except OSError as exc:
-        return _err(f"cannot write {args.output}: {exc.strerror}")
+        return cs.fail(f"cannot write {args.output}: {exc.strerror}")
     print(f"wrote {len(data)} bytes to {args.output}")
     return 0

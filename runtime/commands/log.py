@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 
-from datastation.runtime.config import add_config_argument, load_config
+
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -15,31 +15,28 @@ def register(sub) -> None:
     p.add_argument("--agent", metavar="AGENT", default=None, help="only entries by or about this agent")
     p.add_argument("--kind", metavar="KIND", action="append", default=None, help="only entries of this kind (repeatable)")
     p.add_argument("--format", choices=("human", "json"), default="human")
-    add_config_argument(p)
+    cs.add_config(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from datastation.runtime.audit import entries_json, format_entry
-    from datastation.runtime.store.services import open_escrow, user_error_types
 
     try:
-        with open_escrow(load_config(args.config), create=False) as ctx:
+        with cs.escrow_from(args, create=False) as escrow:
+            ctx = escrow.ctx
             contract = args.contract
             if contract is not None:
                 matches = ctx.store.find_contracts(contract) or [
                     c for c in ctx.store.list_contracts() if c.name == contract]
                 if len(matches) > 1:
-                    print(f"dsc: error: {contract!r} is ambiguous: it matches {len(matches)} contracts; give more of the id",
-                          file=sys.stderr)
-                    return 1
+                    return cs.fail(f"{contract!r} is ambiguous: it matches {len(matches)} contracts; give more of the id")
                 if matches:
                     contract = matches[0].id
             entries = [e for e in ctx.store.audit_entries(contract=contract, agent=args.agent)
                        if not args.kind or e.kind in args.kind]
-    except user_error_types() as exc:
-        print(f"dsc: error: {exc}", file=sys.stderr)
-        return 1
+    except cs.user_errors() as exc:
+        return cs.fail(exc)
     if args.format == "json":
         print(json.dumps(entries_json(entries), indent=2, ensure_ascii=False))
         return 0

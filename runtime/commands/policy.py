@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datastation.contracts import cli_support as cs
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -40,7 +40,7 @@ def _apply(args) -> int:
 
 
 def _show(args) -> int:
-    from datastation.contracts.lifecycle import rules_from_row
+    from datastation.runtime.escrow.lifecycle import rules_from_row
 
     try:
         with cs.escrow_from(args) as escrow:

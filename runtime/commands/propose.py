@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datastation.contracts import cli_support as cs
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -19,12 +19,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from datastation.contracts.identity import identity
-    from datastation.contracts.loading import load_checked, print_diagnostics
+    from datastation.contracts.loading import load_checked
     from datastation.runtime.escrow import PROPOSE, make_bundle, propose_params
 
     loaded = load_checked(args.file)
     if not loaded.ok:
-        print_diagnostics(loaded)
+        cs.print_diagnostics(loaded)
         return 1
     if args.contract not in loaded.scenario.contracts:
         return cs.fail(f"no contract '{args.contract}' in {args.file} "

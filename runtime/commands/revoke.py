@@ -3,7 +3,7 @@ approver withdraws their approval."""
 
 from __future__ import annotations
 
-from datastation.contracts import cli_support as cs
+from . import common as cs
 
 
 def register(sub) -> None:

@@ -16,9 +16,10 @@ from contextlib import nullcontext
 from pathlib import Path
 
 
-from datastation.contracts import cli_support as cs
+from . import common as cs
 
-EXIT_RELEASED, EXIT_CONDITION, EXIT_USAGE, EXIT_DENIED, EXIT_AWAITING = 0, 1, 2, 3, 4
+EXIT_RELEASED, EXIT_CONDITION, EXIT_USAGE = cs.ExitCode.OK, cs.ExitCode.ERRORS, cs.ExitCode.USAGE
+EXIT_DENIED, EXIT_AWAITING = cs.ExitCode.DENIED, cs.ExitCode.AWAITING
 
 
 def e(text: str) -> str:
@@ -44,11 +45,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from datastation.contracts.loading import load_checked, print_diagnostics
+    from datastation.contracts.loading import load_checked
 
     loaded = load_checked(args.file)
     if not loaded.ok:
-        print_diagnostics(loaded)
+        cs.print_diagnostics(loaded)
         return EXIT_USAGE
     scenario = loaded.scenario
     if args.contract and args.contract not in scenario.contracts:
@@ -68,13 +69,11 @@ def run(args) -> int:
         try:
             return _Play(args, scenario, order, Path(root)).play()
         except cs.user_errors() as exc:
-            print(f"dsc run: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return cs.fail(exc, EXIT_USAGE)
 
 
 def _usage(msg: str) -> int:
-    print(f"dsc run: {msg}", file=sys.stderr)
-    return EXIT_USAGE
+    return cs.fail(msg, EXIT_USAGE)
 
 
 def _order(scenario, only: str | None) -> list[str]:
@@ -98,10 +97,8 @@ def _order(scenario, only: str | None) -> list[str]:
 
 class _Play:
     def __init__(self, args, scenario, order, root: Path):
-        from datastation.runtime.config import load_config
-
         self.args, self.scenario, self.order, self.root = args, scenario, order, root
-        self.config = load_config(getattr(args, "config", None)).with_root(root)
+        self.config = cs.load_config_from(args).with_root(root)
         self.json = args.format == "json"
         self.con = cs.console()
         if self.json:
@@ -147,12 +144,10 @@ class _Play:
             return result
 
     def agents(self) -> None:
-        from datastation.runtime.store.services import create_agent
-
         self.head("Agents: each gets an Ed25519 key pair; the escrow records the public key")
         for name, a in self.scenario.agents.items():
             display = a.display.value if a.display else ""
-            create_agent(self.escrow.ctx, name, display)
+            self.escrow.create_agent(name, display)
             self.say(f"{e(name)}" + (f" ({e(display)})" if display else "") + ": key created")
             self.doc["agents"].append(name)
 
@@ -165,7 +160,8 @@ class _Play:
 
     def data(self) -> int | None:
         from datastation.runtime.keys import sign_request_as
-        from datastation.runtime.store.services import add_data, data_add_params
+        from datastation.runtime.escrow import DATA_ADD
+        from datastation.runtime.escrow.data import data_add_params
 
         self.head("Data: each owner stores its data elements in the escrow (signed by the owner)")
         base = self.scenario.base_dir
@@ -175,13 +171,12 @@ class _Play:
             try:
                 contents = path.read_bytes()
             except OSError as exc:
-                print(f"dsc run: cannot read {path} for {key}: {exc.strerror or exc}", file=sys.stderr)
-                return EXIT_USAGE
+                return cs.fail(f"cannot read {path} for {key}: {exc.strerror or exc}", EXIT_USAGE)
             schema = {c.name.name: c.type.name for c in d.schema} if d.schema else None
             with self.busy(f"storing {key}…"):
-                req = sign_request_as(self.config, d.owner.name, "data.add",
+                req = sign_request_as(self.config, d.owner.name, DATA_ADD,
                                       data_add_params(key, d.format.name, contents, schema))
-                row = add_data(self.escrow.ctx, req, contents)
+                row = self.escrow.add_data(req, contents)
             self.say(f"{e(key)}: {e(d.format.name)}, {len(contents):,} bytes, sha256 {row.content_hash[:12]}…, "
                      f"stored by {e(d.owner.name)}" + (" (matches its declared schema)" if schema else ""))
             self.doc["data"].append({"key": key, "content_hash": row.content_hash, "size": len(contents)})
@@ -259,7 +254,7 @@ class _Play:
         runner = row.proposer if (row.proposer in row.recipients or not row.recipients) else row.recipients[0]
         with self.busy(f"executing {name}…"):
             rep = esc.execute(esc.sign_as(runner, EXECUTE, {"contract": row.id}))
-        from datastation.contracts.narrate import report_lines
+        from .narrate import report_lines
 
         self.say(f"executed by {e(runner)} in {rep.seconds:.2f} s:")
         for line in report_lines(rep):
@@ -275,9 +270,9 @@ class _Play:
             return f"--approve {agent}"
         if self.json or not sys.stdin.isatty():
             return None
-        from datastation.contracts.summary import render
+        from .summary_view import render_summary
 
-        render(cs.stored_summary(self.escrow, row), self.con)
+        render_summary(cs.stored_summary(self.escrow, row), self.con)
         try:
             answer = input(f"Approve contract {row.name} as {agent}? [y/N] ").strip().lower()
         except EOFError:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
+
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -22,21 +23,22 @@ def register(sub) -> None:
 def run(args) -> int:
     from rich.console import Console
 
-    from datastation.contracts.loading import load_checked, print_diagnostics
-    from datastation.contracts.summary import render, summarize
+    from datastation.contracts.loading import load_checked
+    from datastation.contracts.summary import summarize
+
+    from .summary_view import render_summary
 
     loaded = load_checked(args.file)
     if not loaded.ok:
-        print_diagnostics(loaded)
+        cs.print_diagnostics(loaded)
         return 1
     scenario = loaded.scenario
     if args.contract not in scenario.contracts:
         known = ", ".join(sorted(scenario.contracts)) or "none"
-        print(f"dsc show: no contract '{args.contract}' in {args.file} (contracts: {known})", file=sys.stderr)
-        return 2
+        return cs.fail(f"no contract '{args.contract}' in {args.file} (contracts: {known})", cs.ExitCode.USAGE)
     summary = summarize(scenario, args.contract)
     if args.format == "json":
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
-        render(summary, Console(highlight=False, soft_wrap=True))
+        render_summary(summary, Console(highlight=False, soft_wrap=True))
     return 0 if summary["identity"] else 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datastation.contracts import cli_support as cs
+from . import common as cs
 
 
 def register(sub) -> None:
@@ -14,8 +14,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from datastation.contracts.cli_support import print_json
-
+    
     try:
         with cs.escrow_from(args) as escrow:
             if args.id is None:
@@ -26,7 +25,7 @@ def run(args) -> int:
     except cs.user_errors() as exc:
         return cs.fail(exc)
     if args.format == "json":
-        print_json(st.to_json())
+        cs.print_json(st.to_json())
         return 0
     j = st.to_json()
     print(f"contract {j['name']}  {j['id']}")

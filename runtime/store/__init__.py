@@ -31,20 +31,14 @@ outside one. Rows are frozen dataclasses (see `base.py`); JSON columns come back
   audit       audit_head() / audit_insert(AuditEntry) / audit_entries(contract=, agent=) / audit_raw()  -- use
               `datastation.runtime.audit.AuditLog` to append (hashing + signing), not these directly.
 
-Higher level (escrow side, in `datastation.runtime.store.services`): `open_escrow(config,
-create=True) -> EscrowContext(config, store, storage, audit, escrow_key)` with `ctx.verify(request, action)`
-(signed-request check + nonce, inside your transaction) and `ctx.refuse(code, msg, actor=,
-action=)` (audit a refusal, returns `EscrowRefusal` to raise); `create_agent`, `register_agent`,
-`add_data`, `remove_data`, `read_data`. Keys/signing: `datastation.runtime.keys` (`sign_request_as`,
-`make_request`, `verify_request`, `sign`/`verify`, `approval_message(contract_id)`). Audit:
-`datastation.runtime.audit.AuditLog(store, key).append(kind, actor=, contract=, payload=)`,
-`verify_log(store, public_key)`. Content files: `datastation.runtime.storage.Storage`.
+The escrow's services that build on the store live in `datastation.runtime.escrow`; keys and
+signing in `datastation.runtime.keys`; the audit log in `datastation.runtime.audit`; content
+files in `datastation.runtime.storage`. The store imports none of them.
 
 Errors: `StoreError` (base), `NotFound`, `Conflict` (duplicate/constraint), `ReplayError`.
-Crash testing: `crash_point(label)` (from `.crashpoints`) kills the process with SIGKILL when
-`DSC_CRASH_AT=label:n` is set and this is the n-th time that label is reached (1-based).
-Contract status strings are free text; `OPEN_STATUSES` ("pending", "approved") are those that
-block `dsc data remove`.
+Crash testing: `datastation.runtime.crashpoints.crash_point(label)` kills the process with
+SIGKILL when `DSC_CRASH_AT=label:n` is set and this is the n-th time that label is reached.
+Contract statuses are `datastation.contracts.status.ContractStatus` values.
 """
 
 from __future__ import annotations
@@ -67,7 +61,6 @@ from .base import (
     Store,
     StoreError,
 )
-from .crashpoints import crash_point
 
 __all__ = [
     "OPEN_STATUSES",
@@ -86,7 +79,6 @@ __all__ = [
     "ReplayError",
     "Store",
     "StoreError",
-    "crash_point",
     "open_store",
 ]
 

@@ -7,8 +7,10 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from datastation.contracts.status import OPEN, ContractStatus
+
 # Contract statuses that still may run: a data element they use cannot be removed or replaced.
-OPEN_STATUSES: tuple[str, ...] = ("pending", "approved")
+OPEN_STATUSES: tuple[str, ...] = tuple(s.value for s in sorted(OPEN))
 
 
 class StoreError(Exception):
@@ -57,7 +59,7 @@ class ContractRow:
     source: str = ""  # .dsc source text it was proposed from
     function_hashes: dict[str, str] = field(default_factory=dict)
     proposer: str
-    status: str = "pending"
+    status: str = ContractStatus.PENDING
     inputs: tuple[str, ...] = ()  # data keys / kept names the computation uses
     recipients: tuple[str, ...] = ()
     source_agents: tuple[str, ...] = ()  # owners of the original inputs (must all approve)

@@ -30,7 +30,7 @@ from .base import (
     Store,
     StoreError,
 )
-from .crashpoints import crash_point
+from ..crashpoints import crash_point
 
 
 def _dumps(value: Any) -> str:

@@ -48,11 +48,11 @@ contract fine {
 
 def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_path, no_trust_config, dsc,
                                                                            monkeypatch):
-    from datastation.contracts import execution
+    from datastation.runtime.escrow import execution
     from datastation.runtime.config import load_config
     from datastation.runtime.crypto.results import is_sealed, open_result
     from datastation.runtime.keys import load_agent_key
-    from datastation.runtime.store.services import open_escrow
+    from datastation.runtime.escrow import open_escrow
 
     staged, whole = [], []
     read_into, read_bytes = execution._Runner.read_into, execution._Runner.read_bytes

@@ -163,7 +163,7 @@ def test_schema_sharing_reveals_types_not_values():
 
 @pytest.mark.parametrize("path", dsc_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_declared_schemas_match_the_escrows_inference(path):
-    store_schema = pytest.importorskip("datastation.runtime.store.schema")
+    store_schema = pytest.importorskip("datastation.runtime.data_schema")
     for data in parse_file(path).program.data:
         if data.schema is not None:
             contents = (path.parent / data.path.value).read_bytes()

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from datastation.contracts.testing import World
+from harness import World
 
 FIXTURES = Path(__file__).parents[2] / "contracts" / "fixtures"
 

@@ -5,7 +5,7 @@ import pytest
 
 from datastation.runtime.escrow import APPROVE, EXECUTE, POLICY_APPLY, PROPOSE, REJECT, REVOKE, make_bundle, policy_params, propose_params
 from datastation.runtime.keys import generate_key, make_request
-from datastation.runtime.store.services import EscrowRefusal
+from datastation.runtime.escrow import EscrowRefusal
 
 
 def snapshot(store):

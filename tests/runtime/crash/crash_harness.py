@@ -51,15 +51,10 @@ from datastation.runtime.audit import verify_log
 from datastation.runtime.config import Config, config_from_dict
 from datastation.runtime.keys import sign_request_as
 from datastation.runtime.storage import StorageError
-from datastation.runtime.store import crashpoints
-from datastation.runtime.store.services import (
-    EscrowContext,
-    add_data,
-    create_agent,
-    data_add_params,
-    open_escrow,
-    remove_data,
-)
+from datastation.runtime import crashpoints
+from datastation.runtime.escrow.agents import create_agent
+from datastation.runtime.escrow.context import EscrowContext, open_escrow
+from datastation.runtime.escrow.data import add_data, data_add_params, remove_data
 
 Handler = Callable[[EscrowContext, dict, Path], None]
 Expectation = Callable[[EscrowContext, dict, Path], list]

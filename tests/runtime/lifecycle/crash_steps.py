@@ -20,7 +20,7 @@ from datastation.runtime.escrow import (
 )
 from datastation.runtime.keys import sign_request_as
 from datastation.runtime.storage import sha256_hex
-from datastation.runtime.store.services import add_data, data_add_params
+from datastation.runtime.escrow.data import add_data, data_add_params
 
 FIXTURES = Path(__file__).parents[2] / "contracts" / "fixtures"
 

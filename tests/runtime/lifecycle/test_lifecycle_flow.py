@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from datastation.runtime.audit import verify_log
-from datastation.runtime.store.services import EscrowRefusal
+from datastation.runtime.escrow import EscrowRefusal
 
 
 def approve_all(world, row):
@@ -169,7 +169,7 @@ def test_execution_runs_the_approved_text_not_the_disk(world):
 
 def test_contract_using_data_blocks_its_removal(world):
     from datastation.runtime.keys import sign_request_as
-    from datastation.runtime.store.services import remove_data
+    from datastation.runtime.escrow.data import remove_data
 
     world.propose("joint_model", "bank1")
     with pytest.raises(EscrowRefusal) as exc:

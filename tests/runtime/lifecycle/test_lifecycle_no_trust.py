@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from datastation.contracts.testing import World
+from harness import World
 from datastation.runtime.config import Config, KekConfig
 from datastation.runtime.crypto import CryptoError, generate_kek_file
 from datastation.runtime.crypto.results import is_sealed, open_result

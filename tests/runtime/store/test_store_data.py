@@ -10,10 +10,10 @@ import yaml
 
 from datastation.runtime.keys import make_request, sign_request_as
 from datastation.runtime.store import ContractRow
-from datastation.runtime.store.schema import SchemaError, compare_schema, format_from_path, infer_schema
-from datastation.runtime.store.services import (
-    EscrowRefusal, add_data, create_agent, data_add_params, open_escrow, read_data, remove_data,
-)
+from datastation.runtime.data_schema import SchemaError, compare_schema, format_from_path, infer_schema
+from datastation.runtime.escrow.agents import create_agent
+from datastation.runtime.escrow.context import EscrowRefusal, open_escrow
+from datastation.runtime.escrow.data import add_data, data_add_params, read_data, remove_data
 from datastation.runtime.audit import verify_log
 
 CASES = yaml.safe_load((Path(__file__).parent / "schema_cases.yaml").read_text())

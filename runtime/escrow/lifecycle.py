@@ -1,176 +1,64 @@
 """The contract lifecycle inside the escrow: propose, approve, reject, revoke, apply policies.
 
-Every action takes the escrow context (`datastation.runtime.store.services.EscrowContext`)
-and a signed request; the escrow verifies the signature against the agent's registered key
-inside the action's one transaction, and refuses anything not allowed with an
-`EscrowRefusal` (stable `code`) after writing a `refusal` audit entry and nothing else.
+Every action takes the escrow context and a signed request, and runs through
+`context.signed_action`: the signature is verified against the agent's registered key inside
+the action's one transaction, and anything not allowed is refused with an `EscrowRefusal`
+(stable `code`) after writing a `refusal` audit entry and nothing else.
 
-A proposal carries a *bundle*: the .dsc text and the text of every `use` module. The escrow
-checks the bundle itself, recomputes the identity and keeps the bundle, so that execution
-later runs exactly the approved text, whatever happens to the files on disk.
+A proposal carries a *bundle* (`bundle.py`): the .dsc text and the text of every `use`
+module. The escrow checks the bundle itself, recomputes the identity and keeps the bundle,
+so that execution later runs exactly the approved text, whatever happens to the files on disk.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from datastation.runtime.keys import AuthError, approval_message, sign, verify
-from datastation.runtime.store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
-from datastation.runtime.store.services import EscrowRefusal
+from datastation.contracts import policy as pol
+from datastation.contracts.identity import IdentityError, identity
+from datastation.contracts.provenance import owner_of
+from datastation.contracts.status import OPEN, ContractStatus
 
-from . import policy as pol
-from .identity import IdentityError, identity
-from .provenance import owner_of
+from ..keys import approval_message, sign, verify
+from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
+from .actions import APPROVE, POLICY_APPLY, PROPOSE, REJECT, REVOKE
+from .bundle import Materialized
+from .context import EscrowContext, EscrowRefusal, signed_action
 
-PROPOSE, APPROVE, REJECT, REVOKE = "contract.propose", "contract.approve", "contract.reject", "contract.revoke"
-POLICY_APPLY, EXECUTE = "policy.apply", "contract.execute"
-
-PENDING, APPROVED, DENIED, REJECTED, REVOKED = "pending", "approved", "denied", "rejected", "revoked"
-EXECUTED, FAILED, SHORT_CIRCUITED, ERRORED = "executed", "failed", "short_circuit", "error"
-OPEN = (PENDING, APPROVED)
-MAX_BUNDLE_BYTES = 8 * 1024 * 1024
-
-
-# ---------------------------------------------------------------- bundles (client side)
-
-
-def make_bundle(path: str | Path) -> dict:
-    """The .dsc file and its `use` modules, as text, for a proposal."""
-    from datastation.dsl.parser import parse_file
-
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    modules = {}
-    for use in parse_file(path).program.uses:
-        rel = use.path.value
-        try:
-            modules[rel] = (path.parent / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            pass  # the escrow's check reports the missing module
-    return {"file": path.name, "source": text, "modules": modules}
+PENDING, APPROVED, DENIED = ContractStatus.PENDING, ContractStatus.APPROVED, ContractStatus.DENIED
+REJECTED, REVOKED, EXECUTED = ContractStatus.REJECTED, ContractStatus.REVOKED, ContractStatus.EXECUTED
 
 
 def propose_params(bundle: dict, contract: str, expected_identity: str | None = None) -> dict:
+    """Client side: the parameters of a `contract.propose` request."""
     return {"bundle": bundle, "contract": contract, "identity": expected_identity}
 
 
-# ---------------------------------------------------------------- bundles (escrow side)
+def approve_params(key, contract_id: str) -> dict:
+    """Client side: the approval signature over the identity hash, made with the agent's key."""
+    return {"contract": contract_id, "signature": sign(key, approval_message(contract_id))}
 
 
-def _safe_rel(rel: str) -> PurePosixPath:
-    p = PurePosixPath(rel.replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise EscrowRefusal("bad_bundle", f"module path {rel!r} must stay beside the .dsc file (no '..', not absolute)")
-    return p
-
-
-class Materialized:
-    """A bundle written to a private temporary folder, checked, as a Scenario."""
-
-    def __init__(self, bundle: Any):
-        if not isinstance(bundle, dict) or not isinstance(bundle.get("source"), str):
-            raise EscrowRefusal("bad_bundle", "the proposal carries no .dsc source")
-        modules = bundle.get("modules") or {}
-        if not isinstance(modules, dict) or not all(isinstance(v, str) for v in modules.values()):
-            raise EscrowRefusal("bad_bundle", "malformed module texts in the proposal")
-        size = len(bundle["source"]) + sum(len(v) for v in modules.values())
-        if size > MAX_BUNDLE_BYTES:
-            raise EscrowRefusal("bad_bundle", f"the proposal is too large ({size} bytes)")
-        name = PurePosixPath(str(bundle.get("file") or "contract.dsc")).name or "contract.dsc"
-        self._tmp = tempfile.TemporaryDirectory(prefix="dsc-bundle-")
-        self.dir = Path(self._tmp.name)
-        self.file = self.dir / name
-        self.modules = {}
-        for rel, text in modules.items():
-            p = self.dir / _safe_rel(rel)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text, encoding="utf-8")
-            self.modules[str(p.resolve())] = (rel, text)
-        self.file.write_text(bundle["source"], encoding="utf-8")
-        from .loading import load_checked
-
-        self.loaded = load_checked(self.file)
-
-    def use_path_of(self, path: Path) -> tuple[str, str] | None:
-        """(use path, module text) of a materialized module file."""
-        return self.modules.get(str(Path(path).resolve()))
-
-    def close(self) -> None:
-        self._tmp.cleanup()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def _first_errors(loaded, n: int = 3) -> str:
-    from datastation.dsl.render import render_plain
-
-    errs = list(loaded.errors)[:n]
-    more = len(loaded.errors) - len(errs)
-    text = "; ".join(render_plain(d) for d in errs)
-    return text + (f" (and {more} more)" if more > 0 else "")
-
-
-# ---------------------------------------------------------------- policies in the store
-
-
-def rules_to_json(rules: list[pol.PolicyRule]) -> str:
-    out = []
-    for r in rules:
-        ru = r.rule
-        out.append({
-            "effect": ru.effect,
-            "function": ru.function.value,
-            "data": [[d.owner, d.name] for d in ru.data],
-            "to": [p.value for p in ru.to],
-            "except": [i.name for i in ru.except_],
-            "file": r.file,
-            "line": r.line,
-        })
-    return json.dumps(out, sort_keys=True, separators=(",", ":"))
+def policy_params(path: str | Path) -> dict:
+    """Client side: the parameters of a `policy.apply` request (the owner's policy file)."""
+    path = Path(path)
+    return {"file": path.name, "source": path.read_text(encoding="utf-8")}
 
 
 def rules_from_row(row: PolicyRow | None) -> list[pol.PolicyRule]:
-    from datastation.dsl import ir
-
-    if row is None:
-        return []
-    out = []
-    for r in json.loads(row.rules):
-        rule = ir.Rule(
-            effect=r["effect"],
-            function=ir.Pattern(value=r["function"]),
-            data=tuple(ir.DataPattern(owner=o, name=n) for o, n in r["data"]),
-            to=tuple(ir.Pattern(value=t) for t in r["to"]),
-            except_=tuple(ir.Ident(name=e) for e in r["except"]),
-        )
-        out.append(pol.PolicyRule(owner=row.owner, rule=rule, file=r["file"], line=r["line"]))
-    return out
+    """The rules of a registered policy (none when the owner registered none)."""
+    return [] if row is None else pol.rules_from_json(row.owner, row.rules)
 
 
 def _policy_label(rule: pol.PolicyRule) -> str:
     return f"{rule.where()}: {rule.text()}"
 
 
-# ---------------------------------------------------------------- helpers
-
-
-def _auth(ctx, request, action: str) -> str:
-    try:
-        return ctx.verify(request, action).name
-    except AuthError as exc:
-        raise EscrowRefusal(exc.code, str(exc)) from None
-
-
-def _contract(ctx, cid: Any) -> ContractRow:
+def contract_row(ctx: EscrowContext, cid: Any) -> ContractRow:
+    """The stored contract with id `cid`, or a `no_contract` refusal."""
     row = ctx.store.get_contract(cid) if isinstance(cid, str) else None
     if row is None:
         raise EscrowRefusal("no_contract", f"no contract with id {cid!r} in this escrow")
@@ -189,21 +77,6 @@ def resolve_id(store, text: str) -> str:
     raise EscrowRefusal("ambiguous_id", f"{len(found)} contracts start with {text!r}: give more characters")
 
 
-def _run(ctx, action: str, request, contract: str | None, body):
-    """Run `body(agent)` in one transaction; on refusal, roll back and audit the refusal."""
-    claimed = getattr(request, "agent", None)
-    try:
-        with ctx.store.transaction():
-            agent = _auth(ctx, request, action)
-            return body(agent)
-    except EscrowRefusal as exc:
-        raise ctx.refuse(exc.code, str(exc), actor=claimed, action=action, contract=contract) from None
-
-
-def _required(row: ContractRow) -> set[str]:
-    return set(row.source_agents)
-
-
 def _approved_by(ctx, cid: str) -> dict[str, ApprovalRow]:
     return {a.agent: a for a in ctx.store.approvals(cid)}
 
@@ -213,7 +86,7 @@ def _refresh_status(ctx, row: ContractRow) -> str:
     current = ctx.store.get_contract(row.id)
     if current.status not in OPEN:
         return current.status
-    status = APPROVED if _required(current) <= set(_approved_by(ctx, row.id)) else PENDING
+    status = APPROVED if set(current.source_agents) <= set(_approved_by(ctx, row.id)) else PENDING
     if status != current.status:
         ctx.store.set_contract_status(row.id, status)
     return status
@@ -286,17 +159,17 @@ def _escrow_sources(ctx, scenario, contract) -> tuple[list[str], set[str]]:
     return inputs, sources
 
 
-def propose(ctx, request) -> Proposal:
+def propose(ctx: EscrowContext, request) -> Proposal:
+    """Check the bundle, compute the contract's identity and record it; standing policies decide at once."""
     p = request.params
     name = p.get("contract")
     now = time.time()
 
     def body(agent: str) -> Proposal:
         with Materialized(p.get("bundle")) as m:
-            loaded = m.loaded
-            if not loaded.ok:
-                raise EscrowRefusal("check_failed", f"the file has errors, nothing was proposed: {_first_errors(loaded)}")
-            scenario = loaded.scenario
+            if not m.loaded.ok:
+                raise EscrowRefusal("check_failed", f"the file has errors, nothing was proposed: {m.first_errors()}")
+            scenario = m.loaded.scenario
             contract = scenario.contracts.get(name) if isinstance(name, str) else None
             if contract is None:
                 raise EscrowRefusal("no_contract", f"no contract {name!r} in {m.file.name}")
@@ -307,62 +180,12 @@ def propose(ctx, request) -> Proposal:
             if p.get("identity") and p["identity"] != ident.sha256:
                 raise EscrowRefusal("identity_mismatch", "the escrow computes a different identity for this contract "
                                                          "than the proposer did: files changed while proposing?")
-            by = contract.by.name if contract.by else None
-            if by != agent:
-                raise EscrowRefusal("not_proposer", f"contract {name} is proposed by {by}, not {agent}")
-            for t in contract.to:
-                if ctx.store.get_agent(t.name) is None:
-                    raise EscrowRefusal("unknown_agent", f"recipient {t.name} is not registered with this escrow")
-            inputs, sources = _escrow_sources(ctx, scenario, contract)
-            owners = sorted({owner_of(k) for k in sources})
-            for o in owners:
-                if ctx.store.get_agent(o) is None:
-                    raise EscrowRefusal("unknown_agent", f"data owner {o} is not registered with this escrow")
-            if contract.keep_as is not None:
-                k = contract.keep_as.name
-                taken = ctx.store.get_data(k) is not None or any(
-                    c.meta.get("kept_as") == k and c.status in (*OPEN, EXECUTED) for c in ctx.store.list_contracts())
-                if taken:
-                    raise EscrowRefusal("kept_taken", f"a kept result named '{k}' already exists in this escrow")
+            inputs, sources = _check_proposable(ctx, scenario, contract, agent)
             existing = ctx.store.get_contract(ident.sha256)
             if existing is not None:
                 raise EscrowRefusal("already_proposed", f"this contract is already proposed (id {existing.id[:12]}, "
                                                         f"{existing.status})")
-            bundle = p["bundle"]
-            functions = {}
-            for fname, f in ident.functions.items():
-                entry = {"origin": f.origin, "sha256": f.sha256, "line": f.line}
-                if f.origin == "user":
-                    use = m.use_path_of(f.path)
-                    entry["module"] = use[0] if use else f.path.name
-                else:
-                    entry["module"] = f.module
-                functions[fname] = entry
-            row = ContractRow(
-                id=ident.sha256,
-                name=contract.name.name,
-                canonical=ident.canonical,
-                source=bundle["source"],
-                function_hashes={n: f.sha256 for n, f in ident.functions.items()},
-                proposer=agent,
-                status=PENDING if owners else APPROVED,
-                inputs=tuple(inputs),
-                recipients=tuple(sorted({t.name for t in contract.to})),
-                source_agents=tuple(owners),
-                meta={
-                    "file": m.file.name,
-                    "bundle": {"file": m.file.name, "source": bundle["source"], "modules": dict(bundle.get("modules") or {})},
-                    "function": contract.call.func.name if contract.call else "",
-                    "functions": functions,
-                    "kept_as": contract.keep_as.name if contract.keep_as else None,
-                    "source_data": sorted(sources),
-                    "call_inputs": scenario.call_inputs(contract),
-                    "condition_lines": {"require": [e.span.line for e in contract.requires],
-                                        "ensure": [e.span.line for e in contract.ensures]},
-                },
-                created=now,
-                updated=now,
-            )
+            row = _contract_row(m, p["bundle"], scenario, contract, ident, agent, inputs, sources, now)
         ctx.store.put_contract(row)
         ctx.audit.append("proposal", actor=agent, contract=row.id,
                          payload={"name": row.name, "proposer": agent, "source_agents": list(row.source_agents),
@@ -376,20 +199,76 @@ def propose(ctx, request) -> Proposal:
         out.row = ctx.store.get_contract(row.id)
         return out
 
-    return _run(ctx, PROPOSE, request, None, body)
+    return signed_action(ctx, request, PROPOSE, body)
+
+
+def _check_proposable(ctx, scenario, contract, agent: str) -> tuple[list[str], set[str]]:
+    """(inputs, source data) of a contract `agent` may propose here, or the refusal."""
+    by = contract.by.name if contract.by else None
+    if by != agent:
+        raise EscrowRefusal("not_proposer", f"contract {contract.name.name} is proposed by {by}, not {agent}")
+    for t in contract.to:
+        if ctx.store.get_agent(t.name) is None:
+            raise EscrowRefusal("unknown_agent", f"recipient {t.name} is not registered with this escrow")
+    inputs, sources = _escrow_sources(ctx, scenario, contract)
+    for o in sorted({owner_of(k) for k in sources}):
+        if ctx.store.get_agent(o) is None:
+            raise EscrowRefusal("unknown_agent", f"data owner {o} is not registered with this escrow")
+    if contract.keep_as is not None:
+        k = contract.keep_as.name
+        taken = ctx.store.get_data(k) is not None or any(
+            c.meta.get("kept_as") == k and c.status in (*OPEN, EXECUTED) for c in ctx.store.list_contracts())
+        if taken:
+            raise EscrowRefusal("kept_taken", f"a kept result named '{k}' already exists in this escrow")
+    return inputs, sources
+
+
+def _contract_row(m: Materialized, bundle: dict, scenario, contract, ident, agent: str, inputs: list[str],
+                  sources: set[str], now: float) -> ContractRow:
+    """The row that records a proposal: canonical form, bundle, function identities, provenance."""
+    functions = {}
+    for fname, f in ident.functions.items():
+        entry = {"origin": f.origin, "sha256": f.sha256, "line": f.line}
+        if f.origin == "user":
+            use = m.use_path_of(f.path)
+            entry["module"] = use[0] if use else f.path.name
+        else:
+            entry["module"] = f.module
+        functions[fname] = entry
+    owners = sorted({owner_of(k) for k in sources})
+    return ContractRow(
+        id=ident.sha256,
+        name=contract.name.name,
+        canonical=ident.canonical,
+        source=bundle["source"],
+        function_hashes={n: f.sha256 for n, f in ident.functions.items()},
+        proposer=agent,
+        status=PENDING if owners else APPROVED,
+        inputs=tuple(inputs),
+        recipients=tuple(sorted({t.name for t in contract.to})),
+        source_agents=tuple(owners),
+        meta={
+            "file": m.file.name,
+            "bundle": {"file": m.file.name, "source": bundle["source"], "modules": dict(bundle.get("modules") or {})},
+            "function": contract.call.func.name if contract.call else "",
+            "functions": functions,
+            "kept_as": contract.keep_as.name if contract.keep_as else None,
+            "source_data": sorted(sources),
+            "call_inputs": scenario.call_inputs(contract),
+            "condition_lines": {"require": [e.span.line for e in contract.requires],
+                                "ensure": [e.span.line for e in contract.ensures]},
+        },
+        created=now,
+        updated=now,
+    )
 
 
 # ---------------------------------------------------------------- approve / reject / revoke
 
 
-def approve_params(ctx_or_key, contract_id: str) -> dict:
-    """Client side: the approval signature over the identity hash, made with the agent's key."""
-    return {"contract": contract_id, "signature": sign(ctx_or_key, approval_message(contract_id))}
-
-
 def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str) -> ContractRow:
     """The contract, if `agent` is one of its source agents and it is still open to a decision."""
-    row = _contract(ctx, cid)
+    row = contract_row(ctx, cid)
     if agent not in row.source_agents:
         raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
                                                 f"{', '.join(row.source_agents) or 'nobody'} may {verb} it")
@@ -415,7 +294,7 @@ def approve(ctx, request) -> ContractRow:
         _refresh_status(ctx, row)
         return ctx.store.get_contract(row.id)
 
-    return _run(ctx, APPROVE, request, cid if isinstance(cid, str) else None, body)
+    return signed_action(ctx, request, APPROVE, body, contract=cid if isinstance(cid, str) else None)
 
 
 def reject(ctx, request) -> ContractRow:
@@ -429,7 +308,7 @@ def reject(ctx, request) -> ContractRow:
         ctx.audit.append("rejection", actor=agent, contract=row.id, payload={"agent": agent, "reason": reason})
         return ctx.store.get_contract(row.id)
 
-    return _run(ctx, REJECT, request, cid if isinstance(cid, str) else None, body)
+    return signed_action(ctx, request, REJECT, body, contract=cid if isinstance(cid, str) else None)
 
 
 def revoke(ctx, request) -> ContractRow:
@@ -437,7 +316,7 @@ def revoke(ctx, request) -> ContractRow:
     cid = request.params.get("contract")
 
     def body(agent: str) -> ContractRow:
-        row = _contract(ctx, cid)
+        row = contract_row(ctx, cid)
         if row.status not in OPEN:
             raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: only a pending or approved "
                                           f"contract can be revoked")
@@ -453,15 +332,10 @@ def revoke(ctx, request) -> ContractRow:
                                                f"{row.proposer}) nor an approval of it (none given)")
         return ctx.store.get_contract(row.id)
 
-    return _run(ctx, REVOKE, request, cid if isinstance(cid, str) else None, body)
+    return signed_action(ctx, request, REVOKE, body, contract=cid if isinstance(cid, str) else None)
 
 
 # ---------------------------------------------------------------- standing policies
-
-
-def policy_params(path: str | Path) -> dict:
-    path = Path(path)
-    return {"file": path.name, "source": path.read_text(encoding="utf-8")}
 
 
 @dataclass
@@ -492,7 +366,7 @@ def apply_policy(ctx, request) -> PolicyApplied:
             raise EscrowRefusal("not_owner", f"{file} has no policy of {agent} (policies of: "
                                              f"{', '.join(owners) or 'nobody'}); an agent applies only its own policy")
         rules = pol.rules_of(blocks, file)
-        ctx.store.put_policy(PolicyRow(owner=agent, rules=rules_to_json(rules), source=source, updated=now))
+        ctx.store.put_policy(PolicyRow(owner=agent, rules=pol.rules_to_json(rules), source=source, updated=now))
         ctx.audit.append("policy_apply", actor=agent,
                          payload={"owner": agent, "file": file, "rules": [_policy_label(r) for r in rules]})
         out = PolicyApplied(agent, rules, [])
@@ -503,7 +377,7 @@ def apply_policy(ctx, request) -> PolicyApplied:
                     out.decisions.append((row.id, row.name, d))
         return out
 
-    return _run(ctx, POLICY_APPLY, request, None, body)
+    return signed_action(ctx, request, POLICY_APPLY, body)
 
 
 # ---------------------------------------------------------------- queries
@@ -537,7 +411,7 @@ class Status:
 
 
 def status(ctx, cid: str) -> Status:
-    row = _contract(ctx, cid)
+    row = contract_row(ctx, cid)
     approvals = ctx.store.approvals(row.id)
     got = {a.agent for a in approvals}
     return Status(row, approvals, ctx.store.rejections(row.id), [a for a in row.source_agents if a not in got],

@@ -6,7 +6,7 @@ from rich.markup import escape as e
 
 
 def _v(x) -> str:
-    from .conditions import describe
+    from datastation.contracts.conditions import describe
 
     return describe(x)
 

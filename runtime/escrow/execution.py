@@ -21,22 +21,38 @@ import functools
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from datastation.contracts import policy as pol
+from datastation.contracts import release as rel
+from datastation.contracts.conditions import ConditionError, ConditionResult, Evaluator
+from datastation.contracts import functions as fn
+from datastation.contracts.identity import from_canonical, identity_document, identity_of_document
+from datastation.contracts.model import Scenario, calls_in, walk
+from datastation.contracts.provenance import owner_of
+from datastation.contracts.status import ENDED_WITHOUT_RELEASE, ContractStatus
 from datastation.dsl import ir
-from datastation.runtime.keys import approval_message, verify
-from datastation.runtime.store import DataRow, KeptRow, ReleaseRow, crash_point
-from datastation.runtime.store.services import EscrowRefusal
+from datastation.stdlib.serialize import EXTENSIONS
 
-from . import lifecycle as lc
-from . import policy as pol
-from . import release as rel
-from .conditions import ConditionError, ConditionResult, Evaluator
-from .model import Scenario
-from .provenance import owner_of
+from ..app_state import AppState
+from ..crashpoints import crash_point
+from ..crypto.codec import decrypt_to_path
+from ..crypto.results import seal_result
+from ..executors import executor_for
+from ..executors.base import (OK, SHORT_CIRCUIT, DataArg, ExecutionJob, FunctionRef, ListArg, LoadError, ValueArg,
+                              load_value_cached)
+from ..keys import approval_message, load_public_key, verify
+from ..storage import StorageError, atomic_write, sha256_hex
+from ..store import DataRow, ExecutionRow, KeptRow, ReleaseRow
+from .actions import EXECUTE
+from .bundle import BUNDLE_ROOT
+from .context import EscrowRefusal, signed_action
+from .lifecycle import contract_row, rules_from_row
+
+EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
+SHORT_CIRCUITED, ERRORED = ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED
 
 DERIVED_OWNER = "_derived"  # storage folder of kept results (their owners are in the provenance)
-BUNDLE_ROOT = Path("/dsc-bundle")
 SEALED_SUFFIX = ".sealed"  # outbox files sealed for their recipient (no_trust)
 
 
@@ -77,25 +93,12 @@ class ExecutionReport:
         }
 
 
-def bundle_scenario(bundle: dict) -> Scenario:
-    """The approved bundle as a Scenario, without touching the disk (modules from the bundle)."""
-    from datastation.dsl.parser import parse
-
-    file = str(PurePosixPath(str(bundle.get("file") or "contract.dsc")).name)
-    program = parse(bundle["source"], file).program
-    return Scenario.build(program, BUNDLE_ROOT, module_texts=dict(bundle.get("modules") or {}))
-
-
 def approved_contract(row) -> tuple[ir.Contract | None, str | None]:
     """The contract rebuilt from its stored canonical form, and the identity that recomputes to.
 
     Function hashes are recomputed from the approved module texts and the current stdlib
     source, so a changed built-in (or a tampered record) gives a different identity.
     """
-    from .functions import function_source, function_source_in_text, stdlib_functions
-    from .identity import from_canonical, identity_document, identity_of_document
-    from .model import calls_in
-
     try:
         doc = json.loads(row.canonical)
         contract = from_canonical(doc["contract"])
@@ -110,10 +113,10 @@ def approved_contract(row) -> tuple[ir.Contract | None, str | None]:
             return contract, None
         if info["origin"] == "user":
             text = modules.get(info["module"])
-            found = function_source_in_text(text, BUNDLE_ROOT / info["module"], name) if text is not None else None
+            found = fn.function_source_in_text(text, BUNDLE_ROOT / info["module"], name) if text is not None else None
         else:
-            path = stdlib_functions().get(name)
-            found = function_source(path, name, "stdlib") if path else None
+            path = fn.stdlib_functions().get(name)
+            found = fn.function_source(path, name, "stdlib") if path else None
         if found is None:
             return contract, None
         functions[name] = found
@@ -131,17 +134,15 @@ def release_facts(ctx, row) -> rel.ReleaseFacts:
         required=bits.mask(row.source_agents),
         approved=approved,
         recipients=frozenset(row.recipients),
-        denied=row.status == lc.DENIED,
-        rejected=row.status == lc.REJECTED,
-        revoked=row.status == lc.REVOKED,
+        denied=row.status == ContractStatus.DENIED,
+        rejected=row.status == ContractStatus.REJECTED,
+        revoked=row.status == ContractStatus.REVOKED,
     )
 
 
 @functools.lru_cache(maxsize=1024)
 def _public_key(pem: str):
     """Parsed public keys (parsing PEM costs more than verifying a signature)."""
-    from datastation.runtime.keys import load_public_key
-
     return load_public_key(pem)
 
 
@@ -149,7 +150,7 @@ def _approval_valid(ctx, row, a) -> bool:
     if a.via_policy:
         if not verify(_public_key(ctx.escrow_public_pem), approval_message(row.id), a.signature):
             return False
-        rules = lc.rules_from_row(ctx.store.get_policy(a.agent))
+        rules = rules_from_row(ctx.store.get_policy(a.agent))
         facts = pol.ContractFacts(row.meta.get("function", ""), frozenset(row.meta.get("source_data", [])),
                                   frozenset(row.recipients))
         return pol.decide(a.agent, rules, facts).effect == pol.ALLOW
@@ -162,9 +163,9 @@ def _verify_before_run(ctx, row, agent: str):
     if not may_run:
         who = ", ".join(row.recipients) if row.recipients else row.proposer
         raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {row.name}: only {who} may")
-    if row.status == lc.EXECUTED or ctx.store.releases(contract_id=row.id):
+    if row.status == EXECUTED or ctx.store.releases(contract_id=row.id):
         raise EscrowRefusal("already_executed", f"contract {row.name} was already executed")
-    if row.status in (lc.FAILED, lc.SHORT_CIRCUITED, lc.ERRORED):
+    if row.status in ENDED_WITHOUT_RELEASE:
         raise EscrowRefusal("closed", f"contract {row.name} already ran and ended {row.status}: propose it again")
     facts = release_facts(ctx, row)
     verdict = rel.may_execute(facts)
@@ -180,8 +181,6 @@ def _verify_before_run(ctx, row, agent: str):
                                                 f"(a built-in function changed?): propose it again")
     scenario = Scenario(program=ir.Program(decls=()), base_dir=BUNDLE_ROOT)
     # the agents a condition can name: the bare names of the contract that are registered agents
-    from .model import walk
-
     exprs = ([contract.call] if contract.call else []) + list(contract.requires) + list(contract.ensures)
     names = {n.id for e in exprs for n, _ in walk(e) if isinstance(n, ir.Name)}
     names |= set(row.source_agents) | set(row.recipients)
@@ -200,26 +199,21 @@ def _verify_before_run(ctx, row, agent: str):
 
 def execute(ctx, request, executor=None) -> ExecutionReport:
     """Execute an approved contract (see the module docstring)."""
-    from datastation.runtime.app_state import AppState
-    from datastation.runtime.executors import executor_for
-
     executor = executor or executor_for(ctx.config)
     cid = request.params.get("contract")
     start = time.perf_counter()
 
     def begin(agent: str):
-        from datastation.runtime.store import ExecutionRow
-
-        row = lc._contract(ctx, cid)
+        row = contract_row(ctx, cid)
         scenario, contract = _verify_before_run(ctx, row, agent)
         eid = ctx.store.add_execution(ExecutionRow(contract_id=row.id, actor=agent, started=time.time()))
         ctx.audit.append("execution", actor=agent, contract=row.id, payload={"phase": "start", "execution": eid})
         return agent, row, scenario, contract, eid
 
-    agent, row, scenario, contract, eid = lc._run(ctx, lc.EXECUTE, request,
-                                                         cid if isinstance(cid, str) else None, begin)
+    agent, row, scenario, contract, eid = signed_action(ctx, request, EXECUTE, begin,
+                                                         contract=cid if isinstance(cid, str) else None)
     crash_point("execute.started")
-    report = ExecutionReport(row.id, row.name, lc.ERRORED, execution_id=eid)
+    report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid)
     state = AppState(f"contract:{row.id}", ctx.store)
     runner = _Runner(ctx, row, scenario, executor, agent, state, report)
     try:
@@ -275,9 +269,6 @@ class _Runner:
 
     def read_into(self, key: str, path: Path) -> None:
         """`read_bytes` straight to a file: decrypted chunk by chunk (no_trust) or copied, hash checked."""
-        from datastation.runtime.crypto.codec import decrypt_to_path
-        from datastation.runtime.storage import StorageError
-
         d = self._authorize(key)
         storage = self.ctx.storage
         src = storage.path_for(d.owner, d.content_hash)
@@ -290,8 +281,6 @@ class _Runner:
         self._record_read(key, d)
 
     def load(self, key: str):
-        from datastation.runtime.executors.base import LoadError, load_value_cached
-
         if key not in self.values:
             data = self.read_bytes(key)
             try:
@@ -310,8 +299,6 @@ class _Runner:
 
     # -- functions -----------------------------------------------------------------------
     def function_ref(self, name: str):
-        from datastation.runtime.executors.base import FunctionRef
-
         info = self.row.meta["functions"].get(name)
         if info is None:
             raise ConditionError(f"function '{name}' is not part of the approved contract")
@@ -322,8 +309,6 @@ class _Runner:
                            module_name=info["module"], module_source=src)
 
     def job(self, name: str, args, kwargs, allowed, phase: str):
-        from datastation.runtime.executors.base import ExecutionJob
-
         return ExecutionJob(
             contract_id=self.row.id, contract_name=self.row.name, function=self.function_ref(name),
             args=tuple(args), kwargs=tuple(kwargs.items()) if isinstance(kwargs, dict) else tuple(kwargs),
@@ -335,8 +320,6 @@ class _Runner:
 
     def call(self, name: str, args: list, kwargs: dict):
         """A function called inside a condition (values already evaluated)."""
-        from datastation.runtime.executors.base import OK, SHORT_CIRCUIT
-
         out = self.executor.run(self.job(name, args, kwargs, self.row.inputs, self.phase))
         if self.refused:
             raise _ShortCircuit(self.refused)
@@ -347,8 +330,6 @@ class _Runner:
         return out.result_value()
 
     def to_arg(self, expr, ev: Evaluator):
-        from datastation.runtime.executors.base import DataArg, ListArg, ValueArg
-
         key = self.scenario.data_ref(expr, {})
         if key is not None:
             return DataArg(key)
@@ -379,12 +360,10 @@ class _Runner:
         return True
 
     def run(self, contract: ir.Contract) -> None:
-        from datastation.runtime.executors.base import OK, SHORT_CIRCUIT
-
         rep = self.report
         try:
             if not self.conditions(contract.requires, "require"):
-                rep.status, rep.error = lc.FAILED, "a require did not hold: nothing ran"
+                rep.status, rep.error = FAILED, "a require did not hold: nothing ran"
                 return
             self.phase = "compute"
             ev = self.evaluator()
@@ -402,28 +381,26 @@ class _Runner:
             if out.status == SHORT_CIRCUIT:
                 raise _ShortCircuit(out.forbidden_key or "?")
             if out.status != OK:
-                rep.status, rep.error = lc.ERRORED, out.error or out.status
+                rep.status, rep.error = ERRORED, out.error or out.status
                 return
             rep.kind = out.kind
             self.result = out.result_value()
             if not self.conditions(contract.ensures, "ensure", result=self.result, with_result=True):
-                rep.status, rep.error = lc.FAILED, "an ensure did not hold: nothing was released"
+                rep.status, rep.error = FAILED, "an ensure did not hold: nothing was released"
                 return
-            rep.status = lc.EXECUTED
+            rep.status = EXECUTED
         except _ShortCircuit as exc:
-            rep.status, rep.forbidden_key = lc.SHORT_CIRCUITED, exc.key
+            rep.status, rep.forbidden_key = SHORT_CIRCUITED, exc.key
             rep.error = f"read of {exc.key} outside the contract: stopped at once, nothing released"
             self.ctx.audit.append("short_circuit", actor=self.agent, contract=self.row.id,
                                   payload={"key": exc.key, "phase": self.phase})
         except ConditionError as exc:  # a compute argument that could not be evaluated
-            rep.status, rep.error = lc.ERRORED, str(exc)
+            rep.status, rep.error = ERRORED, str(exc)
         except Exception as exc:  # storage or data problems: recorded, never a traceback
-            rep.status, rep.error = lc.ERRORED, f"{type(exc).__name__}: {exc}"
+            rep.status, rep.error = ERRORED, f"{type(exc).__name__}: {exc}"
 
     def sealed(self, recipient: str) -> bytes:
         """The outbox bytes for `recipient`: sealed for their registered key under no_trust, else plain."""
-        from datastation.runtime.crypto.results import seal_result
-
         if self.ctx.config.trust_mode != "no_trust":
             return self.outcome.data
         agent = self.ctx.store.get_agent(recipient)
@@ -435,7 +412,7 @@ class _Runner:
         """Release or record the failure, in one transaction."""
         rep, ctx, row = self.report, self.ctx, self.row
         outbox_files = []
-        if rep.status == lc.EXECUTED and row.recipients:
+        if rep.status == EXECUTED and row.recipients:
             ext = _extension(self.outcome.kind)
             if ctx.config.trust_mode == "no_trust":
                 ext += SEALED_SUFFIX  # not readable as-is: `dsc keys decrypt FILE --as RECIPIENT`
@@ -444,30 +421,26 @@ class _Runner:
                 outbox_files.append((r, path))
         crash_point("execute.before_release")
         kept_hash = None
-        if rep.status == lc.EXECUTED:
-            from datastation.runtime.storage import atomic_write
-
+        if rep.status == EXECUTED:
             blobs = []
             try:  # no_trust: each copy sealed for its recipient (only their private key opens it)
                 blobs = [self.sealed(r) for r, _ in outbox_files]
             except Exception as exc:
-                rep.status, rep.error, outbox_files = lc.ERRORED, f"cannot seal the result: {exc}", []
+                rep.status, rep.error, outbox_files = ERRORED, f"cannot seal the result: {exc}", []
             for (r, path), blob in zip(outbox_files, blobs):
                 atomic_write(path, blob)  # atomic; a crash before commit leaves no release row
-        if rep.status == lc.EXECUTED:
+        if rep.status == EXECUTED:
             if row.meta.get("kept_as"):
                 kept_hash = ctx.storage.put(self.outcome.data, DERIVED_OWNER)
         crash_point("execute.files_written")
-        from datastation.runtime.storage import sha256_hex
-
         with ctx.store.transaction():
             current = ctx.store.get_contract(row.id)
-            if current.status != lc.APPROVED:  # executed concurrently, or revoked meanwhile
+            if current.status != ContractStatus.APPROVED:  # executed concurrently, or revoked meanwhile
                 ctx.store.finish_execution(rep.execution_id, "superseded", {"status": current.status}, time.time())
-                rep.status, rep.error, rep.releases = lc.ERRORED, f"contract became {current.status} meanwhile", []
+                rep.status, rep.error, rep.releases = ERRORED, f"contract became {current.status} meanwhile", []
                 return
             detail = rep.to_json(values=False)
-            if rep.status == lc.EXECUTED:
+            if rep.status == EXECUTED:
                 h = sha256_hex(self.outcome.data)
                 for r, path in outbox_files:
                     ctx.store.add_release(ReleaseRow(contract_id=row.id, recipient=r, path=str(path), content_hash=h,
@@ -489,7 +462,7 @@ class _Runner:
                                               "owners": sorted({owner_of(k) for k in origins})})
                     rep.kept = name
                 detail = rep.to_json(values=False)
-            if rep.status != lc.SHORT_CIRCUITED:
+            if rep.status != SHORT_CIRCUITED:
                 self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id)
             ctx.store.finish_execution(rep.execution_id, rep.status, detail, time.time())
             ctx.store.set_contract_status(row.id, rep.status)
@@ -504,9 +477,4 @@ def _format(d) -> str:
 
 
 def _extension(kind: str | None) -> str:
-    try:
-        from datastation.stdlib.serialize import EXTENSIONS
-
-        return EXTENSIONS.get(kind, ".bin")
-    except ImportError:  # pragma: no cover
-        return ".bin"
+    return EXTENSIONS.get(kind, ".bin")

@@ -1,4 +1,4 @@
-"""A small scripted escrow for tests and benchmarks (not used by the product itself)."""
+"""A small scripted escrow for tests and benchmarks, over the public `Escrow` facade."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from datastation.runtime.config import Config
 from datastation.runtime.escrow import (
+    DATA_ADD,
     APPROVE,
     EXECUTE,
     POLICY_APPLY,
@@ -18,7 +19,7 @@ from datastation.runtime.escrow import (
     propose_params,
 )
 from datastation.runtime.keys import sign_request_as
-from datastation.runtime.store.services import add_data, create_agent, data_add_params
+from datastation.runtime.escrow.data import data_add_params
 
 
 class World:
@@ -39,12 +40,12 @@ class World:
 
     def agent(self, *names: str) -> None:
         for n in names:
-            create_agent(self.escrow.ctx, n)
+            self.escrow.create_agent(n)
 
     def data(self, key: str, contents: bytes, fmt: str = "csv") -> None:
         owner = key.split(".", 1)[0]
-        req = sign_request_as(self.config, owner, "data.add", data_add_params(key, fmt, contents))
-        add_data(self.escrow.ctx, req, contents)
+        req = sign_request_as(self.config, owner, DATA_ADD, data_add_params(key, fmt, contents))
+        self.escrow.add_data(req, contents)
 
     def setup_from_file(self) -> None:
         """Register every agent of the file and every data element whose file exists."""

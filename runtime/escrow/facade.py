@@ -1,4 +1,4 @@
-"""The escrow facade: the one API every front end calls (the CLI now, HTTP later).
+"""The escrow facade: the one API every front end calls (the CLI and tests).
 
     with Escrow.open(config) as escrow:
         req = escrow.sign_as("bank1", PROPOSE, propose_params(make_bundle(path), "joint_model"))
@@ -13,20 +13,9 @@ Actions take a `SignedRequest`; the escrow verifies it before acting and refuses
 
 from __future__ import annotations
 
-from datastation.contracts import execution, lifecycle
-from datastation.contracts.lifecycle import (  # noqa: F401 - re-exported for front ends
-    APPROVE,
-    EXECUTE,
-    POLICY_APPLY,
-    PROPOSE,
-    REJECT,
-    REVOKE,
-    make_bundle,
-    policy_params,
-    propose_params,
-)
-from datastation.runtime.keys import load_agent_key, make_request, passphrase_from_env
-from datastation.runtime.store.services import EscrowRefusal, open_escrow  # noqa: F401
+from ..keys import load_agent_key, make_request, passphrase_from_env
+from . import agents, data, execution, lifecycle
+from .context import open_escrow
 
 
 class Escrow:
@@ -55,10 +44,21 @@ class Escrow:
     @property
     def executor(self):
         if self._executor is None:
-            from datastation.runtime.executors import executor_for
-
-            self._executor = executor_for(self.config)
+            self._executor = execution.executor_for(self.config)
         return self._executor
+
+    # ------------------------------------------------------------ agents and data
+    def create_agent(self, name: str, display: str = "", passphrase: bytes | None = None):
+        return agents.create_agent(self.ctx, name, display, passphrase)
+
+    def register_agent(self, name: str, public_key_pem: str, display: str = ""):
+        return agents.register_agent(self.ctx, name, public_key_pem, display)
+
+    def add_data(self, request, contents: bytes):
+        return data.add_data(self.ctx, request, contents)
+
+    def remove_data(self, request):
+        return data.remove_data(self.ctx, request)
 
     # ------------------------------------------------------------ signed actions
     def propose(self, request) -> lifecycle.Proposal:

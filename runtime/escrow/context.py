@@ -1,0 +1,105 @@
+"""What every escrow service works with: the open escrow (`EscrowContext`), its refusals, and
+the one wrapper every signed action runs through (`signed_action`).
+
+    ctx = open_escrow(config)      # escrow key, store, storage (with its codec), audit log
+    signed_action(ctx, request, "contract.approve", body, contract=cid)
+    ctx.close()
+
+A signed action verifies the request (signature, nonce, timestamp window) inside the one
+transaction in which `body(agent)` changes the state; any `EscrowRefusal` rolls that
+transaction back and leaves a `refusal` audit entry (and nothing else).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..audit import AuditLog
+from ..keys import AuthError, SignedRequest, load_or_create_escrow_key, public_pem, verify_request
+from ..storage import Storage, codec_for
+from ..store import Store, StoreError, open_store
+
+T = TypeVar("T")
+
+
+class EscrowRefusal(Exception):
+    """The escrow refused a request; `code` is stable, the message is fit for a user."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class EscrowContext:
+    config: Any
+    store: Store
+    storage: Storage
+    audit: AuditLog
+    escrow_key: Ed25519PrivateKey
+
+    @property
+    def escrow_public_pem(self) -> str:
+        return public_pem(self.escrow_key)
+
+    def verify(self, request: SignedRequest, action: str):
+        """Verify a signed request (inside the caller's transaction); returns the AgentRow."""
+        return verify_request(self.store, request, action=action, window_seconds=self.config.request_window_seconds)
+
+    def refuse(self, code: str, message: str, *, actor: str | None, action: str,
+               contract: str | None = None, **payload: Any) -> EscrowRefusal:
+        """Record a refusal in the audit log (its own transaction) and return the exception to raise."""
+        self.audit.append("refusal", actor=actor, contract=contract,
+                          payload={"action": action, "code": code, "reason": message, **payload})
+        return EscrowRefusal(code, message)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_escrow(config, *, create: bool = True) -> EscrowContext:
+    """Open the escrow of `config`, creating its directories, key and database on first use
+    (with create=False a missing escrow is an error: for read-only commands)."""
+    if not create and not Path(config.store.path).exists():
+        raise StoreError(f"no escrow at {config.escrow_dir} (it is created by the first `dsc agent create`; "
+                         "or pass --config)")
+    try:
+        config.escrow_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config.storage_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = load_or_create_escrow_key(config.escrow_key_path)
+        store = open_store(config)
+    except OSError as exc:
+        raise StoreError(f"cannot open the escrow in {config.escrow_dir}: {exc.strerror or exc}"
+                         + (f" ({exc.filename})" if exc.filename else "")) from None
+    return EscrowContext(config, store, Storage(config.storage_path, lambda: codec_for(config)), AuditLog(store, key), key)
+
+
+def authenticate(ctx: EscrowContext, request: SignedRequest, action: str) -> str:
+    """The name of the agent that signed `request` for `action` (refusal if the signature fails)."""
+    try:
+        return ctx.verify(request, action).name
+    except AuthError as exc:
+        raise EscrowRefusal(exc.code, str(exc)) from None
+
+
+def signed_action(ctx: EscrowContext, request: SignedRequest, action: str, body: Callable[[str], T], *,
+                  contract: str | None = None, **refusal_payload: Any) -> T:
+    """Run `body(agent)` in one transaction after verifying `request`; on a refusal, roll back,
+    audit the refusal (with `refusal_payload`) and raise it."""
+    claimed = getattr(request, "agent", None)
+    try:
+        with ctx.store.transaction():
+            return body(authenticate(ctx, request, action))
+    except EscrowRefusal as exc:
+        raise ctx.refuse(exc.code, str(exc), actor=claimed, action=action, contract=contract,
+                         **refusal_payload) from None

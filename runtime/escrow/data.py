@@ -1,0 +1,148 @@
+"""Data elements: an owner adds, replaces or removes its data (signed requests), and the
+contents are stored (encrypted at rest under no_trust) beside a row that records them.
+
+    req = sign_request_as(config, "bank1", DATA_ADD, data_add_params(key, fmt, contents, ...))
+    add_data(ctx, req, contents)   # verifies the signed request, stores, records, audits
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+from ..keys import KeysError, SignedRequest, check_name
+from ..storage import sha256_hex
+from ..store import DataRow, Store
+from ..data_schema import SchemaError, compare_schema, infer_schema, normalise_declared
+from .actions import DATA_ADD, DATA_REMOVE
+from .context import EscrowContext, EscrowRefusal, signed_action
+
+
+def split_key(key: str) -> tuple[str, str]:
+    owner, dot, name = key.partition(".")
+    if not dot:
+        raise EscrowRefusal("bad_key", f"data key {key!r} must be OWNER.NAME")
+    try:
+        check_name(owner, "owner")
+        check_name(name, "data")
+    except KeysError as exc:
+        raise EscrowRefusal("bad_key", str(exc)) from None
+    return owner, name
+
+
+def data_add_params(key: str, fmt: str, contents: bytes, declared_schema: dict | None = None,
+                    replace: bool = False) -> dict[str, Any]:
+    """The signed parameters of a `data.add` request (binds the signature to the contents)."""
+    return {"key": key, "format": fmt, "content_hash": sha256_hex(contents), "size": len(contents),
+            "declared_schema": declared_schema, "replace": bool(replace)}
+
+
+def add_data(ctx: EscrowContext, request: SignedRequest, contents: bytes) -> DataRow:
+    """Register (or, with params.replace, replace) the data element of a signed `data.add` request."""
+    p = request.params
+    key = p.get("key")
+    try:
+        owner, fmt, inferred, declared = _checked_contents(p, contents)
+    except EscrowRefusal as exc:
+        raise ctx.refuse(exc.code, str(exc), actor=request.agent, action=DATA_ADD, key=key) from None
+
+    h = sha256_hex(contents)
+    # Written before the transaction: a crash leaves at most an unreferenced file (gc'd later).
+    ctx.storage.put(contents, owner)
+    row = DataRow(key=key, owner=owner, format=fmt, content_hash=h, size=len(contents), inferred_schema=inferred,
+                  declared_schema=declared, created=time.time())
+
+    def body(agent: str) -> DataRow | None:
+        if agent != owner:
+            raise EscrowRefusal("not_owner", f"only {owner} may add or replace {key} (request signed by {agent})")
+        old = ctx.store.get_data(key)
+        if old is not None:
+            if not p.get("replace"):
+                raise EscrowRefusal("data_exists", f"{key} is already registered; pass --replace to replace it")
+            if old.owner != agent:
+                raise EscrowRefusal("not_owner", f"only {old.owner} may replace {key}")
+            _refuse_if_used(ctx, key, "replace")
+        ctx.store.put_data(row)
+        ctx.audit.append(
+            "data_replace" if old else "data_add", actor=agent,
+            payload={"key": key, "owner": owner, "format": fmt, "content_hash": h, "size": len(contents),
+                     "schema": inferred, **({"previous_hash": old.content_hash} if old else {})},
+        )
+        return old
+
+    try:
+        old = signed_action(ctx, request, DATA_ADD, body, key=key)
+    except EscrowRefusal:
+        _drop_unreferenced(ctx, owner, h)
+        raise
+    if old is not None and old.content_hash != h:
+        _drop_unreferenced(ctx, old.owner, old.content_hash)
+    return row
+
+
+def _checked_contents(p: dict, contents: bytes) -> tuple[str, str, dict, dict | None]:
+    """(owner, format, inferred schema, declared schema) of a `data.add` request, or a refusal."""
+    key = p.get("key")
+    if not isinstance(key, str):
+        raise EscrowRefusal("bad_request", "data.add request without a data key")
+    owner, _ = split_key(key)
+    fmt = p.get("format")
+    if sha256_hex(contents) != p.get("content_hash"):
+        raise EscrowRefusal("content_mismatch", "the contents do not match the signed content hash")
+    try:
+        inferred = infer_schema(contents, fmt)
+        declared = normalise_declared(p["declared_schema"]) if p.get("declared_schema") is not None else None
+    except SchemaError as exc:
+        raise EscrowRefusal("bad_data", f"{key}: {exc}") from None
+    if declared is not None:
+        problems = compare_schema(declared, inferred)
+        if problems:
+            raise EscrowRefusal("schema_mismatch", f"{key} does not match its declared schema: " + "; ".join(problems))
+    return owner, fmt, inferred, declared
+
+
+def remove_data(ctx: EscrowContext, request: SignedRequest) -> DataRow:
+    """Remove the data element of a signed `data.remove` request (owner only; not while in use)."""
+    key = request.params.get("key")
+
+    def body(agent: str) -> DataRow:
+        row = ctx.store.get_data(key) if isinstance(key, str) else None
+        if row is None:
+            raise EscrowRefusal("no_data", f"no data element {key!r}")
+        if row.owner != agent:
+            raise EscrowRefusal("not_owner", f"only {row.owner} may remove {key} (request signed by {agent})")
+        _refuse_if_used(ctx, key, "remove")
+        ctx.store.remove_data(key)
+        ctx.audit.append("data_remove", actor=agent,
+                         payload={"key": key, "owner": row.owner, "content_hash": row.content_hash})
+        return row
+
+    row = signed_action(ctx, request, DATA_REMOVE, body, key=key)
+    _drop_unreferenced(ctx, row.owner, row.content_hash)
+    return row
+
+
+def _refuse_if_used(ctx: EscrowContext, key: str, verb: str) -> None:
+    using = ctx.store.contracts_using(key)
+    if using:
+        names = ", ".join(f"{c.name} ({c.id[:12]}, {c.status})" for c in using[:5])
+        more = f" and {len(using) - 5} more" if len(using) > 5 else ""
+        raise EscrowRefusal("data_in_use", f"cannot {verb} {key}: used by pending contract(s) {names}{more}")
+
+
+def _drop_unreferenced(ctx: EscrowContext, owner: str, content_hash: str) -> None:
+    if not ctx.store.data_by_hash(owner, content_hash):
+        ctx.storage.delete(owner, content_hash)
+
+
+def read_data(ctx: EscrowContext, key: str) -> bytes:
+    """The plaintext contents of a registered data element (no access check: executors check)."""
+    row = ctx.store.get_data(key)
+    if row is None:
+        raise EscrowRefusal("no_data", f"no data element {key!r}")
+    return ctx.storage.get(row.owner, row.content_hash)
+
+
+def referenced_objects(store: Store) -> set[tuple[str, str]]:
+    return {(d.owner, d.content_hash) for d in store.list_data()}
