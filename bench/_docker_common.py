@@ -9,7 +9,7 @@ from pathlib import Path
 
 def ensure_engine_and_image() -> str:
     from datastation.runtime.executors.docker.image import build_image
-    from datastation.runtime.executors.docker.sandbox import SandboxError, docker_client
+    from datastation.runtime.executors.docker.container import SandboxError, docker_client
 
     try:
         docker_client()

@@ -1,2 +1,3 @@
-"""Contracts: identity and canonical form, summaries, standing policies, provenance,
-the release decision and the lifecycle (propose, approve, reject, revoke)."""
+"""What a contract means, as pure functions over the IR and facts: identity and canonical form,
+the owner's summary, standing policies, provenance, condition evaluation, statuses and the
+release decision. Imports the language (`datastation.dsl`) and the stdlib, never the escrow."""

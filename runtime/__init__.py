@@ -1,1 +1,2 @@
-"""The escrow: config, store, storage, keys, executors, audit log, CLI and HTTP server."""
+"""The escrow: configuration, store, content storage, keys, executors, audit log, the escrow's
+services (`escrow/`) and the command line (`cli.py`, `commands/`)."""

@@ -39,8 +39,8 @@ from ..crashpoints import crash_point
 from ..crypto.codec import decrypt_to_path
 from ..crypto.results import seal_result
 from ..executors import executor_for
-from ..executors.base import (OK, SHORT_CIRCUIT, DataArg, ExecutionJob, FunctionRef, ListArg, LoadError, ValueArg,
-                              load_value_cached)
+from ..executors.base import OK, SHORT_CIRCUIT, DataArg, ExecutionJob, FunctionRef, ListArg, ValueArg
+from ..executors.loader import LoadError, load_value_cached
 from ..keys import approval_message, load_public_key, verify
 from ..storage import StorageError, atomic_write, sha256_hex
 from ..store import DataRow, ExecutionRow, KeptRow, ReleaseRow

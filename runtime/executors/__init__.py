@@ -11,7 +11,7 @@ def executor_for(config):
     """The executor named by `config.executor` ("inprocess" or "docker")."""
     name = getattr(config, "executor", "inprocess")
     if name == "docker":
-        from .docker import DockerExecutor  # provided by the Docker executor package
+        from .docker.executor import DockerExecutor
 
         return DockerExecutor(config)
     from .inprocess import InProcessExecutor

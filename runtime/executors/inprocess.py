@@ -24,10 +24,9 @@ from .base import (
     ExecutionOutcome,
     Executor,
     ListArg,
-    LoadError,
     ValueArg,
-    load_value_cached,
 )
+from .loader import LoadError, load_value_cached
 
 _MODULES: dict[str, types.ModuleType] = {}
 

@@ -15,7 +15,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def _engine_problem() -> str | None:
     try:
-        from datastation.runtime.executors.docker.sandbox import docker_client
+        from datastation.runtime.executors.docker.container import docker_client
 
         docker_client()
     except Exception as exc:  # noqa: BLE001 - any failure means "no engine"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from datastation.runtime.executors.docker.sandbox import parse_frame
+from datastation.runtime.executors.docker.container import parse_frame
 
 
 @pytest.mark.parametrize("header,status", [

@@ -1,182 +1,166 @@
-"""Run a contract function in a sandbox container: inputs in, one serialised result out.
+"""The Docker executor (no-trust mode): each function call runs in a single-use sandbox container.
 
-`DockerSandbox.run_function` is the engine-level entry point (function, module, bound
-arguments with `DataRef` markers, and a way to materialise each approved input);
-`DockerExecutor` (in `__init__`) adapts it to the escrow's executor interface.
+`DockerExecutor(config).run(job)` implements `datastation.runtime.executors.base.Executor`.
+Only the data elements the job binds are decrypted (by the escrow, through `job.read_into`)
+into a private tmpfs directory and mounted read-only; the result comes back as serialised
+bytes (Parquet / JSON) and is never unpickled. `sandbox.py` runs the function in a container;
+`container.py` holds the container settings and the warm pool.
 """
 
 from __future__ import annotations
 
 import atexit
-import os
+import json
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
 
-from .sandbox import Container, Limits, Pool, SandboxError, SandboxOutcome, docker_client
+from datastation.contracts import functions as fn
+from datastation.stdlib.serialize import to_bytes
 
+from ..base import (ERROR, RESOURCE_LIMIT, SHORT_CIRCUIT, TIMEOUT, DataArg, ExecutionJob, ExecutionOutcome, Executor,
+                    ListArg, ValueArg)
+from .container import Limits, SandboxError, SandboxOutcome
+from .sandbox import DataRef, DockerSandbox, InputSource, Serialized
 
-@dataclass(frozen=True)
-class DataRef:
-    """A bound argument that is a data element (replaced by its table inside the container)."""
-
-    key: str
-
-
-@dataclass(frozen=True)
-class InputSource:
-    """How to put one approved data element's plaintext into the sandbox: `write(path)`."""
-
-    format: str  # csv | parquet | json
-    write: Callable[[Path], None]
-
-    @classmethod
-    def from_bytes(cls, data: bytes, fmt: str) -> "InputSource":
-        return cls(fmt, lambda p: Path(p).write_bytes(data))
-
-    @classmethod
-    def from_table(cls, frame) -> "InputSource":
-        def write(p):
-            frame.to_parquet(p, index=False)
-
-        return cls("parquet", write)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike, fmt: str) -> "InputSource":
-        def write(p):
-            try:
-                os.link(path, p)  # same filesystem: no copy
-            except OSError:
-                import shutil
-
-                shutil.copyfile(path, p)
-
-        return cls(fmt, write)
-
-    @classmethod
-    def from_encrypted_file(cls, path: str | os.PathLike, fmt: str, codec, owner: str | None = None) -> "InputSource":
-        """Decrypt straight into the sandbox's tmpfs, one chunk in memory at a time."""
-        return cls(fmt, lambda p: codec.decode_file(path, p, owner))
+_sandboxes: dict[tuple, DockerSandbox] = {}
+_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class Serialized:
-    """A value already encoded by `datastation.stdlib.serialize` (e.g. a nested call's model)."""
+def sandbox_for(limits: Limits, warm_pool: int = 0) -> DockerSandbox:
+    """One sandbox (and warm pool) per process and settings, shared by every executor instance."""
+    key = (limits, warm_pool)
+    with _lock:
+        if not _sandboxes:
+            atexit.register(close_all)
+        if key not in _sandboxes:
+            _sandboxes[key] = DockerSandbox(limits, warm_pool)
+        return _sandboxes[key]
 
-    kind: str
-    data: bytes
+
+def close_all() -> None:
+    """Remove the warm containers (and their directories) this process started."""
+    with _lock:
+        boxes = list(_sandboxes.values())
+        _sandboxes.clear()
+    for box in boxes:
+        box.close()
 
 
-def _encode(value, stage) -> dict:
-    """Tagged argument nodes for the runner; `stage(Serialized) -> file name` stores payloads."""
-    if isinstance(value, DataRef):
-        return {"de": value.key}
-    if isinstance(value, Serialized):
-        return {"ser": {"file": stage(value), "kind": value.kind}}
+def _arg(arg):
+    if isinstance(arg, DataArg):
+        return DataRef(arg.key)
+    if isinstance(arg, ListArg):
+        return [_arg(a) for a in arg.items]
+    if isinstance(arg, ValueArg):
+        if arg.data is not None and arg.kind is not None:
+            return Serialized(arg.kind, bytes(arg.data))
+        return _value(arg.value)
+    return _value(arg)  # conditions pass values they already evaluated
+
+
+def _value(value):
+    """A plain value crosses as JSON; tables and models as their serialised bytes (never pickle)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
     if isinstance(value, (list, tuple)):
-        return {"list": [_encode(v, stage) for v in value]}
-    return {"lit": value}
+        return [_value(v) for v in value]
+    kind, data = to_bytes(value)
+    if kind == "json":
+        return json.loads(data)
+    return Serialized(kind, data)
 
 
-def data_refs(value) -> set[str]:
-    if isinstance(value, DataRef):
-        return {value.key}
-    if isinstance(value, (list, tuple)):
-        return set().union(*(data_refs(v) for v in value)) if value else set()
-    if isinstance(value, dict):
-        return set().union(*(data_refs(v) for v in value.values())) if value else set()
-    return set()
+def verify_function(ref) -> str | None:
+    """Refuse a function whose source is not the approved one (read with `ast`, never imported here)."""
+    if ref.origin == "user":
+        if ref.module_source is None:
+            return f"no approved module text for '{ref.name}'"
+        found = fn.function_source_in_text(ref.module_source, ref.module_name, ref.name)
+        if found is None or found.sha256 != ref.source_hash:
+            return f"function '{ref.name}' does not match the approved source"
+        return None
+    path = fn.stdlib_functions().get(ref.name)
+    found = fn.function_source(path, ref.name, "stdlib") if path else None
+    if found is None or found.sha256 != ref.source_hash:
+        return f"built-in '{ref.name}' changed since the contract was approved"
+    return None
 
 
-class DockerSandbox:
-    """Runs functions in single-use containers, optionally from a warm pool."""
+def _state_snapshot(state) -> dict | None:
+    """The contract's app state as the function will see it (store values plus pending writes)."""
+    if state is None:
+        return None
+    snap = {}
+    store = getattr(state, "store", None)
+    scope = getattr(state, "scope", None)
+    if store is not None and scope is not None and hasattr(store, "list_state"):
+        snap.update(store.list_state(scope))
+    snap.update({k: json.loads(v) for k, v in getattr(state, "pending", {}).items()})
+    return snap
 
-    def __init__(self, limits: Limits | None = None, warm_pool: int = 0, client=None):
-        self.limits = limits or Limits()
-        self._client = client
-        self._pool: Pool | None = None
-        self.warm_pool = warm_pool
-        self._cleanups: list[threading.Thread] = []
-        atexit.register(self.close)  # never leave containers or decrypted inputs behind
 
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = docker_client()
-        return self._client
+def to_outcome(result: SandboxOutcome, seconds: float) -> ExecutionOutcome:
+    if result.status == "ok":
+        return ExecutionOutcome("ok", kind=result.kind, data=result.data, reads=list(result.reads), seconds=seconds)
+    if result.status == "short_circuit":
+        key = result.key or (f"file:{result.path}" if result.path else None)
+        return ExecutionOutcome(SHORT_CIRCUIT, forbidden_key=key, error=result.error, reads=list(result.reads),
+                                seconds=seconds)
+    status = {"timeout": TIMEOUT, "resource_limit": RESOURCE_LIMIT}.get(result.status, ERROR)
+    return ExecutionOutcome(status, error=result.error, reads=list(result.reads), seconds=seconds)
 
-    @property
-    def pool(self) -> Pool:
-        if self._pool is None:
-            self._pool = Pool(self.limits, self.warm_pool, self.client)
-        return self._pool
 
-    def run_function(self, *, function: str, module_path: str | os.PathLike | None = None, args=(), kwargs=None,
-                     inputs: dict[str, InputSource] | None = None, module_source: str | None = None,
-                     module_name: str = "functions.py", timeout_seconds: float | None = None,
-                     state: dict | None = None) -> SandboxOutcome:
-        """Run `function(*args, **kwargs)` in a fresh container that holds only `inputs`.
+class DockerExecutor(Executor):
+    """Runs each job in a fresh container with the config's limits (warm pool: `docker.warm_pool`)."""
 
-        The function comes from `module_path` or `module_source` (a user module), else it is a
-        stdlib built-in. Arguments referencing a data element not in `inputs` are refused before
-        anything starts.
-        """
-        inputs = inputs or {}
-        kwargs = kwargs or {}
-        missing = sorted(data_refs(list(args)) | data_refs(kwargs)) 
-        missing = [k for k in missing if k not in inputs]
-        if missing:
-            return SandboxOutcome("short_circuit", key=missing[0], error="data element outside the contract")
+    def __init__(self, config=None, *, limits: Limits | None = None, warm_pool: int | None = None):
+        docker_cfg = getattr(config, "docker", None)
+        self.limits = limits or Limits.from_config(docker_cfg)
+        pool = warm_pool if warm_pool is not None else int(getattr(docker_cfg, "warm_pool", 0) or 0)
+        self.sandbox = sandbox_for(self.limits, pool)
+
+    def run(self, job: ExecutionJob) -> ExecutionOutcome:
         t0 = time.perf_counter()
+        keys = job.data_keys()
+        outside = [k for k in keys if k not in job.allowed]
+        if outside:
+            return ExecutionOutcome(SHORT_CIRCUIT, forbidden_key=outside[0], error="data element outside the contract")
+        mismatch = verify_function(job.function)
+        if mismatch:
+            return ExecutionOutcome(ERROR, error=mismatch)
         try:
-            container, warm = self.pool.acquire()
+            inputs = {}
+            # Optional fast path: `read_into(key, path)` streams a DE's plaintext straight into the
+            # sandbox's tmpfs (bounded memory; see crypto.codec.decrypt_to_path), recording the read.
+            read_into = getattr(job, "read_into", None)
+            for key in keys:
+                fmt = job.formats.get(key, "csv")
+                if read_into is not None:
+                    inputs[key] = InputSource(fmt, lambda p, k=key: read_into(k, p))
+                    continue
+                if job.read is None:
+                    raise SandboxError("the job gives no way to read its data elements")
+                inputs[key] = InputSource.from_bytes(job.read(key), fmt)
+            fn = job.function
+            module_source = fn.module_source if fn.origin == "user" else None
+            if fn.origin == "user" and module_source is None:
+                raise SandboxError(f"the approved source of {fn.module_name or 'the user module'} is missing from the job")
+            result = self.sandbox.run_function(
+                function=fn.name,
+                module_source=module_source,
+                module_name=fn.module_name or "functions.py",
+                args=[_arg(a) for a in job.args],
+                kwargs={k: _arg(a) for k, a in job.kwargs},
+                inputs=inputs,
+                timeout_seconds=job.timeout_seconds,
+                state=_state_snapshot(job.state),
+            )
+            if result.status == "ok" and result.state_writes and job.state is not None:
+                for key, value in result.state_writes.items():
+                    job.state.store_value(key, value)  # validated (size, key) like in-process writes
         except SandboxError as exc:
-            return SandboxOutcome("error", error=str(exc))
-        t_acquired = time.perf_counter()
-        try:
-            staged = []
-
-            def stage(value: Serialized) -> str:
-                path = container.data_path(f"v{len(staged)}", value.kind)
-                path.write_bytes(value.data)
-                container.seal(path)
-                staged.append(path)
-                return path.name
-
-            spec = {"function": function, "module": None, "args": [_encode(a, stage) for a in args],
-                    "kwargs": {str(k): _encode(v, stage) for k, v in kwargs.items()}, "inputs": {},
-                    "state": state}
-            if module_source is not None:
-                spec["module"] = container.put_code_text(module_source, module_name)
-            elif module_path is not None:
-                spec["module"] = container.put_code(module_path)
-            for i, (key, source) in enumerate(sorted(inputs.items())):
-                dst = container.data_path(i, source.format)
-                source.write(dst)
-                container.seal(dst)
-                spec["inputs"][key] = {"file": dst.name, "format": source.format}
-            t_staged = time.perf_counter()
-            outcome = container.run(spec, timeout_seconds)
-        except SandboxError as exc:
-            outcome = SandboxOutcome("error", error=str(exc))
-        finally:
-            self._discard(container)
-        outcome.timings.update(container=getattr(container, "container_id", None), workdir=str(container.dir), warm=warm, acquire_s=t_acquired - t0, stage_s=t_staged - t_acquired
-                               if "t_staged" in locals() else None, total_s=time.perf_counter() - t0)
-        return outcome
-
-    def _discard(self, container: Container) -> None:
-        """Kill and remove in the background: the result is already in hand."""
-        t = threading.Thread(target=container.discard)  # not a daemon: finishes before exit
-        t.start()
-        self._cleanups = [c for c in self._cleanups if c.is_alive()] + [t]
-
-    def close(self) -> None:
-        for t in self._cleanups:
-            t.join(timeout=30)
-        self._cleanups = []
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+            return ExecutionOutcome(ERROR, error=str(exc), seconds=time.perf_counter() - t0)
+        except Exception as exc:  # reading or staging the inputs failed: nothing ran, nothing released
+            return ExecutionOutcome(ERROR, error=f"cannot stage the inputs: {type(exc).__name__}: {exc}"[:500],
+                                    seconds=time.perf_counter() - t0)
+        return to_outcome(result, time.perf_counter() - t0)

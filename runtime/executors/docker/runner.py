@@ -140,17 +140,8 @@ def load_value(path: str, fmt: str):
     """A DE's plaintext as functions receive it: the escrow's own loader (mounted read-only)."""
     with open(path, "rb") as f:
         data = f.read()
-    try:
-        from dsc_loader import load_value as escrow_load
-    except ImportError:  # an image used without the escrow's loader mounted
-        from datastation.stdlib.serialize import from_bytes
+    from dsc_loader import load_value as escrow_load  # runtime/executors/loader.py, mounted read-only
 
-        import io
-
-        import pandas as pd
-
-        readers = {"csv": pd.read_csv, "parquet": pd.read_parquet, "json": pd.read_json}
-        return readers[fmt](io.BytesIO(data)) if fmt in readers else from_bytes(fmt, data)
     return escrow_load(data, fmt)
 
 

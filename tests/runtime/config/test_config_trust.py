@@ -68,9 +68,9 @@ def test_dsc_run_refuses_no_trust_inprocess_as_a_usage_error(tmp_path):
 
 
 def test_one_image_name_everywhere():
-    from datastation.runtime.executors.docker import image, sandbox
+    from datastation.runtime.executors.docker import container, image
 
-    assert DEFAULT_IMAGE == image.LATEST == sandbox.Limits().image == Config().docker.image
+    assert DEFAULT_IMAGE == image.LATEST == container.Limits().image == Config().docker.image
     repo_cfg = yaml.safe_load((ROOT / "data_station_config.yaml").read_text())
     assert repo_cfg["docker"]["image"] == DEFAULT_IMAGE
     assert repo_cfg["executor"] is None  # the trust mode picks it

@@ -9,9 +9,8 @@ from datastation.runtime.executors.base import (
     FunctionRef,
     ListArg,
     ValueArg,
-    load_value,
-    load_value_cached,
 )
+from datastation.runtime.executors.loader import LoadError, load_value, load_value_cached
 from datastation.runtime.executors.inprocess import InProcessExecutor
 
 MODULE = '''
@@ -94,8 +93,6 @@ def test_table_cache_returns_copies():
 
 
 def test_bad_data_is_a_load_error():
-    from datastation.runtime.executors.base import LoadError
-
     with pytest.raises(LoadError):
         load_value(b"\x00\x01not parquet", "parquet")
     with pytest.raises(LoadError):
