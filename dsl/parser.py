@@ -519,7 +519,7 @@ def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, f
         # The item ended early: point just after its last token.
         last = chunk[-1]
         where = next_tok if next_tok is not None else last
-        span = token_span(where, file) if next_tok is not None else Span(
+        span = token_span(where) if next_tok is not None else Span(
             file=file,
             line=last.end_line,
             column=last.end_column,
@@ -535,12 +535,12 @@ def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, f
             f"expected {_expected_words(expected)}, found {found}",
             span,
             help=_hint(expected),
-            related=[Related(message="this '{' is not closed", span=token_span(opened, file))] if opened else (),
+            related=[Related(message="this '{' is not closed", span=token_span(opened))] if opened else (),
         )
     return error(
         "DSC001",
         f"expected {_expected_words(expected)}, found {describe(tok)}",
-        token_span(tok, file),
+        token_span(tok),
         help=_hint(expected, tok),
     )
 
@@ -600,7 +600,7 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
                     broken.add("use")  # a keyword, so never a declared name: "some module is unknown"
             except RecursionError:
                 diags.append(
-                    error("DSC004", "this item is nested too deeply to read", token_span(chunk[0], file),
+                    error("DSC004", "this item is nested too deeply to read", token_span(chunk[0]),
                           help="split the expression into smaller parts")
                 )
     program = ir.Program(

@@ -148,7 +148,8 @@ def escape(value: str) -> str:
     return f'"{out.replace(chr(13), chr(92) + "r").replace(chr(0), chr(92) + "0")}"'
 
 
-def token_span(tok: Token, file: str | None = None) -> Span:
+def token_span(tok: Token) -> Span:
+    """Where `tok` is in the source."""
     return tok[2]
 
 
