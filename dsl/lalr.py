@@ -13,6 +13,8 @@ table is re-keyed once so that the hot loop does plain dict and tuple look-ups:
 * leaves (`NAME -> name`) get their token, not a one-element list.
 
 The original tables (`actions`, `gotos`) stay for error reporting and the end of an item.
+`reference_parser` runs Lark's own parser with the same builder; the differential test
+(tests/parser/test_differential.py) holds this driver to it: same IR, same spans, same errors.
 
 `read_lark_table` is the one place that reads Lark's internals (the parse table is not a
 public API): pyproject.toml pins lark to the minor version it was written for
@@ -163,7 +165,7 @@ class Driver:
             self.actions[state] = acts
             self.gotos[state] = gotos
         # The hot loop's table: fast[state][terminal] = (kind, next_state) for a shift, or
-        # (kind, size, gotos, fn, reduction) for a reduction, with gotos a `_Gotos`.
+        # (kind, size, gotos, fn, reduction, splice_flags) for a reduction, with gotos a `_Gotos`.
         shared: dict[tuple, _Gotos] = {}
         fast: dict[int, dict[str, tuple]] = {}
         for state, acts in self.actions.items():
