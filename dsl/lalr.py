@@ -13,13 +13,81 @@ table is re-keyed once so that the hot loop does plain dict and tuple look-ups:
 * leaves (`NAME -> name`) get their token, not a one-element list.
 
 The original tables (`actions`, `gotos`) stay for error reporting and the end of an item.
+`reference_parser` runs Lark's own parser with the same builder; the differential test
+(tests/parser/test_differential.py) holds this driver to it: same IR, same spans, same errors.
+
+`read_lark_table` is the one place that reads Lark's internals (the parse table is not a
+public API): pyproject.toml pins lark to the minor version it was written for
+(`SUPPORTED_LARK`), and a Lark without them fails with `LarkInternalsError`, which says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lark.parsers.lalr_analysis import Shift
+import lark as _lark
+
+try:
+    from lark.parsers.lalr_analysis import Reduce as _LarkReduce, Shift as _LarkShift
+except ImportError:  # reported by `read_lark_table`, when a parser is built
+    _LarkReduce = _LarkShift = None
+
+SUPPORTED_LARK = "lark>=1.3.1,<1.4"
+
+
+class LarkInternalsError(RuntimeError):
+    """The installed Lark does not lay out its LALR table the way `read_lark_table` reads it."""
+
+
+@dataclass(frozen=True, slots=True)
+class LarkRule:
+    """A grammar rule as Lark compiled it: `origin: expansion`, with its options."""
+
+    origin: str
+    expansion: tuple[tuple[bool, str], ...]  # (is a terminal, name) for each symbol
+    alias: str | None  # `-> alias`
+    expand1: bool  # `?rule`: a single child is inlined
+
+
+def read_lark_table(lark, start: str = "start") -> tuple[dict[int, dict[str, tuple]], int, int]:
+    """Lark's LALR table for `start`, as plain data: `(rows, start_state, end_state)` with
+    `rows[state][symbol]` = `(True, state)` for a shift (a goto for a nonterminal) or
+    `(False, LarkRule)` for a reduction. States are numbered 0..n-1."""
+    try:
+        if _LarkShift is None:
+            raise ImportError("lark.parsers.lalr_analysis has no Shift or Reduce")
+        table = lark.parser.parser.parser.parse_table
+        start_state, end_state = table.start_states[start], table.end_states[start]
+        rules: dict[object, LarkRule] = {}
+        rows: dict[int, dict[str, tuple]] = {}
+        for state, row in table.states.items():
+            out = {}
+            for symbol, (action, arg) in row.items():
+                if action is _LarkShift:
+                    if type(arg) is not int:
+                        raise TypeError(f"a shift to {arg!r}, not to a state number")
+                    out[str(symbol)] = (True, arg)
+                elif action is _LarkReduce:
+                    if arg not in rules:
+                        rules[arg] = LarkRule(
+                            origin=str(arg.origin.name),
+                            expansion=tuple((bool(sym.is_term), str(sym.name)) for sym in arg.expansion),
+                            alias=None if arg.alias is None else str(arg.alias),
+                            expand1=bool(arg.options.expand1),
+                        )
+                    out[str(symbol)] = (False, rules[arg])
+                else:
+                    raise ValueError(f"an action {action!r} that is neither Shift nor Reduce")
+            rows[state] = out
+        if sorted(rows) != list(range(len(rows))) or start_state not in rows or end_state not in rows:
+            raise ValueError("the states are not numbered 0..n-1")
+    except (ImportError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise LarkInternalsError(
+            f"the .dsc parser reads the LALR table of {SUPPORTED_LARK}, and the installed lark "
+            f"{getattr(_lark, '__version__', '(unknown version)')} does not have it as expected "
+            f"({type(exc).__name__}: {exc}); install {SUPPORTED_LARK}"
+        ) from exc
+    return rows, start_state, end_state
 
 
 class _Splice(list):
@@ -73,21 +141,22 @@ class _Gotos(dict):
 
 
 class Driver:
+    """Runs the LALR table Lark built for `lark` (see `read_lark_table`) with the methods of
+    `builder` as reduce actions; `parse` returns the value of one item or raises `ParseError`."""
+
     def __init__(self, lark, builder, start: str = "start"):
-        table = lark.parser.parser.parser.parse_table
-        self.end_state = table.end_states[start]
-        self.start_state = table.start_states[start]
-        reductions: dict[object, tuple] = {}
+        rows, self.start_state, self.end_state = read_lark_table(lark, start)
+        reductions: dict[LarkRule, tuple] = {}
         # actions[state][terminal] = (True, next_state) | (False, reduction)
         # reduction = (size, goto_symbol, mode, fn, has_splices, fast_kind, splice_flags)
         self.actions: dict[int, dict[str, tuple]] = {}
         self.gotos: dict[int, dict[str, int]] = {}
-        for state, row in table.states.items():
+        for state, row in rows.items():
             acts, gotos = {}, {}
-            for symbol, (action, arg) in row.items():
+            for symbol, (is_shift, arg) in row.items():
                 if not (symbol.isupper() or symbol == "$END"):
                     gotos[symbol] = arg  # nonterminal: Lark stores gotos as shifts
-                elif action is Shift:
+                elif is_shift:
                     acts[symbol] = (True, arg)
                 else:
                     if arg not in reductions:
@@ -96,7 +165,7 @@ class Driver:
             self.actions[state] = acts
             self.gotos[state] = gotos
         # The hot loop's table: fast[state][terminal] = (kind, next_state) for a shift, or
-        # (kind, size, gotos, fn, reduction) for a reduction, with gotos a `_Gotos`.
+        # (kind, size, gotos, fn, reduction, splice_flags) for a reduction, with gotos a `_Gotos`.
         shared: dict[tuple, _Gotos] = {}
         fast: dict[int, dict[str, tuple]] = {}
         for state, acts in self.actions.items():
@@ -115,18 +184,17 @@ class Driver:
         self.fast: list[dict[str, tuple]] = [fast[s] for s in range(len(fast))]
 
     @staticmethod
-    def _reduction(rule, builder) -> tuple:
-        name = rule.origin.name
-        name = name.value if hasattr(name, "value") else str(name)
-        splices = [not sym.is_term and str(sym.name).startswith("_") for sym in rule.expansion]
+    def _reduction(rule: LarkRule, builder) -> tuple:
+        name = rule.origin
+        splices = [not is_term and sym.startswith("_") for is_term, sym in rule.expansion]
         has_splices = any(splices)
         size = len(rule.expansion)
         fn = None
         if rule.alias:
-            fn, mode = getattr(builder, str(rule.alias)), _CALL
+            fn, mode = getattr(builder, rule.alias), _CALL
         elif name.startswith("_"):
             mode = _SPLICE
-        elif rule.options.expand1:
+        elif rule.expand1:
             fn, mode = getattr(builder, name, None), _INLINE_ONE
         else:
             fn, mode = getattr(builder, name, None), _CALL
@@ -139,7 +207,7 @@ class Driver:
         elif mode == _SPLICE:
             if not has_splices:
                 kind = _NEW_SPLICE
-            elif size >= 2 and splices[0] and rule.expansion[0] == rule.origin:
+            elif size >= 2 and splices[0] and rule.expansion[0] == (False, name):
                 # `__x: __x item...`: the repetition so far grows in place
                 kind = _GROW_FLAT if any(splices[1:]) else _GROW
             else:

@@ -1,8 +1,14 @@
 """Parse .dsc text into the IR.
 
-The Lark LALR parser is built once (cached) with an inline transformer, so no parse tree is
-ever built: each grammar rule directly produces an IR node. Each top-level item is parsed on
-its own, so one syntax error loses only the item it is in and the rest is still checked.
+`tokens.tokenize` lexes the whole text and `tokens.split_items` cuts it before every top-level
+item. Lark compiles `grammar.lark` into its LALR table once (cached, `_parser`), and
+`lalr.Driver` runs that table over each item's tokens with the methods of `_Builder` as its
+reduce actions: no parse tree is ever built, each grammar rule directly produces an IR node.
+Each item is parsed on its own, so one syntax error loses only the item it is in and the rest
+is still checked.
+
+`reference_parser` runs the same builder under Lark's own LALR parser; it is the oracle the
+tests compare this parser with, not part of the product.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ GRAMMAR = Path(__file__).with_name("grammar.lark")
 
 
 class _TokenListLexer(Lexer):
-    """Hands the pre-lexed tokens of one item to the parser."""
+    """The lexer Lark is built with: the grammar only declares its terminals (`%declare`), and
+    the tokens come from `tokens.py`. `lex` hands the pre-lexed tokens of one item to Lark's
+    own parser, which only the reference parser runs."""
 
     def __init__(self, lexer_conf):  # noqa: D107 - Lark's interface
         pass
@@ -90,9 +98,11 @@ def _leaf(method):
 
 
 class _Builder:
-    """Grammar rule → IR node. `file` is set for each parse (under `_LOCK`)."""
+    """Grammar rule → IR node: one method per rule or alias, called with the rule's children
+    (a `_leaf` method with its single token). `clause_errors`, the list where the methods
+    report what they find wrong, is set for each parse (under `_LOCK`)."""
 
-    file = "<input>"
+    clause_errors: list[Diagnostic]
 
     # -- helpers (tokens carry their spans: `tok[2]`)
     @staticmethod
@@ -519,7 +529,7 @@ def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, f
         # The item ended early: point just after its last token.
         last = chunk[-1]
         where = next_tok if next_tok is not None else last
-        span = token_span(where, file) if next_tok is not None else Span(
+        span = token_span(where) if next_tok is not None else Span(
             file=file,
             line=last.end_line,
             column=last.end_column,
@@ -535,12 +545,12 @@ def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, f
             f"expected {_expected_words(expected)}, found {found}",
             span,
             help=_hint(expected),
-            related=[Related(message="this '{' is not closed", span=token_span(opened, file))] if opened else (),
+            related=[Related(message="this '{' is not closed", span=token_span(opened))] if opened else (),
         )
     return error(
         "DSC001",
         f"expected {_expected_words(expected)}, found {describe(tok)}",
-        token_span(tok, file),
+        token_span(tok),
         help=_hint(expected, tok),
     )
 
@@ -580,16 +590,22 @@ def _declared_name(chunk: list[Token]) -> str | None:
 def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse .dsc source text. Never raises for bad input: problems come back as diagnostics."""
     driver, builder = _parser()
+    return _parse_items(text, file, builder, driver.parse)
+
+
+def _parse_items(text: str, file: str, builder: _Builder, parse_item) -> ParseResult:
+    """Tokenize `text`, cut it into items and parse each with `parse_item(tokens)`, which returns
+    the item's IR (built by `builder`) or raises `lalr.ParseError`. Shared with the reference
+    parser, so that the two differ only in the LALR parser that runs."""
     decls: list = []
     broken: set[str] = set()
     with _LOCK, without_gc():
         tokens, comments, diags = tokenize(text, file)
         chunks = split_items(tokens)
-        builder.file = file
         builder.clause_errors = diags
         for i, chunk in enumerate(chunks):
             try:
-                decls.append(driver.parse(chunk))
+                decls.append(parse_item(chunk))
             except ParseError as exc:
                 next_tok = chunks[i + 1][0] if i + 1 < len(chunks) else None
                 diags.append(_syntax_error(exc, chunk, next_tok, file))
@@ -600,7 +616,7 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
                     broken.add("use")  # a keyword, so never a declared name: "some module is unknown"
             except RecursionError:
                 diags.append(
-                    error("DSC004", "this item is nested too deeply to read", token_span(chunk[0], file),
+                    error("DSC004", "this item is nested too deeply to read", token_span(chunk[0]),
                           help="split the expression into smaller parts")
                 )
     program = ir.Program(

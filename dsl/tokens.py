@@ -1,7 +1,12 @@
-"""The .dsc tokenizer: one compiled regular expression, soft keywords and readable token names.
+"""The .dsc tokenizer: regular-expression lexing, soft keywords and readable token names.
 
 Lexing is separate from parsing so that the source can be cut into top-level items before
 any of them is parsed: a syntax error then costs only the item it is in.
+
+`tokenize` has two paths that give the same tokens: `_tokenize_clean` lexes text without
+lexical problems in bulk (one `re.split`, no Python frame per token) and gives up on anything
+to report; `_tokenize_any` lexes one match at a time and reports every problem.
+tests/parser/test_tokenizer_paths.py holds them to each other.
 """
 
 from __future__ import annotations
@@ -148,12 +153,14 @@ def escape(value: str) -> str:
     return f'"{out.replace(chr(13), chr(92) + "r").replace(chr(0), chr(92) + "0")}"'
 
 
-def token_span(tok: Token, file: str | None = None) -> Span:
+def token_span(tok: Token) -> Span:
+    """Where `tok` is in the source."""
     return tok[2]
 
 
 def tokenize(text: str, file: str) -> tuple[list[Token], list[CommentToken], list[Diagnostic]]:
-    """Split `text` into tokens, comments and lexical diagnostics."""
+    """Split `text` into tokens, comments and lexical diagnostics (the bulk path when the text
+    has no lexical problem, else the general one)."""
     fast = _tokenize_clean(text, file)
     return fast if fast is not None else _tokenize_any(text, file)
 
