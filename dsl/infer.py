@@ -14,20 +14,6 @@ from .diagnostics import Diagnostic, error
 from .symbols import RESULT, Symbols
 
 
-_CHILDREN = {
-    ir.BinOp: lambda e: (e.left, e.right),
-    ir.UnaryOp: lambda e: (e.operand,),
-    ir.Attribute: lambda e: (e.value,),
-    ir.Call: lambda e: (*e.args, *(k.value for k in e.kwargs)),
-    ir.ListExpr: lambda e: e.items,
-}
-
-
-def _children(e: ir.Expr) -> tuple:
-    get = _CHILDREN.get(type(e))
-    return get(e) if get is not None else ()
-
-
 class Inference:
     def __init__(self, symbols: Symbols, result_type: T.Type = T.ANY):
         self.sym = symbols
@@ -86,10 +72,8 @@ class Inference:
         elif cls is ir.Num:
             result = T.INT if isinstance(node.value, int) else T.FLOAT
         else:
-            children = _CHILDREN.get(cls)
-            if children is not None:
-                for child in children(node):
-                    self._recursive(child, scope, types)
+            for child in ir.children(node):
+                self._recursive(child, scope, types)
             method = _METHODS.get(cls)
             result = method(self, node, scope, types) if method is not None else T.ANY
         types[id(node)] = result
@@ -116,7 +100,7 @@ class Inference:
                                   node.body.span)
                     types[id(node)] = T.BOOL
                 continue
-            kids = _children(node)
+            kids = ir.children(node)
             if stage == 0 and kids:
                 stack.append((node, scope, 1))
                 stack.extend((k, scope, 0) for k in reversed(kids))

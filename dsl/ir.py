@@ -117,6 +117,38 @@ class ForAll:
 
 Expr = Union[Name, Attribute, Str, Num, Bool, ListExpr, Call, UnaryOp, BinOp, ForAll]
 
+# The child nodes of every expression node, by field, in source order: the one description of
+# the expression tree, which every walk (`walk.py`) and fold (`children`) follows. A field holds
+# a node or a tuple of nodes; `Ident` fields (names as written) are not children. `ForAll`
+# binds its `var` in its `body` (not in its `iterable`).
+CHILDREN: dict[type, tuple[str, ...]] = {
+    Name: (),
+    Str: (),
+    Num: (),
+    Bool: (),
+    Attribute: ("value",),
+    ListExpr: ("items",),
+    Keyword: ("value",),
+    Call: ("args", "kwargs"),
+    UnaryOp: ("operand",),
+    BinOp: ("left", "right"),
+    ForAll: ("iterable", "body"),
+}
+
+
+def children(node) -> tuple:
+    """The child expressions of an expression node, in source order. A keyword argument
+    counts as its value (walks do not stop at `Keyword` nodes: they hold no expression)."""
+    out: list = []
+    for name in CHILDREN[type(node)]:
+        value = getattr(node, name)
+        if type(value) is not tuple:
+            out.append(value)
+        else:
+            out.extend(v.value if type(v) is Keyword else v for v in value)
+    return tuple(out)
+
+
 ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%"})
 COMPARISON_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 BOOLEAN_OPS = frozenset({"and", "or"})

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import NamedTuple
 
 from . import ir
 from .diagnostics import Span
 from .binding import bind
 from .signatures import FunctionSig, ModuleError, read_module, stdlib_functions
-from .walk import walk_list
+from .walk import EMPTY_SCOPE, Scope, walk_list
 
 RESULT = "result"
-_BinOp, _Attribute, _Name, _Call, _ListExpr, _ForAll, _UnaryOp = (
-    ir.BinOp, ir.Attribute, ir.Name, ir.Call, ir.ListExpr, ir.ForAll, ir.UnaryOp)
-_LITERALS = frozenset({ir.Str, ir.Num, ir.Bool})
 
 
-@dataclass(frozen=True, slots=True)
-class DataRef:
-    """A data element named in an expression: `owner.name` (original) or a kept result's name."""
+class DataRef(NamedTuple):
+    """A data element named in an expression: `owner.name` (original) or a kept result's name.
+
+    A named tuple: the symbol table makes one per data reference of every contract, and a
+    tuple is several times cheaper to build than a frozen dataclass."""
 
     key: str
     span: Span
@@ -77,12 +76,16 @@ class Symbols:
         self._refs: dict[int, tuple] = {}  # id -> (expr, refs, may have unknown names, calls, names result)
         self._source_data: dict[int, tuple[ir.Contract, frozenset[str]]] = {}
 
-    def walk(self, expr: ir.Expr) -> list[tuple[ir.Expr, frozenset[str]]]:
-        """`walk.walk(expr)` as a list, computed once per expression and shared by the rules."""
+    def walk(self, expr: ir.Expr) -> list[tuple[ir.Expr, Scope]]:
+        """`walk.walk_list(expr)` with each quantifier variable bound to the agents it ranges
+        over (`agent_values`), computed once per expression and shared by the rules."""
         found = self._walks.get(id(expr))
         if found is None or found[0] is not expr:
-            found = self._walks[id(expr)] = (expr, walk_list(expr))
+            found = self._walks[id(expr)] = (expr, walk_list(expr, EMPTY_SCOPE, self._bind_agents))
         return found[1]
+
+    def _bind_agents(self, forall: ir.ForAll, scope: Scope) -> list[str]:
+        return self.agent_values(forall.iterable, scope)
 
     def binding(self, call: ir.Call):
         """How a call's arguments bind to its function's parameters (None for unknown functions)."""
@@ -133,14 +136,10 @@ class Symbols:
         return {self.data[k].owner.name for k in keys if k in self.data}
 
     # ------------------------------------------------------------ data flow
-    def data_refs(self, expr: ir.Expr, env: dict[str, list[str]] | None = None) -> Iterator[DataRef]:
-        """Every data element an expression names. `env` binds quantifier variables to agent names."""
-        if env:
-            return iter(self._find_refs(expr, dict(env))[0])
-        return iter(self.refs(expr))
-
     def refs(self, expr: ir.Expr) -> list[DataRef]:
-        """`data_refs(expr)` as a list, computed once per expression and shared (do not modify it)."""
+        """Every data element `expr` names, in source order (a quantifier variable's `b.test`
+        names the data of every agent it ranges over). Computed once per expression and shared:
+        do not modify the list."""
         return self._refs_entry(expr)[1]
 
     def may_have_unknown_names(self, expr: ir.Expr) -> bool:
@@ -159,82 +158,63 @@ class Symbols:
     def _refs_entry(self, expr: ir.Expr) -> tuple:
         found = self._refs.get(id(expr))
         if found is None or found[0] is not expr:
-            found = self._refs[id(expr)] = (expr, *self._find_refs(expr, {}))
+            found = self._refs[id(expr)] = (expr, *self._find_refs(expr))
         return found
 
-    def _find_refs(self, expr: ir.Expr, env: dict[str, list[str]]) -> tuple[list[DataRef], bool, list, bool]:
-        """One walk: the data references, whether some name may be undefined (a superset of
-        what `undefined_names` reports), the calls, and whether `result` is named."""
+    def _find_refs(self, expr: ir.Expr) -> tuple[list[DataRef], bool, list, bool]:
+        """From one walk: the data references, whether some name may be undefined (a superset
+        of what `undefined_names` reports), the calls, and whether `result` is named."""
         out: list[DataRef] = []
         calls: list[ir.Call] = []
+        add_ref, add_call = out.append, calls.append
         suspect = result = False
         agents, data, kept, functions = self.agents, self.data, self.kept, self.functions
-        stack: list[tuple[ir.Expr, dict]] = [(expr, env)]
-        pop, push = stack.pop, stack.append
-        while stack:
-            node, scope = pop()
+        Attribute, Name, Call = ir.Attribute, ir.Name, ir.Call
+        base_name = None  # the `Name` under the `Attribute` just seen: part of a data reference
+        for node, scope in self.walk(expr):
             cls = type(node)
-            if cls is _BinOp:
-                push((node.right, scope))
-                push((node.left, scope))
-            elif cls is _Attribute:
-                value = node.value
-                if type(value) is _Name:
-                    base = value.id
-                    if base in scope:
-                        owners = scope[base]
-                    elif base in agents:
-                        owners = (base,)
-                    else:
-                        owners = ()
-                        suspect = True
-                        result = result or base == RESULT
-                    for owner in owners:
-                        key = f"{owner}.{node.attr.name}"
-                        if key in data:
-                            out.append(DataRef(key, node.span))
-                        else:
-                            suspect = True
-                else:
-                    push((value, scope))
-            elif cls is _Name:
+            if cls is Name:
+                if node is base_name:
+                    base_name = None
+                    continue
                 name = node.id
                 if name in scope:
                     pass
                 elif name in kept:
-                    out.append(DataRef(name, node.span, kept=True))
+                    add_ref(DataRef(name, node.span, True))
                 elif name == RESULT:
                     result = True
                 elif name not in agents:
                     suspect = True
-            elif cls is _Call:
-                calls.append(node)
+            elif cls is Attribute:
+                base_name = node.value
+                if type(base_name) is not Name:
+                    base_name = None
+                    continue
+                base = base_name.id
+                if base in scope:
+                    owners = scope[base]
+                elif base in agents:
+                    owners = (base,)
+                else:
+                    owners = ()
+                    suspect = True
+                    result = result or base == RESULT
+                for owner in owners:
+                    key = f"{owner}.{node.attr.name}"
+                    if key in data:
+                        add_ref(DataRef(key, node.span))
+                    else:
+                        suspect = True
+            elif cls is Call:
+                add_call(node)
                 if node.func.name not in functions:
                     suspect = True
-                # Keyword arguments are visited before positional ones (the order inputs are listed in).
-                # Literals hold no names: they are not pushed.
-                for a in reversed(node.args):
-                    if type(a) not in _LITERALS:
-                        push((a, scope))
-                for k in reversed(node.kwargs):
-                    if type(k.value) not in _LITERALS:
-                        push((k.value, scope))
-            elif cls is _ListExpr:
-                for x in reversed(node.items):
-                    if type(x) not in _LITERALS:
-                        push((x, scope))
-            elif cls is _ForAll:
-                push((node.iterable, scope))
-                inner = dict(scope)
-                inner[node.var.name] = self.agent_values(node.iterable, scope)
-                push((node.body, inner))
-            elif cls is _UnaryOp:
-                push((node.operand, scope))
         return out, suspect, calls, result
 
-    def agent_values(self, iterable: ir.Expr, scope: dict[str, list[str]] | None = None) -> list[str]:
-        """The agents a quantifier ranges over, when its list names agents."""
-        scope = scope or {}
+    def agent_values(self, iterable: ir.Expr, scope: Scope = EMPTY_SCOPE) -> list[str]:
+        """The agents a quantifier ranges over, when its list names agents (`scope` maps the
+        variables of enclosing quantifiers to their agents)."""
         if not isinstance(iterable, ir.ListExpr):
             return []
         out: list[str] = []

@@ -49,35 +49,28 @@ def _expression(ctx, expr: ir.Expr):
     """Names in one computation or condition, with quantifier variables bound to the agents they range over."""
     sym = ctx.symbols
     skip = ctx.broken
-    stack: list[tuple[ir.Expr, dict[str, list[str]]]] = [(expr, {})]
     functions = sym.functions
     agents, kept, data = sym.agents, sym.kept, sym.data
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, scope = pop()
+    base_name = None  # the `Name` under the `Attribute` just seen: checked with the attribute
+    for node, scope in sym.walk(expr):
         cls = type(node)
-        if cls is ir.BinOp:
-            push((node.right, scope))
-            push((node.left, scope))
-        elif cls is ir.Attribute:
-            if type(node.value) is ir.Name:
-                base, attr = node.value.id, node.attr.name
-                if base in scope:
-                    if all(f"{a}.{attr}" in data for a in scope[base]):
-                        continue
-                elif base in agents and f"{base}.{attr}" in data:
-                    continue  # the common case, decided without the generator below
-                yield from _attribute(ctx, node, scope)
-            else:
-                push((node.value, scope))
+        if cls is ir.Attribute:
+            if type(node.value) is not ir.Name:
+                continue
+            base_name = node.value
+            base, attr = base_name.id, node.attr.name
+            if base in scope:
+                if all(f"{a}.{attr}" in data for a in scope[base]):
+                    continue
+            elif base in agents and f"{base}.{attr}" in data:
+                continue  # the common case, decided without the generator below
+            yield from _attribute(ctx, node, scope)
         elif cls is ir.Call:
             if node.func.name not in functions:
                 yield from _function(ctx, node.func)
-            stack.extend((k.value, scope) for k in reversed(node.kwargs))
-            stack.extend((a, scope) for a in reversed(node.args))
         elif cls is ir.Name:
             name = node.id
-            if name in scope or name == RESULT or name in agents or name in kept or name in skip:
+            if node is base_name or name in scope or name == RESULT or name in agents or name in kept or name in skip:
                 continue
             what = sym.kind_of(name)
             if what is not None:
@@ -86,13 +79,6 @@ def _expression(ctx, expr: ir.Expr):
             else:
                 yield error("DSC024", f"undefined name '{name}'", node.span,
                             help=did_you_mean(name, [*agents, *kept, *scope]))
-        elif cls is ir.ForAll:
-            push((node.body, {**scope, node.var.name: sym.agent_values(node.iterable, scope)}))
-            push((node.iterable, scope))
-        elif cls is ir.ListExpr:
-            stack.extend((x, scope) for x in reversed(node.items))
-        elif cls is ir.UnaryOp:
-            push((node.operand, scope))
 
 
 def _function(ctx, ident):
