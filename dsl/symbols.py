@@ -13,7 +13,7 @@ from typing import NamedTuple
 from . import ir
 from .diagnostics import Span
 from .binding import bind
-from .signatures import FunctionSig, ModuleError, read_module, stdlib_functions
+from .signatures import FunctionSig, ModuleError, read_functions, read_module, stdlib_functions
 from .walk import EMPTY_SCOPE, Scope, walk_list
 
 RESULT = "result"
@@ -41,9 +41,11 @@ class ModuleInfo:
 class Symbols:
     """Names declared by a program, its functions, and data-flow queries over its contracts."""
 
-    def __init__(self, program: ir.Program, base_dir: Path | None = None):
+    def __init__(self, program: ir.Program, base_dir: Path | None = None, module_texts: dict[str, str] | None = None):
+        """`module_texts` (use path -> module text) replaces reading the `use` modules from disk."""
         self.program = program
         self.base_dir = base_dir or Path(".")
+        self._module_texts = module_texts
         self.agents: dict[str, ir.Agent] = {}
         self.data: dict[str, ir.Data] = {}
         self.contracts: dict[str, ir.Contract] = {}
@@ -108,7 +110,12 @@ class Symbols:
         path = (self.base_dir / use.path.value).resolve()
         info = ModuleInfo(use=use, path=path)
         try:
-            info.functions = read_module(path)
+            if self._module_texts is None:
+                info.functions = read_module(path)
+            elif use.path.value in self._module_texts:
+                info.functions = read_functions(self._module_texts[use.path.value], path)
+            else:
+                raise ModuleError("file not found")
         except ModuleError as exc:
             info.error = exc
         self.modules.append(info)
