@@ -149,9 +149,41 @@ def children(node) -> tuple:
     return tuple(out)
 
 
-ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%"})
-COMPARISON_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
-BOOLEAN_OPS = frozenset({"and", "or"})
+# ---------------------------------------------------------------- operators
+
+# Binding strength, loosest first: the one precedence table. The parser's precedence climbing,
+# the formatter and the printer (`printer.py`) all read it. A child that binds less tightly
+# than its context is parenthesized.
+P_FORALL, P_OR, P_AND, P_NOT, P_COMPARE, P_SUM, P_PRODUCT, P_NEGATE, P_ATOM = range(9)
+BINARY_PRECEDENCE: dict[str, int] = {
+    "or": P_OR,
+    "and": P_AND,
+    "==": P_COMPARE,
+    "!=": P_COMPARE,
+    "<": P_COMPARE,
+    "<=": P_COMPARE,
+    ">": P_COMPARE,
+    ">=": P_COMPARE,
+    "+": P_SUM,
+    "-": P_SUM,
+    "*": P_PRODUCT,
+    "/": P_PRODUCT,
+    "%": P_PRODUCT,
+}
+COMPARISON_OPS = frozenset(op for op, p in BINARY_PRECEDENCE.items() if p == P_COMPARE)
+BOOLEAN_OPS = frozenset(op for op, p in BINARY_PRECEDENCE.items() if p in (P_OR, P_AND))
+
+
+def precedence(expr) -> int:
+    """How tightly `expr` binds (`P_ATOM` for names, literals, lists, calls and attributes)."""
+    cls = type(expr)
+    if cls is BinOp:
+        return BINARY_PRECEDENCE.get(expr.op, P_ATOM)
+    if cls is UnaryOp:
+        return P_NOT if expr.op == "not" else P_NEGATE
+    if cls is ForAll:
+        return P_FORALL
+    return P_ATOM
 
 
 # ---------------------------------------------------------------- patterns
