@@ -69,7 +69,6 @@ class Symbols:
                 self._load_module(decl)
         self.functions: dict[str, FunctionSig] = {**self.builtins, **self.user_functions}
         self._sources: dict[str, frozenset[str]] = {}
-        self._graph = None
         # Memoised per contract (keyed by id, holding the contract so the id stays valid).
         self._inputs: dict[int, tuple[ir.Contract, list[str]]] = {}
         self._conditions: dict[int, tuple[ir.Contract, list[str]]] = {}
@@ -96,14 +95,6 @@ class Symbols:
             sig = self.functions.get(call.func.name)
             found = self._bindings[id(call)] = (call, bind(sig, call) if sig is not None else None)
         return found[1]
-
-    def flow_graph(self):
-        """The dataflow graph (see `flow.py`), built once."""
-        if self._graph is None:
-            from .flow import build_graph
-
-            self._graph = build_graph(self)
-        return self._graph
 
     # ------------------------------------------------------------ modules
     def _load_module(self, use: ir.Use) -> None:

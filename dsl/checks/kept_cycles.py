@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 
 from ..diagnostics import Related, error
-from ..flow import path_steps
+from ..flow import flow_graph, path_steps
 
 CODES = ("DSC063",)
 
@@ -13,7 +13,7 @@ CODES = ("DSC063",)
 def check(ctx):
     if not ctx.symbols.kept:
         return
-    g = ctx.symbols.flow_graph()
+    g = flow_graph(ctx.symbols)
     # A cycle through a kept result only passes kept results and the contracts that keep them
     # (any other contract only releases to agents, and agents send nothing on along flow edges),
     # so only that part of the graph is searched. It holds no ownership edge (agent → data).

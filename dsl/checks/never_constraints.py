@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from ..diagnostics import Related, error
-from ..flow import path_steps, shortest_paths_from
+from ..flow import flow_graph, path_steps, shortest_paths_from
 
 CODES = ("DSC061",)
 
 
 def check(ctx):
     sym = ctx.symbols
-    g = sym.flow_graph()
+    g = flow_graph(sym)
     for n in ctx.program.nevers:
         sources = [("data", k) for k in sorted(sym.data) if n.data.matches(*k.split(".", 1))]
         path_to = shortest_paths_from(g, sources)  # one search per constraint
