@@ -16,7 +16,7 @@ import bisect
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import ir
+from . import codes, ir
 from .diagnostics import Diagnostic, Span, error
 from .parser import parse
 from .printer import attribute_parens, chain, iterable_parens, operand_parens, to_source, unary_parens
@@ -26,7 +26,7 @@ WIDTH = 100  # maximum line length the layout aims for (comments are not counted
 STEP = 2  # indentation of a block's contents
 CLAUSE_WIDTH = 7  # contract clause keywords are padded to `compute`/`require`
 EFFECT_WIDTH = 5  # policy rule effects are padded to `allow`
-REFUSED = "DSC098"
+REFUSED = codes.FORMATTER_REFUSED
 
 def _dpattern(p: ir.DataPattern) -> str:
     return "any" if (p.owner, p.name) == ("*", "*") else f"{p.owner}.{p.name}"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import networkx as nx
 
+from .. import codes
 from ..diagnostics import Related, error
 from ..flow import flow_graph, path_steps
 
-CODES = ("DSC063",)
+CODES = (codes.KEPT_CYCLE,)
 
 
 def check(ctx):
@@ -33,7 +34,7 @@ def check(ctx):
         if producer is None:
             continue
         yield error(
-            "DSC063",
+            codes.KEPT_CYCLE,
             f"kept result '{first[1]}' depends on itself",
             producer.keep_as.span,
             help="a contract cannot read the result it keeps, directly or through other kept results",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import Related, error
 from ..flow import flow_graph, path_steps, shortest_paths_from
 
-CODES = ("DSC061",)
+CODES = (codes.NEVER_VIOLATED,)
 
 
 def check(ctx):
@@ -24,7 +25,7 @@ def check(ctx):
             steps = path_steps(g, path)
             chain = " → ".join(f"{kind} {name}" for kind, name in path)
             yield error(
-                "DSC061",
+                codes.NEVER_VIOLATED,
                 f"'never {n.data.owner}.{n.data.name} reaches {agent}' is violated: {chain}",
                 pattern.span,
                 help="remove the recipient, keep the result inside the escrow, or change the constraint",
