@@ -2,8 +2,9 @@
 
 `infer` returns the type of an expression and records type errors on the way. It never
 raises for ill-typed input: an expression it cannot type becomes `ANY`, which silences
-follow-on errors. It walks with an explicit stack, so a condition of thousands of `and`
-terms (a left-nested chain thousands deep) is typed without hitting Python's recursion limit.
+follow-on errors. It recurses (the fast path) over the IR's child table; an expression nested
+deeper than Python's recursion limit (a condition of thousands of `and` terms) is typed again
+with an explicit stack.
 """
 
 from __future__ import annotations

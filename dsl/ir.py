@@ -2,6 +2,10 @@
 
 Every node is a frozen, keyword-only, slotted dataclass. `span` is excluded from
 equality and hashing, so two programs that differ only in layout compare equal.
+
+`CHILDREN` is the one table of an expression node's child fields (walks follow it) and
+`BINARY_PRECEDENCE` the one table of binding strengths (the parser, the formatter and the
+printer read it).
 """
 
 from __future__ import annotations

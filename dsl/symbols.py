@@ -1,7 +1,8 @@
 """The symbol table of a program: what each name denotes, and which data each contract reads.
 
-Built once per check and shared by the checker rules, the flow analysis, the escrow and the
-language server, so that name resolution exists in exactly one place.
+Built once per check and shared by the checker rules, the flow analysis, the language server
+and the escrow (whose `contracts.model.Scenario` is a view over it), so that name resolution,
+what a contract reads and who must approve it exist in exactly one place.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every consumer that visits the sub-expressions of a computation or condition — the symbol
 table, the checker rules, the language server's index, the escrow's view of a contract — uses
-`walk_list` (or `walk`), with a `bind` hook when it needs to know more about a quantifier
+`walk_list`, with a `bind` hook when it needs to know more about a quantifier
 variable than which `ForAll` binds it.
 """
 
@@ -30,13 +30,6 @@ def contract_exprs(contract: ir.Contract) -> Iterator[tuple[str, ir.Expr]]:
         yield REQUIRE, e
     for e in contract.ensures:
         yield ENSURE, e
-
-
-def walk(expr: ir.Expr, scope: Scope = EMPTY_SCOPE, bind: Bind | None = None,
-         expand: bool = False) -> Iterator[tuple[ir.Expr, Scope]]:
-    """Every expression under `expr`, pre-order in source order, with the quantifier
-    variables in scope there (see `walk_list`)."""
-    return iter(walk_list(expr, scope, bind, expand))
 
 
 def walk_list(expr: ir.Expr, scope: Scope = EMPTY_SCOPE, bind: Bind | None = None,
@@ -113,12 +106,6 @@ def _walk_source() -> str:
 _namespace: dict = {cls.__name__: cls for cls in ir.CHILDREN}
 exec(compile(_walk_source(), f"<{__name__}._walk_list>", "exec"), _namespace)
 _walk_list = _namespace["_walk_list"]
-
-
-def calls(expr: ir.Expr) -> Iterator[ir.Call]:
-    for node, _ in walk(expr):
-        if type(node) is ir.Call:
-            yield node
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
