@@ -10,6 +10,8 @@ printer read it).
 
 from __future__ import annotations
 
+import operator
+import typing
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -143,14 +145,38 @@ CHILDREN: dict[type, tuple[str, ...]] = {
 def children(node) -> tuple:
     """The child expressions of an expression node, in source order. A keyword argument
     counts as its value (walks do not stop at `Keyword` nodes: they hold no expression)."""
-    out: list = []
-    for name in CHILDREN[type(node)]:
-        value = getattr(node, name)
-        if type(value) is not tuple:
-            out.append(value)
-        else:
-            out.extend(v.value if type(v) is Keyword else v for v in value)
-    return tuple(out)
+    return _CHILD_GETTERS[type(node)](node)
+
+
+def _child_getter(cls: type):
+    """A fast `children` for one node class, made from its `CHILDREN` entry."""
+    fields = CHILDREN[cls]
+    hints = typing.get_type_hints(cls)
+    shapes = [(typing.get_origin(hints[f]) is tuple, f) for f in fields]
+    if not fields:
+        return lambda node: ()
+    if not any(seq for seq, _ in shapes):
+        if len(fields) > 1:
+            return operator.attrgetter(*fields)  # a tuple of the fields
+        get_one = operator.attrgetter(fields[0])
+        return lambda node: (get_one(node),)
+    if len(fields) == 1 and typing.get_args(hints[fields[0]])[0] is not Keyword:
+        return operator.attrgetter(fields[0])  # the field is the tuple of children
+
+    def get(node) -> tuple:
+        out: list = []
+        for seq, name in shapes:
+            value = getattr(node, name)
+            if not seq:
+                out.append(value)
+            else:
+                out.extend(v.value if type(v) is Keyword else v for v in value)
+        return tuple(out)
+
+    return get
+
+
+_CHILD_GETTERS = {cls: _child_getter(cls) for cls in CHILDREN}
 
 
 # ---------------------------------------------------------------- operators

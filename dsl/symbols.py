@@ -170,7 +170,9 @@ class Symbols:
         agents, data, kept, functions = self.agents, self.data, self.kept, self.functions
         Attribute, Name, Call = ir.Attribute, ir.Name, ir.Call
         base_name = None  # the `Name` under the `Attribute` just seen: part of a data reference
-        for node, scope in self.walk(expr):
+        # A walk of its own, not the memoised `walk`: a list kept for every expression of a
+        # large file costs more to allocate than walking again in the rare rule that needs it.
+        for node, scope in walk_list(expr, EMPTY_SCOPE, self._bind_agents):
             cls = type(node)
             if cls is Name:
                 if node is base_name:
