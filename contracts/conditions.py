@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from datastation.dsl import ir
-from datastation.dsl.printer import to_source  # noqa: F401 (conditions are reported as `dsc fmt` prints them)
+from datastation.dsl.printer import to_source  # the one printer: conditions read as `dsc fmt` writes them
 
 # ---------------------------------------------------------------- evaluation
 

@@ -2,8 +2,9 @@
 
 Every consumer that visits the sub-expressions of a computation or condition — the symbol
 table, the checker rules, the language server's index, the escrow's view of a contract — uses
-`walk_list`, with a `bind` hook when it needs to know more about a quantifier
-variable than which `ForAll` binds it.
+`walk_list`, with a `bind` hook when it needs to know more about a quantifier variable than
+which `ForAll` binds it. (Folds that compute a value per node, like type inference, follow the
+same table through `ir.children`.)
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def walk_list(expr: ir.Expr, scope: Scope = EMPTY_SCOPE, bind: Bind | None = Non
     nests that deep), no generator overhead (the checker walks every expression it reads).
     The loop is generated from `ir.CHILDREN` when this module loads (see `_walk_source`).
     """
+    if expand and bind is None:
+        raise ValueError("expand needs bind: the values each quantifier variable takes")
     return _walk_list(expr, scope, bind, expand)
 
 

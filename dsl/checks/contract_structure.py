@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import codes, ir
+from .. import codes
 from ..diagnostics import error
 
 CODES = (codes.COMPUTES_NOTHING, codes.RELEASED_TO_NOBODY, codes.NO_PROPOSER)
