@@ -14,72 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from datastation.dsl import ir
-
-# ---------------------------------------------------------------- rendering
-
-_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "neg": 7}
-
-
-def _prec(expr) -> int:
-    match expr:
-        case ir.ForAll():
-            return 0
-        case ir.BinOp(op=op):
-            return _PREC["cmp"] if op in ir.COMPARISON_OPS else _PREC[op]
-        case ir.UnaryOp(op="not"):
-            return _PREC["not"]
-        case ir.UnaryOp():
-            return _PREC["neg"]
-    return 9
-
-
-def _num(v) -> str:
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
-        return repr(v)
-    return repr(v)
-
-
-def _str(s: str) -> str:
-    esc = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    esc = esc.replace("\r", "\\r").replace("\0", "\\0")
-    return f'"{esc}"'
-
-
-def to_source(expr) -> str:
-    """The expression as .dsc text, with only the parentheses it needs."""
-    match expr:
-        case ir.Name(id=i):
-            return i
-        case ir.Attribute(value=v, attr=a):
-            return f"{to_source(v)}.{a.name}"
-        case ir.Str(value=v):
-            return _str(v)
-        case ir.Num(value=v):
-            return _num(v)
-        case ir.Bool(value=v):
-            return "true" if v else "false"
-        case ir.ListExpr(items=items):
-            return "[" + ", ".join(to_source(i) for i in items) + "]"
-        case ir.Call(func=f, args=args, kwargs=kwargs):
-            parts = [to_source(a) for a in args] + [f"{k.name.name} = {to_source(k.value)}" for k in kwargs]
-            return f"{f.name}(" + ", ".join(parts) + ")"
-        case ir.UnaryOp(op=op, operand=o):
-            inner = _wrap(o, _prec(expr), right=True)
-            return f"not {inner}" if op == "not" else f"-{inner}"
-        case ir.BinOp(op=op, left=l, right=r):
-            p = _prec(expr)
-            # comparisons do not chain: both operands of a comparison need a higher precedence
-            left = _wrap(l, p + (1 if op in ir.COMPARISON_OPS else 0))
-            return f"{left} {op} {_wrap(r, p + 1)}"
-        case ir.ForAll(var=v, iterable=it, body=b):
-            return f"for {v.name} in {_wrap(it, 1)}: {to_source(b)}"
-    return "?"
-
-
-def _wrap(expr, min_prec: int, right: bool = False) -> str:
-    text = to_source(expr)
-    return f"({text})" if _prec(expr) < min_prec else text
-
+from datastation.dsl.printer import to_source  # the one printer: conditions read as `dsc fmt` writes them
 
 # ---------------------------------------------------------------- evaluation
 

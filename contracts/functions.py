@@ -11,9 +11,11 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+
+from datastation.dsl.signatures import stdlib_dir
+from datastation.dsl.signatures import stdlib_functions as builtin_signatures
 
 _TOP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
 
@@ -157,20 +159,10 @@ def _function_in(mod: _Module, name: str, origin: str) -> FunctionSource | None:
     )
 
 
-def stdlib_dir() -> Path | None:
-    try:
-        spec = importlib.util.find_spec("datastation.stdlib")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def _stdlib_module_name(path: Path) -> str:
     root = stdlib_dir()
     try:
-        rel = path.resolve().relative_to(root.resolve()) if root else None
+        rel = path.resolve().relative_to(root.resolve())
     except ValueError:
         rel = None
     if rel is None:
@@ -183,23 +175,9 @@ def _stdlib_module_name(path: Path) -> str:
 
 @functools.cache
 def stdlib_functions() -> dict[str, Path]:
-    """The stdlib built-ins: name -> defining file (`datastation.stdlib.BUILTINS`)."""
-    try:
-        import datastation.stdlib as std
-
-        names, paths = tuple(std.BUILTINS), list(std.module_paths())
-    except (ImportError, AttributeError):
-        return {}
-    out: dict[str, Path] = {}
-    for path in paths:
-        mod = load_module(path)
-        if mod is None:
-            continue
-        for name in names:
-            node = mod.defs.get(name)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                out.setdefault(name, path)
-    return out
+    """The built-ins, name -> defining file: a view of the one registry of built-ins,
+    `datastation.dsl.signatures.stdlib_functions` (what the checker reads, with `ast`)."""
+    return {name: sig.path for name, sig in builtin_signatures().items() if sig.path is not None}
 
 
 class FunctionTable:
@@ -237,8 +215,6 @@ class FunctionTable:
 
 def _is_stdlib(path: Path) -> bool:
     root = stdlib_dir()
-    if root is None:
-        return False
     try:
         path.resolve().relative_to(root.resolve())
         return True

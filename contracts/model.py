@@ -1,8 +1,10 @@
 """What a contract means, read from the IR alone: its inputs, source data, source agents.
 
-`Scenario` indexes one parsed .dsc program (agents, data, contracts, kept results, policies,
-functions). It is deliberately small and never reports errors: that is the checker's job.
-When the checker's `Symbols` is available, pass it to share its function table.
+`Scenario` is the escrow's view of one parsed .dsc program. It holds no analysis of its own:
+what a contract reads, where its data comes from and who must approve it are answered by the
+checker's symbol table (`datastation.dsl.symbols.Symbols`), so that `dsc check` and the escrow
+can never disagree. It never reports errors: that is the checker's job. When the checker's
+`Symbols` is at hand, pass it; otherwise `build` makes one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Iterator
 
 from datastation.dsl import ir
+from datastation.dsl.symbols import Symbols
+from datastation.dsl.walk import EMPTY_SCOPE, walk_list
 
 from .functions import FunctionTable
 
@@ -19,33 +23,16 @@ from .functions import FunctionTable
 def walk(expr, env: dict | None = None) -> Iterator[tuple[ir.Expr, dict]]:
     """Every sub-expression with the quantifier bindings in force (var -> bound expression).
 
-    A quantifier over a list literal is expanded: its body is visited once per element.
+    A quantifier over a list literal is expanded: its body is visited once per element, with
+    the variable bound to that element (None when the quantifier does not range over a list).
     """
-    env = env or {}
-    yield expr, env
-    match expr:
-        case ir.Attribute(value=v):
-            yield from walk(v, env)
-        case ir.ListExpr(items=items):
-            for item in items:
-                yield from walk(item, env)
-        case ir.Call(args=args, kwargs=kwargs):
-            for a in args:
-                yield from walk(a, env)
-            for k in kwargs:
-                yield from walk(k.value, env)
-        case ir.UnaryOp(operand=o):
-            yield from walk(o, env)
-        case ir.BinOp(left=l, right=r):
-            yield from walk(l, env)
-            yield from walk(r, env)
-        case ir.ForAll(var=var, iterable=it, body=body):
-            yield from walk(it, env)
-            if isinstance(it, ir.ListExpr):
-                for item in it.items:
-                    yield from walk(body, {**env, var.name: _bound(item, env)})
-            else:
-                yield from walk(body, {**env, var.name: None})
+    return iter(walk_list(expr, env or EMPTY_SCOPE, _elements, expand=True))
+
+
+def _elements(forall: ir.ForAll, env) -> list:
+    if isinstance(forall.iterable, ir.ListExpr):
+        return [_bound(item, env) for item in forall.iterable.items]
+    return [None]
 
 
 def _bound(expr, env):
@@ -56,18 +43,14 @@ def _bound(expr, env):
 
 def calls_in(expr) -> list[str]:
     """Names of the functions called anywhere in `expr` (in order, no repeats)."""
-    out: dict[str, None] = {}
-    for node, _ in walk(expr):
-        if isinstance(node, ir.Call):
-            out[node.func.name] = None
-    return list(out)
+    return list(dict.fromkeys(node.func.name for node, _ in walk_list(expr) if type(node) is ir.Call))
 
 
 @dataclass
 class Scenario:
     program: ir.Program
     base_dir: Path
-    symbols: object | None = None
+    symbols: Symbols | None = None
     agents: dict[str, ir.Agent] = field(default_factory=dict)
     data: dict[str, ir.Data] = field(default_factory=dict)
     contracts: dict[str, ir.Contract] = field(default_factory=dict)
@@ -76,35 +59,38 @@ class Scenario:
     functions: FunctionTable = None  # type: ignore[assignment]
 
     @classmethod
-    def build(cls, program: ir.Program, base_dir: Path | str | None = None, symbols=None,
+    def build(cls, program: ir.Program, base_dir: Path | str | None = None, symbols: Symbols | None = None,
               module_texts: dict[str, str] | None = None) -> "Scenario":
         """Index `program`. `module_texts` (use path -> text) replaces reading modules from disk."""
         base = Path(base_dir) if base_dir is not None else Path(program.file).resolve().parent
-        s = cls(program=program, base_dir=base, symbols=symbols)
-        for a in program.agents:
-            s.agents.setdefault(a.name.name, a)
-        for d in program.data:
-            s.data.setdefault(d.qualified, d)
-        for c in program.contracts:
-            s.contracts.setdefault(c.name.name, c)
-            if c.keep_as is not None:
-                s.kept.setdefault(c.keep_as.name, c)
+        given = symbols
+        if symbols is None:
+            symbols = Symbols(program, base, module_texts=module_texts)
+        s = cls(program=program, base_dir=base, symbols=symbols, agents=symbols.agents, data=symbols.data,
+                contracts=symbols.contracts, kept=symbols.kept)
         for p in program.policies:
             s.policies.setdefault(p.owner.name, []).append(p)
         paths = [(base / u.path.value) for u in program.uses]
         texts = None
         if module_texts is not None:
             texts = {str(base / rel): text for rel, text in module_texts.items()}
-        s.functions = FunctionTable(paths, symbols if module_texts is None else None, texts)
+        s.functions = FunctionTable(paths, given if module_texts is None else None, texts)
         return s
 
     @property
     def module_paths(self) -> list[Path]:
         return self.functions.module_paths
 
+    @property
+    def _symbols(self) -> Symbols:
+        if self.symbols is None:  # a Scenario made by hand, not by `build`
+            self.symbols = Symbols(self.program, self.base_dir)
+        return self.symbols
+
     # ------------------------------------------------------------ references
     def data_ref(self, expr, env: dict) -> str | None:
-        """The DE key ("owner.name") or kept name `expr` denotes, if it denotes one."""
+        """The DE key ("owner.name") or kept name `expr` itself denotes, if it denotes one
+        (`env`: quantifier variables bound to expressions, as `walk` binds them)."""
         if isinstance(expr, ir.Attribute) and isinstance(expr.value, ir.Name):
             owner = expr.value.id
             if owner in env:  # a quantifier variable: use what it is bound to
@@ -118,54 +104,33 @@ class Scenario:
             return expr.id
         return None
 
-    def refs(self, expr) -> list[str]:
-        out: dict[str, None] = {}
-        for node, env in walk(expr):
-            key = self.data_ref(node, env)
-            if key is not None:
-                out[key] = None
-        return list(out)
-
     def call_inputs(self, contract: ir.Contract) -> list[str]:
         """DE keys and kept names the computation itself reads."""
-        return self.refs(contract.call) if contract.call is not None else []
+        return self._symbols.contract_inputs(contract)
 
     def condition_inputs(self, contract: ir.Contract) -> list[str]:
-        out: dict[str, None] = {}
-        for e in (*contract.requires, *contract.ensures):
-            for k in self.refs(e):
-                out[k] = None
-        return list(out)
+        """DE keys and kept names the require/ensure conditions read."""
+        return self._symbols.condition_inputs(contract)
 
     def inputs(self, contract: ir.Contract) -> list[str]:
         """Everything the contract may read: computation and conditions."""
-        out = dict.fromkeys(self.call_inputs(contract))
-        out.update(dict.fromkeys(self.condition_inputs(contract)))
-        return list(out)
+        return list(dict.fromkeys([*self.call_inputs(contract), *self.condition_inputs(contract)]))
 
-    def expand(self, key: str, _seen: frozenset = frozenset()) -> set[str]:
+    def expand(self, key: str) -> set[str]:
         """Original DE keys behind `key` (a kept name is expanded through its contract)."""
-        if "." in key or key not in self.kept or key in _seen:
-            return {key} if "." in key else set()
-        out: set[str] = set()
-        for k in self.inputs(self.kept[key]):  # conditions read data too: same as the checker
-            out |= self.expand(k, _seen | {key})
-        return out
+        return set(self._symbols.origins(key))
 
     def source_data(self, contract: ir.Contract) -> set[str]:
-        out: set[str] = set()
-        for k in self.inputs(contract):
-            out |= self.expand(k)
-        return out
+        return set(self._symbols.source_data(contract))
 
     def source_agents(self, contract: ir.Contract) -> list[str]:
-        return sorted({k.split(".", 1)[0] for k in self.source_data(contract)})
+        return sorted(self._symbols.source_agents(contract))
 
     def called_functions(self, contract: ir.Contract) -> list[str]:
         out: dict[str, None] = {}
         for e in ([contract.call] if contract.call else []) + list(contract.requires) + list(contract.ensures):
-            for name in calls_in(e):
-                out[name] = None
+            for call in self._symbols.calls(e):
+                out[call.func.name] = None
         return list(out)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from datastation.dsl import ir
+from datastation.dsl.printer import to_source
 
-from .conditions import to_source
 from .identity import IdentityError, identity
 from .model import Scenario
 from .policy import decide_all, facts_for, rules_of

@@ -1,4 +1,4 @@
-"""The .dsc language: grammar, parser, IR, checks, flow analysis and formatter."""
+"""The .dsc language: grammar, parser, IR, checks, flow analysis, formatter and language server."""
 
 from .diagnostics import Diagnostic, Severity, Span
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ir
+from . import codes, ir
 from .checks import RULES, CheckContext
 from .diagnostics import Diagnostic, Severity, Span, error, sort_key
 from .parser import ParseResult, parse, read_source, without_gc
@@ -64,7 +64,7 @@ def _check_parsed(parsed: ParseResult, text: str, file: str, base_dir: Path) -> 
                 diags.extend(rule.check(ctx))
         except RecursionError:
             diags.append(
-                error("DSC004", "an expression is nested too deeply to check",
+                error(codes.NESTED_TOO_DEEPLY, "an expression is nested too deeply to check",
                       program.decls[0].span if program.decls else Span(file=file),
                       help="split the expression into smaller parts")
             )

@@ -1,4 +1,4 @@
-"""The one diagnostic type shared by the CLI, the HTTP server and the language server."""
+"""The one diagnostic type shared by the checker, the formatter, the CLI and the language server."""
 
 from __future__ import annotations
 

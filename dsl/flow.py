@@ -8,11 +8,23 @@ followed when asking what data can reach whom.
 
 from __future__ import annotations
 
+import weakref
+
 import networkx as nx
 
-from . import ir
 from .diagnostics import Span
 from .symbols import Symbols
+
+_GRAPHS: "weakref.WeakKeyDictionary[Symbols, nx.DiGraph]" = weakref.WeakKeyDictionary()
+
+
+def flow_graph(symbols: Symbols) -> nx.DiGraph:
+    """The dataflow graph of a symbol table's program, built once per symbol table and shared
+    by the rules that ask for it. Do not modify it (copy it first, as `contracts.dataflow` does)."""
+    g = _GRAPHS.get(symbols)
+    if g is None:
+        g = _GRAPHS[symbols] = build_graph(symbols)
+    return g
 
 
 def build_graph(symbols: Symbols) -> nx.DiGraph:
@@ -43,21 +55,6 @@ def build_graph(symbols: Symbols) -> nx.DiGraph:
     g.add_nodes_from(nodes)
     g.add_edges_from((u, v, attrs) for (u, v), attrs in edges.items())
     return g
-
-
-def flow_view(g: nx.DiGraph) -> nx.DiGraph:
-    """The graph without ownership edges: paths in it are real flows of data.
-
-    A plain copy (not a lazy `subgraph_view`, which costs a filter call per edge visit), built
-    once per graph and kept in `g.graph`.
-    """
-    cached = g.graph.get("_flow")
-    if cached is None:
-        cached = nx.DiGraph()
-        cached.add_nodes_from(g.nodes)
-        cached.add_edges_from((u, v) for u, v, flow in g.edges(data="flow", default=False) if flow)
-        g.graph["_flow"] = cached
-    return cached
 
 
 def shortest_paths_from(g: nx.DiGraph, sources: list):
@@ -100,7 +97,3 @@ def path_steps(g: nx.DiGraph, path: list) -> list[tuple[str, Span]]:
         edge = g.edges[u, v]
         steps.append((f"{describe_node(u)} {edge['label']} {describe_node(v)}", edge["span"]))
     return steps
-
-
-def ancestors_of_kind(g: nx.DiGraph, node, kind: str) -> set:
-    return {n for n in nx.ancestors(flow_view(g), node) if n[0] == kind}

@@ -14,69 +14,19 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
-from . import ir
+from . import codes, ir
 from .diagnostics import Diagnostic, Span, error
 from .parser import parse
+from .printer import attribute_parens, chain, iterable_parens, operand_parens, to_source, unary_parens
 from .tokens import escape
 
 WIDTH = 100  # maximum line length the layout aims for (comments are not counted)
 STEP = 2  # indentation of a block's contents
 CLAUSE_WIDTH = 7  # contract clause keywords are padded to `compute`/`require`
 EFFECT_WIDTH = 5  # policy rule effects are padded to `allow`
-REFUSED = "DSC098"
-
-# Binding strength, loosest first; a child binding less tightly than its context is parenthesized.
-_P_FORALL, _P_OR, _P_AND, _P_NOT, _P_CMP, _P_SUM, _P_PRODUCT, _P_NEG, _P_ATOM = range(9)
-_BINOP_PREC = {
-    "or": _P_OR,
-    "and": _P_AND,
-    **{op: _P_CMP for op in ir.COMPARISON_OPS},
-    "+": _P_SUM,
-    "-": _P_SUM,
-    "*": _P_PRODUCT,
-    "/": _P_PRODUCT,
-    "%": _P_PRODUCT,
-}
-
-
-def _prec(e) -> int:
-    if isinstance(e, ir.BinOp):
-        return _BINOP_PREC.get(e.op, _P_ATOM)
-    if isinstance(e, ir.UnaryOp):
-        return _P_NOT if e.op == "not" else _P_NEG
-    if isinstance(e, ir.ForAll):
-        return _P_FORALL
-    return _P_ATOM
-
-
-def _operand_parens(op: str, child, right: bool) -> bool:
-    """Whether `child`, an operand of a binary `op`, needs parentheses."""
-    p = _BINOP_PREC.get(op, _P_ATOM)
-    c = _prec(child)
-    if p == _P_CMP:  # comparisons do not chain
-        return c <= p
-    return c <= p if right else c < p  # left-associative
-
-
-def _unary_parens(e: ir.UnaryOp) -> bool:
-    """`-(a + b)`, `not (a or b)`; also `-(-a)`, which reads better than `--a`."""
-    if e.op == "-" and isinstance(e.operand, ir.UnaryOp) and e.operand.op == "-":
-        return True
-    return _prec(e.operand) < _prec(e)
-
-
-def _num(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if math.isinf(value) and value > 0:
-        return "1e999"  # the literal the parser reads as infinity
-    return repr(float(value))
-
+REFUSED = codes.FORMATTER_REFUSED
 
 def _dpattern(p: ir.DataPattern) -> str:
     return "any" if (p.owner, p.name) == ("*", "*") else f"{p.owner}.{p.name}"
@@ -151,64 +101,8 @@ class _Writer:
 
     # -- expressions: flat form
     def flat(self, e) -> str:
-        key = id(e)
-        got = self._flat.get(key)
-        if got is None:
-            got = self._flat[key] = self._flat_uncached(e)
-        return got
-
-    def _flat_uncached(self, e) -> str:
-        if isinstance(e, ir.Name):
-            return e.id
-        if isinstance(e, ir.Str):
-            return escape(e.value)
-        if isinstance(e, (ir.Num, ir.Bool)):
-            return _num(e.value)
-        if isinstance(e, ir.Attribute):
-            v = self.flat(e.value)
-            return f"({v}).{e.attr.name}" if _prec(e.value) < _P_ATOM else f"{v}.{e.attr.name}"
-        if isinstance(e, ir.ListExpr):
-            return "[" + ", ".join(self.flat(x) for x in e.items) + "]"
-        if isinstance(e, ir.Call):
-            args = [self.flat(a) for a in e.args] + [f"{k.name.name} = {self.flat(k.value)}" for k in e.kwargs]
-            return f"{e.func.name}({', '.join(args)})"
-        if isinstance(e, ir.UnaryOp):
-            v = self.flat(e.operand)
-            if _unary_parens(e):
-                v = f"({v})"
-            return f"not {v}" if e.op == "not" else f"{e.op}{v}"
-        if isinstance(e, ir.BinOp):
-            parts = []
-            for operand, op in self._chain(e):
-                s = self.flat(operand)
-                if op is not None:
-                    parts.append(op)
-                parts.append(f"({s})" if self._needs_parens(e.op, operand, op is not None) else s)
-            return " ".join(parts)
-        if isinstance(e, ir.ForAll):
-            it = self.flat(e.iterable)
-            if _prec(e.iterable) < _P_OR:
-                it = f"({it})"
-            return f"for {e.var.name} in {it}: {self.flat(e.body)}"
-        raise TypeError(f"not an expression: {type(e).__name__}")
-
-    @staticmethod
-    def _needs_parens(op: str, operand, right: bool) -> bool:
-        return _operand_parens(op, operand, right)
-
-    @staticmethod
-    def _chain(e: ir.BinOp) -> list:
-        """`a + b - c` as [(a, None), (b, "+"), (c, "-")]: same-precedence left operands, unrolled."""
-        prec = _BINOP_PREC.get(e.op)
-        rights = []
-        node = e
-        while isinstance(node, ir.BinOp) and _BINOP_PREC.get(node.op) == prec and prec != _P_CMP:
-            rights.append((node.right, node.op))
-            node = node.left
-        if not rights:  # a comparison
-            return [(e.left, None), (e.right, e.op)]
-        rights.reverse()
-        return [(node, None)] + rights
+        """`e` on one line (`printer.to_source`), each node printed once per program."""
+        return to_source(e, self._flat)
 
     # -- expressions: written with anchors, broken when too long
     def expr(self, e, tail: int = 0) -> None:
@@ -234,12 +128,12 @@ class _Writer:
         self.start(e)
         if isinstance(e, ir.Attribute):
             attr = "." + e.attr.name
-            self._sub(e.value, tail + len(attr), flat, _prec(e.value) < _P_ATOM)
+            self._sub(e.value, tail + len(attr), flat, attribute_parens(e))
             self.write(".")
             self.leaf(e.attr, e.attr.name)
         elif isinstance(e, ir.UnaryOp):
             self.write("not " if e.op == "not" else e.op)
-            self._sub(e.operand, tail, flat, _unary_parens(e))
+            self._sub(e.operand, tail, flat, unary_parens(e))
         elif isinstance(e, ir.BinOp):
             self._binop(e, tail, flat)
         elif isinstance(e, ir.ForAll):
@@ -283,36 +177,36 @@ class _Writer:
         self._closing(outer, node, close)
 
     def _binop(self, e: ir.BinOp, tail: int, flat: bool) -> None:
-        chain = self._chain(e)
+        operands = chain(e)
         if flat:
-            for operand, op in chain:
+            for operand, op in operands:
                 if op is not None:
                     self.write(f" {op} ")
-                self._sub(operand, 0, True, self._needs_parens(e.op, operand, op is not None))
+                self._sub(operand, 0, True, operand_parens(e.op, operand, op is not None))
             return
         # Too long, or a comment between two operands: one operand per line, each continuation
         # line starting with its operator. Otherwise only the operands holding a comment break.
         cont = self.col + STEP
-        last = len(chain) - 1
+        last = len(operands) - 1
         one_per_line = not self.fits(len(self.flat(e)), tail) or any(
             _valid(a.span) and _valid(b.span) and self.has_comment(a.span.end, b.span.start)
-            for (a, _), (b, _) in zip(chain, chain[1:])
+            for (a, _), (b, _) in zip(operands, operands[1:])
         )
-        for i, (operand, op) in enumerate(chain):
+        for i, (operand, op) in enumerate(operands):
             if op is not None:
                 if one_per_line:
                     self.newline(cont)
                     self.write(f"{op} ")
                 else:
                     self.write(f" {op} ")
-            self._sub(operand, tail if i == last else 0, False, self._needs_parens(e.op, operand, op is not None))
+            self._sub(operand, tail if i == last else 0, False, operand_parens(e.op, operand, op is not None))
 
     def _forall(self, e: ir.ForAll, tail: int, flat: bool) -> None:
         body_col = self.col + STEP
         self.write("for ")
         self.leaf(e.var, e.var.name)
         self.write(" in ")
-        self._sub(e.iterable, 1, flat, _prec(e.iterable) < _P_OR)
+        self._sub(e.iterable, 1, flat, iterable_parens(e))
         self.write(":")
         body_inline = flat or (
             self.fits(1 + len(self.flat(e.body)), tail)

@@ -2,30 +2,17 @@
 
 `infer` returns the type of an expression and records type errors on the way. It never
 raises for ill-typed input: an expression it cannot type becomes `ANY`, which silences
-follow-on errors. It walks with an explicit stack, so a condition of thousands of `and`
-terms (a left-nested chain thousands deep) is typed without hitting Python's recursion limit.
+follow-on errors. It recurses (the fast path) over the IR's child table; an expression nested
+deeper than Python's recursion limit (a condition of thousands of `and` terms) is typed again
+with an explicit stack.
 """
 
 from __future__ import annotations
 
-from . import ir
+from . import codes, ir
 from . import types as T
 from .diagnostics import Diagnostic, error
 from .symbols import RESULT, Symbols
-
-
-_CHILDREN = {
-    ir.BinOp: lambda e: (e.left, e.right),
-    ir.UnaryOp: lambda e: (e.operand,),
-    ir.Attribute: lambda e: (e.value,),
-    ir.Call: lambda e: (*e.args, *(k.value for k in e.kwargs)),
-    ir.ListExpr: lambda e: e.items,
-}
-
-
-def _children(e: ir.Expr) -> tuple:
-    get = _CHILDREN.get(type(e))
-    return get(e) if get is not None else ()
 
 
 class Inference:
@@ -56,7 +43,8 @@ class Inference:
             item = self._quantified(node, self._recursive(node.iterable, scope, types))
             body = self._recursive(node.body, {**scope, node.var.name: item}, types)
             if not T.assignable(body, T.BOOL):
-                self._err("DSC040", f"the body of 'for' must be a condition, got {T.describe(body)}", node.body.span)
+                self._err(codes.NOT_A_CONDITION, f"the body of 'for' must be a condition, got {T.describe(body)}",
+                          node.body.span)
             result = T.BOOL
         elif cls is ir.BinOp:
             right = node.right
@@ -86,10 +74,8 @@ class Inference:
         elif cls is ir.Num:
             result = T.INT if isinstance(node.value, int) else T.FLOAT
         else:
-            children = _CHILDREN.get(cls)
-            if children is not None:
-                for child in children(node):
-                    self._recursive(child, scope, types)
+            for child in ir.children(node):
+                self._recursive(child, scope, types)
             method = _METHODS.get(cls)
             result = method(self, node, scope, types) if method is not None else T.ANY
         types[id(node)] = result
@@ -112,11 +98,11 @@ class Inference:
                 else:
                     body = types[id(node.body)]
                     if not T.assignable(body, T.BOOL):
-                        self._err("DSC040", f"the body of 'for' must be a condition, got {T.describe(body)}",
+                        self._err(codes.NOT_A_CONDITION, f"the body of 'for' must be a condition, got {T.describe(body)}",
                                   node.body.span)
                     types[id(node)] = T.BOOL
                 continue
-            kids = _children(node)
+            kids = ir.children(node)
             if stage == 0 and kids:
                 stack.append((node, scope, 1))
                 stack.extend((k, scope, 0) for k in reversed(kids))
@@ -168,7 +154,7 @@ class Inference:
             got = types[id(value)]
             want = T.ANY if param.kind in ("var_positional", "var_keyword") else param.type
             if not T.assignable(got, want):
-                self._err("DSC042",
+                self._err(codes.ARGUMENT_TYPE,
                           f"argument '{param.name}' of '{sig.name}' expects {T.describe(want)}, got {T.describe(got)}",
                           value.span, help=_coerce_hint(got, want))
         return sig.returns
@@ -177,10 +163,10 @@ class Inference:
         t = types[id(e.operand)]
         if e.op == "not":
             if not T.assignable(t, T.BOOL):
-                self._err("DSC041", f"'not' needs a boolean, got {T.describe(t)}", e.operand.span)
+                self._err(codes.OPERAND_TYPES, f"'not' needs a boolean, got {T.describe(t)}", e.operand.span)
             return T.BOOL
         if t not in (T.INT, T.FLOAT, T.ANY):
-            self._err("DSC041", f"'-' needs a number, got {T.describe(t)}", e.operand.span)
+            self._err(codes.OPERAND_TYPES, f"'-' needs a number, got {T.describe(t)}", e.operand.span)
             return T.ANY
         return t
 
@@ -192,7 +178,7 @@ class Inference:
         if op in ir.BOOLEAN_OPS:
             for side, t in ((e.left, lt), (e.right, rt)):
                 if not T.assignable(t, T.BOOL):
-                    self._err("DSC041", f"'{op}' needs booleans, got {T.describe(t)}", side.span,
+                    self._err(codes.OPERAND_TYPES, f"'{op}' needs booleans, got {T.describe(t)}", side.span,
                               help="compare it with something to make a condition")
             return T.BOOL
         if op in ir.COMPARISON_OPS:
@@ -201,9 +187,9 @@ class Inference:
             numeric = lt in T.NUMERIC and rt in T.NUMERIC
             if op in ("==", "!="):
                 if not (numeric or lt == rt):
-                    self._err("DSC041", f"cannot compare {T.describe(lt)} with {T.describe(rt)}", e.span)
+                    self._err(codes.OPERAND_TYPES, f"cannot compare {T.describe(lt)} with {T.describe(rt)}", e.span)
             elif not (numeric or (lt == rt == T.STRING)):
-                self._err("DSC041", f"'{op}' cannot order {T.describe(lt)} and {T.describe(rt)}", e.span,
+                self._err(codes.OPERAND_TYPES, f"'{op}' cannot order {T.describe(lt)} and {T.describe(rt)}", e.span,
                           help="only numbers (or two strings) can be ordered")
             return T.BOOL
         # arithmetic
@@ -213,7 +199,7 @@ class Inference:
             return T.FLOAT if (op == "/" or T.FLOAT in (lt, rt)) else T.INT
         if op == "+" and lt == rt and lt.name in ("string", "list"):
             return lt
-        self._err("DSC041", f"'{op}' cannot combine {T.describe(lt)} and {T.describe(rt)}", e.span)
+        self._err(codes.OPERAND_TYPES, f"'{op}' cannot combine {T.describe(lt)} and {T.describe(rt)}", e.span)
         return T.ANY
 
     def _quantified(self, e: ir.ForAll, it: T.Type) -> T.Type:
@@ -221,7 +207,7 @@ class Inference:
         if it.name == "list":
             return it.item or T.ANY
         if it != T.ANY:
-            self._err("DSC043", f"'for' needs a list to range over, got {T.describe(it)}", e.iterable.span,
+            self._err(codes.FOR_NOT_A_LIST, f"'for' needs a list to range over, got {T.describe(it)}", e.iterable.span,
                       help="write the elements in brackets: for x in [a, b]: ...")
         return T.ANY
 

@@ -2,10 +2,16 @@
 
 Every node is a frozen, keyword-only, slotted dataclass. `span` is excluded from
 equality and hashing, so two programs that differ only in layout compare equal.
+
+`CHILDREN` is the one table of an expression node's child fields (walks follow it) and
+`BINARY_PRECEDENCE` the one table of binding strengths (the parser, the formatter and the
+printer read it).
 """
 
 from __future__ import annotations
 
+import operator
+import typing
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -117,9 +123,97 @@ class ForAll:
 
 Expr = Union[Name, Attribute, Str, Num, Bool, ListExpr, Call, UnaryOp, BinOp, ForAll]
 
-ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%"})
-COMPARISON_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
-BOOLEAN_OPS = frozenset({"and", "or"})
+# The child nodes of every expression node, by field, in source order: the one description of
+# the expression tree, which every walk (`walk.py`) and fold (`children`) follows. A field holds
+# a node or a tuple of nodes; `Ident` fields (names as written) are not children. `ForAll`
+# binds its `var` in its `body` (not in its `iterable`).
+CHILDREN: dict[type, tuple[str, ...]] = {
+    Name: (),
+    Str: (),
+    Num: (),
+    Bool: (),
+    Attribute: ("value",),
+    ListExpr: ("items",),
+    Keyword: ("value",),
+    Call: ("args", "kwargs"),
+    UnaryOp: ("operand",),
+    BinOp: ("left", "right"),
+    ForAll: ("iterable", "body"),
+}
+
+
+def children(node) -> tuple:
+    """The child expressions of an expression node, in source order. A keyword argument
+    counts as its value (walks do not stop at `Keyword` nodes: they hold no expression)."""
+    return _CHILD_GETTERS[type(node)](node)
+
+
+def _child_getter(cls: type):
+    """A fast `children` for one node class, made from its `CHILDREN` entry."""
+    fields = CHILDREN[cls]
+    hints = typing.get_type_hints(cls)
+    shapes = [(typing.get_origin(hints[f]) is tuple, f) for f in fields]
+    if not fields:
+        return lambda node: ()
+    if not any(seq for seq, _ in shapes):
+        if len(fields) > 1:
+            return operator.attrgetter(*fields)  # a tuple of the fields
+        get_one = operator.attrgetter(fields[0])
+        return lambda node: (get_one(node),)
+    if len(fields) == 1 and typing.get_args(hints[fields[0]])[0] is not Keyword:
+        return operator.attrgetter(fields[0])  # the field is the tuple of children
+
+    def get(node) -> tuple:
+        out: list = []
+        for seq, name in shapes:
+            value = getattr(node, name)
+            if not seq:
+                out.append(value)
+            else:
+                out.extend(v.value if type(v) is Keyword else v for v in value)
+        return tuple(out)
+
+    return get
+
+
+_CHILD_GETTERS = {cls: _child_getter(cls) for cls in CHILDREN}
+
+
+# ---------------------------------------------------------------- operators
+
+# Binding strength, loosest first: the one precedence table. The parser's precedence climbing,
+# the formatter and the printer (`printer.py`) all read it. A child that binds less tightly
+# than its context is parenthesized.
+P_FORALL, P_OR, P_AND, P_NOT, P_COMPARE, P_SUM, P_PRODUCT, P_NEGATE, P_ATOM = range(9)
+BINARY_PRECEDENCE: dict[str, int] = {
+    "or": P_OR,
+    "and": P_AND,
+    "==": P_COMPARE,
+    "!=": P_COMPARE,
+    "<": P_COMPARE,
+    "<=": P_COMPARE,
+    ">": P_COMPARE,
+    ">=": P_COMPARE,
+    "+": P_SUM,
+    "-": P_SUM,
+    "*": P_PRODUCT,
+    "/": P_PRODUCT,
+    "%": P_PRODUCT,
+}
+COMPARISON_OPS = frozenset(op for op, p in BINARY_PRECEDENCE.items() if p == P_COMPARE)
+BOOLEAN_OPS = frozenset(op for op, p in BINARY_PRECEDENCE.items() if p in (P_OR, P_AND))
+
+
+def precedence(expr) -> int:
+    """How tightly `expr` binds (`P_ATOM` for names, literals, lists, calls and attributes)."""
+    cls = type(expr)
+    if cls is BinOp:
+        return BINARY_PRECEDENCE.get(expr.op, P_ATOM)
+    if cls is UnaryOp:
+        return P_NOT if expr.op == "not" else P_NEGATE
+    if cls is ForAll:
+        return P_FORALL
+    return P_ATOM
 
 
 # ---------------------------------------------------------------- patterns

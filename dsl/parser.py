@@ -400,10 +400,9 @@ def without_gc():
             gc.freeze()
             gc.enable()
 
-# Binding powers for precedence climbing over `opseq` (higher binds tighter).
-_BINARY = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
-           "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
-_NOT_POWER, _NEG_POWER = 3, 7
+# Binding powers for precedence climbing over `opseq` (higher binds tighter): the IR's table.
+_BINARY = ir.BINARY_PRECEDENCE
+_NOT_POWER, _NEG_POWER, _COMPARE_POWER = ir.P_NOT, ir.P_NEGATE, ir.P_COMPARE
 
 
 def _climb(b: _Builder, items: list):
@@ -445,7 +444,7 @@ def _climb(b: _Builder, items: list):
                 pos += 1  # a plain operand followed by a looser operator: no need to recurse
             else:
                 right = expression(power + 1)
-            if power == 4:
+            if power == _COMPARE_POWER:
                 if compared:
                     b.clause_errors.append(
                         error("DSC001", "comparisons cannot be chained", b._tspan(op),

@@ -141,7 +141,10 @@ def stdlib_dir() -> Path:
 
 @functools.cache
 def stdlib_functions() -> dict[str, FunctionSig]:
-    """The built-in functions: every public function of the stdlib modules listed in its MODULES."""
+    """The one registry of built-in functions: every public function of the stdlib modules
+    listed in its `MODULES`, read with `ast` (the stdlib is not imported), each with its
+    signature and defining file. The escrow locates built-ins through it too
+    (`contracts.functions.stdlib_functions` is its name -> file view)."""
     folder = stdlib_dir()
     names = _stdlib_module_names(folder)
     out: dict[str, FunctionSig] = {}
@@ -172,5 +175,4 @@ def _stdlib_module_names(folder: Path) -> tuple[str, ...]:
                 return tuple(ast.literal_eval(node.value))
             except ValueError:
                 return ()
-    return ()
     return ()

@@ -1,30 +1,30 @@
 """The symbol table of a program: what each name denotes, and which data each contract reads.
 
-Built once per check and shared by the checker rules, the flow analysis, the escrow and the
-language server, so that name resolution exists in exactly one place.
+Built once per check and shared by the checker rules, the flow analysis, the language server
+and the escrow (whose `contracts.model.Scenario` is a view over it), so that name resolution,
+what a contract reads and who must approve it exist in exactly one place.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import NamedTuple
 
 from . import ir
 from .diagnostics import Span
 from .binding import bind
-from .signatures import FunctionSig, ModuleError, read_module, stdlib_functions
-from .walk import walk_list
+from .signatures import FunctionSig, ModuleError, read_functions, read_module, stdlib_functions
+from .walk import EMPTY_SCOPE, Scope, walk_list
 
 RESULT = "result"
-_BinOp, _Attribute, _Name, _Call, _ListExpr, _ForAll, _UnaryOp = (
-    ir.BinOp, ir.Attribute, ir.Name, ir.Call, ir.ListExpr, ir.ForAll, ir.UnaryOp)
-_LITERALS = frozenset({ir.Str, ir.Num, ir.Bool})
 
 
-@dataclass(frozen=True, slots=True)
-class DataRef:
-    """A data element named in an expression: `owner.name` (original) or a kept result's name."""
+class DataRef(NamedTuple):
+    """A data element named in an expression: `owner.name` (original) or a kept result's name.
+
+    A named tuple: the symbol table makes one per data reference of every contract, and a
+    tuple is several times cheaper to build than a frozen dataclass."""
 
     key: str
     span: Span
@@ -42,9 +42,11 @@ class ModuleInfo:
 class Symbols:
     """Names declared by a program, its functions, and data-flow queries over its contracts."""
 
-    def __init__(self, program: ir.Program, base_dir: Path | None = None):
+    def __init__(self, program: ir.Program, base_dir: Path | None = None, module_texts: dict[str, str] | None = None):
+        """`module_texts` (use path -> module text) replaces reading the `use` modules from disk."""
         self.program = program
         self.base_dir = base_dir or Path(".")
+        self._module_texts = module_texts
         self.agents: dict[str, ir.Agent] = {}
         self.data: dict[str, ir.Data] = {}
         self.contracts: dict[str, ir.Contract] = {}
@@ -68,7 +70,6 @@ class Symbols:
                 self._load_module(decl)
         self.functions: dict[str, FunctionSig] = {**self.builtins, **self.user_functions}
         self._sources: dict[str, frozenset[str]] = {}
-        self._graph = None
         # Memoised per contract (keyed by id, holding the contract so the id stays valid).
         self._inputs: dict[int, tuple[ir.Contract, list[str]]] = {}
         self._conditions: dict[int, tuple[ir.Contract, list[str]]] = {}
@@ -77,12 +78,16 @@ class Symbols:
         self._refs: dict[int, tuple] = {}  # id -> (expr, refs, may have unknown names, calls, names result)
         self._source_data: dict[int, tuple[ir.Contract, frozenset[str]]] = {}
 
-    def walk(self, expr: ir.Expr) -> list[tuple[ir.Expr, frozenset[str]]]:
-        """`walk.walk(expr)` as a list, computed once per expression and shared by the rules."""
+    def walk(self, expr: ir.Expr) -> list[tuple[ir.Expr, Scope]]:
+        """`walk.walk_list(expr)` with each quantifier variable bound to the agents it ranges
+        over (`agent_values`), computed once per expression and shared by the rules."""
         found = self._walks.get(id(expr))
         if found is None or found[0] is not expr:
-            found = self._walks[id(expr)] = (expr, walk_list(expr))
+            found = self._walks[id(expr)] = (expr, walk_list(expr, EMPTY_SCOPE, self._bind_agents))
         return found[1]
+
+    def _bind_agents(self, forall: ir.ForAll, scope: Scope) -> list[str]:
+        return self.agent_values(forall.iterable, scope)
 
     def binding(self, call: ir.Call):
         """How a call's arguments bind to its function's parameters (None for unknown functions)."""
@@ -92,20 +97,17 @@ class Symbols:
             found = self._bindings[id(call)] = (call, bind(sig, call) if sig is not None else None)
         return found[1]
 
-    def flow_graph(self):
-        """The dataflow graph (see `flow.py`), built once."""
-        if self._graph is None:
-            from .flow import build_graph
-
-            self._graph = build_graph(self)
-        return self._graph
-
     # ------------------------------------------------------------ modules
     def _load_module(self, use: ir.Use) -> None:
         path = (self.base_dir / use.path.value).resolve()
         info = ModuleInfo(use=use, path=path)
         try:
-            info.functions = read_module(path)
+            if self._module_texts is None:
+                info.functions = read_module(path)
+            elif use.path.value in self._module_texts:
+                info.functions = read_functions(self._module_texts[use.path.value], path)
+            else:
+                raise ModuleError("file not found")
         except ModuleError as exc:
             info.error = exc
         self.modules.append(info)
@@ -133,14 +135,10 @@ class Symbols:
         return {self.data[k].owner.name for k in keys if k in self.data}
 
     # ------------------------------------------------------------ data flow
-    def data_refs(self, expr: ir.Expr, env: dict[str, list[str]] | None = None) -> Iterator[DataRef]:
-        """Every data element an expression names. `env` binds quantifier variables to agent names."""
-        if env:
-            return iter(self._find_refs(expr, dict(env))[0])
-        return iter(self.refs(expr))
-
     def refs(self, expr: ir.Expr) -> list[DataRef]:
-        """`data_refs(expr)` as a list, computed once per expression and shared (do not modify it)."""
+        """Every data element `expr` names, in source order (a quantifier variable's `b.test`
+        names the data of every agent it ranges over). Computed once per expression and shared:
+        do not modify the list."""
         return self._refs_entry(expr)[1]
 
     def may_have_unknown_names(self, expr: ir.Expr) -> bool:
@@ -159,82 +157,65 @@ class Symbols:
     def _refs_entry(self, expr: ir.Expr) -> tuple:
         found = self._refs.get(id(expr))
         if found is None or found[0] is not expr:
-            found = self._refs[id(expr)] = (expr, *self._find_refs(expr, {}))
+            found = self._refs[id(expr)] = (expr, *self._find_refs(expr))
         return found
 
-    def _find_refs(self, expr: ir.Expr, env: dict[str, list[str]]) -> tuple[list[DataRef], bool, list, bool]:
-        """One walk: the data references, whether some name may be undefined (a superset of
-        what `undefined_names` reports), the calls, and whether `result` is named."""
+    def _find_refs(self, expr: ir.Expr) -> tuple[list[DataRef], bool, list, bool]:
+        """From one walk: the data references, whether some name may be undefined (a superset
+        of what `undefined_names` reports), the calls, and whether `result` is named."""
         out: list[DataRef] = []
         calls: list[ir.Call] = []
+        add_ref, add_call = out.append, calls.append
         suspect = result = False
         agents, data, kept, functions = self.agents, self.data, self.kept, self.functions
-        stack: list[tuple[ir.Expr, dict]] = [(expr, env)]
-        pop, push = stack.pop, stack.append
-        while stack:
-            node, scope = pop()
+        Attribute, Name, Call = ir.Attribute, ir.Name, ir.Call
+        base_name = None  # the `Name` under the `Attribute` just seen: part of a data reference
+        # A walk of its own, not the memoised `walk`: a list kept for every expression of a
+        # large file costs more to allocate than walking again in the rare rule that needs it.
+        for node, scope in walk_list(expr, EMPTY_SCOPE, self._bind_agents):
             cls = type(node)
-            if cls is _BinOp:
-                push((node.right, scope))
-                push((node.left, scope))
-            elif cls is _Attribute:
-                value = node.value
-                if type(value) is _Name:
-                    base = value.id
-                    if base in scope:
-                        owners = scope[base]
-                    elif base in agents:
-                        owners = (base,)
-                    else:
-                        owners = ()
-                        suspect = True
-                        result = result or base == RESULT
-                    for owner in owners:
-                        key = f"{owner}.{node.attr.name}"
-                        if key in data:
-                            out.append(DataRef(key, node.span))
-                        else:
-                            suspect = True
-                else:
-                    push((value, scope))
-            elif cls is _Name:
+            if cls is Name:
+                if node is base_name:
+                    base_name = None
+                    continue
                 name = node.id
                 if name in scope:
                     pass
                 elif name in kept:
-                    out.append(DataRef(name, node.span, kept=True))
+                    add_ref(DataRef(name, node.span, True))
                 elif name == RESULT:
                     result = True
                 elif name not in agents:
                     suspect = True
-            elif cls is _Call:
-                calls.append(node)
+            elif cls is Attribute:
+                base_name = node.value
+                if type(base_name) is not Name:
+                    base_name = None
+                    continue
+                base = base_name.id
+                if base in scope:
+                    owners = scope[base]
+                elif base in agents:
+                    owners = (base,)
+                else:
+                    owners = ()
+                    suspect = True
+                    result = result or base == RESULT
+                for owner in owners:
+                    key = f"{owner}.{node.attr.name}"
+                    if key in data:
+                        add_ref(DataRef(key, node.span))
+                    else:
+                        suspect = True
+            elif cls is Call:
+                add_call(node)
                 if node.func.name not in functions:
                     suspect = True
-                # Keyword arguments are visited before positional ones (the order inputs are listed in).
-                # Literals hold no names: they are not pushed.
-                for a in reversed(node.args):
-                    if type(a) not in _LITERALS:
-                        push((a, scope))
-                for k in reversed(node.kwargs):
-                    if type(k.value) not in _LITERALS:
-                        push((k.value, scope))
-            elif cls is _ListExpr:
-                for x in reversed(node.items):
-                    if type(x) not in _LITERALS:
-                        push((x, scope))
-            elif cls is _ForAll:
-                push((node.iterable, scope))
-                inner = dict(scope)
-                inner[node.var.name] = self.agent_values(node.iterable, scope)
-                push((node.body, inner))
-            elif cls is _UnaryOp:
-                push((node.operand, scope))
         return out, suspect, calls, result
 
-    def agent_values(self, iterable: ir.Expr, scope: dict[str, list[str]] | None = None) -> list[str]:
-        """The agents a quantifier ranges over, when its list names agents."""
-        scope = scope or {}
+    def agent_values(self, iterable: ir.Expr, scope: Scope = EMPTY_SCOPE) -> list[str]:
+        """The agents a quantifier ranges over, when its list names agents (`scope` maps the
+        variables of enclosing quantifiers to their agents)."""
         if not isinstance(iterable, ir.ListExpr):
             return []
         out: list[str] = []

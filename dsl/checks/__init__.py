@@ -5,12 +5,32 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import ir
 from ..symbols import Symbols
+from . import (
+    call_signatures,
+    condition_types,
+    contract_structure,
+    data_declarations,
+    data_owners_are_agents,
+    denied_contracts,
+    duplicate_names,
+    function_modules,
+    goals,
+    kept_cycles,
+    never_constraints,
+    policy_owners,
+    proposers_are_agents,
+    recipients_are_agents,
+    result_scope,
+    undefined_names,
+    unused_agents,
+    unused_data,
+    unused_kept,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -22,26 +42,25 @@ class CheckContext:
     has_syntax_errors: bool = False
 
 
-RULE_NAMES = (
-    "duplicate_names",
-    "contract_structure",
-    "undefined_names",
-    "result_scope",
-    "function_modules",
-    "call_signatures",
-    "condition_types",
-    "data_declarations",
-    "data_owners_are_agents",
-    "proposers_are_agents",
-    "recipients_are_agents",
-    "policy_owners",
-    "kept_cycles",
-    "denied_contracts",
-    "never_constraints",
-    "goals",
-    "unused_data",
-    "unused_agents",
-    "unused_kept",
+# The rules, in the order they run.
+RULES = (
+    duplicate_names,
+    contract_structure,
+    undefined_names,
+    result_scope,
+    function_modules,
+    call_signatures,
+    condition_types,
+    data_declarations,
+    data_owners_are_agents,
+    proposers_are_agents,
+    recipients_are_agents,
+    policy_owners,
+    kept_cycles,
+    denied_contracts,
+    never_constraints,
+    goals,
+    unused_data,
+    unused_agents,
+    unused_kept,
 )
-
-RULES = tuple(importlib.import_module(f"{__name__}.{name}") for name in RULE_NAMES)

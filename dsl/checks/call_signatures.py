@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import error
 from ..walk import closest, contract_exprs, did_you_mean
 
-CODES = ("DSC033", "DSC034", "DSC035", "DSC036")
+CODES = (codes.UNKNOWN_KEYWORD, codes.MISSING_ARGUMENT, codes.TOO_MANY_POSITIONAL, codes.ARGUMENT_TWICE)
 
 
 def check(ctx):
@@ -25,21 +26,22 @@ def check(ctx):
                     close = closest(kw.name.name, names)
                     if close is not None:
                         misspelled.add(close)
-                    yield error("DSC033", f"'{call.func.name}' has no parameter '{kw.name.name}'", kw.name.span,
+                    yield error(codes.UNKNOWN_KEYWORD, f"'{call.func.name}' has no parameter '{kw.name.name}'", kw.name.span,
                                 help=did_you_mean(kw.name.name, names) or f"signature: {sig.signature_text()}")
                 # A misspelled keyword (`lable = ...`) is one mistake: do not also report `label` as missing.
                 b.missing = [p for p in b.missing if p.name not in misspelled]
                 for kw in b.duplicate:
-                    yield error("DSC036", f"argument '{kw.name.name}' is given more than once", kw.name.span,
+                    yield error(codes.ARGUMENT_TWICE, f"argument '{kw.name.name}' is given more than once", kw.name.span,
                                 help=f"signature: {sig.signature_text()}")
                 if b.extra_positional:
                     n = len([p for p in sig.params if p.kind == "positional"])
-                    yield error("DSC035",
+                    yield error(codes.TOO_MANY_POSITIONAL,
                                 f"'{call.func.name}' takes {n} positional argument{'s' if n != 1 else ''}, "
                                 f"{len(call.args)} given", b.extra_positional[0].span,
                                 help=f"signature: {sig.signature_text()}")
                 if b.missing:
                     listed = ", ".join(f"'{p.name}'" for p in b.missing)
-                    yield error("DSC034", f"call to '{call.func.name}' is missing argument{'s' if len(b.missing) > 1 else ''} {listed}",
+                    yield error(codes.MISSING_ARGUMENT,
+                                f"call to '{call.func.name}' is missing argument{'s' if len(b.missing) > 1 else ''} {listed}",
                                 call.span, help=f"signature: {sig.signature_text()}")
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .. import types as T
+from .. import codes, types as T
 from ..diagnostics import error
 from ..infer import Inference
 from ..walk import COMPUTE, ENSURE, KEEP, contract_exprs
 
-CODES = ("DSC040", "DSC041", "DSC042", "DSC043")
+CODES = (codes.NOT_A_CONDITION, codes.OPERAND_TYPES, codes.ARGUMENT_TYPE, codes.FOR_NOT_A_LIST)
 
 
 def check(ctx):
@@ -22,7 +22,8 @@ def check(ctx):
             t = inf.infer(expr)
             if clause not in (COMPUTE, KEEP) and not T.assignable(t, T.BOOL):
                 inf.diagnostics.append(
-                    error("DSC040", f"'{clause}' needs a condition (true or false), got {T.describe(t)}", expr.span,
+                    error(codes.NOT_A_CONDITION, f"'{clause}' needs a condition (true or false), got {T.describe(t)}",
+                          expr.span,
                           help="compare the value with something, e.g. `rows(x) >= 100`")
                 )
             yield from inf.diagnostics

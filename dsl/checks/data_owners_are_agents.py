@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import error
 from ..walk import did_you_mean
 
-CODES = ("DSC051",)
+CODES = (codes.OWNER_NOT_AGENT,)
 
 
 def check(ctx):
@@ -16,5 +17,5 @@ def check(ctx):
             continue
         what = sym.kind_of(owner)
         detail = f"is a {what}, not an agent" if what else "is not a declared agent"
-        yield error("DSC051", f"the owner '{owner}' of '{d.qualified}' {detail}", d.owner.span,
+        yield error(codes.OWNER_NOT_AGENT, f"the owner '{owner}' of '{d.qualified}' {detail}", d.owner.span,
                     help=did_you_mean(owner, sym.agents) or f"declare it: agent {owner} \"...\"")

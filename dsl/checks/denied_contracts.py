@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import Related, error
 from ..policies import contract_decisions
 
-CODES = ("DSC060",)
+CODES = (codes.DENIED_BY_POLICY,)
 
 
 def check(ctx):
@@ -14,7 +15,7 @@ def check(ctx):
             if decision.effect != "deny":
                 continue
             yield error(
-                "DSC060",
+                codes.DENIED_BY_POLICY,
                 f"contract '{c.name.name}' can never be approved: the policy of '{owner}' denies it",
                 c.name.span,
                 help="change the computation or the recipients, or ask the owner to change the policy",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import ir
+from .. import codes, ir
 from ..diagnostics import Related, Span, error
 
-CODES = ("DSC025",)
+CODES = (codes.DUPLICATE_NAME,)
 
 
 def check(ctx):
@@ -31,7 +31,7 @@ def check(ctx):
                 continue
             what = {"agent": "agent", "data": "data element", "contract": "contract", "bare": "kept result"}[kind]
             yield error(
-                "DSC025",
+                codes.DUPLICATE_NAME,
                 f"{what} '{name}' is declared more than once",
                 node.span,
                 help="rename one of them",

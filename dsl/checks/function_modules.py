@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import error, warning
 
-CODES = ("DSC030", "DSC031", "DSC032")
+CODES = (codes.MODULE_NOT_FOUND, codes.MODULE_NOT_PYTHON, codes.HIDES_BUILTIN)
 
 
 def check(ctx):
@@ -13,14 +14,15 @@ def check(ctx):
         span = m.use.path.span
         if m.error is not None:
             if str(m.error) == "file not found":
-                yield error("DSC030", f"module '{m.use.path.value}' not found", span,
+                yield error(codes.MODULE_NOT_FOUND, f"module '{m.use.path.value}' not found", span,
                             help=f"looked for {m.path}; paths are relative to the .dsc file")
             else:
                 where = f" (line {m.error.line})" if m.error.line else ""
-                yield error("DSC031", f"module '{m.use.path.value}' cannot be read: {m.error}{where}", span,
+                yield error(codes.MODULE_NOT_PYTHON, f"module '{m.use.path.value}' cannot be read: {m.error}{where}", span,
                             help="fix the module so that Python can parse it")
             continue
         for name in m.functions:
             if name in sym.builtins:
-                yield warning("DSC032", f"function '{name}' in '{m.use.path.value}' hides the built-in of that name",
+                yield warning(codes.HIDES_BUILTIN,
+                              f"function '{name}' in '{m.use.path.value}' hides the built-in of that name",
                               span, help="rename it unless you mean to replace the built-in")

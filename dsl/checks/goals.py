@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import Related, error
 from ..policies import contract_decisions
 
-CODES = ("DSC062",)
+CODES = (codes.GOAL_UNREACHABLE,)
 
 
 def check(ctx):
@@ -22,7 +23,7 @@ def check(ctx):
             reason = blockers.of(c) or _never_blocks(ctx, c, agent)
         if reason is not None:
             message, span = reason
-            yield error("DSC062", f"goal '{agent} receives {c.name.name}' cannot be reached: {message}",
+            yield error(codes.GOAL_UNREACHABLE, f"goal '{agent} receives {c.name.name}' cannot be reached: {message}",
                         goal.span, related=[Related(message=message, span=span)] if span is not None else ())
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import networkx as nx
 
+from .. import codes
 from ..diagnostics import Related, error
-from ..flow import path_steps
+from ..flow import flow_graph, path_steps
 
-CODES = ("DSC063",)
+CODES = (codes.KEPT_CYCLE,)
 
 
 def check(ctx):
     if not ctx.symbols.kept:
         return
-    g = ctx.symbols.flow_graph()
+    g = flow_graph(ctx.symbols)
     # A cycle through a kept result only passes kept results and the contracts that keep them
     # (any other contract only releases to agents, and agents send nothing on along flow edges),
     # so only that part of the graph is searched. It holds no ownership edge (agent → data).
@@ -33,7 +34,7 @@ def check(ctx):
         if producer is None:
             continue
         yield error(
-            "DSC063",
+            codes.KEPT_CYCLE,
             f"kept result '{first[1]}' depends on itself",
             producer.keep_as.span,
             help="a contract cannot read the result it keeps, directly or through other kept results",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import Related, error
-from ..flow import path_steps, shortest_paths_from
+from ..flow import flow_graph, path_steps, shortest_paths_from
 
-CODES = ("DSC061",)
+CODES = (codes.NEVER_VIOLATED,)
 
 
 def check(ctx):
     sym = ctx.symbols
-    g = sym.flow_graph()
+    g = flow_graph(sym)
     for n in ctx.program.nevers:
         sources = [("data", k) for k in sorted(sym.data) if n.data.matches(*k.split(".", 1))]
         path_to = shortest_paths_from(g, sources)  # one search per constraint
@@ -24,7 +25,7 @@ def check(ctx):
             steps = path_steps(g, path)
             chain = " → ".join(f"{kind} {name}" for kind, name in path)
             yield error(
-                "DSC061",
+                codes.NEVER_VIOLATED,
                 f"'never {n.data.owner}.{n.data.name} reaches {agent}' is violated: {chain}",
                 pattern.span,
                 help="remove the recipient, keep the result inside the escrow, or change the constraint",

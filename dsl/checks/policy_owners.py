@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import error
 from ..walk import did_you_mean
 
-CODES = ("DSC053", "DSC054")
+CODES = (codes.POLICY_OWNER_NOT_AGENT, codes.RULE_ON_OTHERS_DATA)
 
 
 def check(ctx):
@@ -13,11 +14,12 @@ def check(ctx):
     for p in ctx.program.policies:
         owner = p.owner.name
         if owner not in sym.agents and owner not in ctx.broken:
-            yield error("DSC053", f"policy owner '{owner}' is not a declared agent", p.owner.span,
+            yield error(codes.POLICY_OWNER_NOT_AGENT, f"policy owner '{owner}' is not a declared agent", p.owner.span,
                         help=did_you_mean(owner, sym.agents))
             continue
         for rule in p.rules:
             for d in rule.data:
                 if d.owner not in ("*", owner):
-                    yield error("DSC054", f"the policy of '{owner}' cannot govern data of '{d.owner}'", d.span,
+                    yield error(codes.RULE_ON_OTHERS_DATA, f"the policy of '{owner}' cannot govern data of '{d.owner}'",
+                                d.span,
                                 help=f"write `{owner}.{d.name}`, or put the rule in the policy of '{d.owner}'")

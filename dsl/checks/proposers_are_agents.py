@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import error
 from ..walk import did_you_mean
 
-CODES = ("DSC052",)
+CODES = (codes.PROPOSER_NOT_AGENT,)
 
 
 def check(ctx):
@@ -15,5 +16,5 @@ def check(ctx):
             continue
         what = sym.kind_of(c.by.name)
         detail = f"is a {what}, not an agent" if what else "is not a declared agent"
-        yield error("DSC052", f"the proposer '{c.by.name}' of contract '{c.name.name}' {detail}", c.by.span,
+        yield error(codes.PROPOSER_NOT_AGENT, f"the proposer '{c.by.name}' of contract '{c.name.name}' {detail}", c.by.span,
                     help=did_you_mean(c.by.name, sym.agents))

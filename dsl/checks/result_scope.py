@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .. import ir
+from .. import codes, ir
 from ..diagnostics import error
 from ..symbols import RESULT
 from ..walk import ENSURE, contract_exprs
 
-CODES = ("DSC026",)
+CODES = (codes.RESULT_OUTSIDE_ENSURE,)
 
 
 def check(ctx):
@@ -17,5 +17,5 @@ def check(ctx):
                 continue
             for node, bound in ctx.symbols.walk(expr):
                 if isinstance(node, ir.Name) and node.id == RESULT and RESULT not in bound:
-                    yield error("DSC026", f"'result' cannot be used in '{clause}'", node.span,
+                    yield error(codes.RESULT_OUTSIDE_ENSURE, f"'result' cannot be used in '{clause}'", node.span,
                                 help="'result' is the computed value: use it in an `ensure` condition")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .. import ir
+from .. import codes, ir
 from ..diagnostics import warning
 from ..walk import contract_exprs
 
-CODES = ("DSC071",)
+CODES = (codes.UNUSED_AGENT,)
 
 
 def check(ctx):
@@ -39,5 +39,5 @@ def check(ctx):
     used.update(sym.agents.keys() - unmentioned)
     for name, a in sym.agents.items():
         if name not in used:
-            yield warning("DSC071", f"agent '{name}' takes part in nothing", a.name.span,
+            yield warning(codes.UNUSED_AGENT, f"agent '{name}' takes part in nothing", a.name.span,
                           help="remove it, or give it data, a contract or a result")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import Span, warning
 
-CODES = ("DSC070",)
+CODES = (codes.UNUSED_DATA,)
 
 
 def check(ctx):
@@ -18,5 +19,5 @@ def check(ctx):
     for key, d in sym.data.items():
         if key not in used and d.owner.name in sym.agents:  # an unknown owner is already an error
             span = Span.cover(d.owner.span, d.name.span)
-            yield warning("DSC070", f"data element '{key}' is not used by any contract", span,
+            yield warning(codes.UNUSED_DATA, f"data element '{key}' is not used by any contract", span,
                           help="remove it, or use it in a contract")

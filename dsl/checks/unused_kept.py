@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..diagnostics import warning
 
-CODES = ("DSC072",)
+CODES = (codes.UNUSED_KEPT,)
 
 
 def check(ctx):
@@ -17,5 +18,5 @@ def check(ctx):
         read.update(sym.condition_inputs(c))
     for name, producer in sym.kept.items():
         if name not in read and not producer.to:
-            yield warning("DSC072", f"kept result '{name}' is never used", producer.keep_as.span,
+            yield warning(codes.UNUSED_KEPT, f"kept result '{name}' is never used", producer.keep_as.span,
                           help="use it in a later contract, release it with `to`, or use `compute`")

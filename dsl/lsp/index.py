@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .. import ir
 from ..diagnostics import Span
 from ..symbols import RESULT, Symbols
+from ..walk import EMPTY_SCOPE, ENSURE, contract_exprs, walk_list
 
 # Occurrence kinds
 AGENT, DATA, KEPT, CONTRACT, FUNCTION, VARIABLE, PARAM, RESULT_KIND, COLUMN, NAME = (
@@ -58,116 +59,126 @@ def _valid(span: Span | None) -> bool:
 
 
 def build_index(program: ir.Program, symbols: Symbols, text: str) -> Index:
-    occ: list[Occurrence] = []
-    add = occ.append
+    b = _Builder(symbols, text)
+    for d in program.decls:
+        b.decl(d)
+    return Index(b.occ)
 
-    def ident(node, kind: str, key: str | None = None, decl: bool = False, **kw) -> None:
-        span = node.span
-        if _valid(span):
-            add(Occurrence(span.start, span.end, kind, key if key is not None else node.name, decl, **kw))
 
-    def pattern_parts(p: ir.DataPattern) -> None:
+_KINDS = {"agent": AGENT, "kept result": KEPT, "contract": CONTRACT, "function": FUNCTION}
+
+
+class _Builder:
+    """Collects the occurrences of one program's names."""
+
+    def __init__(self, symbols: Symbols, text: str):
+        self.symbols = symbols
+        self.text = text
+        self.occ: list[Occurrence] = []
+
+    def add(self, span: Span, kind: str, key: str, **kw) -> None:
+        self.occ.append(Occurrence(span.start, span.end, kind, key, **kw))
+
+    def ident(self, node, kind: str, key: str | None = None, decl: bool = False, **kw) -> None:
+        if _valid(node.span):
+            self.add(node.span, kind, key if key is not None else node.name, decl=decl, **kw)
+
+    def pattern(self, p: ir.Pattern) -> None:
+        """An agent pattern (`to`, `reaches`): a name unless it is a wildcard."""
+        if not p.is_wildcard and _valid(p.span):
+            self.add(p.span, AGENT, p.value)
+
+    def data_pattern(self, p: ir.DataPattern) -> None:
         """`owner.name` with wildcards: the owner as an agent, the name as a data element."""
-        s = p.span
+        s, text = p.span, self.text
         if not _valid(s) or (p.owner, p.name) == ("*", "*"):
             return
         if p.owner != "*" and text[s.start : s.start + len(p.owner)] == p.owner:
-            add(Occurrence(s.start, s.start + len(p.owner), AGENT, p.owner))
+            self.occ.append(Occurrence(s.start, s.start + len(p.owner), AGENT, p.owner))
             if p.name != "*" and text[s.end - len(p.name) : s.end] == p.name:
-                add(Occurrence(s.end - len(p.name), s.end, DATA, f"{p.owner}.{p.name}"))
+                self.occ.append(Occurrence(s.end - len(p.name), s.end, DATA, f"{p.owner}.{p.name}"))
 
-    def name_kind(name: str) -> str:
-        kind = symbols.kind_of(name)
-        return {"agent": AGENT, "kept result": KEPT, "contract": CONTRACT, "function": FUNCTION}.get(kind, NAME)
+    # -- declarations
+    def decl(self, d) -> None:
+        if isinstance(d, ir.Agent):
+            self.ident(d.name, AGENT, decl=True)
+        elif isinstance(d, ir.Data):
+            self.ident(d.owner, AGENT)
+            self.ident(d.name, DATA, d.qualified, decl=True)
+            for col in d.schema or ():
+                self.ident(col.name, COLUMN, f"{d.qualified}.{col.name.name}", decl=True)
+        elif isinstance(d, ir.Policy):
+            self.policy(d)
+        elif isinstance(d, ir.Never):
+            self.data_pattern(d.data)
+            for p in d.agents:
+                self.pattern(p)
+        elif isinstance(d, ir.Goal):
+            self.ident(d.agent, AGENT)
+            self.ident(d.contract, CONTRACT)
+        elif isinstance(d, ir.Contract):
+            self.contract(d)
 
-    def expr(root: ir.Expr, contract: ir.Contract, ensure: bool) -> None:
-        # explicit stack: long operator chains nest deeper than Python's recursion limit
-        stack: list[tuple[ir.Expr, dict]] = [(root, {})]
-        while stack:
-            node, scope = stack.pop()
-            if isinstance(node, ir.Name):
-                if not _valid(node.span):
-                    continue
-                if node.id in scope:
-                    var, agents = scope[node.id]
-                    add(Occurrence(node.span.start, node.span.end, VARIABLE, node.id, def_span=var.span,
-                                   keys=tuple(agents), context=contract))
-                elif node.id == RESULT and ensure:
-                    add(Occurrence(node.span.start, node.span.end, RESULT_KIND, RESULT, context=contract))
-                else:
-                    add(Occurrence(node.span.start, node.span.end, name_kind(node.id), node.id, context=contract))
-            elif isinstance(node, ir.Attribute):
+    def policy(self, d: ir.Policy) -> None:
+        self.ident(d.owner, AGENT)
+        for r in d.rules:
+            if not r.function.is_wildcard and _valid(r.function.span):
+                self.add(r.function.span, FUNCTION, r.function.value)
+            for p in r.data:
+                self.data_pattern(p)
+            for p in r.to:
+                self.pattern(p)
+            for f in r.except_:
+                self.ident(f, FUNCTION)
+
+    def contract(self, d: ir.Contract) -> None:
+        self.ident(d.name, CONTRACT, decl=True)
+        if d.by is not None:
+            self.ident(d.by, AGENT, context=d)
+        if d.keep_as is not None:
+            self.ident(d.keep_as, KEPT, decl=True, context=d)
+        for t in d.to:
+            self.ident(t, AGENT, context=d)
+        for clause, e in contract_exprs(d):
+            self.expr(e, d, clause == ENSURE)
+
+    # -- expressions
+    def _bind(self, forall: ir.ForAll, scope) -> tuple[ir.Ident, list[str]]:
+        """A loop variable in scope: where it is declared, and the agents it ranges over."""
+        agents = self.symbols.agent_values(forall.iterable, {k: v[1] for k, v in scope.items()})
+        return forall.var, agents
+
+    def expr(self, root: ir.Expr, contract: ir.Contract, ensure: bool) -> None:
+        for node, scope in walk_list(root, EMPTY_SCOPE, self._bind):
+            cls = type(node)
+            if cls is ir.Name:
+                self.name(node, scope, contract, ensure)
+            elif cls is ir.Attribute:
                 base = node.value
                 if isinstance(base, ir.Name):
                     if base.id in scope:
-                        agents = scope[base.id][1]
-                        keys = tuple(f"{a}.{node.attr.name}" for a in agents)
-                        ident(node.attr, DATA, keys[0] if keys else f"{base.id}.{node.attr.name}", keys=keys,
-                              context=contract)
+                        keys = tuple(f"{a}.{node.attr.name}" for a in scope[base.id][1])
+                        self.ident(node.attr, DATA, keys[0] if keys else f"{base.id}.{node.attr.name}", keys=keys,
+                                   context=contract)
                     else:
-                        ident(node.attr, DATA, f"{base.id}.{node.attr.name}", context=contract)
-                stack.append((base, scope))
-            elif isinstance(node, ir.Call):
-                ident(node.func, FUNCTION, context=contract)
+                        self.ident(node.attr, DATA, f"{base.id}.{node.attr.name}", context=contract)
+            elif cls is ir.Call:
+                self.ident(node.func, FUNCTION, context=contract)
                 for k in node.kwargs:
-                    ident(k.name, PARAM, k.name.name, context=node)
-                    stack.append((k.value, scope))
-                stack.extend((a, scope) for a in node.args)
-            elif isinstance(node, ir.ForAll):
-                agents = symbols.agent_values(node.iterable, {k: v[1] for k, v in scope.items()})
-                inner = dict(scope)
-                inner[node.var.name] = (node.var, agents)
-                ident(node.var, VARIABLE, decl=True, keys=tuple(agents), def_span=node.var.span, context=contract)
-                stack.append((node.iterable, scope))
-                stack.append((node.body, inner))
-            elif isinstance(node, ir.ListExpr):
-                stack.extend((x, scope) for x in node.items)
-            elif isinstance(node, ir.BinOp):
-                stack.append((node.left, scope))
-                stack.append((node.right, scope))
-            elif isinstance(node, ir.UnaryOp):
-                stack.append((node.operand, scope))
+                    self.ident(k.name, PARAM, k.name.name, context=node)
+            elif cls is ir.ForAll:
+                _var, agents = self._bind(node, scope)
+                self.ident(node.var, VARIABLE, decl=True, keys=tuple(agents), def_span=node.var.span,
+                           context=contract)
 
-    for d in program.decls:
-        if isinstance(d, ir.Agent):
-            ident(d.name, AGENT, decl=True)
-        elif isinstance(d, ir.Data):
-            ident(d.owner, AGENT)
-            ident(d.name, DATA, d.qualified, decl=True)
-            for col in d.schema or ():
-                ident(col.name, COLUMN, f"{d.qualified}.{col.name.name}", decl=True)
-        elif isinstance(d, ir.Policy):
-            ident(d.owner, AGENT)
-            for r in d.rules:
-                if not r.function.is_wildcard and _valid(r.function.span):
-                    add(Occurrence(r.function.span.start, r.function.span.end, FUNCTION, r.function.value))
-                for p in r.data:
-                    pattern_parts(p)
-                for p in r.to:
-                    if not p.is_wildcard and _valid(p.span):
-                        add(Occurrence(p.span.start, p.span.end, AGENT, p.value))
-                for f in r.except_:
-                    ident(f, FUNCTION)
-        elif isinstance(d, ir.Never):
-            pattern_parts(d.data)
-            for p in d.agents:
-                if not p.is_wildcard and _valid(p.span):
-                    add(Occurrence(p.span.start, p.span.end, AGENT, p.value))
-        elif isinstance(d, ir.Goal):
-            ident(d.agent, AGENT)
-            ident(d.contract, CONTRACT)
-        elif isinstance(d, ir.Contract):
-            ident(d.name, CONTRACT, decl=True)
-            if d.by is not None:
-                ident(d.by, AGENT, context=d)
-            if d.keep_as is not None:
-                ident(d.keep_as, KEPT, decl=True, context=d)
-            for t in d.to:
-                ident(t, AGENT, context=d)
-            if d.call is not None:
-                expr(d.call, d, False)
-            for e in d.requires:
-                expr(e, d, False)
-            for e in d.ensures:
-                expr(e, d, True)
-    return Index(occ)
+    def name(self, node: ir.Name, scope, contract: ir.Contract, ensure: bool) -> None:
+        if not _valid(node.span):
+            return
+        if node.id in scope:
+            var, agents = scope[node.id]
+            self.add(node.span, VARIABLE, node.id, def_span=var.span, keys=tuple(agents), context=contract)
+        elif node.id == RESULT and ensure:
+            self.add(node.span, RESULT_KIND, RESULT, context=contract)
+        else:
+            kind = _KINDS.get(self.symbols.kind_of(node.id), NAME)
+            self.add(node.span, kind, node.id, context=contract)
