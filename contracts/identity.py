@@ -62,10 +62,6 @@ class Identity:
     canonical: str  # the exact JSON text that was hashed
     functions: dict  # name -> FunctionSource
 
-    @property
-    def short(self) -> str:
-        return self.sha256[:8]
-
 
 def function_hashes(scenario: Scenario, contract: ir.Contract, strict: bool = True) -> dict[str, FunctionSource]:
     out: dict[str, FunctionSource] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from datastation.dsl import codes
+
 from .model import Scenario
 
 
@@ -22,7 +24,7 @@ class Loaded:
 # Errors that predict what the lifecycle will decide rather than flaws of the file: a contract
 # that a standing `deny` blocks, a goal that is therefore unreachable. The escrow still takes
 # such a proposal and records the policy's decision (`dsc run` exits 3, denied).
-LIFECYCLE_PREDICTIONS = frozenset({"DSC060", "DSC062"})
+LIFECYCLE_PREDICTIONS = frozenset({codes.DENIED_BY_POLICY, codes.GOAL_UNREACHABLE})
 
 
 def load_checked(path: str | Path) -> Loaded:

@@ -25,7 +25,7 @@ from pathlib import Path
 from lark import Lark
 from lark.lexer import Lexer
 
-from . import ir
+from . import codes, ir
 from .diagnostics import Diagnostic, Related, Span, error
 from .lalr import Driver, ParseError
 from .tokens import TOKEN_WORDS, Token, describe, split_items, token_span, tokenize, unescape
@@ -273,7 +273,7 @@ class _Builder:
         for kw in duplicates:
             self.clause_errors.append(
                 error(
-                    "DSC007",
+                    codes.REPEATED_CLAUSE,
                     f"clause '{kw}' appears more than once in contract '{c[1]}'",
                     self._tspan(kw),
                     help="a contract has one 'by', one 'compute' or 'keep', and one 'to' list; "
@@ -313,7 +313,7 @@ class _Builder:
             value = float(text)
         elif len(text) > 30:  # beyond any count or threshold; Python also caps int() at 4300 digits
             self.clause_errors.append(
-                error("DSC006", f"number too large ({len(text)} digits)", tok[2],
+                error(codes.NUMBER_TOO_LARGE, f"number too large ({len(text)} digits)", tok[2],
                       help="write it in scientific notation, e.g. 1e30, or use a smaller number")
             )
             value = float("inf")
@@ -354,7 +354,7 @@ class _Builder:
             if after_keyword:
                 self.clause_errors.append(
                     error(
-                        "DSC008",
+                        codes.POSITIONAL_AFTER_KEYWORD,
                         "positional argument after a keyword argument",
                         x.span,
                         help="put positional arguments first, or name this one",
@@ -447,7 +447,7 @@ def _climb(b: _Builder, items: list):
             if power == _COMPARE_POWER:
                 if compared:
                     b.clause_errors.append(
-                        error("DSC001", "comparisons cannot be chained", b._tspan(op),
+                        error(codes.SYNTAX_ERROR, "comparisons cannot be chained", b._tspan(op),
                               help="combine two comparisons with `and`: a < b and b < c")
                     )
                     # Read it as meant (`a < b and b < c`) so that no type error follows the syntax error.
@@ -540,14 +540,14 @@ def _syntax_error(exc: ParseError, chunk: list[Token], next_tok: Token | None, f
         found = describe(next_tok) if next_tok is not None else "the end of the file"
         opened = _unclosed_brace(chunk) if "RBRACE" in expected else None
         return error(
-            "DSC001",
+            codes.SYNTAX_ERROR,
             f"expected {_expected_words(expected)}, found {found}",
             span,
             help=_hint(expected),
             related=[Related(message="this '{' is not closed", span=token_span(opened))] if opened else (),
         )
     return error(
-        "DSC001",
+        codes.SYNTAX_ERROR,
         f"expected {_expected_words(expected)}, found {describe(tok)}",
         token_span(tok),
         help=_hint(expected, tok),
@@ -615,7 +615,7 @@ def _parse_items(text: str, file: str, builder: _Builder, parse_item) -> ParseRe
                     broken.add("use")  # a keyword, so never a declared name: "some module is unknown"
             except RecursionError:
                 diags.append(
-                    error("DSC004", "this item is nested too deeply to read", token_span(chunk[0]),
+                    error(codes.NESTED_TOO_DEEPLY, "this item is nested too deeply to read", token_span(chunk[0]),
                           help="split the expression into smaller parts")
                 )
     program = ir.Program(
@@ -633,14 +633,14 @@ def read_source(path: str | Path) -> tuple[str | None, Diagnostic | None]:
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        return None, error("DSC005", f"cannot read file: {exc.strerror or exc}", span)
+        return None, error(codes.UNREADABLE_FILE, f"cannot read file: {exc.strerror or exc}", span)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         return None, error(
-            "DSC005",
+            codes.UNREADABLE_FILE,
             f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
             Span(file=str(path), line=line, column=col, end_line=line, end_column=col + 1, start=exc.start, end=exc.start + 1),
             help="save the file as UTF-8",

@@ -18,6 +18,7 @@ from itertools import accumulate, compress, repeat
 from operator import add, itemgetter, sub
 from typing import NamedTuple
 
+from . import codes
 from .diagnostics import Diagnostic, Span, error
 
 KEYWORDS = {
@@ -202,7 +203,7 @@ def _tokenize_any(text: str, file: str) -> tuple[list[Token], list[CommentToken]
                     too_deep_reported = True
                     diags.append(
                         error(
-                            "DSC004",
+                            codes.NESTED_TOO_DEEPLY,
                             f"brackets nested more than {MAX_NESTING} deep",
                             Span(file=file, line=line, column=col, end_line=line, end_column=col + 1, start=start, end=end),
                             help="split the expression into smaller parts",
@@ -224,13 +225,13 @@ def _tokenize_any(text: str, file: str) -> tuple[list[Token], list[CommentToken]
             span = Span(file=file, line=line, column=col, end_line=line, end_column=col + len(value), start=start, end=end)
             if kind == "UNTERMINATED":
                 diags.append(
-                    error("DSC002", "unterminated string", span, help='close the string with " on the same line')
+                    error(codes.UNTERMINATED_STRING, "unterminated string", span, help='close the string with " on the same line')
                 )
                 # Keep parsing: treat the rest of the line as a string so the item can still be read.
                 ttype, value = "STRING", value + '"'
             else:
                 shown = value if value.isprintable() else repr(value)[1:-1]
-                diags.append(error("DSC003", f"unexpected character '{shown}'", span, help=_BAD_CHAR_HELP.get(value, "remove it")))
+                diags.append(error(codes.UNEXPECTED_CHARACTER, f"unexpected character '{shown}'", span, help=_BAD_CHAR_HELP.get(value, "remove it")))
                 continue
         tok = _new_token((ttype, value, Span(file, line, col, line, col + (end - start), start, end)))
         append(tok)

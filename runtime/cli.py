@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if os.environ.get("DSC_DEBUG"):
             traceback.print_exc()
-        print(f"dsc: internal error (DSC099): {type(exc).__name__}: {exc}", file=sys.stderr)
+        from datastation.dsl.codes import INTERNAL_ERROR
+
+        print(f"dsc: internal error ({INTERNAL_ERROR}): {type(exc).__name__}: {exc}", file=sys.stderr)
         print("     set DSC_DEBUG=1 for the traceback, and please report it", file=sys.stderr)
         return EXIT_USAGE
 

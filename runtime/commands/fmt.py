@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from datastation.dsl import codes
 from datastation.dsl.diagnostics import Diagnostic, Span, error
 
 from . import common as cs
@@ -63,7 +64,7 @@ def _read(name: str) -> tuple[str | None, Diagnostic | None]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, error("DSC005", f"standard input is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+        return None, error(codes.UNREADABLE_FILE, f"standard input is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
                            Span(file=STDIN_NAME))
     return text.removeprefix("\ufeff"), None
 
