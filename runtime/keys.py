@@ -106,6 +106,15 @@ def fingerprint(public_key_pem: str) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def escrow_id(public_key_pem: str) -> str:
+    """The escrow's id: derived from its public signing key, so anyone who holds that key can
+    check it, and every signed message can name the escrow it is for."""
+    import hashlib
+
+    raw = load_public_key(public_key_pem).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "escrow-" + hashlib.sha256(b"datastation-escrow-id:" + raw).hexdigest()[:24]
+
+
 # ------------------------------------------------------------------ key files
 
 

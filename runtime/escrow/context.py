@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit import AuditLog
-from ..keys import AuthError, SignedRequest, load_or_create_escrow_key, public_pem, verify_request
+from ..keys import AuthError, SignedRequest, escrow_id, load_or_create_escrow_key, public_pem, verify_request
 from ..storage import Storage, codec_for
 from ..store import Store, StoreError, open_store
 
@@ -45,6 +45,11 @@ class EscrowContext:
     @property
     def escrow_public_pem(self) -> str:
         return public_pem(self.escrow_key)
+
+    @property
+    def escrow_id(self) -> str:
+        """The id every signed message for this escrow names (`keys.escrow_id`)."""
+        return escrow_id(self.escrow_public_pem)
 
     def verify(self, request: SignedRequest, action: str):
         """Verify a signed request (inside the caller's transaction); returns the AgentRow."""
