@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from results_close import assert_released_close
 
 pytestmark = pytest.mark.docker
 
@@ -78,7 +79,7 @@ def test_example_no_trust_equals_full_trust(example, tmp_path, user_dir, dsc):
                         "--config", workdir / "data_station_config.yaml")
         assert code == 0, msg
         opened[rel] = out_file.read_bytes()
-    assert opened == released
+    assert_released_close(opened, released)  # floats may differ in the last digits (BLAS)
     # Nothing stored in plaintext: every stored file carries the encryption header.
     stored = [p for p in (nt / "storage").rglob("*") if p.is_file()]
     assert stored and all(p.read_bytes()[:6] == b"DSCENC" for p in stored)
