@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
-import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,8 @@ class FunctionSig:
     @property
     def source_hash(self) -> str:
         """sha256 of the function's source text: part of every contract identity that calls it."""
+        import hashlib  # not at start-up: only identities need it
+
         return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
 
     def signature_text(self) -> str:
@@ -102,6 +104,7 @@ def read_functions(source: str, path: Path | None = None, builtin: bool = False)
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ModuleError(f"cannot read the module: {exc}") from None
     out: dict[str, FunctionSig] = {}
+    segment = _segments(source)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
             out[node.name] = FunctionSig(
@@ -112,10 +115,35 @@ def read_functions(source: str, path: Path | None = None, builtin: bool = False)
                 path=path,
                 line=node.lineno,
                 column=node.col_offset + 1,
-                source=ast.get_source_segment(source, node) or "",
+                source=segment(node),
                 builtin=builtin,
             )
     return out
+
+
+# Lines as Python's parser (and `ast.get_source_segment`) splits them: at \r\n, \r or \n only.
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _segments(source: str):
+    """`segment(node)`: `ast.get_source_segment(source, node)` (or "" without a location), with
+    the source split into lines once per module rather than once per function."""
+    lines: list[str] | None = None
+
+    def segment(node: ast.AST) -> str:
+        nonlocal lines
+        if getattr(node, "end_lineno", None) is None or getattr(node, "end_col_offset", None) is None:
+            return ""
+        if lines is None:
+            lines = _LINES.findall(source)
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+        head = lines[first].encode()[node.col_offset:].decode()
+        tail = lines[last].encode()[:node.end_col_offset].decode()
+        return "".join([head, *lines[first + 1:last], tail])
+
+    return segment
 
 
 def read_module(path: Path) -> dict[str, FunctionSig]:
