@@ -14,7 +14,7 @@ from . import types as T
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Param:
     name: str
-    kind: str  # "positional" | "keyword_only" | "var_positional" | "var_keyword"
+    kind: str  # "positional_only" | "positional" | "keyword_only" | "var_positional" | "var_keyword"
     type: T.Type = T.ANY
     has_default: bool = False
     annotation: str | None = None
@@ -44,7 +44,9 @@ class FunctionSig:
     def signature_text(self) -> str:
         parts = []
         seen_star = False
-        for p in self.params:
+        for i, p in enumerate(self.params):
+            if i and self.params[i - 1].kind == "positional_only" and p.kind != "positional_only":
+                parts.append("/")
             if p.kind == "var_positional":
                 parts.append(f"*{p.name}")
                 seen_star = True
@@ -57,6 +59,8 @@ class FunctionSig:
                 seen_star = True
             text = p.name + (f": {p.annotation}" if p.annotation else "")
             parts.append(text + (" = ..." if p.has_default else ""))
+        if self.params and self.params[-1].kind == "positional_only":
+            parts.append("/")
         ret = "" if self.returns == T.ANY else f" -> {self.returns}"
         return f"{self.name}({', '.join(parts)}){ret}"
 
@@ -75,7 +79,8 @@ def _params(args: ast.arguments) -> tuple[Param, ...]:
     n_defaults = len(args.defaults)
     first_default = len(positional) - n_defaults
     for i, a in enumerate(positional):
-        out.append(_param(a, "positional", i >= first_default))
+        kind = "positional_only" if i < len(args.posonlyargs) else "positional"
+        out.append(_param(a, kind, i >= first_default))
     if args.vararg:
         out.append(_param(args.vararg, "var_positional", True))
     for a, d in zip(args.kwonlyargs, args.kw_defaults):

@@ -33,3 +33,16 @@ def summary(data: Table, column: str, min_group: int = 50) -> Table:
 
 def anything(x, y=1, *rest, **options):
     """An unannotated function: any arguments fit."""
+
+
+def top_rows(data: Table, /, limit: int) -> Table:
+    """The first `limit` rows (`data` is positional-only)."""
+
+
+def clip(data: Table, low: float = 0.0, /, high: float = 1.0, *, scale: float = 1.0) -> Table:
+    """Every kind of parameter but the variadic ones."""
+
+
+def tagged(data: Table, /, **tags) -> Table:
+    """A positional-only table and any keyword tags."""
+
