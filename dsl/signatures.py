@@ -18,6 +18,9 @@ class Param:
     type: T.Type = T.ANY
     has_default: bool = False
     annotation: str | None = None
+    # A `Column` parameter (or `list[Column]`): the parameters whose tables hold the columns it
+    # names, () for every table parameter of the call; None for any other parameter.
+    columns_of: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,6 +36,9 @@ class FunctionSig:
     column: int = 1
     source: str = field(default="", repr=False)
     builtin: bool = False
+    # The columns of the result table, when the arguments tell them (the module's
+    # `RESULT_COLUMNS`): "*p" the names listed in argument p, "{p}" the string argument p.
+    result_columns: tuple[str, ...] | None = None
 
     @property
     def source_hash(self) -> str:
@@ -97,7 +103,56 @@ def _param(a: ast.arg, kind: str, has_default: bool) -> Param:
         type=T.from_annotation(a.annotation),
         has_default=has_default,
         annotation=ast.unparse(a.annotation) if a.annotation is not None else None,
+        columns_of=column_target(a.annotation),
     )
+
+
+def column_target(node: ast.expr | None) -> tuple[str, ...] | None:
+    """For a `Column` annotation (`Column`, `Column["a", "b"]`, `list[Column]`, `Column | None`,
+    or the same as a string), the parameters whose tables hold the named columns (() for every
+    table parameter); None for any other annotation."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            node = ast.parse(node.value, mode="eval").body
+        except (SyntaxError, ValueError):  # ValueError: a NUL character
+            return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # Column | None
+        left, right = column_target(node.left), column_target(node.right)
+        return left if left is not None else right
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
+    if name == "Column":
+        return ()
+    if not isinstance(node, ast.Subscript):
+        return None
+    base = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", None)
+    if base in ("list", "List", "Sequence", "Iterable", "tuple", "Optional"):
+        inner = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) and node.slice.elts else node.slice
+        return column_target(inner)
+    if base != "Column":
+        return None
+    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    names = tuple(i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str))
+    return names if len(names) == len(items) else None
+
+
+def _result_columns(tree: ast.Module) -> dict[str, tuple[str, ...]]:
+    """The module's `RESULT_COLUMNS` literal (function name -> column templates), if any."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, ast.AnnAssign):
+            target = node.target
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "RESULT_COLUMNS" and node.value is not None:
+            try:
+                value = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return {}
+            if isinstance(value, dict):
+                return {k: tuple(v) for k, v in value.items()
+                        if isinstance(k, str) and isinstance(v, (tuple, list)) and all(isinstance(c, str) for c in v)}
+    return {}
 
 
 def read_functions(source: str, path: Path | None = None, builtin: bool = False) -> dict[str, FunctionSig]:
@@ -110,6 +165,7 @@ def read_functions(source: str, path: Path | None = None, builtin: bool = False)
         raise ModuleError(f"cannot read the module: {exc}") from None
     out: dict[str, FunctionSig] = {}
     segment = _segments(source)
+    result_columns = _result_columns(tree)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
             out[node.name] = FunctionSig(
@@ -122,6 +178,7 @@ def read_functions(source: str, path: Path | None = None, builtin: bool = False)
                 column=node.col_offset + 1,
                 source=segment(node),
                 builtin=builtin,
+                result_columns=result_columns.get(node.name),
             )
     return out
 

@@ -46,3 +46,17 @@ def clip(data: Table, low: float = 0.0, /, high: float = 1.0, *, scale: float = 
 def tagged(data: Table, /, **tags) -> Table:
     """A positional-only table and any keyword tags."""
 
+
+def column_stat(data: Table, column: Column) -> float:
+    """A statistic of one column of a table."""
+
+
+def joined_stat(left: Table, right: Table, key: Column["left", "right"], value: Column["right"]) -> float:
+    """Join on `key` (a column of both tables), then a statistic of `value` (a column of `right`)."""
+
+
+def group_counts(data: Table, by: list[Column]) -> Table:
+    """Row counts per group: the `by` columns and `count` (declared in RESULT_COLUMNS)."""
+
+
+RESULT_COLUMNS = {"group_counts": ("*by", "count")}
