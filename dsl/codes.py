@@ -50,7 +50,7 @@ UNDEFINED_NAME = _define("DSC024", "undefined name, or a name that is not a valu
 DUPLICATE_NAME = _define("DSC025", "declared more than once")
 RESULT_OUTSIDE_ENSURE = _define("DSC026", "`result` outside `ensure`")
 
-# DSC030-DSC036: function modules and call signatures
+# DSC030-DSC037: function modules and call signatures
 MODULE_NOT_FOUND = _define("DSC030", "module not found")
 MODULE_NOT_PYTHON = _define("DSC031", "module is not valid Python")
 HIDES_BUILTIN = _define("DSC032", "user function hides a built-in", "warning")
@@ -58,13 +58,15 @@ UNKNOWN_KEYWORD = _define("DSC033", "unknown keyword argument")
 MISSING_ARGUMENT = _define("DSC034", "missing argument")
 TOO_MANY_POSITIONAL = _define("DSC035", "too many positional arguments")
 ARGUMENT_TWICE = _define("DSC036", "argument given twice")
+POSITIONAL_ONLY_BY_KEYWORD = _define("DSC037", "positional-only parameter passed by keyword")
 
-# DSC040-DSC044: types
+# DSC040-DSC045: types and columns
 NOT_A_CONDITION = _define("DSC040", "not a condition")
 OPERAND_TYPES = _define("DSC041", "operator applied to the wrong types")
 ARGUMENT_TYPE = _define("DSC042", "argument of the wrong type")
 FOR_NOT_A_LIST = _define("DSC043", "`for` over something that is not a list")
 ATTRIBUTE_OF_NON_AGENT = _define("DSC044", "attribute of something that is not an agent")
+UNKNOWN_COLUMN = _define("DSC045", "unknown column")
 
 # DSC050-DSC059: agents, data and policies
 RECIPIENT_NOT_AGENT = _define("DSC050", "recipient is not an agent")

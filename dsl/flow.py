@@ -4,16 +4,22 @@ Nodes are `(kind, name)` with kind in {"agent", "data", "kept", "contract"}. Flo
 data/kept → contract (the computation reads it), contract → kept (keeps its result),
 contract → agent (releases to). Ownership edges agent → data carry `flow=False` and are not
 followed when asking what data can reach whom.
+
+networkx is imported when a graph is first built, not with this module: a program with no
+`never` constraint and no kept result needs no graph, and the import costs more than the
+rest of a short `dsc check`.
 """
 
 from __future__ import annotations
 
 import weakref
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .diagnostics import Span
 from .symbols import Symbols
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _GRAPHS: "weakref.WeakKeyDictionary[Symbols, nx.DiGraph]" = weakref.WeakKeyDictionary()
 
@@ -28,6 +34,8 @@ def flow_graph(symbols: Symbols) -> nx.DiGraph:
 
 
 def build_graph(symbols: Symbols) -> nx.DiGraph:
+    import networkx as nx
+
     nodes: list[tuple] = []
     edges: dict[tuple, dict] = {}  # first edge between two nodes wins (its span is the one reported)
     for name, a in symbols.agents.items():

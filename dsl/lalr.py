@@ -19,18 +19,13 @@ The original tables (`actions`, `gotos`) stay for error reporting and the end of
 `read_lark_table` is the one place that reads Lark's internals (the parse table is not a
 public API): pyproject.toml pins lark to the minor version it was written for
 (`SUPPORTED_LARK`), and a Lark without them fails with `LarkInternalsError`, which says so.
+It runs only when the table is (re)generated: `parse_table` stores its output as plain data,
+so that parsing imports no Lark at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import lark as _lark
-
-try:
-    from lark.parsers.lalr_analysis import Reduce as _LarkReduce, Shift as _LarkShift
-except ImportError:  # reported by `read_lark_table`, when a parser is built
-    _LarkReduce = _LarkShift = None
 
 SUPPORTED_LARK = "lark>=1.3.1,<1.4"
 
@@ -49,13 +44,22 @@ class LarkRule:
     expand1: bool  # `?rule`: a single child is inlined
 
 
-def read_lark_table(lark, start: str = "start") -> tuple[dict[int, dict[str, tuple]], int, int]:
-    """Lark's LALR table for `start`, as plain data: `(rows, start_state, end_state)` with
-    `rows[state][symbol]` = `(True, state)` for a shift (a goto for a nonterminal) or
-    `(False, LarkRule)` for a reduction. States are numbered 0..n-1."""
+Table = tuple[dict[int, dict[str, tuple]], int, int]
+"""`(rows, start_state, end_state)`: `rows[state][symbol]` is `(True, state)` for a shift (a goto
+for a nonterminal) or `(False, LarkRule)` for a reduction; states are numbered 0..n-1."""
+
+
+def _table_classes() -> tuple[type, type]:
+    """Lark's `Shift` and `Reduce` action markers (imported only when a table is read from Lark)."""
+    from lark.parsers.lalr_analysis import Reduce, Shift
+
+    return Shift, Reduce
+
+
+def read_lark_table(lark, start: str = "start") -> Table:
+    """Lark's LALR table for `start`, as plain data (a `Table`)."""
     try:
-        if _LarkShift is None:
-            raise ImportError("lark.parsers.lalr_analysis has no Shift or Reduce")
+        shift, reduce = _table_classes()
         table = lark.parser.parser.parser.parse_table
         start_state, end_state = table.start_states[start], table.end_states[start]
         rules: dict[object, LarkRule] = {}
@@ -63,11 +67,11 @@ def read_lark_table(lark, start: str = "start") -> tuple[dict[int, dict[str, tup
         for state, row in table.states.items():
             out = {}
             for symbol, (action, arg) in row.items():
-                if action is _LarkShift:
+                if action is shift:
                     if type(arg) is not int:
                         raise TypeError(f"a shift to {arg!r}, not to a state number")
                     out[str(symbol)] = (True, arg)
-                elif action is _LarkReduce:
+                elif action is reduce:
                     if arg not in rules:
                         rules[arg] = LarkRule(
                             origin=str(arg.origin.name),
@@ -84,10 +88,18 @@ def read_lark_table(lark, start: str = "start") -> tuple[dict[int, dict[str, tup
     except (ImportError, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise LarkInternalsError(
             f"the .dsc parser reads the LALR table of {SUPPORTED_LARK}, and the installed lark "
-            f"{getattr(_lark, '__version__', '(unknown version)')} does not have it as expected "
+            f"{_lark_version()} does not have it as expected "
             f"({type(exc).__name__}: {exc}); install {SUPPORTED_LARK}"
         ) from exc
     return rows, start_state, end_state
+
+
+def _lark_version() -> str:
+    try:
+        import lark
+    except ImportError:
+        return "(none)"
+    return getattr(lark, "__version__", "(unknown version)")
 
 
 class _Splice(list):
@@ -141,11 +153,12 @@ class _Gotos(dict):
 
 
 class Driver:
-    """Runs the LALR table Lark built for `lark` (see `read_lark_table`) with the methods of
-    `builder` as reduce actions; `parse` returns the value of one item or raises `ParseError`."""
+    """Runs an LALR `Table` (Lark's, as `read_lark_table` or `parse_table.load` give it) with the
+    methods of `builder` as reduce actions; `parse` returns the value of one item or raises
+    `ParseError`."""
 
-    def __init__(self, lark, builder, start: str = "start"):
-        rows, self.start_state, self.end_state = read_lark_table(lark, start)
+    def __init__(self, table: Table, builder):
+        rows, self.start_state, self.end_state = table
         reductions: dict[LarkRule, tuple] = {}
         # actions[state][terminal] = (True, next_state) | (False, reduction)
         # reduction = (size, goto_symbol, mode, fn, has_splices, fast_kind, splice_flags)

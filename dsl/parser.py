@@ -1,8 +1,8 @@
 """Parse .dsc text into the IR.
 
 `tokens.tokenize` lexes the whole text and `tokens.split_items` cuts it before every top-level
-item. Lark compiles `grammar.lark` into its LALR table once (cached, `_parser`), and
-`lalr.Driver` runs that table over each item's tokens with the methods of `_Builder` as its
+item. `parse_table.load` gives the LALR table Lark compiled from `grammar.lark` (generated
+once, stored as plain data), and `lalr.Driver` runs that table over each item's tokens with the methods of `_Builder` as its
 reduce actions: no parse tree is ever built, each grammar rule directly produces an IR node.
 Each item is parsed on its own, so one syntax error loses only the item it is in and the rest
 is still checked.
@@ -22,28 +22,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lark import Lark
-from lark.lexer import Lexer
-
-from . import codes, ir
+from . import codes, ir, parse_table
 from .diagnostics import Diagnostic, Related, Span, error
 from .lalr import Driver, ParseError
 from .tokens import TOKEN_WORDS, Token, describe, split_items, token_span, tokenize, unescape
-
-GRAMMAR = Path(__file__).with_name("grammar.lark")
-
-
-class _TokenListLexer(Lexer):
-    """The lexer Lark is built with: the grammar only declares its terminals (`%declare`), and
-    the tokens come from `tokens.py`. `lex` hands the pre-lexed tokens of one item to Lark's
-    own parser, which only the reference parser runs."""
-
-    def __init__(self, lexer_conf):  # noqa: D107 - Lark's interface
-        pass
-
-    def lex(self, data):
-        return iter(data)
-
 
 _new_span = partial(tuple.__new__, Span)
 
@@ -467,16 +449,9 @@ def _climb(b: _Builder, items: list):
 
 @functools.cache
 def _parser() -> tuple[Driver, _Builder]:
-    """Lark compiles the grammar and its LALR table once; `Driver` runs the table."""
+    """The driver over the grammar's LALR table (`parse_table.load`), built once."""
     builder = _Builder()
-    lark = Lark(
-        GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer=_TokenListLexer,
-        propagate_positions=True,
-        maybe_placeholders=False,
-    )
-    return Driver(lark, builder), builder
+    return Driver(parse_table.load(), builder), builder
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

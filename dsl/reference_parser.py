@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import functools
 
-from lark import Lark, Transformer
+from lark import Transformer
 from lark.exceptions import UnexpectedToken
 
 from .lalr import ParseError
-from .parser import GRAMMAR, ParseResult, _Builder, _parse_items, _TokenListLexer
+from .parse_table import build_lark
+from .parser import ParseResult, _Builder, _parse_items
 
 
 class _Callbacks(Transformer):
@@ -57,14 +58,7 @@ def _leaf(method, children: list):
 @functools.cache
 def _reference():
     builder = _Builder()
-    lark = Lark(
-        GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer=_TokenListLexer,
-        propagate_positions=True,
-        maybe_placeholders=False,
-        transformer=_Callbacks(builder),
-    )
+    lark = build_lark(transformer=_Callbacks(builder))
 
     def parse_item(tokens):
         try:

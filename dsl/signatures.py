@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
-import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,10 +14,13 @@ from . import types as T
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Param:
     name: str
-    kind: str  # "positional" | "keyword_only" | "var_positional" | "var_keyword"
+    kind: str  # "positional_only" | "positional" | "keyword_only" | "var_positional" | "var_keyword"
     type: T.Type = T.ANY
     has_default: bool = False
     annotation: str | None = None
+    # A `Column` parameter (or `list[Column]`): the parameters whose tables hold the columns it
+    # names, () for every table parameter of the call; None for any other parameter.
+    columns_of: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,16 +36,23 @@ class FunctionSig:
     column: int = 1
     source: str = field(default="", repr=False)
     builtin: bool = False
+    # The columns of the result table, when the arguments tell them (the module's
+    # `RESULT_COLUMNS`): "*p" the names listed in argument p, "{p}" the string argument p.
+    result_columns: tuple[str, ...] | None = None
 
     @property
     def source_hash(self) -> str:
         """sha256 of the function's source text: part of every contract identity that calls it."""
+        import hashlib  # not at start-up: only identities need it
+
         return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
 
     def signature_text(self) -> str:
         parts = []
         seen_star = False
-        for p in self.params:
+        for i, p in enumerate(self.params):
+            if i and self.params[i - 1].kind == "positional_only" and p.kind != "positional_only":
+                parts.append("/")
             if p.kind == "var_positional":
                 parts.append(f"*{p.name}")
                 seen_star = True
@@ -55,6 +65,8 @@ class FunctionSig:
                 seen_star = True
             text = p.name + (f": {p.annotation}" if p.annotation else "")
             parts.append(text + (" = ..." if p.has_default else ""))
+        if self.params and self.params[-1].kind == "positional_only":
+            parts.append("/")
         ret = "" if self.returns == T.ANY else f" -> {self.returns}"
         return f"{self.name}({', '.join(parts)}){ret}"
 
@@ -73,7 +85,8 @@ def _params(args: ast.arguments) -> tuple[Param, ...]:
     n_defaults = len(args.defaults)
     first_default = len(positional) - n_defaults
     for i, a in enumerate(positional):
-        out.append(_param(a, "positional", i >= first_default))
+        kind = "positional_only" if i < len(args.posonlyargs) else "positional"
+        out.append(_param(a, kind, i >= first_default))
     if args.vararg:
         out.append(_param(args.vararg, "var_positional", True))
     for a, d in zip(args.kwonlyargs, args.kw_defaults):
@@ -90,7 +103,56 @@ def _param(a: ast.arg, kind: str, has_default: bool) -> Param:
         type=T.from_annotation(a.annotation),
         has_default=has_default,
         annotation=ast.unparse(a.annotation) if a.annotation is not None else None,
+        columns_of=column_target(a.annotation),
     )
+
+
+def column_target(node: ast.expr | None) -> tuple[str, ...] | None:
+    """For a `Column` annotation (`Column`, `Column["a", "b"]`, `list[Column]`, `Column | None`,
+    or the same as a string), the parameters whose tables hold the named columns (() for every
+    table parameter); None for any other annotation."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            node = ast.parse(node.value, mode="eval").body
+        except (SyntaxError, ValueError):  # ValueError: a NUL character
+            return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # Column | None
+        left, right = column_target(node.left), column_target(node.right)
+        return left if left is not None else right
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
+    if name == "Column":
+        return ()
+    if not isinstance(node, ast.Subscript):
+        return None
+    base = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", None)
+    if base in ("list", "List", "Sequence", "Iterable", "tuple", "Optional"):
+        inner = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) and node.slice.elts else node.slice
+        return column_target(inner)
+    if base != "Column":
+        return None
+    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    names = tuple(i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str))
+    return names if len(names) == len(items) else None
+
+
+def _result_columns(tree: ast.Module) -> dict[str, tuple[str, ...]]:
+    """The module's `RESULT_COLUMNS` literal (function name -> column templates), if any."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, ast.AnnAssign):
+            target = node.target
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "RESULT_COLUMNS" and node.value is not None:
+            try:
+                value = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return {}
+            if isinstance(value, dict):
+                return {k: tuple(v) for k, v in value.items()
+                        if isinstance(k, str) and isinstance(v, (tuple, list)) and all(isinstance(c, str) for c in v)}
+    return {}
 
 
 def read_functions(source: str, path: Path | None = None, builtin: bool = False) -> dict[str, FunctionSig]:
@@ -102,6 +164,8 @@ def read_functions(source: str, path: Path | None = None, builtin: bool = False)
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ModuleError(f"cannot read the module: {exc}") from None
     out: dict[str, FunctionSig] = {}
+    segment = _segments(source)
+    result_columns = _result_columns(tree)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
             out[node.name] = FunctionSig(
@@ -112,10 +176,36 @@ def read_functions(source: str, path: Path | None = None, builtin: bool = False)
                 path=path,
                 line=node.lineno,
                 column=node.col_offset + 1,
-                source=ast.get_source_segment(source, node) or "",
+                source=segment(node),
                 builtin=builtin,
+                result_columns=result_columns.get(node.name),
             )
     return out
+
+
+# Lines as Python's parser (and `ast.get_source_segment`) splits them: at \r\n, \r or \n only.
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _segments(source: str):
+    """`segment(node)`: `ast.get_source_segment(source, node)` (or "" without a location), with
+    the source split into lines once per module rather than once per function."""
+    lines: list[str] | None = None
+
+    def segment(node: ast.AST) -> str:
+        nonlocal lines
+        if getattr(node, "end_lineno", None) is None or getattr(node, "end_col_offset", None) is None:
+            return ""
+        if lines is None:
+            lines = _LINES.findall(source)
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+        head = lines[first].encode()[node.col_offset:].decode()
+        tail = lines[last].encode()[:node.end_col_offset].decode()
+        return "".join([head, *lines[first + 1:last], tail])
+
+    return segment
 
 
 def read_module(path: Path) -> dict[str, FunctionSig]:

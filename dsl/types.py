@@ -52,6 +52,7 @@ _SIMPLE = {
     "DataFrame": TABLE,
     "Model": MODEL,
     "Schema": SCHEMA,
+    "Column": STRING,  # a column name (see `signatures.column_target`)
     "dict": DICT,
     "Dict": DICT,
     "Mapping": DICT,
@@ -70,7 +71,7 @@ def from_annotation(node: ast.expr | None) -> Type:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):  # "Table" string annotations
         try:
             node = ast.parse(node.value, mode="eval").body
-        except SyntaxError:
+        except (SyntaxError, ValueError):  # ValueError: a NUL character
             return ANY
     if isinstance(node, ast.Constant) and node.value is None:
         return NONE
@@ -89,6 +90,8 @@ def from_annotation(node: ast.expr | None) -> Type:
             return DICT
         if base == "Optional":
             return from_annotation(node.slice)
+        if base == "Column":  # Column["cohort"]: a column of the table passed as `cohort`
+            return STRING
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # X | None
         left, right = from_annotation(node.left), from_annotation(node.right)
         return right if left is NONE else left if right is NONE else ANY

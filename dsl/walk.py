@@ -9,7 +9,6 @@ same table through `ir.children`.)
 
 from __future__ import annotations
 
-import difflib
 import typing
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -113,6 +112,8 @@ _walk_list = _namespace["_walk_list"]
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """The known name closest to `name`, if one is close enough to be a typo."""
+    import difflib  # only when a name is wrong
+
     match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return match[0] if match else None
 

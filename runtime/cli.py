@@ -1,5 +1,9 @@
 """The `dsc` command line. Each subcommand lives in its own module under `commands/`; what
 they share (flags, exit codes, the error helper) is in `commands/common.py`.
+
+Start-up is kept short: `COMMANDS` lists every command with its one-line help, so that
+`dsc --help` and the first parse (which finds the command) import no command module; only the
+invoked command's module is imported and registers its own parser (`register(subparsers)`).
 """
 
 from __future__ import annotations
@@ -8,34 +12,36 @@ import argparse
 import importlib
 import sys
 
+from . import __version__
 from .commands.common import ExitCode
 
 EXIT_OK, EXIT_USAGE = ExitCode.OK, ExitCode.USAGE
 
-# Subcommand modules, in the order `dsc --help` lists them. Each exposes
-# `register(subparsers)` which adds its parser and sets `func(args) -> int`.
-COMMAND_MODULES = [
-    "check",
-    "fmt",
-    "show",
-    "graph",
-    "agent",
-    "data",
-    "log",
-    "audit",
-    "lsp",
-    "propose",
-    "approve",
-    "reject",
-    "revoke",
-    "status",
-    "contracts",
-    "policy",
-    "execute",
-    "run",
-    "image",
-    "keys",
-]
+# Every command, in the order `dsc --help` lists them, with its one-line help. Each is a module
+# `commands/NAME.py` exposing `register(subparsers)`, which adds its parser (with this same help:
+# tests/runtime/test_cli_startup.py compares them) and sets `func(args) -> int`.
+COMMANDS: dict[str, str] = {
+    "check": "check .dsc files without running anything",
+    "fmt": "format .dsc files in the canonical layout",
+    "show": "show what a contract does, before anyone approves it",
+    "graph": "draw the dataflow graph (agents, data, contracts, kept results, recipients)",
+    "agent": "create and list agents (parties with signing keys)",
+    "data": "add, list and remove data elements",
+    "log": "show the audit log",
+    "audit": "verify the audit log",
+    "lsp": "run the language server for editors (stdio)",
+    "propose": "propose a contract to the escrow (checks the file first)",
+    "approve": "approve a contract (shows its summary, then signs its identity hash)",
+    "reject": "reject a contract (one rejection blocks it)",
+    "revoke": "withdraw a contract (proposer) or an approval (approver) before execution",
+    "status": "show a contract's approvals, executions and releases (or all contracts)",
+    "contracts": "list contracts (e.g. those waiting for your approval)",
+    "policy": "register standing policies that approve or block contracts automatically",
+    "execute": "execute an approved contract (requires, run, ensures, release)",
+    "run": "play a scenario end to end in a temporary escrow (development mode)",
+    "image": "build the Docker image no-trust functions run in",
+    "keys": "manage encryption keys (no-trust mode)",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,38 +51,57 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    """The options before the command (both parses know them, so that a value is never taken
+    for the command)."""
+    parser.add_argument("--version", action="version", version=f"dsc {__version__}")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `dsc` parser. With a `command`, only that command's module is imported, to add its
+    parser; without one, every command is listed with its help from `COMMANDS` (`dsc --help`)."""
     parser = _Parser(prog="dsc", description="Check, approve and execute DataStation data-sharing contracts.")
-    parser.add_argument("--version", action="version", version=f"dsc {_version()}")
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        qualified = f"datastation.runtime.commands.{name}"
-        try:
-            module = importlib.import_module(qualified)
-        except ModuleNotFoundError as exc:
-            if exc.name == qualified:  # a command being developed in a source tree
-                continue
-            raise
-        module.register(sub)
+    if command in COMMANDS:
+        importlib.import_module(f"datastation.runtime.commands.{command}").register(sub)
+        return parser
+    for name, help_text in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
+class _NotACommandLine(Exception):
+    pass
 
-        return version("datastation")
-    except Exception:  # pragma: no cover - running from a source tree without metadata
-        return "0+unknown"
+
+class _Peek(argparse.ArgumentParser):
+    def error(self, message):  # the full parser reports it
+        raise _NotACommandLine(message)
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command `argv` names, if any, found by a light parse that imports no command module
+    (`--version` is answered here)."""
+    peek = _Peek(prog="dsc", add_help=False)
+    _global_options(peek)
+    peek.add_argument("command", nargs="?")
+    peek.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        args, _unknown = peek.parse_known_args(argv)
+    except _NotACommandLine:
+        return None
+    return args.command if args.command in COMMANDS else None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        parser = build_parser(_command_in(argv))
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("dsc: interrupted", file=sys.stderr)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import _frames
 from .errors import BuiltinError
-from .types import Table
+from .types import Column, Table
 
 _Z95 = 1.959963984540054
 MIN_ARM = 10
@@ -46,7 +46,7 @@ def _design(frame: pd.DataFrame, confounders: list[str]) -> pd.DataFrame:
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
 
 
-def difference_in_means(data: Table, treatment: str, outcome: str) -> float:
+def difference_in_means(data: Table, treatment: Column, outcome: Column) -> float:
     """The mean outcome of treated rows minus that of untreated rows (no adjustment)."""
     frame = _frames.table(data)
     t = _treatment(frame, treatment)
@@ -58,7 +58,7 @@ def difference_in_means(data: Table, treatment: str, outcome: str) -> float:
     return float(y[t == 1].mean() - y[t == 0].mean())
 
 
-def causal_effect(data: Table, treatment: str, outcome: str, confounders: list[str]) -> dict:
+def causal_effect(data: Table, treatment: Column, outcome: Column, confounders: list[Column]) -> dict:
     """Estimate the average effect of `treatment` on `outcome`, adjusting for `confounders` by linear regression.
 
     Returns `effect`, `std_error`, `ci_low`, `ci_high` (95%), `naive_difference`, `n`,
@@ -101,7 +101,14 @@ def causal_effect(data: Table, treatment: str, outcome: str, confounders: list[s
     }
 
 
-def cohort_effect(cohort: Table, registry: Table, on: str, treatment: str, outcome: str, confounders: list[str]) -> dict:
+def cohort_effect(
+    cohort: Table,
+    registry: Table,
+    on: Column["cohort", "registry"],
+    treatment: Column["cohort"],
+    outcome: Column["registry"],
+    confounders: list[Column["registry"]],
+) -> dict:
     """Join a cohort (ids and `treatment`) to a registry (ids, `outcome`, confounders) on `on`, then estimate the effect.
 
     Returns what `causal_effect` returns, plus `n_cohort` (cohort rows) and `n_matched`

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _frames
+from .column import Column
 from .errors import BuiltinError
 
 FORMAT = "datastation.linear_model/1"
@@ -187,7 +188,7 @@ def _label(frame: pd.DataFrame, label: object, what: str = "data") -> pd.Series:
 # ---------------------------------------------------------------- built-ins
 
 
-def fit_classifier(data: Table, label: str, features: list[str]) -> Model:
+def fit_classifier(data: Table, label: Column, features: list[Column]) -> Model:
     """Train a logistic-regression classifier of `label` on the named feature columns.
 
     Deterministic (lbfgs, standardised features); rows whose label is missing are skipped,
@@ -233,7 +234,7 @@ def fit_classifier(data: Table, label: str, features: list[str]) -> Model:
     )
 
 
-def train_classifier(train: list[Table], label: str) -> Model:
+def train_classifier(train: list[Table], label: Column) -> Model:
     """Train a logistic-regression classifier of `label` on the rows of all tables together.
 
     Features are the numeric and boolean columns every table has, except the label and
@@ -266,7 +267,7 @@ def predict(model: Model, data: Table) -> Table:
     return out
 
 
-def accuracy(model: Model, data: Table, label: str) -> float:
+def accuracy(model: Model, data: Table, label: Column) -> float:
     """The fraction of rows of `data` whose `label` the model predicts correctly (rows without a label skipped)."""
     model = _model(model)
     frame = _frames.table(data)

@@ -12,9 +12,14 @@ import pandas as pd
 
 from . import _frames
 from .errors import BuiltinError
-from .types import Schema, Table
+from .types import Column, Schema, Table
 
 METRICS = ("count", "sum", "mean", "median", "min", "max")
+
+# The columns of a built-in's result table, when its arguments tell them: read by the checker
+# (with ast) to check column names used on the result (`ensure minimum(result, "n") >= 30`).
+# "*by": the names in the list passed as `by`; "{metric}_{column}": the strings passed as those.
+RESULT_COLUMNS = {"aggregate": ("*by", "n", "{metric}_{column}")}
 # ISO text read from CSV counts as a date/datetime, as the escrow's schema inference does.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\Z")
@@ -60,14 +65,14 @@ def schema(data: Table) -> Schema:
     return {str(name): _column_type(frame[name]) for name in frame.columns}
 
 
-def count(data: Table, column: str) -> int:
+def count(data: Table, column: Column) -> int:
     """The number of rows where `column` has a value (is not missing)."""
     frame = _frames.table(data)
     _frames.has_columns(frame, [column])
     return int(frame[column].notna().sum())
 
 
-def mean(data: Table, column: str) -> float:
+def mean(data: Table, column: Column) -> float:
     """The mean of a numeric column (missing values skipped)."""
     series = _frames.numeric(_frames.table(data), column).dropna()
     if series.empty:
@@ -75,7 +80,7 @@ def mean(data: Table, column: str) -> float:
     return float(series.mean())
 
 
-def minimum(data: Table, column: str) -> float:
+def minimum(data: Table, column: Column) -> float:
     """The smallest value of a numeric column (missing values skipped)."""
     series = _frames.numeric(_frames.table(data), column).dropna()
     if series.empty:
@@ -83,7 +88,7 @@ def minimum(data: Table, column: str) -> float:
     return float(series.min())
 
 
-def maximum(data: Table, column: str) -> float:
+def maximum(data: Table, column: Column) -> float:
     """The largest value of a numeric column (missing values skipped)."""
     series = _frames.numeric(_frames.table(data), column).dropna()
     if series.empty:
@@ -91,12 +96,12 @@ def maximum(data: Table, column: str) -> float:
     return float(series.max())
 
 
-def total(data: Table, column: str) -> float:
+def total(data: Table, column: Column) -> float:
     """The sum of a numeric column (missing values skipped)."""
     return float(_frames.numeric(_frames.table(data), column).sum())
 
 
-def min_group_size(data: Table, by: list[str]) -> int:
+def min_group_size(data: Table, by: list[Column]) -> int:
     """The number of rows in the smallest group when grouping by the `by` columns (0 for an empty table)."""
     frame = _frames.table(data)
     keys = _frames.names(by, "by")
@@ -108,7 +113,7 @@ def min_group_size(data: Table, by: list[str]) -> int:
     return int(frame.groupby(keys, dropna=False, sort=False).size().min())
 
 
-def aggregate(data: Table, by: list[str], metric: str, column: str, min_group: int) -> Table:
+def aggregate(data: Table, by: list[Column], metric: str, column: Column, min_group: int) -> Table:
     """Group by the `by` columns and compute `metric` of `column`, suppressing groups under `min_group` rows.
 
     `metric` is one of count, sum, mean, median, min, max. The result has the `by` columns,

@@ -1,8 +1,8 @@
 """The value types built-in and user functions exchange, as the checker names them.
 
 The checker reads annotations by name (never importing anything), mapping `int`, `float`,
-`str`, `bool`, `list[T]`, `dict`, `Any`, `Table`, `Model` and `Schema` to its own types.
-These aliases make the same annotations meaningful to Python.
+`str`, `bool`, `list[T]`, `dict`, `Any`, `Table`, `Model`, `Schema` and `Column` to its own
+types. These aliases make the same annotations meaningful to Python.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from .column import Column
 from .errors import BuiltinError
 from .models import LinearModel
 
@@ -23,5 +24,5 @@ Model = LinearModel
 Schema = dict[str, str]
 """Column name -> column type (`int`, `float`, `string`, `bool`, `date`, `datetime`)."""
 
-__all__ = ["Any", "BuiltinError", "Model", "Schema", "Table"]
+__all__ = ["Any", "BuiltinError", "Column", "Model", "Schema", "Table"]
 

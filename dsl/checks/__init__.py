@@ -12,6 +12,7 @@ from .. import ir
 from ..symbols import Symbols
 from . import (
     call_signatures,
+    column_names,
     condition_types,
     contract_structure,
     data_declarations,
@@ -50,6 +51,7 @@ RULES = (
     result_scope,
     function_modules,
     call_signatures,
+    column_names,
     condition_types,
     data_declarations,
     data_owners_are_agents,

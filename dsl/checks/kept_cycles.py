@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import networkx as nx
-
 from .. import codes
 from ..diagnostics import Related, error
 from ..flow import flow_graph, path_steps
@@ -14,6 +12,8 @@ CODES = (codes.KEPT_CYCLE,)
 def check(ctx):
     if not ctx.symbols.kept:
         return
+    import networkx as nx  # only for a program with kept results (dsl/flow.py)
+
     g = flow_graph(ctx.symbols)
     # A cycle through a kept result only passes kept results and the contracts that keep them
     # (any other contract only releases to agents, and agents send nothing on along flow edges),

@@ -11,6 +11,8 @@ CODES = (codes.NEVER_VIOLATED,)
 
 def check(ctx):
     sym = ctx.symbols
+    if not ctx.program.nevers:
+        return  # no graph to build
     g = flow_graph(sym)
     for n in ctx.program.nevers:
         sources = [("data", k) for k in sorted(sym.data) if n.data.matches(*k.split(".", 1))]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datastation.stdlib.models import fit_classifier, predict
 from datastation.stdlib.tables import aggregate
-from datastation.stdlib.types import Model, Table
+from datastation.stdlib.types import Column, Model, Table
 
 
-def buyer_model(audience: Table, conversions: Table, label: str) -> Model:
+def buyer_model(audience: Table, conversions: Table, label: Column["conversions"]) -> Model:
     """Train a model of who converts, from the matched audience's activity on both platforms.
 
     Joins the audience with the advertiser's conversions on `user_key`; the model learns
@@ -18,7 +18,7 @@ def buyer_model(audience: Table, conversions: Table, label: str) -> Model:
     return fit_classifier(labelled, label, features)
 
 
-def segment_scores(model: Model, audience: Table, by: list[str], min_group: int) -> Table:
+def segment_scores(model: Model, audience: Table, by: list[Column], min_group: int) -> Table:
     """The mean predicted conversion probability of each audience segment, with small segments suppressed.
 
     One row per group of the `by` columns holding at least `min_group` people: the group

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from datastation.stdlib.models import fit_classifier
-from datastation.stdlib.types import Model, Table
+from datastation.stdlib.types import Column, Model, Table
 
 
-def fraud_model(train: list[Table], label: str) -> Model:
+def fraud_model(train: list[Table], label: Column) -> Model:
     """Train a fraud classifier on the transactions of every given bank together.
 
     A logistic regression over the transaction features (never the transaction id); the

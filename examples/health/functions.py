@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from datastation.stdlib.types import Table
+from datastation.stdlib.types import Column, Table
 
 
-def covariate_balance(cohort: Table, registry: Table, on: str, treatment: str, confounders: list[str]) -> Table:
+def covariate_balance(
+    cohort: Table,
+    registry: Table,
+    on: Column["cohort", "registry"],
+    treatment: Column["cohort"],
+    confounders: list[Column["registry"]],
+) -> Table:
     """How different treated and untreated cohort patients are before treatment: one row per confounder.
 
     Columns: `confounder`, `mean_treated`, `mean_control` and `std_difference` (the

@@ -1,10 +1,12 @@
-"""`dsc check FILE...`: every static check, with located diagnostics."""
+"""`dsc check FILE...`: every static check, with located diagnostics. A directory stands for
+every `.dsc` file below it."""
 
 from __future__ import annotations
 
+import os
 import sys
 
-from datastation.dsl.diagnostics import Severity
+from datastation.dsl.diagnostics import Diagnostic, Severity
 
 from .common import ExitCode
 
@@ -13,7 +15,8 @@ def register(sub) -> None:
     p = sub.add_parser("check", help="check .dsc files without running anything",
                        description="Check .dsc files statically: syntax, names, signatures, types, policies, "
                                    "never constraints, goals and unused declarations.")
-    p.add_argument("files", nargs="+", metavar="FILE", help=".dsc files to check ('-' reads standard input)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help=".dsc files to check: a directory checks every .dsc file below it, '-' reads standard input")
     p.add_argument("--format", choices=("human", "plain", "json"), default="human", help="output format")
     p.add_argument("--max-errors", type=_positive, default=None, metavar="N",
                    help="show at most N errors (all warnings are still counted)")
@@ -38,11 +41,16 @@ def run(args) -> int:
     from datastation.dsl.check import check_file, check_source
     from datastation.dsl.render import render, use_color
 
-    diags, sources = [], {}
-    for f in args.files:
-        result = check_source(sys.stdin.read(), "<stdin>") if f == "-" else check_file(f)
-        sources[result.file] = result.source
-        diags.extend(result.diagnostics)
+    diags, sources, files = [], {}, 0
+    for arg in args.files:
+        for f in _expand(arg):
+            if isinstance(f, Diagnostic):  # a directory without .dsc files
+                diags.append(f)
+                continue
+            result = check_source(sys.stdin.read(), "<stdin>") if f == "-" else check_file(f)
+            sources[result.file] = result.source
+            diags.extend(result.diagnostics)
+            files += 1
     if args.no_warnings:
         diags = [d for d in diags if d.severity is Severity.ERROR]
     errors = [d for d in diags if d.severity is Severity.ERROR]
@@ -55,11 +63,30 @@ def run(args) -> int:
     sys.stdout.write(out)
     if args.format != "json":
         n_warn = len(diags) - len(errors)
-        summary = _summary(len(errors), n_warn, len(args.files))
+        summary = _summary(len(errors), n_warn, files)
         if len(shown) < len(diags):
             summary += f" ({len(diags) - len(shown)} not shown: --max-errors {args.max_errors})"
         print(summary, file=sys.stderr if shown else sys.stdout)
     return ExitCode.ERRORS if errors else ExitCode.OK
+
+
+def _expand(arg: str) -> list:
+    """The files `arg` names: itself, or for a directory every `.dsc` file below it (sorted,
+    hidden directories such as `.git` or `.dsc-escrow` skipped, symbolic links to directories
+    not followed); a directory without any gives a DSC005 diagnostic instead."""
+    if arg == "-" or not os.path.isdir(arg):
+        return [arg]
+    found = []
+    for folder, dirs, names in os.walk(arg):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += sorted(os.path.join(folder, n) for n in names if n.endswith(".dsc"))
+    if found:
+        return found
+    from datastation.dsl import codes
+    from datastation.dsl.diagnostics import Span, error
+
+    return [error(codes.UNREADABLE_FILE, "no .dsc file in this directory", Span(file=arg),
+                  help="name a .dsc file, or a directory that holds some")]
 
 
 def _summary(errors: int, warnings: int, files: int) -> str:

@@ -33,3 +33,30 @@ def summary(data: Table, column: str, min_group: int = 50) -> Table:
 
 def anything(x, y=1, *rest, **options):
     """An unannotated function: any arguments fit."""
+
+
+def top_rows(data: Table, /, limit: int) -> Table:
+    """The first `limit` rows (`data` is positional-only)."""
+
+
+def clip(data: Table, low: float = 0.0, /, high: float = 1.0, *, scale: float = 1.0) -> Table:
+    """Every kind of parameter but the variadic ones."""
+
+
+def tagged(data: Table, /, **tags) -> Table:
+    """A positional-only table and any keyword tags."""
+
+
+def column_stat(data: Table, column: Column) -> float:
+    """A statistic of one column of a table."""
+
+
+def joined_stat(left: Table, right: Table, key: Column["left", "right"], value: Column["right"]) -> float:
+    """Join on `key` (a column of both tables), then a statistic of `value` (a column of `right`)."""
+
+
+def group_counts(data: Table, by: list[Column]) -> Table:
+    """Row counts per group: the `by` columns and `count` (declared in RESULT_COLUMNS)."""
+
+
+RESULT_COLUMNS = {"group_counts": ("*by", "count")}

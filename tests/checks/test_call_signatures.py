@@ -50,3 +50,45 @@ def test_stdlib_signatures_are_known():
     src = "agent a\ndata a.x csv \"data.csv\"\ncontract c { by a compute «rows()» to a }\n"
     expect("DSC034", src)
     expect("DSC035", "agent a\ndata a.x csv \"data.csv\"\ncontract c { by a compute schema(a.x, «1») to a }\n")
+
+
+# ---- positional-only parameters (DSC037): bound as Python binds them
+
+
+def errors(src: str) -> list[str]:
+    return [code for code in codes(src) if code != "DSC070"]  # bank2.train is unused here
+
+
+def test_positional_only_passed_by_keyword():
+    src = c('top_rows(«data» = bank1.train, limit = 5)')
+    (d,) = expect("DSC037", src)
+    assert "/" in d.help and "position" in d.help
+    assert errors(src) == ["DSC037"]  # one mistake: 'data' is not also reported missing
+
+
+def test_positional_only_passed_by_position_fits():
+    assert errors(c("top_rows(bank1.train, limit = 5)")) == []
+    assert errors(c("top_rows(bank1.train, 5)")) == []
+
+
+def test_positional_only_with_a_default_passed_by_keyword():
+    expect("DSC037", c("clip(bank1.train, «low» = 0.5)"))
+    assert errors(c("clip(bank1.train, 0.5, high = 2.0, scale = 3.0)")) == []
+
+
+def test_keyword_only_cannot_be_passed_by_position():
+    # clip takes three positional arguments at most: `scale` is keyword-only.
+    expect("DSC035", c("clip(bank1.train, 0.5, 2.0, «3.0»)"))
+
+
+def test_positional_only_name_with_var_keyword_goes_to_it():
+    # Python: tagged(data = x) puts `data` in **tags, and the parameter `data` is missing.
+    src = c('«tagged(data = bank1.train, source = "a")»')
+    (d,) = expect("DSC034", src)
+    assert "positional-only" in d.help and "**tags" in d.help
+    assert errors(c('tagged(bank1.train, data = "also a tag")')) == []
+
+
+def test_positional_only_and_its_keyword_twice():
+    src = c("top_rows(«data» = bank1.train, «data» = bank2.train, limit = 1)")
+    assert errors(src) == ["DSC037", "DSC036"]

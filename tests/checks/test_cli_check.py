@@ -106,10 +106,42 @@ def test_missing_file_is_a_diagnostic(dsc, files):
     assert "DSC005" in r.stdout and "Traceback" not in r.stdout + r.stderr
 
 
-def test_directory_instead_of_file(dsc, files):
-    r = dsc(files)
+def _filenames(r) -> set[str]:
+    return {d["range"]["filename"] for d in json.loads(r.stdout)["diagnostics"]}
+
+
+def test_a_directory_checks_every_dsc_file_below_it(dsc, files):
+    deeper = files / "more" / "deeper"
+    deeper.mkdir(parents=True)
+    (deeper / "x.csv").write_text("id\n1\n")
+    (deeper / "deep.dsc").write_text(BAD)
+    (deeper / "notes.txt").write_text("not a contract {")
+    hidden = files / ".dsc-escrow"  # hidden directories (an escrow, .git) are not searched
+    hidden.mkdir()
+    (hidden / "junk.dsc").write_text("agent {")
+    r = dsc(files, "--format", "json")
     assert r.returncode == 1
-    assert "DSC005" in r.stdout and "Traceback" not in r.stdout + r.stderr
+    assert _filenames(r) == {str(files / "bad.dsc"), str(deeper / "deep.dsc")}
+    assert json.loads(r.stdout)["error_count"] == 6
+
+
+def test_a_directory_of_clean_files_is_ok(dsc, files):
+    (files / "bad.dsc").unlink()
+    (files / "sub").mkdir()
+    (files / "sub" / "x.csv").write_text("id\n1\n")
+    (files / "sub" / "also_good.dsc").write_text(GOOD)
+    r = dsc(files)
+    assert r.returncode == 0
+    assert "ok: 2 files checked" in r.stdout
+
+
+def test_a_directory_without_dsc_files_is_a_diagnostic(dsc, tmp_path):
+    (tmp_path / "readme.txt").write_text("hello")
+    r = dsc(tmp_path, "--format", "json")
+    assert r.returncode == 1
+    (d,) = json.loads(r.stdout)["diagnostics"]
+    assert d["code"] == "DSC005" and d["range"]["filename"] == str(tmp_path)
+    assert "Is a directory" not in r.stdout + r.stderr
 
 
 def test_non_utf8_file(dsc, files):

@@ -12,7 +12,7 @@ import pytest
 from lark.parsers.lalr_analysis import Reduce, Shift
 from packaging.requirements import Requirement
 
-from datastation.dsl import lalr, parser
+from datastation.dsl import lalr, parse_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +31,7 @@ def test_pyproject_pins_the_supported_minor_version():
 
 
 def _real_lark():
-    return lark.Lark(parser.GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer=parser._TokenListLexer,
-                     maybe_placeholders=False)
+    return parse_table.build_lark()
 
 
 def _with_table(**table) -> SimpleNamespace:
@@ -67,12 +66,15 @@ BROKEN = {
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_missing_internals_fail_clearly(name):
     with pytest.raises(lalr.LarkInternalsError) as caught:
-        lalr.Driver(BROKEN[name], parser._Builder())
+        lalr.read_lark_table(BROKEN[name])
     message = str(caught.value)
     assert lalr.SUPPORTED_LARK in message and lark.__version__ in message
 
 
 def test_missing_table_classes_fail_clearly(monkeypatch):
-    monkeypatch.setattr(lalr, "_LarkShift", None)
+    def missing():
+        raise ImportError("cannot import name 'Shift' from 'lark.parsers.lalr_analysis'")
+
+    monkeypatch.setattr(lalr, "_table_classes", missing)
     with pytest.raises(lalr.LarkInternalsError, match="Shift"):
-        lalr.Driver(_real_lark(), parser._Builder())
+        lalr.read_lark_table(_real_lark())

@@ -9,7 +9,7 @@ import pytest
 
 import datastation.stdlib as stdlib
 
-ALLOWED = {"int", "float", "str", "bool", "list", "dict", "Any", "Table", "Model", "Schema"}
+ALLOWED = {"int", "float", "str", "bool", "list", "dict", "Any", "Table", "Model", "Schema", "Column"}
 
 
 def _public_defs() -> dict[str, tuple[str, ast.FunctionDef]]:
@@ -78,6 +78,46 @@ def test_checker_sees_every_builtin_with_typed_signature():
         assert all(p.type != types.ANY for p in sig.params), name
     assert str(sigs["accuracy"].returns) == "float"
     assert [str(p.type) for p in sigs["train_classifier"].params] == ["list[table]", "string"]
+
+
+COLUMN_PARAMETERS = {  # every built-in parameter that names columns, and the tables they are columns of
+    ("count", "column"): (), ("mean", "column"): (), ("minimum", "column"): (), ("maximum", "column"): (),
+    ("total", "column"): (), ("min_group_size", "by"): (), ("aggregate", "by"): (), ("aggregate", "column"): (),
+    ("fit_classifier", "label"): (), ("fit_classifier", "features"): (), ("train_classifier", "label"): (),
+    ("accuracy", "label"): (), ("difference_in_means", "treatment"): (), ("difference_in_means", "outcome"): (),
+    ("causal_effect", "treatment"): (), ("causal_effect", "outcome"): (), ("causal_effect", "confounders"): (),
+    ("cohort_effect", "on"): ("cohort", "registry"), ("cohort_effect", "treatment"): ("cohort",),
+    ("cohort_effect", "outcome"): ("registry",), ("cohort_effect", "confounders"): ("registry",),
+}
+
+
+def test_column_parameters_are_marked_and_name_table_parameters():
+    from datastation.dsl import types as T
+    from datastation.dsl.signatures import stdlib_functions
+
+    sigs = stdlib_functions()
+    found = {(name, p.name): p.columns_of for name in stdlib.BUILTINS for p in sigs[name].params
+             if p.columns_of is not None}
+    assert found == COLUMN_PARAMETERS
+    for (name, _param), tables in found.items():
+        table_params = {p.name for p in sigs[name].params if p.type in (T.TABLE, T.list_of(T.TABLE))}
+        assert table_params and set(tables) <= table_params, name
+
+
+def test_aggregate_result_columns_are_what_it_returns():
+    import pandas as pd
+
+    from datastation.dsl.signatures import stdlib_functions
+    from datastation.stdlib.tables import aggregate
+
+    frame = pd.DataFrame({"region": ["n", "s", "n"], "band": ["a", "a", "b"], "minutes": [1.0, 2.0, 3.0]})
+    template = stdlib_functions()["aggregate"].result_columns
+    for by, metric, column in [(["region"], "mean", "minutes"), (["region", "band"], "count", "minutes"),
+                               ([], "sum", "minutes")]:
+        predicted = []
+        for t in template:
+            predicted += by if t == "*by" else [t.format(metric=metric, column=column)]
+        assert list(aggregate(frame, by, metric, column, 1).columns) == predicted
 
 
 def test_reference_lists_every_builtin():

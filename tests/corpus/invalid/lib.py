@@ -33,3 +33,15 @@ def summary(data: Table, column: str, min_group: int = 50) -> Table:
 
 def anything(x, y=1, *rest, **options):
     """An unannotated function: any arguments fit."""
+
+
+def top_rows(data: Table, /, limit: int) -> Table:
+    """The first `limit` rows (`data` is positional-only)."""
+
+
+def tagged(data: Table, /, **tags) -> Table:
+    """A positional-only table and any keyword tags."""
+
+
+def split(data: Table, *, by: Column, parts: int = 2) -> list[Table]:
+    """Keyword-only parameters after a bare star."""
