@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "fmt",
     "show",
     "graph",
+    "escrow",
     "agent",
     "data",
     "log",
