@@ -53,6 +53,42 @@ def test_bad_module_paths_are_refused_with_a_code_and_an_audit_entry(world, path
     assert world.store.list_contracts() == []
 
 
+@pytest.mark.parametrize("change", [
+    lambda b: b.update(file="bank\x00.dsc"),
+    lambda b: b.update(file="b" * 300 + ".dsc"),
+    lambda b: b["modules"].update({"bank.dsc": "x = 1\n"}),
+    lambda b: b["modules"].update({"sub": "x = 1\n", "sub/f.py": "y = 2\n"}),
+    lambda b: b["modules"].update({f"m{i}.py": "" for i in range(300)}),
+], ids=["nul_file_name", "long_file_name", "module_is_the_dsc",
+        "module_is_a_folder", "too_many_modules"])
+def test_bad_bundles_are_refused_with_a_code_and_an_audit_entry(world, change):
+    bundle = make_bundle(world.dsc)
+    change(bundle)
+    req = world.escrow.sign_as("bank1", PROPOSE, propose_params(bundle, "joint_model"))
+    before = world.store.audit_count()
+    with pytest.raises(EscrowRefusal) as info:
+        world.escrow.propose(req)
+    assert info.value.code == "bad_bundle", str(info.value)
+    entries = list(world.store.audit_entries())[before:]
+    assert [(e.kind, e.payload["code"]) for e in entries] == [("refusal", "bad_bundle")]
+
+
+def test_a_bundle_that_is_not_unicode_cannot_even_be_signed(world):
+    # lone surrogates: no canonical JSON, so no signature can cover them; the escrow refuses
+    from datastation.runtime.keys import SignedRequest
+
+    bundle = make_bundle(world.dsc)
+    bundle["modules"]["functions.py"] += "\n# \ud800\n"
+    with pytest.raises(ValueError):
+        world.escrow.sign_as("bank1", PROPOSE, propose_params(bundle, "joint_model"))
+    good = world.escrow.sign_as("bank1", PROPOSE, propose_params(make_bundle(world.dsc), "joint_model"))
+    forged = SignedRequest({**good.envelope, "params": propose_params(bundle, "joint_model")}, good.signature)
+    with pytest.raises(EscrowRefusal) as info:
+        world.escrow.propose(forged)
+    assert info.value.code == "malformed"
+    assert list(world.store.audit_entries())[-1].payload["code"] == "malformed"
+
+
 @pytest.mark.parametrize("name, text, extra", [
     ("ragged.csv", f"a,b\n1,2\n{SECRET},3,4\n", []),
     ("header.csv", f"{SECRET}\n1\n", ["--declared-schema", '{"a": "int"}']),
@@ -69,7 +105,19 @@ def test_a_refused_data_add_writes_none_of_the_file_into_the_audit_log(tmp_path,
     log = ok(dsc("log", "--format", "json")).stdout + ok(dsc("log")).stdout
     assert json.loads(ok(dsc("log", "--format", "json")).stdout)[-1]["kind"] == "refusal"
     assert SECRET not in log
-    assert SECRET not in (tmp_path / ".dsc-escrow" / "escrow.db").read_bytes().decode("latin-1")
+    for p in (tmp_path / ".dsc-escrow").rglob("*"):  # the database, its journal, the storage
+        assert not p.is_file() or SECRET.encode() not in p.read_bytes(), p
+
+
+def test_a_declared_schema_read_from_a_file_is_not_copied_into_the_audit_log(tmp_path, dsc):
+    ok(dsc("agent", "create", "bank1", "--no-passphrase"))
+    (tmp_path / "t.csv").write_text("a\n1\n")
+    (tmp_path / "secret.json").write_text(f'{{"password": "{SECRET}", "user": "root"}}')
+    r = dsc("data", "add", "bank1.x", "t.csv", "--as", "bank1", "--declared-schema", "@secret.json")
+    assert r.returncode == 1
+    assert SECRET not in ok(dsc("log", "--format", "json")).stdout
+    for p in (tmp_path / ".dsc-escrow").rglob("*"):
+        assert not p.is_file() or SECRET.encode() not in p.read_bytes(), p
 
 
 EVIL = "\x1b]0;owned\x07col\x1b[2J\x1b[31m\u202e\x9b"
