@@ -155,3 +155,15 @@ def test_free_text_of_other_parties_is_printed_escaped_in_status_and_log(tmp_pat
     _no_control(ok(dsc("status", cid)).stdout)
     _no_control(ok(dsc("status")).stdout)
     _no_control(ok(dsc("log")).stdout)
+
+
+def test_the_summary_an_owner_reads_before_approving_is_printed_escaped(tmp_path, dsc):
+    # a proposer's string literal that would erase lines of the summary on the owner's terminal
+    (tmp_path / "t.csv").write_text("x\n1\n")
+    (tmp_path / "c.dsc").write_text(
+        'agent a\nagent b\ndata a.t csv "t.csv"\n'
+        'contract c {\n  by b\n  compute rows(data = a.t)\n  to b\n'
+        f'  require rows(a.t) > 0 and "{EVIL}\\x1b[1A\\x1b[2K" == "z"\n}}\n', encoding="utf-8")
+    shown = ok(dsc("show", "c.dsc", "c"))
+    _no_control(shown.stdout)
+    assert "\\x1b" in shown.stdout
