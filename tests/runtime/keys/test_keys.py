@@ -320,3 +320,19 @@ def test_cli_escrow_id_and_pinning(tmp_path, dsc, monkeypatch):
     assert r.returncode == 1 and "DSC_ESCROW_ID" in r.stderr
     monkeypatch.setenv("DSC_ESCROW_ID", eid)
     assert dsc("data", "add", "bank1.t", "t.csv", "--as", "bank1").returncode == 0
+
+
+def test_an_escrow_made_by_an_older_dsc(tmp_path, dsc):
+    # agents' keys inside the escrow: not used, and the error says where to move them
+    assert dsc("agent", "create", "bank1", "--no-passphrase").returncode == 0
+    old = tmp_path / ".dsc-escrow" / "keyring"
+    old.mkdir()
+    (tmp_path / "keyring" / "bank1.pem").rename(old / "bank1.pem")
+    (tmp_path / "t.csv").write_text("x\n1\n")
+    r = dsc("data", "add", "bank1.t", "t.csv", "--as", "bank1")
+    assert r.returncode == 1 and "mv " in r.stderr and str(old / "bank1.pem") in r.stderr
+    # the wrapped data keys of no_trust are still found where it kept them
+    config = config_from_dict({}, tmp_path)
+    assert config.datakeys_path == tmp_path / ".dsc-escrow" / "datakeys.json"
+    (old / "datakeys.json").write_text("{}")
+    assert config.datakeys_path == old / "datakeys.json"
