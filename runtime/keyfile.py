@@ -31,8 +31,10 @@ from .crashpoints import crash_point
 from .fsutil import fsync_dir
 
 SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P = 17, 8, 1
-# What a key file may ask of us: a hostile file must not make the reader allocate gigabytes.
-_MAX_LOG_N, _MAX_R, _MAX_P = 20, 32, 16
+# What a key file may ask of us: a hostile file must not make the reader allocate gigabytes or
+# spin for minutes (128·N·r bytes of memory, work ∝ N·r·p; ours: 128 MiB and 2^20).
+_MAX_MEMORY = 256 * 1024 * 1024
+_MAX_WORK = 4 << (SCRYPT_LOG_N + 3)
 
 _OID_PBES2 = "1.2.840.113549.1.5.13"
 _OID_SCRYPT = "1.3.6.1.4.1.11591.4.11"
@@ -161,7 +163,7 @@ def _scrypt_parts(pem: bytes) -> tuple[bytes, int, int, int, bytes, bytes] | Non
         iv, ciphertext = cipher.read(0x04), top.read(0x04)
     except (ValueError, TypeError):
         raise KeysError("damaged") from None
-    if n < 2 or n & (n - 1) or n > 1 << _MAX_LOG_N or not 0 < r <= _MAX_R or not 0 < p <= _MAX_P or len(iv) != 16:
+    if n < 2 or n & (n - 1) or r < 1 or p < 1 or 128 * n * r > _MAX_MEMORY or n * r * p > _MAX_WORK or len(iv) != 16:
         raise KeysError("unsupported scrypt parameters")
     return salt, n, r, p, iv, ciphertext
 
