@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "fmt": "format .dsc files in the canonical layout",
     "show": "show what a contract does, before anyone approves it",
     "graph": "draw the dataflow graph (agents, data, contracts, kept results, recipients)",
+    "escrow": "show the escrow's id (what every signed message names)",
     "agent": "create and list agents (parties with signing keys)",
     "data": "add, list and remove data elements",
     "log": "show the audit log",

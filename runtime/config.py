@@ -3,7 +3,9 @@
 Lookup order: an explicit path (`--config PATH`), then the env var `DSC_CONFIG`, then
 `data_station_config.yaml` in the current directory; with none found the defaults apply.
 Relative paths are resolved against the directory of the config file (or the current
-directory). Paths left unset derive from `escrow_dir`.
+directory). Paths left unset derive from `escrow_dir`, except the agents' keyring: it belongs to
+the user, not to the escrow (`$DSC_KEYRING`, else `keyring_path`, else
+`~/.config/datastation/keys`), and it may not lie inside the escrow directory.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .keyring import KEYRING_ENV, default_keyring_path, keyring_path as user_keyring_path
 
 CONFIG_NAME = "data_station_config.yaml"
 TRUST_MODES = ("full_trust", "no_trust")
@@ -58,7 +62,7 @@ class Config:
     escrow_dir: Path = Path(".dsc-escrow")
     store: StoreConfig = field(default_factory=StoreConfig)
     storage_path: Path = Path(".dsc-escrow/storage")
-    keyring_path: Path = Path(".dsc-escrow/keyring")
+    keyring_path: Path = field(default_factory=user_keyring_path)  # the user's, outside the escrow
     outbox_path: Path = Path(".dsc-escrow/outbox")
     trust_mode: str = "full_trust"
     executor: str | None = None  # None: DEFAULT_EXECUTOR[trust_mode]
@@ -71,20 +75,34 @@ class Config:
         if self.executor is None:
             object.__setattr__(self, "executor", DEFAULT_EXECUTOR.get(self.trust_mode, "inprocess"))
         check_trust(self.trust_mode, self.executor)
+        check_keyring(self.keyring_path, self.escrow_dir)
 
     @property
     def escrow_key_path(self) -> Path:
+        """The escrow's signing key (mode 0600, read by the escrow's process only)."""
         return self.escrow_dir / "escrow_key.pem"
 
-    def with_root(self, root: str | os.PathLike) -> "Config":
-        """The same settings with every escrow path moved under `root` (temporary escrows)."""
+    @property
+    def escrow_pub_path(self) -> Path:
+        """The escrow's public key, for anyone to read: it gives the escrow's id."""
+        return self.escrow_dir / "escrow.pub"
+
+    @property
+    def datakeys_path(self) -> Path:
+        """The escrow's wrapped data keys (no_trust); where escrows made before 0.2 kept them, if there."""
+        legacy = self.escrow_dir / "keyring" / "datakeys.json"
+        return legacy if legacy.exists() else self.escrow_dir / "datakeys.json"
+
+    def with_root(self, root: str | os.PathLike, keyring: str | os.PathLike | None = None) -> "Config":
+        """The same settings with every escrow path moved under `root` (temporary escrows), and
+        the agents' keyring at `keyring` when given (it stays outside `root`)."""
         root = Path(root).resolve()
         return dataclasses.replace(
             self,
             escrow_dir=root,
             store=dataclasses.replace(self.store, path=root / "escrow.db"),
             storage_path=root / "storage",
-            keyring_path=root / "keyring",
+            keyring_path=Path(keyring).resolve() if keyring is not None else self.keyring_path,
             outbox_path=root / "outbox",
         )
 
@@ -172,6 +190,9 @@ def _build(raw: dict[str, Any], base: Path, source: Path | None) -> Config:
         file=path("kek.file", kek_raw.get("file"), None) if kek_raw.get("file") is not None else None,  # type: ignore[arg-type]
         env=_typed(kek_raw, "env", str, None, "kek"),
     )
+    configured_keyring = path("keyring_path", raw.get("keyring_path"), None)  # type: ignore[arg-type]
+    if configured_keyring is not None:  # wrong even when $DSC_KEYRING overrides it
+        check_keyring(configured_keyring, escrow_dir, "config key 'keyring_path'")
     window = raw.get("request_window_seconds", 300)
     if isinstance(window, bool) or not isinstance(window, (int, float)) or window <= 0:
         raise ConfigError("config key 'request_window_seconds' must be a positive number")
@@ -179,7 +200,7 @@ def _build(raw: dict[str, Any], base: Path, source: Path | None) -> Config:
         escrow_dir=escrow_dir,
         store=store,
         storage_path=path("storage_path", raw.get("storage_path"), escrow_dir / "storage"),
-        keyring_path=path("keyring_path", raw.get("keyring_path"), escrow_dir / "keyring"),
+        keyring_path=user_keyring_path(configured_keyring),
         outbox_path=path("outbox_path", raw.get("outbox_path"), escrow_dir / "outbox"),
         trust_mode=_choice(raw.get("trust_mode", "full_trust"), "trust_mode", TRUST_MODES),
         executor=(None if raw.get("executor") is None else _choice(raw["executor"], "executor", EXECUTORS)),
@@ -188,6 +209,19 @@ def _build(raw: dict[str, Any], base: Path, source: Path | None) -> Config:
         request_window_seconds=float(window),
         source=source,
     )
+
+
+def check_keyring(keyring: Path, escrow_dir: Path, source: str | None = None) -> None:
+    """Agents' private keys never live in the escrow directory."""
+    k, e = Path(os.path.realpath(Path(keyring).absolute())), Path(os.path.realpath(Path(escrow_dir).absolute()))
+    if k == e or e in k.parents:
+        if source is None:
+            env = os.environ.get(KEYRING_ENV)
+            source = KEYRING_ENV if env and Path(os.path.realpath(Path(env).expanduser().absolute())) == k \
+                else "keyring_path"
+        raise ConfigError(f"the agents' keyring {keyring} ({source}) is inside the escrow directory {escrow_dir}: "
+                          f"agents' private keys never live in the escrow; keep them in a keyring of your own "
+                          f"(unset it for the default {default_keyring_path()})")
 
 
 def check_trust(trust_mode: str, executor: str) -> None:

@@ -1,21 +1,26 @@
-"""Ed25519 keys: agent key pairs in a keyring, the escrow's own key, and signed requests.
+"""Ed25519 keys and signed requests: the primitives, the escrow's own key, and the envelope.
 
-Agent private keys are PEM files `<keyring>/<agent>.pem` (mode 0600, optionally encrypted
-with a passphrase); the public key is registered with the escrow. Every lifecycle request is
-an envelope `{action, params, agent, nonce, timestamp}` serialised as canonical JSON and
-signed by the agent; the escrow verifies it against the registered key, refuses replayed
-nonces and timestamps outside its window. Approvals sign `approval_message(contract_id)`.
+Agents' private keys are their own: they live in a per-user keyring outside any escrow
+(`keyring.py`; files written and read by `keyfile.py`). The escrow holds their public keys, and
+its own signing key (`escrow_key.pem`, mode 0600) beside its public half (`escrow.pub`), from
+which its id is derived (`escrow_id`).
+
+Every request is an envelope `{action, params, agent, escrow, nonce, timestamp}` serialised as
+canonical JSON and signed by the agent; the escrow verifies that it names this escrow, the
+signature against the registered key, refuses replayed nonces and timestamps outside its
+window. Approvals sign `approval_message(escrow_id, contract_id)`: an approval given at one
+escrow is worth nothing at another.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import re
 import secrets
-import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,13 +32,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .fsutil import fsync_dir
-from .crashpoints import crash_point
+from .keyfile import KeysError, load_private_key_file, private_pem, sweep_temporary_keys, write_secret_file
+
+__all__ = ["KeysError", "AuthError"]  # KeysError lives with the key files; re-exported here
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
-
-
-class KeysError(Exception):
-    """A key could not be created, read or used; the message is fit for a user."""
+ENVELOPE_KEYS = frozenset({"action", "params", "agent", "escrow", "nonce", "timestamp"})
 
 
 class AuthError(Exception):
@@ -93,15 +97,23 @@ def verify(public_key: Ed25519PublicKey | str | bytes, message: bytes, signature
         return False
 
 
-def approval_message(contract_id: str) -> bytes:
-    """What an approval signs: the contract identity hash, domain-separated."""
-    return b"datastation-approval:" + contract_id.encode()
+def normalized_public_pem(pem: str | bytes) -> str:
+    """The PEM of the one Ed25519 public key in `pem`, re-serialised (nothing else carried over)."""
+    text = pem.encode() if isinstance(pem, str) else pem
+    if b"PRIVATE KEY" in text:
+        raise KeysError("this holds a private key: give the public key only (the agent keeps its private key)")
+    return public_pem(load_public_key(text))
+
+
+def approval_message(escrow: str, contract_id: str) -> bytes:
+    """What an approval signs: the escrow's id and the contract identity hash, domain-separated."""
+    if not isinstance(escrow, str) or not isinstance(contract_id, str) or ":" in escrow:
+        raise ValueError("approval_message needs the escrow id and the contract id (strings)")
+    return b"datastation-approval:v2:" + escrow.encode() + b":" + contract_id.encode()
 
 
 def fingerprint(public_key_pem: str) -> str:
     """Short, stable id of a public key (sha256 of the raw key, 16 hex chars)."""
-    import hashlib
-
     raw = load_public_key(public_key_pem).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -109,100 +121,18 @@ def fingerprint(public_key_pem: str) -> str:
 def escrow_id(public_key_pem: str) -> str:
     """The escrow's id: derived from its public signing key, so anyone who holds that key can
     check it, and every signed message can name the escrow it is for."""
-    import hashlib
-
     raw = load_public_key(public_key_pem).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return "escrow-" + hashlib.sha256(b"datastation-escrow-id:" + raw).hexdigest()[:24]
 
 
-# ------------------------------------------------------------------ key files
-
-
-def write_secret_file(path: Path, data: bytes) -> None:
-    """Create `path` with mode 0600 atomically; refuse to overwrite an existing file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)  # mkstemp creates with 0600
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        crash_point("keys.written")
-        os.link(tmp, path)  # fails if `path` exists: no silent overwrite of a key
-        crash_point("keys.linked")
-    except FileExistsError:
-        raise KeysError(f"key file {path} already exists") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        os.unlink(tmp)
-    fsync_dir(path.parent)
-
-
-def private_pem(key: Ed25519PrivateKey, passphrase: bytes | None = None) -> bytes:
-    enc = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-
-
-def load_private_key_file(path: Path, passphrase: bytes | None = None, *, what: str = "key") -> Ed25519PrivateKey:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise KeysError(f"no {what} at {path}") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeysError(f"{what} file {path} is accessible by other users (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
-    data = path.read_bytes()
-    encrypted = b"ENCRYPTED" in data.split(b"\n", 1)[0]
-    if encrypted and not passphrase:
-        raise KeysError(f"{what} {path} is protected by a passphrase; provide it (see --passphrase-env)")
-    try:
-        key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
-    except (ValueError, TypeError):
-        if encrypted:
-            raise KeysError(f"wrong passphrase for {what} {path}") from None
-        raise KeysError(f"{what} file {path} is not a valid PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeysError(f"{what} file {path} is not an Ed25519 key")
-    return key
-
-
-def agent_key_path(keyring: Path, agent: str) -> Path:
-    return Path(keyring) / f"{check_name(agent)}.pem"
-
-
-def create_agent_key(keyring: Path, agent: str, passphrase: bytes | None = None) -> Ed25519PrivateKey:
-    """Generate a key pair and store the private key as `<keyring>/<agent>.pem` (0600)."""
-    key = generate_key()
-    write_secret_file(agent_key_path(keyring, agent), private_pem(key, passphrase))
-    return key
-
-
-def passphrase_from_env(var: str | None, agent: str | None = None) -> bytes | None:
-    """The passphrase in env `var`; else DSC_PASSPHRASE_<AGENT> or DSC_PASSPHRASE when set."""
-    if var:
-        value = os.environ.get(var)
-        if value is None:
-            raise KeysError(f"environment variable {var} (the key passphrase) is not set")
-        if not value:
-            raise KeysError(f"environment variable {var} (the key passphrase) is empty")
-        return value.encode()
-    for name in ([f"DSC_PASSPHRASE_{agent.upper()}"] if agent else []) + ["DSC_PASSPHRASE"]:
-        if os.environ.get(name):
-            return os.environ[name].encode()
-    return None
-
-
-def load_agent_key(keyring: Path, agent: str, passphrase: bytes | None = None) -> Ed25519PrivateKey:
-    path = agent_key_path(keyring, agent)
-    if not path.exists():
-        raise KeysError(f"no private key for agent {agent!r} in {keyring} (create one with: dsc agent create {agent})")
-    return load_private_key_file(path, passphrase or passphrase_from_env(None, agent), what=f"private key of {agent}")
+# ------------------------------------------------------------------ the escrow's own key
 
 
 def load_or_create_escrow_key(path: Path) -> Ed25519PrivateKey:
-    """The escrow's signing key (audit entries), created with mode 0600 on first use."""
+    """The escrow's signing key, created with mode 0600 on first use; refused when other users
+    may read it (only the escrow's own process reads it)."""
     path = Path(path)
+    sweep_temporary_keys(path.parent)
     if not path.exists():
         try:
             write_secret_file(path, private_pem(generate_key()))
@@ -211,12 +141,34 @@ def load_or_create_escrow_key(path: Path) -> Ed25519PrivateKey:
     return load_private_key_file(path, None, what="escrow key")
 
 
+def publish_public_key(path: Path, pem: str) -> None:
+    """Write `pem` to `path` (world-readable, atomically) unless it already holds exactly that."""
+    path = Path(path)
+    try:
+        if path.read_text(encoding="utf-8") == pem:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-pub-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
 # ------------------------------------------------------------------ signed requests
 
 
 @dataclass(frozen=True)
 class SignedRequest:
-    envelope: dict[str, Any]  # {action, params, agent, nonce, timestamp}
+    envelope: dict[str, Any]  # {action, params, agent, escrow, nonce, timestamp}
     signature: str
 
     @property
@@ -226,6 +178,11 @@ class SignedRequest:
     @property
     def action(self) -> str:
         return str(self.envelope.get("action"))
+
+    @property
+    def escrow(self) -> str | None:
+        e = self.envelope.get("escrow")
+        return e if isinstance(e, str) else None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -249,49 +206,55 @@ class SignedRequest:
 
 def make_request(
     agent: str, key: Ed25519PrivateKey, action: str, params: dict[str, Any] | None = None,
-    *, now: float | None = None, nonce: str | None = None,
+    *, escrow: str, now: float | None = None, nonce: str | None = None,
 ) -> SignedRequest:
+    """A request signed by `agent` for the escrow whose id is `escrow` (see `escrow_id`)."""
+    if not isinstance(escrow, str) or not escrow:
+        raise KeysError("a signed request names the escrow it is for (its id)")
     envelope = {
         "action": action,
         "params": params or {},
         "agent": agent,
+        "escrow": escrow,
         "nonce": nonce or secrets.token_hex(16),
         "timestamp": time.time() if now is None else now,
     }
     return SignedRequest(envelope, sign(key, canonical_json(envelope)))
 
 
-def sign_request_as(config, agent: str, action: str, params: dict[str, Any] | None = None,
-                    *, passphrase_env: str | None = None) -> SignedRequest:
-    """CLI side: sign a request with `agent`'s key from the configured keyring."""
-    key = load_agent_key(config.keyring_path, agent, passphrase_from_env(passphrase_env, agent))
-    return make_request(agent, key, action, params)
-
-
-def verify_request(store, request: SignedRequest, *, action: str | None = None,
+def verify_request(store, request: SignedRequest, *, escrow: str, action: str | None = None,
                    window_seconds: float = 300.0, now: float | None = None):
-    """Escrow side: check a signed request and record its nonce; returns the agent's AgentRow.
+    """Escrow side: check a signed request for the escrow `escrow` (its id) and record its nonce;
+    returns the agent's AgentRow.
 
     Call inside the transaction of the action it authorises, so the nonce is spent only when
-    the action commits. Raises `AuthError` (codes: malformed, wrong_action, unknown_agent,
-    bad_signature, stale, replay).
+    the action commits. Raises `AuthError` (codes: malformed, wrong_action, wrong_escrow,
+    unknown_agent, bad_signature, stale, replay).
     """
     from .store import ReplayError
 
     env = request.envelope
-    keys_ = {"action", "params", "agent", "nonce", "timestamp"}
-    if set(env) != keys_ or not isinstance(env.get("params"), dict):
-        raise AuthError("malformed", "malformed signed request (envelope must have action, params, agent, nonce, timestamp)")
+    if not isinstance(env, dict):
+        raise AuthError("malformed", "malformed signed request")
+    if "escrow" not in env:
+        raise AuthError("wrong_escrow", "the request names no escrow: a signed request must carry the id of the "
+                                        "escrow it is for")
+    if set(env) != ENVELOPE_KEYS or not isinstance(env.get("params"), dict):
+        raise AuthError("malformed", "malformed signed request (envelope must have action, params, agent, escrow, "
+                                     "nonce, timestamp)")
     agent, nonce, ts = env["agent"], env["nonce"], env["timestamp"]
     if not isinstance(agent, str) or not isinstance(nonce, str) or not 8 <= len(nonce) <= 128:
         raise AuthError("malformed", "malformed signed request (agent or nonce)")
     if isinstance(ts, bool) or not isinstance(ts, (int, float)):
         raise AuthError("malformed", "malformed signed request (timestamp)")
     if action is not None and env["action"] != action:
-        raise AuthError("wrong_action", f"request was signed for action {env['action']!r}, not {action!r}")
+        raise AuthError("wrong_action", f"request was signed for action {str(env['action'])[:64]!r}, not {action!r}")
+    if env["escrow"] != escrow:
+        raise AuthError("wrong_escrow", f"request was signed for escrow {str(env['escrow'])[:64]!r}, not for this "
+                                        f"one ({escrow})")
     row = store.get_agent(agent)
     if row is None:
-        raise AuthError("unknown_agent", f"unknown agent {agent!r}: not registered with this escrow")
+        raise AuthError("unknown_agent", f"unknown agent {agent[:64]!r}: not registered with this escrow")
     try:
         message = canonical_json(env)
     except (TypeError, ValueError):

@@ -18,16 +18,16 @@ from datastation.runtime.escrow import (
     policy_params,
     propose_params,
 )
-from datastation.runtime.keys import sign_request_as
 from datastation.runtime.escrow.data import data_add_params
 
 
 class World:
-    """An escrow under `root` with a .dsc file whose agents and data are registered."""
+    """An escrow in `root/escrow` with a .dsc file whose agents and data are registered; the
+    agents' keys (development keys, no passphrase) in their own keyring `root/keyring`."""
 
     def __init__(self, root: Path, dsc: Path | None = None, config: Config | None = None):
         self.root = Path(root)
-        self.config = (config or Config()).with_root(self.root / "escrow")
+        self.config = (config or Config()).with_root(self.root / "escrow", keyring=self.root / "keyring")
         self.escrow = Escrow.open(self.config)
         self.dsc = Path(dsc) if dsc else None
 
@@ -40,12 +40,11 @@ class World:
 
     def agent(self, *names: str) -> None:
         for n in names:
-            self.escrow.create_agent(n)
+            self.escrow.create_agent(n, passphrase=None)
 
     def data(self, key: str, contents: bytes, fmt: str = "csv") -> None:
         owner = key.split(".", 1)[0]
-        req = sign_request_as(self.config, owner, DATA_ADD, data_add_params(key, fmt, contents))
-        self.escrow.add_data(req, contents)
+        self.escrow.add_data(self.escrow.sign_as(owner, DATA_ADD, data_add_params(key, fmt, contents)), contents)
 
     def setup_from_file(self) -> None:
         """Register every agent of the file and every data element whose file exists."""

@@ -42,8 +42,10 @@ def add_format(p, choices: tuple[str, ...] = ("human", "json")) -> None:
 
 
 def fail(msg, code: int = ExitCode.ERRORS) -> int:
-    """Print `dsc: error: MSG` on stderr and return `code` (the one way commands report an error)."""
-    print(f"dsc: error: {msg}", file=sys.stderr)
+    """Print `dsc: error: MSG` on stderr and return `code` (the one way commands report an error).
+    Control characters in MSG (it may quote data or another party) are shown escaped."""
+    text = "\n".join(safe_text(line) for line in str(msg).split("\n"))
+    print(f"dsc: error: {text}", file=sys.stderr)
     return int(code)
 
 
@@ -120,6 +122,28 @@ def console():
     if not con.is_terminal and "COLUMNS" not in os.environ:
         con = Console(highlight=False, soft_wrap=True, width=160)  # pipes and logs: do not wrap tables
     return con
+
+
+def safe_text(value) -> str:
+    """`value` as text fit for a terminal: every character that is not printable (escape
+    sequences, other control characters, bidi overrides, zero-width and line separators) is
+    shown as `\\xNN`, `\\uNNNN` or `\\UNNNNNNNN` instead of acting on the terminal. Use it for
+    every name or text that comes from data or from another party."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if ch.isprintable():
+            out.append(ch)
+        elif o < 0x100:
+            out.append(f"\\x{o:02x}")
+        elif o <= 0xFFFF:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
+    return "".join(out)
 
 
 def print_json(value) -> None:

@@ -42,12 +42,13 @@ def show(escrow, rows, fmt: str) -> int:
         print("no contracts")
         return 0
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(box=None, padding=(0, 2), header_style="bold")
     for col in ("id", "contract", "status", "proposer", "waiting for", "recipients"):
         t.add_column(col)
     for o in out:
-        t.add_row(o["id"][:12], o["name"], o["status"], o["proposer"], ", ".join(o["waiting_for"]),
-                  ", ".join(o["recipients"]))
+        t.add_row(*(Text(cs.safe_text(v)) for v in (o["id"][:12], o["name"], o["status"], o["proposer"],
+                                                    ", ".join(o["waiting_for"]), ", ".join(o["recipients"]))))
     cs.console().print(t)
     return 0

@@ -65,7 +65,6 @@ def _declared(text: str | None):
 
 
 def _add(args) -> int:
-    from datastation.runtime.keys import sign_request_as
     from datastation.runtime.escrow import DATA_ADD
     from datastation.runtime.escrow.data import data_add_params
 
@@ -77,13 +76,12 @@ def _add(args) -> int:
         except OSError as exc:
             return cs.fail(f"cannot read {args.file}: {exc.strerror or exc}")
         with cs.escrow_from(args) as escrow:
-            req = sign_request_as(escrow.config, args.agent, DATA_ADD,
-                                  data_add_params(args.key, fmt, contents, declared, args.replace),
-                                  passphrase_env=args.passphrase_env)
+            req = escrow.sign_as(args.agent, DATA_ADD, data_add_params(args.key, fmt, contents, declared, args.replace),
+                                 args.passphrase_env)
             row = escrow.add_data(req, contents)
     except cs.user_errors() as exc:
         return cs.fail(exc)
-    cols = ", ".join(f"{c}: {t}" for c, t in (row.inferred_schema or {}).items())
+    cols = cs.safe_text(", ".join(f"{c}: {t}" for c, t in (row.inferred_schema or {}).items()))
     print(f"stored {row.key} ({row.format}, {row.size} bytes, sha256 {row.content_hash[:12]})")
     print(f"  schema: {cols}")
     if row.declared_schema is not None:
@@ -109,18 +107,16 @@ def _list(args) -> int:
     for r in rows:
         kind = "derived from " + ", ".join(r.provenance) if r.derived else r.format
         cols = ", ".join(f"{c}: {t}" for c, t in (r.inferred_schema or {}).items())
-        print(f"{r.key:<28} {r.size:>10} B  {r.content_hash[:12]}  {kind}  [{cols}]")
+        print(cs.safe_text(f"{r.key:<28} {r.size:>10} B  {r.content_hash[:12]}  {kind}  [{cols}]"))
     return 0
 
 
 def _remove(args) -> int:
-    from datastation.runtime.keys import sign_request_as
     from datastation.runtime.escrow import DATA_REMOVE
 
     try:
         with cs.escrow_from(args) as escrow:
-            req = sign_request_as(escrow.config, args.agent, DATA_REMOVE, {"key": args.key},
-                                  passphrase_env=args.passphrase_env)
+            req = escrow.sign_as(args.agent, DATA_REMOVE, {"key": args.key}, args.passphrase_env)
             row = escrow.remove_data(req)
     except cs.user_errors() as exc:
         return cs.fail(exc)

@@ -35,7 +35,7 @@ def run(args) -> int:
     else:
         con.print(f"contract {rep.name} ({rep.contract_id[:12]}): {rep.status} in {rep.seconds:.2f} s")
         for line in report_lines(rep, values=False):  # compared values may describe others' data
-            con.print("  " + line)
+            con.print("  " + cs.safe_text(line))
     return 0 if rep.status == "executed" else 1
 
 

@@ -50,10 +50,8 @@ def register(sub) -> None:
 
 def _keystore(args):
     from datastation.runtime.crypto import KeyStore, load_kek
-    from datastation.runtime.crypto.codec import KEYSTORE_NAME
-
     config = cs.load_config_from(args)
-    return KeyStore(Path(config.keyring_path) / KEYSTORE_NAME, load_kek(config.kek)), config
+    return KeyStore(Path(config.datakeys_path), load_kek(config.kek)), config
 
 
 def _init(args) -> int:
@@ -117,16 +115,20 @@ def _rotate(args) -> int:
 def _decrypt(args) -> int:
     from datastation.runtime.crypto import CryptoError
     from datastation.runtime.crypto.results import open_result
-    from datastation.runtime.keys import KeysError, load_agent_key, load_private_key_file, passphrase_from_env
+    from datastation.runtime.keyfile import is_encrypted, load_private_key_file
+    from datastation.runtime.keyring import Keyring, passphrase_for
+    from datastation.runtime.keys import KeysError
 
     try:
         config = cs.load_config_from(args)
         blob = Path(args.file).read_bytes()
-        passphrase = passphrase_from_env(args.passphrase_env, args.recipient)
         if args.key_file:
-            key = load_private_key_file(Path(args.key_file), passphrase, what=f"private key of {args.recipient}")
+            path = Path(args.key_file)
+            protected = is_encrypted(path.read_bytes()[:64])
+            passphrase = passphrase_for(args.recipient, args.passphrase_env) if protected else None
+            key = load_private_key_file(path, passphrase, what=f"private key of {args.recipient}")
         else:
-            key = load_agent_key(config.keyring_path, args.recipient, passphrase)
+            key = Keyring(config.keyring_path).load(args.recipient, passphrase_env=args.passphrase_env)
         data = open_result(config, blob, args.recipient, key)
     except OSError as exc:
         return cs.fail(f"cannot read {exc.filename or args.file}: {exc.strerror}")

@@ -43,5 +43,5 @@ def run(args) -> int:
     if not entries:
         print("no audit entries" + (" match" if args.contract or args.agent or args.kind else ""))
     for e in entries:
-        print(format_entry(e))
+        print(cs.safe_text(format_entry(e)))  # payloads carry names from data and other parties' text
     return 0

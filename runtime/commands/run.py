@@ -1,6 +1,7 @@
 """`dsc run FILE [CONTRACT]`: play a whole scenario in a temporary escrow, step by step.
 
-Creates the agents and their keys, stores the data, registers the standing policies,
+Creates the agents and their keys (development keys: not passphrase-protected, in a temporary
+keyring beside the escrow, never inside it and never in your own keyring), stores the data, registers the standing policies,
 proposes each contract (or the one named, with the contracts keeping its inputs), collects
 approvals (standing policies first, then a prompt on a terminal, or --approve-all /
 --approve AGENT), executes, and tells what happened. Exit codes: 0 released, 1 a condition
@@ -38,7 +39,8 @@ def register(sub) -> None:
     g.add_argument("--approve-all", action="store_true", help="every source agent approves by hand")
     g.add_argument("--approve", action="append", default=[], metavar="AGENT",
                    help="this agent approves by hand (repeatable); others decide by policy or at the prompt")
-    p.add_argument("--escrow-dir", metavar="DIR", help="build the escrow in DIR and keep it (default: a temporary one)")
+    p.add_argument("--escrow-dir", metavar="DIR", help="build the escrow in DIR and keep it, with the agents' "
+                                                        "development keys in DIR.dev-keys (default: both temporary)")
     p.add_argument("--format", choices=("human", "json"), default="human", help="output format")
     cs.add_config(p)
     p.set_defaults(func=run)
@@ -59,17 +61,28 @@ def run(args) -> int:
     if not order:
         return _usage(f"{args.file} has no contract to run")
     if args.escrow_dir:
-        if Path(args.escrow_dir).exists() and any(Path(args.escrow_dir).iterdir()):
-            return _usage(f"--escrow-dir {args.escrow_dir} is not empty: `dsc run` builds a new escrow, give a new folder")
-        Path(args.escrow_dir).mkdir(parents=True, exist_ok=True)
-        holder = nullcontext(args.escrow_dir)
+        root, keys = Path(args.escrow_dir), dev_keyring_of(args.escrow_dir)
+        for d, what in ((root, "--escrow-dir"), (keys, "its development keyring")):
+            if d.exists() and (not d.is_dir() or any(d.iterdir())):
+                return _usage(f"{what} {d} is not empty: `dsc run` builds a new escrow, give a new folder")
+        root.mkdir(parents=True, exist_ok=True)
+        holder = nullcontext(None)
     else:
         holder = tempfile.TemporaryDirectory(prefix="dsc-run-")
-    with holder as root:
+    with holder as tmp:
+        if tmp is not None:
+            root, keys = Path(tmp) / "escrow", Path(tmp) / "dev-keys"
         try:
-            return _Play(args, scenario, order, Path(root)).play()
+            return _Play(args, scenario, order, root, keys).play()
         except cs.user_errors() as exc:
             return cs.fail(exc, EXIT_USAGE)
+
+
+def dev_keyring_of(escrow_dir) -> Path:
+    """Where `dsc run --escrow-dir DIR` keeps the agents' development keys: `DIR.dev-keys`, beside
+    the escrow and never inside it."""
+    d = Path(escrow_dir).resolve()
+    return d.with_name(d.name + ".dev-keys")
 
 
 def _usage(msg: str) -> int:
@@ -96,17 +109,17 @@ def _order(scenario, only: str | None) -> list[str]:
 
 
 class _Play:
-    def __init__(self, args, scenario, order, root: Path):
-        self.args, self.scenario, self.order, self.root = args, scenario, order, root
-        self.config = cs.load_config_from(args).with_root(root)
+    def __init__(self, args, scenario, order, root: Path, keys: Path):
+        self.args, self.scenario, self.order, self.root, self.keys = args, scenario, order, root, keys
+        self.config = cs.load_config_from(args).with_root(root, keyring=keys)
         self.json = args.format == "json"
         self.con = cs.console()
         if self.json:
             from rich.console import Console
 
             self.con = Console(file=sys.stderr, quiet=True)
-        self.doc: dict = {"file": str(args.file), "escrow": str(root), "agents": [], "data": [], "policies": [],
-                          "contracts": []}
+        self.doc: dict = {"file": str(args.file), "escrow": str(root), "dev_keyring": str(keys), "agents": [],
+                          "data": [], "policies": [], "contracts": []}
         self.step = 0
 
     # -- output ----------------------------------------------------------------------
@@ -145,9 +158,10 @@ class _Play:
 
     def agents(self) -> None:
         self.head("Agents: each gets an Ed25519 key pair; the escrow records the public key")
+        self.say(f"[dim]development keys, not passphrase-protected, in {e(str(self.keys))} (outside the escrow)[/]")
         for name, a in self.scenario.agents.items():
             display = a.display.value if a.display else ""
-            self.escrow.create_agent(name, display)
+            self.escrow.create_agent(name, display, passphrase=None)
             self.say(f"{e(name)}" + (f" ({e(display)})" if display else "") + ": key created")
             self.doc["agents"].append(name)
 
@@ -159,7 +173,6 @@ class _Play:
         return [k for k in self.scenario.data if k in keys]
 
     def data(self) -> int | None:
-        from datastation.runtime.keys import sign_request_as
         from datastation.runtime.escrow import DATA_ADD
         from datastation.runtime.escrow.data import data_add_params
 
@@ -174,8 +187,7 @@ class _Play:
                 return cs.fail(f"cannot read {path} for {key}: {exc.strerror or exc}", EXIT_USAGE)
             schema = {c.name.name: c.type.name for c in d.schema} if d.schema else None
             with self.busy(f"storing {key}…"):
-                req = sign_request_as(self.config, d.owner.name, DATA_ADD,
-                                      data_add_params(key, d.format.name, contents, schema))
+                req = self.escrow.sign_as(d.owner.name, DATA_ADD, data_add_params(key, d.format.name, contents, schema))
                 row = self.escrow.add_data(req, contents)
             self.say(f"{e(key)}: {e(d.format.name)}, {len(contents):,} bytes, sha256 {row.content_hash[:12]}…, "
                      f"stored by {e(d.owner.name)}" + (" (matches its declared schema)" if schema else ""))
@@ -258,7 +270,7 @@ class _Play:
 
         self.say(f"executed by {e(runner)} in {rep.seconds:.2f} s:")
         for line in report_lines(rep):
-            self.say(line, 2)
+            self.say(cs.safe_text(line), 2)
         entry["outcome"] = rep.status
         entry["execution"] = rep.to_json()
         return EXIT_RELEASED if rep.status == "executed" else EXIT_CONDITION
@@ -290,7 +302,8 @@ class _Play:
         if self.json:
             cs.print_json(self.doc)
         elif self.args.escrow_dir:
-            self.con.print(f"\nthe escrow (outbox included) is kept in {e(str(self.root))}")
+            self.con.print(f"\nthe escrow (outbox included) is kept in {e(str(self.root))}; the agents' development "
+                           f"keys in {e(str(self.keys))} (act as them with DSC_KEYRING={e(str(self.keys))})")
         else:
-            self.con.print("\n[dim]the temporary escrow (outbox included) is deleted now; "
-                           "pass --escrow-dir DIR to keep it[/]")
+            self.con.print("\n[dim]the temporary escrow (outbox included) and its development keys are deleted now; "
+                           "pass --escrow-dir DIR to keep them[/]")

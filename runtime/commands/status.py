@@ -28,20 +28,21 @@ def run(args) -> int:
         cs.print_json(st.to_json())
         return 0
     j = st.to_json()
-    print(f"contract {j['name']}  {j['id']}")
-    print(f"  status: {j['status']}  (proposed by {j['proposer']})")
-    print(f"  recipients: {', '.join(j['recipients']) or 'none'}" + (f"; kept as {j['kept_as']}" if j["kept_as"] else ""))
+    t = cs.safe_text  # names and reasons come from data and from other parties
+    print(t(f"contract {j['name']}  {j['id']}"))
+    print(t(f"  status: {j['status']}  (proposed by {j['proposer']})"))
+    print(t(f"  recipients: {', '.join(j['recipients']) or 'none'}" + (f"; kept as {j['kept_as']}" if j["kept_as"] else "")))
     for a in j["approvals"]:
         how = f"by policy {a['via_policy']}" if a["via_policy"] else "by hand (signed)"
-        print(f"  approved by {a['agent']} {how}")
+        print(t(f"  approved by {a['agent']} {how}"))
     if j["missing_approvals"]:
-        print(f"  waiting for: {', '.join(j['missing_approvals'])}")
+        print(t(f"  waiting for: {', '.join(j['missing_approvals'])}"))
     for r in j["rejections"]:
         how = f" (policy {r['via_policy']})" if r["via_policy"] else ""
-        print(f"  rejected by {r['agent']}: {r['reason']}{how}")
+        print(t(f"  rejected by {r['agent']}: {r['reason']}{how}"))
     for e in j["executions"]:
         err = (e["detail"] or {}).get("error")
-        print(f"  execution #{e['id']} by {e['actor']}: {e['status']}" + (f" ({err})" if err else ""))
+        print(t(f"  execution #{e['id']} by {e['actor']}: {e['status']}" + (f" ({err})" if err else "")))
     for r in j["releases"]:
-        print(f"  released to {r['recipient']}: {r['path']}")
+        print(t(f"  released to {r['recipient']}: {r['path']}"))
     return 0

@@ -9,14 +9,27 @@ def _who(agent: str, display: str | None) -> str:
     return f"{agent} ({display})" if display else agent
 
 
+def _safe(value):
+    """The summary with every string fit for a terminal (the proposer wrote its text)."""
+    from .common import safe_text
+
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {k: _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
+    return value
+
+
 def render_summary(summary: dict, console) -> None:
-    """Print a summary with rich."""
+    """Print a summary with rich (control characters in its text escaped)."""
     from rich.panel import Panel
     from rich.table import Table
     from rich.markup import escape as e
     from rich.text import Text
 
-    s = summary
+    s = _safe(summary)
     head = Text()
     head.append(f"contract {s['contract']}", style="bold")
     if s["proposed_by"]:

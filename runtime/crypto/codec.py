@@ -29,9 +29,10 @@ class EncryptedCodec:
 
     @classmethod
     def from_config(cls, config) -> "EncryptedCodec":
-        """Key store at `<keyring_path>/datakeys.json` (wrapped keys only), KEK from `config.kek`."""
+        """Key store at `config.datakeys_path` (wrapped keys only, in the escrow directory), KEK from
+        `config.kek` (outside it)."""
         kek = load_kek(getattr(config, "kek", None) or {})
-        return cls(KeyStore(Path(config.keyring_path) / KEYSTORE_NAME, kek))
+        return cls(KeyStore(Path(config.datakeys_path), kek))
 
     # -- streams
     def encode_stream(self, src: BinaryIO, dst: BinaryIO, owner: str | None = None) -> int:

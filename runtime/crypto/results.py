@@ -123,7 +123,7 @@ def open_result(config, blob: bytes, recipient: str, private_key: Ed25519Private
             raise CryptoError("this result is not sealed, but the escrow runs in no_trust mode")
         return blob
     if private_key is None:
-        from datastation.runtime.keys import load_agent_key
+        from datastation.runtime.keyring import Keyring
 
-        private_key = load_agent_key(config.keyring_path, recipient)
+        private_key = Keyring(config.keyring_path).load(recipient)
     return open_sealed(blob, recipient, private_key)

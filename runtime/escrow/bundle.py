@@ -19,6 +19,10 @@ from .context import EscrowRefusal
 
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 BUNDLE_ROOT = Path("/dsc-bundle")  # where a stored bundle's modules are said to live
+MAX_MODULES = 256
+MAX_PATH_CHARS = 1024  # a module path, whole
+MAX_PART_BYTES = 255  # one name in it (UTF-8), as most file systems allow
+MAX_DEPTH = 32
 
 
 def make_bundle(path: str | Path) -> dict:
@@ -32,16 +36,47 @@ def make_bundle(path: str | Path) -> dict:
         rel = use.path.value
         try:
             modules[rel] = (path.parent / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            pass  # the escrow's check reports the missing module
+        except (OSError, UnicodeDecodeError, ValueError):
+            pass  # the escrow's check reports the missing (or unnameable) module
     return {"file": path.name, "source": text, "modules": modules}
 
 
-def _safe_rel(rel: str) -> PurePosixPath:
+def _bad(message: str) -> EscrowRefusal:
+    return EscrowRefusal("bad_bundle", message)
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A path as a refusal may quote it: control characters escaped, long ones cut."""
+    r = repr(text)
+    return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
+def _safe_rel(rel: Any) -> PurePosixPath:
+    """A module path of a bundle, if it names a file beside the .dsc file; else a refusal."""
+    if not isinstance(rel, str):
+        raise _bad("module paths must be text")
+    if any(ord(c) < 32 or ord(c) == 127 for c in rel):
+        raise _bad(f"module path {_shown(rel)} holds a control character (NUL, newline, ...)")
+    if len(rel) > MAX_PATH_CHARS:
+        raise _bad(f"module path {_shown(rel)} is too long ({len(rel)} characters, at most {MAX_PATH_CHARS})")
     p = PurePosixPath(rel.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise EscrowRefusal("bad_bundle", f"module path {rel!r} must stay beside the .dsc file (no '..', not absolute)")
+        raise _bad(f"module path {_shown(rel)} must stay beside the .dsc file (no '..', not absolute)")
+    if len(p.parts) > MAX_DEPTH:
+        raise _bad(f"module path {_shown(rel)} is nested too deep ({len(p.parts)} folders, at most {MAX_DEPTH})")
+    try:
+        too_long = [part for part in p.parts if len(part.encode("utf-8")) > MAX_PART_BYTES]
+    except UnicodeEncodeError:
+        raise _bad(f"module path {_shown(rel)} is not valid Unicode") from None
+    if too_long:
+        raise _bad(f"module path {_shown(rel)} has a name longer than {MAX_PART_BYTES} bytes")
     return p
+
+
+def _file_name(value: Any) -> str:
+    name = PurePosixPath(str(value or "contract.dsc").replace("\\", "/")).name or "contract.dsc"
+    _safe_rel(name)
+    return name
 
 
 class Materialized:
@@ -56,18 +91,36 @@ class Materialized:
         size = len(bundle["source"]) + sum(len(v) for v in modules.values())
         if size > MAX_BUNDLE_BYTES:
             raise EscrowRefusal("bad_bundle", f"the proposal is too large ({size} bytes)")
-        name = PurePosixPath(str(bundle.get("file") or "contract.dsc")).name or "contract.dsc"
+        if len(modules) > MAX_MODULES:
+            raise _bad(f"the proposal carries {len(modules)} modules (at most {MAX_MODULES})")
+        name = _file_name(bundle.get("file"))
+        paths = {rel: _safe_rel(rel) for rel in modules}  # every path checked before anything is written
         self._tmp = tempfile.TemporaryDirectory(prefix="dsc-bundle-")
+        try:
+            self._write(name, bundle["source"], modules, paths)
+            self.loaded = load_checked(self.file)
+        except BaseException:
+            self._tmp.cleanup()
+            raise
+
+    def _write(self, name: str, source: str, modules: dict, paths: dict) -> None:
         self.dir = Path(self._tmp.name)
         self.file = self.dir / name
         self.modules = {}
-        for rel, text in modules.items():
-            p = self.dir / _safe_rel(rel)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text, encoding="utf-8")
-            self.modules[str(p.resolve())] = (rel, text)
-        self.file.write_text(bundle["source"], encoding="utf-8")
-        self.loaded = load_checked(self.file)
+        try:
+            for rel, text in modules.items():
+                p = self.dir / paths[rel]
+                if p == self.file or p.is_dir():
+                    raise _bad(f"module path {_shown(rel)} names the .dsc file or a folder of another module")
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_text(text, encoding="utf-8")
+                self.modules[str(p.resolve())] = (rel, text)
+            self.file.write_text(source, encoding="utf-8")
+        except UnicodeEncodeError:
+            raise _bad("the proposal's text is not valid Unicode (lone surrogates)") from None
+        except (OSError, ValueError) as exc:
+            raise _bad(f"the proposal's files cannot be laid out ({type(exc).__name__}: "
+                       f"{getattr(exc, 'strerror', None) or 'invalid path'})") from None
 
     def use_path_of(self, path: Path) -> tuple[str, str] | None:
         """(use path, module text) of a materialized module file."""
@@ -96,6 +149,6 @@ def bundle_scenario(bundle: dict) -> Scenario:
     """The stored bundle as a Scenario, without touching the disk (modules from the bundle)."""
     from datastation.dsl.parser import parse
 
-    file = str(PurePosixPath(str(bundle.get("file") or "contract.dsc")).name)
+    file = str(PurePosixPath(str(bundle.get("file") or "contract.dsc").replace("\\", "/")).name or "contract.dsc")
     program = parse(bundle["source"], file).program
     return Scenario.build(program, BUNDLE_ROOT, module_texts=dict(bundle.get("modules") or {}))

@@ -12,6 +12,7 @@ transaction back and leaves a `refusal` audit entry (and nothing else).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -19,7 +20,15 @@ from typing import Any, Callable, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit import AuditLog
-from ..keys import AuthError, SignedRequest, escrow_id, load_or_create_escrow_key, public_pem, verify_request
+from ..keys import (
+    AuthError,
+    SignedRequest,
+    escrow_id,
+    load_or_create_escrow_key,
+    public_pem,
+    publish_public_key,
+    verify_request,
+)
 from ..storage import Storage, codec_for
 from ..store import Store, StoreError, open_store
 
@@ -42,18 +51,19 @@ class EscrowContext:
     audit: AuditLog
     escrow_key: Ed25519PrivateKey
 
-    @property
+    @functools.cached_property
     def escrow_public_pem(self) -> str:
         return public_pem(self.escrow_key)
 
-    @property
+    @functools.cached_property
     def escrow_id(self) -> str:
         """The id every signed message for this escrow names (`keys.escrow_id`)."""
         return escrow_id(self.escrow_public_pem)
 
     def verify(self, request: SignedRequest, action: str):
-        """Verify a signed request (inside the caller's transaction); returns the AgentRow."""
-        return verify_request(self.store, request, action=action, window_seconds=self.config.request_window_seconds)
+        """Verify a signed request for this escrow (inside the caller's transaction); returns the AgentRow."""
+        return verify_request(self.store, request, escrow=self.escrow_id, action=action,
+                              window_seconds=self.config.request_window_seconds)
 
     def refuse(self, code: str, message: str, *, actor: str | None, action: str,
                contract: str | None = None, **payload: Any) -> EscrowRefusal:
@@ -82,11 +92,21 @@ def open_escrow(config, *, create: bool = True) -> EscrowContext:
         config.escrow_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         config.storage_path.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = load_or_create_escrow_key(config.escrow_key_path)
+        _publish(config.escrow_pub_path, public_pem(key))
         store = open_store(config)
     except OSError as exc:
         raise StoreError(f"cannot open the escrow in {config.escrow_dir}: {exc.strerror or exc}"
                          + (f" ({exc.filename})" if exc.filename else "")) from None
     return EscrowContext(config, store, Storage(config.storage_path, lambda: codec_for(config)), AuditLog(store, key), key)
+
+
+def _publish(path: Path, pem: str) -> None:
+    """`escrow.pub`, from which anyone can check the escrow's id (a copy: the escrow itself always
+    derives its id from its key, so a read-only escrow directory only leaves the copy stale)."""
+    try:
+        publish_public_key(path, pem)
+    except OSError:
+        pass
 
 
 def authenticate(ctx: EscrowContext, request: SignedRequest, action: str) -> str:

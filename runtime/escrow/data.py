@@ -1,8 +1,11 @@
 """Data elements: an owner adds, replaces or removes its data (signed requests), and the
 contents are stored (encrypted at rest under no_trust) beside a row that records them.
 
-    req = sign_request_as(config, "bank1", DATA_ADD, data_add_params(key, fmt, contents, ...))
+    req = escrow.sign_as("bank1", DATA_ADD, data_add_params(key, fmt, contents, ...))
     add_data(ctx, req, contents)   # verifies the signed request, stores, records, audits
+
+A refused add tells the requester what is wrong with its file, but the audit log (which every
+party reads) records only the kind of problem: never a value, a row or a column name from it.
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ def add_data(ctx: EscrowContext, request: SignedRequest, contents: bytes) -> Dat
     try:
         owner, fmt, inferred, declared = _checked_contents(p, contents)
     except EscrowRefusal as exc:
-        raise ctx.refuse(exc.code, str(exc), actor=request.agent, action=DATA_ADD, key=key) from None
+        ctx.refuse(exc.code, _AUDITED_REASON.get(exc.code, str(exc)), actor=request.agent, action=DATA_ADD,
+                   key=key if isinstance(key, str) else None)
+        raise EscrowRefusal(exc.code, str(exc)) from None
 
     h = sha256_hex(contents)
     # Written before the transaction: a crash leaves at most an unreferenced file (gc'd later).
@@ -79,6 +84,13 @@ def add_data(ctx: EscrowContext, request: SignedRequest, contents: bytes) -> Dat
     if old is not None and old.content_hash != h:
         _drop_unreferenced(ctx, old.owner, old.content_hash)
     return row
+
+
+# What the audit log says of a refusal whose message would quote the file (its rows, its columns).
+_AUDITED_REASON = {
+    "bad_data": "the contents cannot be read as data of the stated format (details went to the requester only)",
+    "schema_mismatch": "the contents do not match the declared schema (details went to the requester only)",
+}
 
 
 def _checked_contents(p: dict, contents: bytes) -> tuple[str, str, dict, dict | None]:

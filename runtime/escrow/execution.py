@@ -148,14 +148,15 @@ def _public_key(pem: str):
 
 def _approval_valid(ctx, row, a) -> bool:
     if a.via_policy:
-        if not verify(_public_key(ctx.escrow_public_pem), approval_message(row.id), a.signature):
+        if not verify(_public_key(ctx.escrow_public_pem), approval_message(ctx.escrow_id, row.id), a.signature):
             return False
         rules = rules_from_row(ctx.store.get_policy(a.agent))
         facts = pol.ContractFacts(row.meta.get("function", ""), frozenset(row.meta.get("source_data", [])),
                                   frozenset(row.recipients))
         return pol.decide(a.agent, rules, facts).effect == pol.ALLOW
     agent = ctx.store.get_agent(a.agent)
-    return agent is not None and verify(_public_key(agent.public_key), approval_message(row.id), a.signature)
+    return agent is not None and verify(_public_key(agent.public_key), approval_message(ctx.escrow_id, row.id),
+                                        a.signature)
 
 
 def _verify_before_run(ctx, row, agent: str):

@@ -7,26 +7,31 @@
         report = escrow.execute(escrow.sign_as("bank1", EXECUTE, {"contract": cid}))
 
 Actions take a `SignedRequest`; the escrow verifies it before acting and refuses with
-`EscrowRefusal` (stable `.code`), leaving only a `refusal` audit entry. The `sign_as` and
-`approval_params` helpers are the client side (they read the agent's key from the keyring).
+`EscrowRefusal` (stable `.code`), leaving only a `refusal` audit entry. The `create_agent`,
+`sign_as` and `approval_params` helpers are the client side of a local escrow: they use the
+agents' keys from the user's keyring (`config.keyring_path`, outside the escrow) and name this
+escrow's id in everything they sign.
 """
 
 from __future__ import annotations
 
-from ..keys import load_agent_key, make_request, passphrase_from_env
+from ..keyring import Keyring, check_pinned_escrow
+from ..keys import KeysError, make_request, public_pem
 from . import agents, data, execution, lifecycle
 from .context import open_escrow
 
 
 class Escrow:
-    def __init__(self, ctx):
+    def __init__(self, ctx, keyring: Keyring | None = None):
         self.ctx = ctx
         self.config = ctx.config
+        self.keyring = keyring or Keyring(ctx.config.keyring_path)
         self._executor = None
+        self._keys: dict = {}
 
     @classmethod
-    def open(cls, config) -> "Escrow":
-        return cls(open_escrow(config))
+    def open(cls, config, keyring: Keyring | None = None) -> "Escrow":
+        return cls(open_escrow(config), keyring)
 
     def close(self) -> None:
         self.ctx.close()
@@ -48,9 +53,6 @@ class Escrow:
         return self._executor
 
     # ------------------------------------------------------------ agents and data
-    def create_agent(self, name: str, display: str = "", passphrase: bytes | None = None):
-        return agents.create_agent(self.ctx, name, display, passphrase)
-
     def register_agent(self, name: str, public_key_pem: str, display: str = ""):
         return agents.register_agent(self.ctx, name, public_key_pem, display)
 
@@ -93,18 +95,40 @@ class Escrow:
         return lifecycle.pending_for(self.ctx, agent)
 
     # ------------------------------------------------------------ client side
+    def create_agent(self, name: str, display: str = "", *, passphrase: bytes | None):
+        """Make `name`'s key pair in the keyring (protected by `passphrase`; None: a development
+        key) and register its public key. A key the keyring already holds for `name` (made by
+        `dsc agent keygen`, or left by a crash before registering) is registered instead."""
+        if self.ctx.store.get_agent(name) is not None:
+            raise agents.EscrowRefusal("agent_exists", f"agent {name!r} is already registered with this escrow")
+        if self.keyring.has(name):
+            key = self.keyring.load(name, passphrase)
+            self.keyring.ensure_public(name, key)
+        else:
+            key = self.keyring.create(name, passphrase)
+        self._keys[(name, None)] = key
+        return agents.register_agent(self.ctx, name, public_pem(key), display)
+
     def _key(self, agent: str, passphrase_env: str | None = None):
-        if not hasattr(self, "_keys"):
-            self._keys = {}
         k = (agent, passphrase_env)
         if k not in self._keys:  # one load (and passphrase prompt) per agent and session
-            self._keys[k] = load_agent_key(self.config.keyring_path, agent, passphrase_from_env(passphrase_env, agent))
+            try:
+                self._keys[k] = self.keyring.load(agent, passphrase_env=passphrase_env)
+            except KeysError as exc:
+                old = self.config.escrow_dir / "keyring" / f"{agent}.pem"
+                if self.keyring.has(agent) or not old.exists():
+                    raise
+                raise KeysError(f"{exc}. An older dsc kept {agent}'s key inside the escrow ({old}); private keys "
+                                f"no longer live there: move it to your keyring (mkdir -p {self.keyring.path} && "
+                                f"mv {old} {self.keyring.path}/)") from None
         return self._keys[k]
 
     def sign_as(self, agent: str, action: str, params: dict, passphrase_env: str | None = None):
-        """A request signed with `agent`'s key from the keyring."""
-        return make_request(agent, self._key(agent, passphrase_env), action, params)
+        """A request for this escrow, signed with `agent`'s key from the keyring."""
+        check_pinned_escrow(self.ctx.escrow_id)
+        return make_request(agent, self._key(agent, passphrase_env), action, params, escrow=self.ctx.escrow_id)
 
     def approval_params(self, agent: str, contract_id: str, passphrase_env: str | None = None) -> dict:
-        """`agent` signs the contract identity hash (what an approval is)."""
-        return lifecycle.approve_params(self._key(agent, passphrase_env), contract_id)
+        """`agent` signs this escrow's id and the contract identity hash (what an approval is)."""
+        check_pinned_escrow(self.ctx.escrow_id)
+        return lifecycle.approve_params(self._key(agent, passphrase_env), self.ctx.escrow_id, contract_id)

@@ -37,9 +37,10 @@ def propose_params(bundle: dict, contract: str, expected_identity: str | None = 
     return {"bundle": bundle, "contract": contract, "identity": expected_identity}
 
 
-def approve_params(key, contract_id: str) -> dict:
-    """Client side: the approval signature over the identity hash, made with the agent's key."""
-    return {"contract": contract_id, "signature": sign(key, approval_message(contract_id))}
+def approve_params(key, escrow_id: str, contract_id: str) -> dict:
+    """Client side: the approval signature over the escrow's id and the identity hash, made with
+    the agent's key (an approval given at one escrow is worth nothing at another)."""
+    return {"contract": contract_id, "signature": sign(key, approval_message(escrow_id, contract_id))}
 
 
 def policy_params(path: str | Path) -> dict:
@@ -114,7 +115,7 @@ def _apply_policy(ctx, row: ContractRow, owner: str, rules: list[pol.PolicyRule]
                                              via_policy=label, ts=now))
         ctx.store.set_contract_status(row.id, DENIED)
     elif d.effect == pol.ALLOW and existing is None:
-        sig = sign(ctx.escrow_key, approval_message(row.id))
+        sig = sign(ctx.escrow_key, approval_message(ctx.escrow_id, row.id))
         ctx.store.add_approval(ApprovalRow(contract_id=row.id, agent=owner, signature=sig, via_policy=label, ts=now))
     elif d.effect != pol.ALLOW and existing is not None and existing.via_policy:
         ctx.store.remove_approvals(row.id, owner)  # the policy that approved it no longer does
@@ -286,9 +287,10 @@ def approve(ctx, request) -> ContractRow:
         if agent in _approved_by(ctx, row.id):
             raise EscrowRefusal("already_approved", f"{agent} already approved contract {row.name}")
         pub = ctx.store.get_agent(agent).public_key
-        if not isinstance(signature, str) or not verify(pub, approval_message(row.id), signature):
+        if not isinstance(signature, str) or not verify(pub, approval_message(ctx.escrow_id, row.id), signature):
             raise EscrowRefusal("bad_approval", f"the approval signature is not {agent}'s signature of contract "
-                                                f"{row.id[:12]}: an approval of another (older) version is not valid")
+                                                f"{row.id[:12]} at this escrow: an approval of another (older) version, "
+                                                f"or given at another escrow, is not valid")
         ctx.store.add_approval(ApprovalRow(contract_id=row.id, agent=agent, signature=signature, ts=time.time()))
         ctx.audit.append("approval", actor=agent, contract=row.id, payload={"agent": agent, "signature": signature})
         _refresh_status(ctx, row)

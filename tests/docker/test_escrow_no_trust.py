@@ -51,7 +51,7 @@ def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_p
     from datastation.runtime.escrow import execution
     from datastation.runtime.config import load_config
     from datastation.runtime.crypto.results import is_sealed, open_result
-    from datastation.runtime.keys import load_agent_key
+    from datastation.runtime.keyring import Keyring
     from datastation.runtime.escrow import open_escrow
 
     staged, whole = [], []
@@ -73,10 +73,10 @@ def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_p
     # the Docker executor staged both runs' input through the fast path, never as whole bytes
     assert staged == ["a.t", "a.t"] and whole == []
 
-    config = load_config(no_trust_config).with_root(escrow)
+    config = load_config(no_trust_config).with_root(escrow, keyring=tmp_path / "escrow.dev-keys")
     blob = released[0].read_bytes()
     assert is_sealed(blob)
-    assert open_result(config, blob, "a", load_agent_key(config.keyring_path, "a")) == b"2"
+    assert open_result(config, blob, "a", Keyring(config.keyring_path).load("a")) == b"2"
     with open_escrow(config, create=False) as ctx:
         entries = list(ctx.store.audit_entries())
     shorts = [e for e in entries if e.kind == "short_circuit"]

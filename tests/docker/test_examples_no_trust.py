@@ -75,7 +75,7 @@ def test_example_no_trust_equals_full_trust(example, tmp_path, user_dir, dsc):
         out_file = tmp_path / "opened" / rel
         out_file.parent.mkdir(parents=True, exist_ok=True)
         code, msg = dsc("keys", "decrypt", nt / "outbox" / f"{rel}.sealed", "--as", recipient,
-                        "--key-file", nt / "keyring" / f"{recipient}.pem", "-o", out_file,
+                        "--key-file", tmp_path / "nt.dev-keys" / f"{recipient}.pem", "-o", out_file,
                         "--config", workdir / "data_station_config.yaml")
         assert code == 0, msg
         opened[rel] = out_file.read_bytes()

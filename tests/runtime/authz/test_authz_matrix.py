@@ -91,13 +91,13 @@ def test_cannot_approve_twice(world, joint):
 def test_forged_signature(world, joint):
     outsider = generate_key()
     params = {"contract": joint.id, "signature": "AAAA"}
-    refused(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", outsider, APPROVE, params)))
+    refused(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", outsider, APPROVE, params, escrow=world.escrow.ctx.escrow_id)))
 
 
 def test_wrong_key_signature(world, joint):
     bank1_key = world.escrow._key("bank1")  # bank1's key, claiming to be bank2
     params = world.escrow.approval_params("bank1", joint.id)
-    refused(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", bank1_key, APPROVE, params)))
+    refused(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", bank1_key, APPROVE, params, escrow=world.escrow.ctx.escrow_id)))
 
 
 def test_approval_signed_with_another_agents_key(world, joint):
@@ -107,7 +107,7 @@ def test_approval_signed_with_another_agents_key(world, joint):
 
 def test_unknown_agent(world, joint):
     key = generate_key()
-    refused(world, "unknown_agent", lambda: world.escrow.execute(make_request("mallory", key, EXECUTE, {"contract": joint.id})))
+    refused(world, "unknown_agent", lambda: world.escrow.execute(make_request("mallory", key, EXECUTE, {"contract": joint.id}, escrow=world.escrow.ctx.escrow_id)))
 
 
 def test_replayed_request(world, joint):

@@ -49,10 +49,9 @@ import yaml
 
 from datastation.runtime.audit import verify_log
 from datastation.runtime.config import Config, config_from_dict
-from datastation.runtime.keys import sign_request_as
 from datastation.runtime.storage import StorageError
 from datastation.runtime import crashpoints
-from datastation.runtime.escrow.agents import create_agent
+from datastation.runtime.escrow import Escrow
 from datastation.runtime.escrow.context import EscrowContext, open_escrow
 from datastation.runtime.escrow.data import add_data, data_add_params, remove_data
 
@@ -134,7 +133,12 @@ def make_config(root: Path) -> Config:
     # synchronous=NORMAL: in WAL mode a *process* crash loses nothing with it (only power loss
     # would), and it keeps the harness fast. Set DSC_CRASH_SYNC=FULL to test the default.
     sync = os.environ.get("DSC_CRASH_SYNC", "NORMAL")
-    return config_from_dict({"store": {"synchronous": sync}}, root).with_root(root / "escrow")
+    return config_from_dict({"store": {"synchronous": sync}}, root).with_root(root / "escrow", keyring=root / "keyring")
+
+
+def sign_request_as(ctx: EscrowContext, agent: str, action: str, params: dict):
+    """A request for this escrow signed by `agent` with its key from the keyring (the client side)."""
+    return Escrow(ctx).sign_as(agent, action, params)
 
 
 def run_scenario(scenario: Scenario, root: Path, progress: Path | None = None, start: int = 0) -> None:
@@ -310,6 +314,30 @@ def audit_chain(ctx: EscrowContext) -> list[str]:
 
 
 @check
+def private_keys(ctx: EscrowContext) -> list[str]:
+    """Private keys only where they belong, whole: the escrow's own key in the escrow directory,
+    agents' keys in their keyring outside it; no temporary file holding a key, whatever the crash."""
+    from datastation.runtime.keyfile import KeysError, decrypt_private_key
+
+    root = ctx.config.escrow_dir.parent
+    allowed = {ctx.config.escrow_key_path.resolve()}
+    problems = []
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or b"PRIVATE KEY" not in p.read_bytes():
+            continue
+        resolved = p.resolve()
+        if resolved not in allowed and not (resolved.parent == Path(ctx.config.keyring_path).resolve()
+                                             and p.suffix == ".pem"):
+            problems.append(f"{p.relative_to(root)} holds a private key")
+            continue
+        try:
+            decrypt_private_key(p.read_bytes(), None)
+        except KeysError as exc:
+            problems.append(f"{p.relative_to(root)} is not a whole key: {exc}")
+    return problems
+
+
+@check
 def data_files(ctx: EscrowContext) -> list[str]:
     problems = []
     for row in ctx.store.list_data():
@@ -392,7 +420,7 @@ _MISSING = object()
 @step("agent")
 def _agent(ctx, args, work):
     if ctx.store.get_agent(args["name"]) is None:
-        create_agent(ctx, args["name"], args.get("display", ""))
+        Escrow(ctx).create_agent(args["name"], args.get("display", ""), passphrase=None)
 
 
 @expect("agent")
@@ -412,7 +440,7 @@ def _data_add(ctx, args, work):
 
     if row is not None and row.content_hash == sha256_hex(contents):
         return
-    req = sign_request_as(ctx.config, args["as"], "data.add",
+    req = sign_request_as(ctx, args["as"], "data.add",
                           data_add_params(args["key"], "csv", contents, args.get("declared_schema"),
                                           replace=row is not None))
     add_data(ctx, req, contents)
@@ -426,7 +454,7 @@ def _data_add_expect(ctx, args, work):
 @step("data_remove")
 def _data_remove(ctx, args, work):
     if ctx.store.get_data(args["key"]) is not None:
-        remove_data(ctx, sign_request_as(ctx.config, args["as"], "data.remove", {"key": args["key"]}))
+        remove_data(ctx, sign_request_as(ctx, args["as"], "data.remove", {"key": args["key"]}))
 
 
 @expect("data_remove", resource=lambda a: ("data", a["key"]))

@@ -61,11 +61,12 @@ def test_rotate_owner_key_and_decrypt_result(escrow):
     old = codec(cfg).encode(b"old", owner="bank1")
     assert dsc("keys", "rotate", "--owner", "bank1", "--config", cfg)[0] == 0
     assert codec(cfg).decode(old, owner="bank1") == b"old"
-    from datastation.runtime.keys import agent_key_path, create_agent_key, public_pem
+    from datastation.runtime.keyring import Keyring
+    from datastation.runtime.keys import public_pem
 
-    keyring = load_config(cfg).keyring_path
-    bank2 = create_agent_key(keyring, "bank2")
-    create_agent_key(keyring, "bank1")
+    keyring = Keyring(load_config(cfg).keyring_path)
+    bank2 = keyring.create("bank2", None)
+    keyring.create("bank1", None)
     sealed = tmp / "result.json"
     sealed.write_bytes(seal_result(load_config(cfg), "bank2", b'{"n": 3}', public_pem(bank2)))
     code, out = dsc("keys", "decrypt", sealed, "--as", "bank2", "-o", tmp / "plain.json", "--config", cfg)
@@ -74,7 +75,7 @@ def test_rotate_owner_key_and_decrypt_result(escrow):
     assert (tmp / "plain.json").stat().st_mode & 0o077 == 0
     # --for is the older spelling; --key-file names a key kept outside the keyring
     moved = tmp / "elsewhere.pem"
-    moved.write_bytes(agent_key_path(keyring, "bank2").read_bytes())
+    moved.write_bytes(keyring.path_of("bank2").read_bytes())
     moved.chmod(0o600)
     code, out = dsc("keys", "decrypt", sealed, "--for", "bank2", "--key-file", moved, "-o", tmp / "p2",
                     "--config", cfg)

@@ -129,11 +129,12 @@ def test_storage_factory_from_config(tmp_path, kek):
 
     from datastation.runtime.crypto import storage_codec
 
-    config = SimpleNamespace(keyring_path=tmp_path / "keyring", kek=SimpleNamespace(file=tmp_path / "secret" / "kek", env=None))
+    config = SimpleNamespace(datakeys_path=tmp_path / "escrow" / "datakeys.json",
+                             kek=SimpleNamespace(file=tmp_path / "secret" / "kek", env=None))
     codec = storage_codec(config)
     blob = codec.encode(b"abc", owner="bank1")
     assert storage_codec(config).decode(blob, owner="bank1") == b"abc"
-    assert (tmp_path / "keyring" / "datakeys.json").exists()
+    assert (tmp_path / "escrow" / "datakeys.json").exists()
 
 
 def test_sealed_results_open_only_for_their_recipient_not_with_the_kek(tmp_path, kek):
@@ -141,12 +142,14 @@ def test_sealed_results_open_only_for_their_recipient_not_with_the_kek(tmp_path,
 
     from datastation.runtime.crypto.results import is_sealed, open_result, seal_result
     from datastation.runtime.crypto import storage_codec
-    from datastation.runtime.keys import create_agent_key, public_pem
+    from datastation.runtime.keyring import Keyring
+    from datastation.runtime.keys import public_pem
 
     nt = SimpleNamespace(trust_mode="no_trust", keyring_path=tmp_path / "keyring",
+                         datakeys_path=tmp_path / "escrow" / "datakeys.json",
                          kek=SimpleNamespace(file=tmp_path / "secret" / "kek", env=None))
-    bank1 = create_agent_key(nt.keyring_path, "bank1")
-    create_agent_key(nt.keyring_path, "bank2")
+    bank1 = Keyring(nt.keyring_path).create("bank1", None)
+    Keyring(nt.keyring_path).create("bank2", None)
     blob = seal_result(nt, "bank1", b'{"model": 1}', public_pem(bank1))
     assert is_sealed(blob) and b"model" not in blob
     assert open_result(nt, blob, "bank1") == b'{"model": 1}'  # bank1's key from the keyring

@@ -18,7 +18,6 @@ from datastation.runtime.escrow import (
     policy_params,
     propose_params,
 )
-from datastation.runtime.keys import sign_request_as
 from datastation.runtime.storage import sha256_hex
 from datastation.runtime.escrow.data import add_data, data_add_params
 
@@ -55,7 +54,7 @@ def register(h):
             row = ctx.store.get_data(key)
             if row is not None and row.content_hash == sha256_hex(contents):
                 continue
-            add_data(ctx, sign_request_as(ctx.config, owner, "data.add", data_add_params(key, "csv", contents)), contents)
+            add_data(ctx, Escrow(ctx).sign_as(owner, "data.add", data_add_params(key, "csv", contents)), contents)
 
     @h.step("propose")
     def propose(ctx, args, work):

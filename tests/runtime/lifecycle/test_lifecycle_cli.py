@@ -24,7 +24,7 @@ def cli(tmp_path, monkeypatch, capsys):
         return code, out.out, out.err
 
     for a in ("bank1", "bank2", "auditor"):
-        assert run("agent", "create", a)[0] == 0
+        assert run("agent", "create", a, "--no-passphrase")[0] == 0
     for key in ("bank1.train", "bank1.test", "bank2.train", "bank2.test"):
         o, n = key.split(".")
         assert run("data", "add", key, f"bank/{o}_{n}.csv", "--as", o)[0] == 0

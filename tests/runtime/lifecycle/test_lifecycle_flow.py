@@ -168,12 +168,11 @@ def test_execution_runs_the_approved_text_not_the_disk(world):
 
 
 def test_contract_using_data_blocks_its_removal(world):
-    from datastation.runtime.keys import sign_request_as
     from datastation.runtime.escrow.data import remove_data
 
     world.propose("joint_model", "bank1")
     with pytest.raises(EscrowRefusal) as exc:
-        remove_data(world.escrow.ctx, sign_request_as(world.config, "bank1", "data.remove", {"key": "bank1.test"}))
+        remove_data(world.escrow.ctx, world.escrow.sign_as("bank1", "data.remove", {"key": "bank1.test"}))
     assert exc.value.code == "data_in_use"  # condition inputs count as used
 
 

@@ -21,7 +21,7 @@ from datastation.runtime.crypto import CryptoError, generate_kek_file
 from datastation.runtime.crypto.results import is_sealed, open_result
 from datastation.runtime.executors.base import ERROR, ExecutionOutcome, Executor
 from datastation.runtime.executors.inprocess import InProcessExecutor
-from datastation.runtime.keys import load_agent_key
+
 
 FIXTURES = Path(__file__).parents[2] / "contracts" / "fixtures"
 
@@ -130,17 +130,17 @@ def test_released_results_are_sealed_for_each_recipient(no_trust, tmp_path):
     assert all(p.endswith(".json.sealed") for p in files.values())  # not mistaken for a readable file
     blobs = {r: Path(p).read_bytes() for r, p in files.items()}
     assert all(is_sealed(b) for b in blobs.values())
-    keyring = w.config.keyring_path
-    plain1 = open_result(w.config, blobs["bank1"], "bank1", load_agent_key(keyring, "bank1"))
-    assert plain1 == open_result(w.config, blobs["bank2"], "bank2", load_agent_key(keyring, "bank2"))
+    keyring = w.escrow.keyring
+    plain1 = open_result(w.config, blobs["bank1"], "bank1", keyring.load("bank1"))
+    assert plain1 == open_result(w.config, blobs["bank2"], "bank2", keyring.load("bank2"))
     # the release row and the audit entry name the plaintext's hash: the recipient can check it
     import hashlib
 
     assert {r.content_hash for r in w.store.releases(contract_id=row.id)} == {hashlib.sha256(plain1).hexdigest()}
     with pytest.raises(CryptoError):  # bank2 cannot open bank1's copy
-        open_result(w.config, blobs["bank1"], "bank2", load_agent_key(keyring, "bank2"))
+        open_result(w.config, blobs["bank1"], "bank2", keyring.load("bank2"))
     with pytest.raises(CryptoError):
-        open_result(w.config, blobs["bank1"], "bank1", load_agent_key(keyring, "bank2"))
+        open_result(w.config, blobs["bank1"], "bank1", keyring.load("bank2"))
 
     # the documented command: the recipient decrypts its own result, another agent cannot
     cfg = tmp_path / "nt.yaml"

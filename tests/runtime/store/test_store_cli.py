@@ -8,8 +8,8 @@ import pytest
 def test_data_workflow(tmp_path, dsc):
     (tmp_path / "t.csv").write_text("id,amount\n1,2.5\n2,3.0\n")
     (tmp_path / "s.json").write_text('{"id": "int", "amount": "float"}')
-    assert dsc("agent", "create", "bank1").returncode == 0
-    assert dsc("agent", "create", "bank2").returncode == 0
+    assert dsc("agent", "create", "bank1", "--no-passphrase").returncode == 0
+    assert dsc("agent", "create", "bank2", "--no-passphrase").returncode == 0
     r = dsc("data", "add", "bank1.train", "t.csv", "--as", "bank1", "--declared-schema", "@s.json")
     assert r.returncode == 0, r.stderr
     r = dsc("data", "list", "--format", "json")
@@ -41,7 +41,7 @@ def test_data_workflow(tmp_path, dsc):
 def test_errors_exit_1(tmp_path, dsc, args):
     (tmp_path / "t.csv").write_text("x\n1\n")
     (tmp_path / "t.txt").write_text("x\n1\n")
-    assert dsc("agent", "create", "bank1").returncode == 0
+    assert dsc("agent", "create", "bank1", "--no-passphrase").returncode == 0
     r = dsc(*args)
     assert r.returncode == 1, r.stdout + r.stderr
     assert r.stderr.startswith("dsc: error:")

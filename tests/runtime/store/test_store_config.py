@@ -41,7 +41,8 @@ def test_env_var_and_with_root(tmp_path, monkeypatch):
     monkeypatch.setenv("DSC_CONFIG", str(cfg))
     c = load_config().with_root(tmp_path / "tmp-escrow")
     assert c.store.path == (tmp_path / "tmp-escrow" / "escrow.db").resolve()
-    assert c.keyring_path.parent == c.escrow_dir
+    assert c.escrow_dir not in c.keyring_path.parents  # the agents' keys stay where they were
+    assert c.with_root(tmp_path / "e2", keyring=tmp_path / "k").keyring_path == (tmp_path / "k").resolve()
     assert isinstance(c, Config)
 
 

@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from datastation.runtime.keys import make_request, sign_request_as
+from datastation.runtime.keys import make_request
 from datastation.runtime.store import ContractRow
 from datastation.runtime.data_schema import SchemaError, compare_schema, format_from_path, infer_schema
-from datastation.runtime.escrow.agents import create_agent
+from datastation.runtime.escrow import Escrow
 from datastation.runtime.escrow.context import EscrowRefusal, open_escrow
 from datastation.runtime.escrow.data import add_data, data_add_params, read_data, remove_data
 from datastation.runtime.audit import verify_log
@@ -58,14 +58,18 @@ def test_format_from_path():
 @pytest.fixture
 def ctx(config):
     c = open_escrow(config)
-    create_agent(c, "bank1")
-    create_agent(c, "bank2")
+    Escrow(c).create_agent("bank1", passphrase=None)
+    Escrow(c).create_agent("bank2", passphrase=None)
     yield c
     c.close()
 
 
+def sign_request_as(ctx, agent, action, params):
+    return Escrow(ctx).sign_as(agent, action, params)
+
+
 def add(ctx, key, contents=CSV, agent="bank1", **kw):
-    req = sign_request_as(ctx.config, agent, "data.add", data_add_params(key, "csv", contents, **kw))
+    req = sign_request_as(ctx, agent, "data.add", data_add_params(key, "csv", contents, **kw))
     return add_data(ctx, req, contents)
 
 
@@ -81,7 +85,7 @@ def test_add_read_remove(ctx):
     assert read_data(ctx, "bank1.train") == CSV
     path = ctx.storage.path_for("bank1", row.content_hash)
     assert path.read_bytes() == CSV and oct(path.stat().st_mode & 0o777) == "0o600"
-    remove_data(ctx, sign_request_as(ctx.config, "bank1", "data.remove", {"key": "bank1.train"}))
+    remove_data(ctx, sign_request_as(ctx, "bank1", "data.remove", {"key": "bank1.train"}))
     assert ctx.store.get_data("bank1.train") is None and not path.exists()
     kinds = [e.kind for e in ctx.store.audit_entries()]
     assert kinds == ["agent_created", "agent_created", "data_add", "data_remove"]
@@ -99,7 +103,7 @@ def test_replace(ctx):
 def test_shared_contents_survive_removal(ctx):
     add(ctx, "bank1.a")
     add(ctx, "bank1.b")
-    remove_data(ctx, sign_request_as(ctx.config, "bank1", "data.remove", {"key": "bank1.a"}))
+    remove_data(ctx, sign_request_as(ctx, "bank1", "data.remove", {"key": "bank1.a"}))
     assert read_data(ctx, "bank1.b") == CSV
 
 
@@ -109,11 +113,11 @@ def test_shared_contents_survive_removal(ctx):
     (lambda ctx: add(ctx, "bank1.t", b"\xff\xfe"), "bad_data"),
     (lambda ctx: add(ctx, "bank1", CSV), "bad_key"),
     (lambda ctx: add(ctx, "bank1.../x", CSV), "bad_key"),
-    (lambda ctx: add_data(ctx, sign_request_as(ctx.config, "bank1", "data.add",
+    (lambda ctx: add_data(ctx, sign_request_as(ctx, "bank1", "data.add",
                                                data_add_params("bank1.t", "csv", CSV)), b"x\n9\n"), "content_mismatch"),
-    (lambda ctx: add_data(ctx, sign_request_as(ctx.config, "bank1", "data.remove",
+    (lambda ctx: add_data(ctx, sign_request_as(ctx, "bank1", "data.remove",
                                                data_add_params("bank1.t", "csv", CSV)), CSV), "wrong_action"),
-    (lambda ctx: remove_data(ctx, sign_request_as(ctx.config, "bank1", "data.remove", {"key": "bank1.none"})), "no_data"),
+    (lambda ctx: remove_data(ctx, sign_request_as(ctx, "bank1", "data.remove", {"key": "bank1.none"})), "no_data"),
 ])
 def test_refusals_leave_only_an_audit_entry(ctx, attempt, code):
     before = ctx.store.list_data()
@@ -127,7 +131,7 @@ def test_refusals_leave_only_an_audit_entry(ctx, attempt, code):
 def test_forged_request(ctx):
     from datastation.runtime.keys import generate_key
 
-    req = make_request("bank1", generate_key(), "data.add", data_add_params("bank1.t", "csv", CSV))
+    req = make_request("bank1", generate_key(), "data.add", data_add_params("bank1.t", "csv", CSV), escrow=ctx.escrow_id)
     assert refusal(lambda: add_data(ctx, req, CSV)) == "bad_signature"
 
 
@@ -135,15 +139,15 @@ def test_remove_refused_while_a_pending_contract_uses_it(ctx):
     add(ctx, "bank1.train")
     ctx.store.put_contract(ContractRow(id="c" * 64, name="joint", canonical="{}", proposer="bank2",
                                        status="pending", inputs=("bank1.train",)))
-    req = sign_request_as(ctx.config, "bank1", "data.remove", {"key": "bank1.train"})
+    req = sign_request_as(ctx, "bank1", "data.remove", {"key": "bank1.train"})
     assert refusal(lambda: remove_data(ctx, req)) == "data_in_use"
     assert refusal(lambda: add(ctx, "bank1.train", b"x\n1\n", replace=True)) == "data_in_use"
     ctx.store.set_contract_status("c" * 64, "executed")
-    remove_data(ctx, sign_request_as(ctx.config, "bank1", "data.remove", {"key": "bank1.train"}))
+    remove_data(ctx, sign_request_as(ctx, "bank1", "data.remove", {"key": "bank1.train"}))
 
 
 def test_remove_by_non_owner(ctx):
     add(ctx, "bank1.train")
-    req = sign_request_as(ctx.config, "bank2", "data.remove", {"key": "bank1.train"})
+    req = sign_request_as(ctx, "bank2", "data.remove", {"key": "bank1.train"})
     assert refusal(lambda: remove_data(ctx, req)) == "not_owner"
     assert ctx.store.get_data("bank1.train") is not None
