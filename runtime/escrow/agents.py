@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ..audit import public_key_sha256
 from ..keys import agent_key_path, check_name, create_agent_key, fingerprint, load_agent_key, public_pem
 from ..store import AgentRow
 from .context import EscrowContext, EscrowRefusal
@@ -17,7 +18,8 @@ def register_agent(ctx: EscrowContext, name: str, public_key_pem: str, display: 
         if ctx.store.get_agent(name):
             raise EscrowRefusal("agent_exists", f"agent {name!r} is already registered with this escrow")
         ctx.store.add_agent(row)
-        ctx.audit.append("agent_created", actor=name, payload={"agent": name, "display": display, "key": fp})
+        ctx.audit.append("agent_created", actor=name, payload={
+            "agent": name, "display": display, "key": fp, "public_key_sha256": public_key_sha256(public_key_pem)})
     return row
 
 

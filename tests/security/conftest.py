@@ -21,6 +21,15 @@ def dump(t) -> dict:
     return {c: [str(v) for v in t[c]] for c in t.columns}
 
 
+def stack(ts: list) -> dict:
+    """How many rows each table has, and its first cell."""
+    return {"rows": [len(t) for t in ts], "first": [str(t.iloc[0, 0]) for t in ts]}
+
+
+def echo(x) -> dict:
+    return x
+
+
 def peek(t) -> dict:
     """Reads bank2.train through the escrow API, whatever the contract says."""
     from datastation.runtime.app_api import read_data
@@ -38,6 +47,28 @@ contract peek_c {
   by      bank1
   compute peek(t = bank1.train)
   to      bank1
+}
+
+contract count_b2 {
+  by      auditor
+  compute rows(bank2.test)
+  to      auditor
+}
+
+contract pooled1 {
+  by bank1
+  keep pool1 = stack(ts = [bank1.train])
+}
+
+contract pooled12 {
+  by bank1
+  keep pool12 = stack(ts = [bank1.train, bank2.train])
+}
+
+contract audit1 {
+  by      auditor
+  compute echo(x = pool1)
+  to      auditor
 }
 '''
 

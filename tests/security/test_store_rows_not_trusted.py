@@ -34,13 +34,16 @@ def test_added_recipient_receives_nothing(attack, capsys):
     assert code == 1, out
 
 
-def test_dropped_source_agent_still_must_approve(attack, capsys):
+@pytest.mark.parametrize("edit_column", [True, False])
+def test_dropped_source_agent_still_must_approve(attack, capsys, edit_column):
     w = attack.world
     row = w.propose("joint_model", "bank1")
     w.approve(row.id, "bank1")  # bank2 never approves
-    attack.set_list(row.id, "source_agents", ["bank1"])
+    if edit_column:
+        attack.set_list(row.id, "source_agents", ["bank1"])
     attack.sql("UPDATE contracts SET status = 'approved' WHERE id = ?", (row.id,))
-    assert _execute_is_refused(attack, row.id, "bank1") == "awaiting_approval"
+    code = _execute_is_refused(attack, row.id, "bank1")
+    assert code == ("record_tampered" if edit_column else "awaiting_approval")
     assert w.store.releases(contract_id=row.id) == [] and attack.outbox("bank1") == []
     assert attack.audit_verify(capsys)[0] == 1
 
@@ -201,4 +204,62 @@ def test_release_row_edits_fail_verification(attack, capsys):
     assert w.execute(row.id, "bank1").status == "executed"
     assert attack.audit_verify(capsys)[0] == 0
     attack.sql("DELETE FROM releases WHERE recipient = 'bank2'")
+    assert attack.audit_verify(capsys)[0] == 1
+
+
+def test_swapped_agent_key_cannot_sign_requests(attack, capsys):
+    # With bank2's key replaced by hers in the agents table, mallory approves "as bank2".
+    from datastation.runtime.escrow import APPROVE
+    from datastation.runtime.keys import load_agent_key, make_request
+
+    w = attack.world
+    row = w.propose("joint_model", "bank1")
+    w.approve(row.id, "bank1")
+    w.agent("mallory")
+    attack.sql("UPDATE agents SET public_key = ? WHERE name = 'bank2'", (w.store.get_agent("mallory").public_key,))
+    mallory = load_agent_key(w.config.keyring_path, "mallory")
+    params = w.escrow.approval_params("mallory", row.id)
+    try:
+        w.escrow.approve(make_request("bank2", mallory, APPROVE, params))
+    except EscrowRefusal:
+        pass
+    _execute_is_refused(attack, row.id, "bank1")
+    assert w.store.releases(contract_id=row.id) == [] and attack.outbox("bank1") == []
+    assert attack.audit_verify(capsys)[0] == 1
+
+
+def test_restored_policy_does_not_revive_a_withdrawn_approval(attack, capsys, tmp_path):
+    # bank2's standing policy approves count_b2; bank2 then applies a policy that no longer does,
+    # which withdraws the approval. The attacker puts back the old policy row and approval row.
+    w = attack.world
+    w.apply_policy("bank2")
+    row = w.propose("count_b2", "auditor")
+    assert w.store.get_contract(row.id).status == "approved"
+    old_policy = attack.sql("SELECT owner, rules, source, updated FROM policies WHERE owner = 'bank2'")[0]
+    old_approval = attack.sql("SELECT * FROM approvals WHERE contract_id = ?", (row.id,))[0]
+    stricter = tmp_path / "stricter.dsc"
+    stricter.write_text("policy bank2 {\n  allow fraud_model on bank2.* to bank1\n}\n")
+    w.apply_policy("bank2", stricter)
+    assert w.store.get_contract(row.id).status == "pending" and w.store.approvals(row.id) == []
+    attack.sql("UPDATE policies SET rules = ?, source = ? WHERE owner = 'bank2'", (old_policy[1], old_policy[2]))
+    attack.sql("INSERT INTO approvals VALUES (?, ?, ?, ?, ?)", old_approval)
+    attack.sql("UPDATE contracts SET status = 'approved' WHERE id = ?", (row.id,))
+    _execute_is_refused(attack, row.id, "auditor")
+    assert attack.outbox("auditor") == []
+    assert attack.audit_verify(capsys)[0] == 1
+
+
+def test_kept_result_pointed_at_another_kept_result(attack, capsys):
+    # audit1 reads pool1 (from bank1's data only) with bank1's approval; the attacker points
+    # pool1's row at pool12's contents, which come from bank2's data too.
+    w = attack.world
+    for name in ("pooled12", "pooled1"):
+        c = attack.approve_all(w.propose(name, "bank1").id)
+        assert w.execute(c.id, "bank1").status == "executed"
+    row = attack.approve_all(w.propose("audit1", "auditor").id)
+    assert row.source_agents == ("bank1",)
+    assert _hash_of(attack, "pool1") != _hash_of(attack, "pool12")
+    attack.sql("UPDATE data SET content_hash = ? WHERE key = 'pool1'", (_hash_of(attack, "pool12"),))
+    _execute_is_refused(attack, row.id, "auditor")
+    assert attack.outbox("auditor") == []
     assert attack.audit_verify(capsys)[0] == 1
