@@ -10,6 +10,7 @@ class ContractStatus(StrEnum):
 
     PENDING = "pending"  # waiting for approvals
     APPROVED = "approved"  # every source agent approved: a recipient may execute it
+    RUNNING = "running"  # claimed by one execution (the only one): user code may be running
     DENIED = "denied"  # a standing deny of a source agent blocks it
     REJECTED = "rejected"  # a source agent rejected it
     REVOKED = "revoked"  # its proposer withdrew it
@@ -21,6 +22,8 @@ class ContractStatus(StrEnum):
 
 #: Contracts that may still run (a data element they use cannot be removed or replaced).
 OPEN: frozenset[ContractStatus] = frozenset({ContractStatus.PENDING, ContractStatus.APPROVED})
+#: Contracts whose data must stay as approved: open ones and the one running now.
+MAY_RUN: frozenset[ContractStatus] = OPEN | {ContractStatus.RUNNING}
 #: Contracts that ran and released nothing.
 ENDED_WITHOUT_RELEASE: frozenset[ContractStatus] = frozenset(
     {ContractStatus.FAILED, ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED})

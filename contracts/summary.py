@@ -7,6 +7,7 @@ the policies that would decide it and the identity hash.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from datastation.dsl import ir
@@ -14,7 +15,8 @@ from datastation.dsl.printer import to_source
 
 from .identity import IdentityError, identity
 from .model import Scenario
-from .policy import decide_all, facts_for, rules_of
+from .policy import ContractFacts, decide_all, rules_of
+from .provenance import owner_of
 
 
 def _display(scenario: Scenario, agent: str) -> str | None:
@@ -29,10 +31,21 @@ def _rel(path: Path, base: Path) -> str:
         return str(path)
 
 
-def summarize(scenario: Scenario, contract: ir.Contract | str, extra_policies=()) -> dict:
+@dataclass(frozen=True)
+class Records:
+    """What an escrow's records say about a stored contract's inputs: they replace the story the
+    file tells (a stale or edited file may keep an intermediate result from fewer owners)."""
+
+    source_data: tuple[str, ...]  # the original data elements behind every input
+    kept: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # name -> (kept by, sources)
+    displays: dict[str, str | None] = field(default_factory=dict)  # registered agents' display names
+
+
+def summarize(scenario: Scenario, contract: ir.Contract | str, extra_policies=(), records: Records | None = None) -> dict:
     """Everything an owner needs to decide on `contract`, as JSON-ready data.
 
-    `extra_policies` are `policy.PolicyRule`s registered elsewhere (e.g. in the escrow).
+    `extra_policies` are `policy.PolicyRule`s registered elsewhere (e.g. in the escrow);
+    `records`, the escrow's provenance of the inputs (then the file's own is not used).
     """
     if isinstance(contract, str):
         contract = scenario.contracts[contract]
@@ -43,19 +56,24 @@ def summarize(scenario: Scenario, contract: ir.Contract | str, extra_policies=()
     except IdentityError as exc:
         identity_hash, functions, identity_error = None, {}, str(exc)
 
+    def display(agent: str) -> str | None:
+        return records.displays.get(agent) if records is not None else _display(scenario, agent)
+
+    source_data = set(records.source_data) if records is not None else set(scenario.source_data(contract))
     contributions: dict[str, dict] = {}
-    for key in sorted(scenario.source_data(contract)):
-        owner = key.split(".", 1)[0]
-        entry = contributions.setdefault(
-            owner, {"agent": owner, "display": _display(scenario, owner), "data": []}
-        )
+    for key in sorted(source_data):
+        owner = owner_of(key)
+        entry = contributions.setdefault(owner, {"agent": owner, "display": display(owner), "data": []})
         d = scenario.data.get(key)
         entry["data"].append(
             {"key": key, "format": d.format.name if d else None, "declared": d is not None}
         )
     kept_inputs = []
     for key in scenario.inputs(contract):
-        if key in scenario.kept:
+        if records is not None and key in records.kept:
+            kept_by, sources = records.kept[key]
+            kept_inputs.append({"name": key, "kept_by": kept_by, "sources": sorted(sources)})
+        elif records is None and key in scenario.kept:
             kc = scenario.kept[key]
             kept_inputs.append(
                 {"name": key, "kept_by": kc.name.name, "sources": sorted(scenario.expand(key))}
@@ -77,7 +95,10 @@ def summarize(scenario: Scenario, contract: ir.Contract | str, extra_policies=()
         {"kind": "require", "condition": to_source(e), "line": e.span.line} for e in contract.requires
     ] + [{"kind": "ensure", "condition": to_source(e), "line": e.span.line} for e in contract.ensures]
     rules = rules_of(p for ps in scenario.policies.values() for p in ps) + list(extra_policies)
-    decisions = decide_all({k.split(".", 1)[0] for k in scenario.source_data(contract)}, rules, facts_for(scenario, contract))
+    facts = ContractFacts(function=contract.call.func.name if contract.call is not None else "",
+                          data=frozenset(source_data), to=frozenset(t.name for t in contract.to))
+    owners = {owner_of(k) for k in source_data}
+    decisions = decide_all(owners, rules, facts)
     return {
         "contract": name,
         "file": contract.span.file,
@@ -87,9 +108,9 @@ def summarize(scenario: Scenario, contract: ir.Contract | str, extra_policies=()
         "identity_error": identity_error,
         "contributors": list(contributions.values()),
         "kept_inputs": kept_inputs,
-        "source_agents": scenario.source_agents(contract),
+        "source_agents": sorted(owners),
         "runs": runs,
-        "recipients": [{"agent": t.name, "display": _display(scenario, t.name)} for t in contract.to],
+        "recipients": [{"agent": t.name, "display": display(t.name)} for t in contract.to],
         "kept_as": contract.keep_as.name if contract.keep_as else None,
         "conditions": conditions,
         "policies": [d.to_json() | {"explanation": d.explain()} for d in decisions.values()],

@@ -3,7 +3,8 @@
 Entry hash = sha256(canonical JSON [seq, ts, kind, actor, contract, payload_text, prev_hash]),
 where payload_text is the canonical JSON of the payload exactly as stored. The escrow signs
 the hash, and signs a head record (last seq + hash; once per transaction, before it commits)
-so truncating the tail is detected too.
+so truncating the tail is detected too. The first entry of a log is a `genesis` entry naming
+the escrow's id (`keys.escrow_id`), so an emptied log, or one cut from its start, is detected.
 Append inside the transaction of the state change the entry records.
 """
 
@@ -17,14 +18,17 @@ from typing import Any, Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .keys import canonical_json, sign, verify
+from .keys import KeysError, canonical_json, escrow_id, fingerprint, load_public_key, public_pem, sign, verify
 from .crashpoints import crash_point
 from .store import AuditEntry, Store
 
-GENESIS = "0" * 64
+GENESIS = "0" * 64  # the prev_hash of the first entry
+GENESIS_KIND = "genesis"
+GENESIS_SETTING = "audit.genesis"  # "pending" in a new store until the genesis entry is written
 
 # Kinds of entries (free text is accepted; these are the ones the escrow writes).
 KINDS = (
+    GENESIS_KIND,
     "agent_created",
     "data_add",
     "data_replace",
@@ -43,6 +47,7 @@ KINDS = (
     "kept",
     "app_state",
     "refusal",
+    "recovery",
 )
 
 
@@ -60,24 +65,48 @@ class AuditLog:
     def __init__(self, store: Store, key: Ed25519PrivateKey):
         self.store = store
         self.key = key
+        self.escrow_id = escrow_id(public_pem(key))
+        self._genesis_done = False
+
+    def ensure_genesis(self) -> None:
+        """Write the genesis entry of a new store (nothing when it has one, or is an older store)."""
+        if self.store.get_setting(GENESIS_SETTING) is not None:
+            with self.store.transaction():
+                self._genesis_if_pending()
+        self._genesis_done = True
+
+    def _genesis_if_pending(self) -> None:
+        """Inside a transaction: the genesis entry first, if the store was created waiting for it."""
+        if self._genesis_done:
+            return
+        pending = self.store.get_setting(GENESIS_SETTING)
+        if pending == "pending" and self.store.audit_head() is None:
+            self._insert(GENESIS_KIND, None, None, {"escrow_id": self.escrow_id}, None)
+        if pending is not None:
+            self.store.set_setting(GENESIS_SETTING, None)
 
     def append(self, kind: str, *, actor: str | None = None, contract: str | None = None,
                payload: dict[str, Any] | None = None, ts: float | None = None) -> AuditEntry:
         payload = dict(payload or {})
-        payload_text = canonical_json(payload).decode()
         with self.store.transaction():
-            head = self.store.audit_head()
-            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-            ts = round(time.time() if ts is None else ts, 6)
-            h = entry_hash(seq, ts, kind, actor, contract, payload_text, prev)
-            entry = AuditEntry(
-                seq=seq, ts=ts, kind=kind, actor=actor, contract=contract, payload=json.loads(payload_text),
-                prev_hash=prev, hash=h, signature=sign(self.key, h.encode()),
-            )
-            crash_point("audit.append")
-            self.store.audit_insert(entry)
-            # The head is signed once per transaction, just before it commits.
-            self.store.before_commit(self._sign_head)
+            self._genesis_if_pending()
+            return self._insert(kind, actor, contract, payload, ts)
+
+    def _insert(self, kind: str, actor: str | None, contract: str | None, payload: dict,
+                ts: float | None) -> AuditEntry:
+        payload_text = canonical_json(payload).decode()
+        head = self.store.audit_head()
+        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        ts = round(time.time() if ts is None else ts, 6)
+        h = entry_hash(seq, ts, kind, actor, contract, payload_text, prev)
+        entry = AuditEntry(
+            seq=seq, ts=ts, kind=kind, actor=actor, contract=contract, payload=json.loads(payload_text),
+            prev_hash=prev, hash=h, signature=sign(self.key, h.encode()),
+        )
+        crash_point("audit.append")
+        self.store.audit_insert(entry)
+        # The head is signed once per transaction, just before it commits.
+        self.store.before_commit(self._sign_head)
         return entry
 
     def _sign_head(self) -> None:
@@ -102,9 +131,74 @@ class VerifyResult:
         return f"audit log TAMPERED at {where}: {self.reason}"
 
 
+def _public(public_key: Ed25519PublicKey | str) -> Ed25519PublicKey:
+    return load_public_key(public_key) if isinstance(public_key, (str, bytes)) else public_key
+
+
+def entry_valid(entry: AuditEntry, public_key: Ed25519PublicKey | str) -> bool:
+    """Whether `entry` (as read back) is an entry this escrow signed, unchanged.
+
+    Checks one entry on its own (hash and signature), not its place in the chain: enough to
+    believe what it says, as `verify_log` checks that no entry was removed."""
+    try:
+        payload_text = canonical_json(entry.payload).decode()
+        h = entry_hash(entry.seq, entry.ts, entry.kind, entry.actor, entry.contract, payload_text, entry.prev_hash)
+    except (TypeError, ValueError):
+        return False
+    return h == entry.hash and verify(_public(public_key), h.encode(), entry.signature)
+
+
+def public_key_sha256(pem: str) -> str:
+    """What an `agent_created` entry records to bind an agent's registered key in full."""
+    return hashlib.sha256(pem.encode()).hexdigest()
+
+
+def bound_agent_key(store: Store, public_key: Ed25519PublicKey | str, agent: str) -> str | None:
+    """The registered public key (PEM) of `agent` if the escrow's signed `agent_created` entry for
+    it names that key; None when the agent is unknown or its row no longer matches the log."""
+    row = store.get_agent(agent)
+    if row is None:
+        return None
+    entries = store.audit_find(("agent_created",), field="agent", value=agent)
+    if not entries or not entry_valid(entries[-1], public_key):
+        return None
+    payload = entries[-1].payload
+    try:
+        ok = payload.get("key") == fingerprint(row.public_key)
+    except KeysError:
+        return None
+    if "public_key_sha256" in payload:
+        ok = ok and payload["public_key_sha256"] == public_key_sha256(row.public_key)
+    return row.public_key if ok else None
+
+
+def _genesis_problem(row: tuple, expected_id: str) -> str | None:
+    """Why the first stored entry is not this escrow's genesis entry (None when it is)."""
+    seq, _, kind, actor, contract, payload_text, prev_hash, _, _ = row
+    if kind != GENESIS_KIND:
+        if seq == 1 and prev_hash == GENESIS:
+            return ("the log does not start with a genesis entry: the escrow was created by a dsc older than "
+                    "genesis entries (its history cannot prove it is complete: start a new escrow), or its "
+                    "log was replaced from the start")
+        return "the log does not start with its genesis entry: entries were removed from its start"
+    try:
+        payload = json.loads(payload_text)
+    except (TypeError, ValueError):
+        payload = None
+    if not isinstance(payload, dict) or payload.get("escrow_id") != expected_id or actor or contract:
+        return "the genesis entry names another escrow"
+    return None
+
+
 def verify_log(store: Store, public_key: Ed25519PublicKey | str) -> VerifyResult:
-    """Check every entry (sequence, chain link, hash, signature) and the signed head."""
+    """Check the genesis entry, every entry (sequence, chain link, hash, signature) and the signed head."""
+    public_key = _public(public_key)
     rows = store.audit_raw()
+    if not rows:
+        return VerifyResult(False, 0, None, None, "the log is empty: it has no genesis entry (entries removed)")
+    problem = _genesis_problem(rows[0], escrow_id(public_pem(public_key)))
+    if problem:
+        return VerifyResult(False, 0, rows[0][0], 1, problem)
     prev, expected = GENESIS, 1
     for pos, (seq, ts, kind, actor, contract, payload_text, prev_hash, h, sig) in enumerate(rows, start=1):
         def bad(reason: str, seq=seq, pos=pos) -> VerifyResult:
@@ -124,18 +218,18 @@ def verify_log(store: Store, public_key: Ed25519PublicKey | str) -> VerifyResult
             return bad("contents do not match its hash: entry modified")
         if not verify(public_key, h.encode(), sig):
             return bad("escrow signature invalid: entry modified or not written by this escrow")
+        if kind == GENESIS_KIND and pos > 1:
+            return bad("a second genesis entry: the log was restarted")
         prev, expected = h, expected + 1
     count = len(rows)
     head = store.audit_head()
     if head is None:
-        if count:
-            return VerifyResult(False, count, None, None, "the signed head record is missing")
-        return VerifyResult(True, 0)
+        return VerifyResult(False, count, None, None, "the signed head record is missing")
     head_seq, head_hash, head_sig = head
     if not verify(public_key, head_message(head_seq, head_hash), head_sig):
         return VerifyResult(False, count, head_seq, None, "the signed head record is invalid (modified)")
-    if head_seq != count or (count and head_hash != prev):
-        last = rows[-1][0] if rows else 0
+    if head_seq != count or head_hash != prev:
+        last = rows[-1][0]
         if head_seq > count:
             return VerifyResult(False, count, last + 1, count + 1, f"log truncated: the head records {head_seq} entries, {count} remain")
         return VerifyResult(False, count, head_seq, None, "the head record does not match the last entry")

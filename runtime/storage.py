@@ -5,12 +5,21 @@ Writes are atomic (temp file + fsync + os.replace + directory fsync), so a crash
 either no file or the whole file. Files pass through a `Codec` on the way in and out:
 identity in full_trust mode; the no_trust mode plugs encryption at rest here (see
 `codec_for`). A file whose decoded contents do not match its hash is reported, never served.
+
+Contents are written before the transaction that records their row, so a crash in between
+leaves a file no row references. Writers hold `Storage.writing()` from the file to the
+commit (a shared lock, and an intent file that outlives a crashed writer); `collect` (run
+when the escrow opens) removes unreferenced files only when intents were left behind and no
+writer is active, so it never takes a file from an add still in flight.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Callable, Protocol
@@ -108,11 +117,14 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
 class Storage:
     """Content-addressed files for data elements (and kept results)."""
 
-    def __init__(self, root: str | os.PathLike, codec: Codec | Callable[[], Codec] | None = None):
+    def __init__(self, root: str | os.PathLike, codec: Codec | Callable[[], Codec] | None = None,
+                 state_dir: str | os.PathLike | None = None):
         """`codec` may be a zero-argument factory: it is then built on first use (so commands that
-        never touch contents do not need, e.g., the key-encryption key)."""
+        never touch contents do not need, e.g., the key-encryption key). `state_dir` holds the
+        writers' lock and intents (default: the storage folder itself)."""
         self.root = Path(root)
         self._codec = codec or IdentityCodec()
+        self.state_dir = Path(state_dir) if state_dir is not None else self.root
 
     @property
     def codec(self) -> Codec:
@@ -188,7 +200,9 @@ class Storage:
         return found
 
     def gc(self, referenced: set[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Delete files (and leftover temp files) no row references: debris of crashes or removals."""
+        """Delete files (and leftover temp files) no row references: debris of crashes or removals.
+
+        Only safe while no writer is active: use `collect`, which makes sure of it."""
         removed = []
         for item in sorted(self.all_objects() - referenced):
             if self.delete(*item):
@@ -197,3 +211,68 @@ class Storage:
             for tmp in self.root.glob("*/??/.tmp-*"):
                 tmp.unlink(missing_ok=True)
         return removed
+
+    # -- writers and collection -------------------------------------------------------
+    _LOCK, _INTENTS = ".storage-writers.lock", ".storage-intents"
+
+    def _lock_fd(self) -> int:
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(self.state_dir / self._LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Hold while writing contents that a transaction is about to reference: until it commits
+        (or fails), `collect` leaves every file alone. A writer that crashed or failed leaves its
+        intent file behind, so that the next `collect` looks for what it left."""
+        fd = self._lock_fd()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            intents = self.state_dir / self._INTENTS
+            intents.mkdir(exist_ok=True, mode=0o700)
+            intent = intents / f"{os.getpid()}-{secrets.token_hex(6)}"
+            intent.touch(mode=0o600)
+            yield
+            # Only a writer whose transaction ended normally takes its intent back: after an
+            # error its file may be unreferenced, and the intent gets it collected.
+            intent.unlink(missing_ok=True)
+        finally:
+            os.close(fd)  # releases the lock
+
+    def discard(self, owner: str, content_hash: str, referenced) -> bool:
+        """Delete one file if `referenced()` says no row needs it, unless a writer is active (its
+        row could be about to reference the same contents): then it is left to `collect`."""
+        fd = self._lock_fd()
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._leave_intent()
+                return False
+            return not referenced() and self.delete(owner, content_hash)
+        finally:
+            os.close(fd)
+
+    def _leave_intent(self) -> None:
+        intents = self.state_dir / self._INTENTS
+        intents.mkdir(exist_ok=True, mode=0o700)
+        (intents / f"deferred-{secrets.token_hex(6)}").touch(mode=0o600)
+
+    def collect(self, referenced) -> list[tuple[str, str]] | None:
+        """Remove what crashed writers left behind: when intent files remain and no writer is active,
+        `gc(referenced())` and clear the intents. None when a writer is active (try again later)."""
+        intents = self.state_dir / self._INTENTS
+        if not intents.is_dir() or not any(intents.iterdir()):
+            return []
+        fd = self._lock_fd()
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None
+            crash_point("storage.collect")
+            removed = self.gc(referenced())
+            for f in intents.iterdir():
+                f.unlink(missing_ok=True)
+            return removed
+        finally:
+            os.close(fd)

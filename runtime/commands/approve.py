@@ -24,9 +24,10 @@ def run(args) -> int:
 
     try:
         with cs.escrow_from(args) as escrow:
-            cid = escrow.resolve_id(args.id)
-            row = escrow.store.get_contract(cid)
-            render_summary(cs.stored_summary(escrow, row), cs.console())
+            row = escrow.store.get_contract(escrow.resolve_id(args.id))
+            summary = cs.stored_summary(escrow, row)
+            render_summary(summary, cs.console())
+            cid = summary["identity"]  # what was shown is what is signed
             if not args.yes and sys.stdin.isatty():
                 answer = input(f"Approve contract {row.name} ({cid[:12]}) as {args.agent}? [y/N] ").strip().lower()
                 if answer not in ("y", "yes"):

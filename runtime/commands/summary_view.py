@@ -35,6 +35,8 @@ def render_summary(summary: dict, console) -> None:
     if s["proposed_by"]:
         head.append(f"  proposed by {s['proposed_by']}")
     head.append(f"\n{s['file']}:{s['line']}", style="dim")
+    if s.get("status"):
+        head.append(f"\nas proposed to the escrow: {s['status']}", style="dim")
     if s["identity"]:
         head.append(f"\nidentity {s['identity']}", style="cyan")
     console.print(Panel(head, expand=False))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from ..audit import public_key_sha256
 from ..keys import KeysError, check_name, fingerprint, normalized_public_pem
 from ..store import AgentRow
 from .context import EscrowContext, EscrowRefusal
@@ -26,6 +27,6 @@ def register_agent(ctx: EscrowContext, name: str, public_key_pem: str, display: 
         if ctx.store.get_agent(name):
             raise EscrowRefusal("agent_exists", f"agent {name!r} is already registered with this escrow")
         ctx.store.add_agent(row)
-        ctx.audit.append("agent_created", actor=name, payload={"agent": name, "display": display,
-                                                               "key": fingerprint(pem)})
+        ctx.audit.append("agent_created", actor=name, payload={
+            "agent": name, "display": display, "key": fingerprint(pem), "public_key_sha256": public_key_sha256(pem)})
     return row

@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..audit import AuditLog
+from ..audit import AuditLog, bound_agent_key
 from ..keys import (
     AuthError,
     SignedRequest,
@@ -61,9 +61,16 @@ class EscrowContext:
         return escrow_id(self.escrow_public_pem)
 
     def verify(self, request: SignedRequest, action: str):
-        """Verify a signed request for this escrow (inside the caller's transaction); returns the AgentRow."""
-        return verify_request(self.store, request, escrow=self.escrow_id, action=action,
-                              window_seconds=self.config.request_window_seconds)
+        """Verify a signed request (inside the caller's transaction); returns the AgentRow.
+
+        The key it is checked against must be the one the agent's signed `agent_created` entry
+        names: a key written into the agents table by hand signs nothing."""
+        row = verify_request(self.store, request, escrow=self.escrow_id, action=action,
+                             window_seconds=self.config.request_window_seconds)
+        if bound_agent_key(self.store, self.escrow_public_pem, row.name) != row.public_key:
+            raise AuthError("unbound_key", f"the registered key of {row.name} is not the one this escrow's log "
+                                           f"records for it (the agents table was edited): request refused")
+        return row
 
     def refuse(self, code: str, message: str, *, actor: str | None, action: str,
                contract: str | None = None, **payload: Any) -> EscrowRefusal:
@@ -97,7 +104,21 @@ def open_escrow(config, *, create: bool = True) -> EscrowContext:
     except OSError as exc:
         raise StoreError(f"cannot open the escrow in {config.escrow_dir}: {exc.strerror or exc}"
                          + (f" ({exc.filename})" if exc.filename else "")) from None
-    return EscrowContext(config, store, Storage(config.storage_path, lambda: codec_for(config)), AuditLog(store, key), key)
+    ctx = EscrowContext(config, store, escrow_storage(config), AuditLog(store, key), key)
+    try:
+        ctx.audit.ensure_genesis()
+        from .recovery import recover  # recovery builds on the services that build on this module
+
+        recover(ctx)
+    except BaseException:
+        store.close()
+        raise
+    return ctx
+
+
+def escrow_storage(config) -> Storage:
+    """The content storage of the escrow of `config` (its writers' lock and intents under run/)."""
+    return Storage(config.storage_path, lambda: codec_for(config), state_dir=Path(config.escrow_dir) / "run")
 
 
 def _publish(path: Path, pem: str) -> None:

@@ -53,8 +53,6 @@ def add_data(ctx: EscrowContext, request: SignedRequest, contents: bytes) -> Dat
         raise EscrowRefusal(exc.code, str(exc)) from None
 
     h = sha256_hex(contents)
-    # Written before the transaction: a crash leaves at most an unreferenced file (gc'd later).
-    ctx.storage.put(contents, owner)
     row = DataRow(key=key, owner=owner, format=fmt, content_hash=h, size=len(contents), inferred_schema=inferred,
                   declared_schema=declared, created=time.time())
 
@@ -77,7 +75,11 @@ def add_data(ctx: EscrowContext, request: SignedRequest, contents: bytes) -> Dat
         return old
 
     try:
-        old = signed_action(ctx, request, DATA_ADD, body, key=key)
+        # The file is written before the transaction that records it: a crash in between leaves an
+        # unreferenced file, which the next open of the escrow collects (`Storage.collect`).
+        with ctx.storage.writing():
+            ctx.storage.put(contents, owner)
+            old = signed_action(ctx, request, DATA_ADD, body, key=key)
     except EscrowRefusal:
         _drop_unreferenced(ctx, owner, h)
         raise
@@ -144,8 +146,7 @@ def _refuse_if_used(ctx: EscrowContext, key: str, verb: str) -> None:
 
 
 def _drop_unreferenced(ctx: EscrowContext, owner: str, content_hash: str) -> None:
-    if not ctx.store.data_by_hash(owner, content_hash):
-        ctx.storage.delete(owner, content_hash)
+    ctx.storage.discard(owner, content_hash, lambda: bool(ctx.store.data_by_hash(owner, content_hash)))
 
 
 def read_data(ctx: EscrowContext, key: str) -> bytes:

@@ -1,24 +1,28 @@
-"""Executing an approved contract: re-verify, require, compute, ensure, release.
+"""Executing an approved contract: re-verify, claim, require, compute, ensure, release.
 
-1. In one transaction: the request is verified; the agent must be a recipient (or, for a
-   contract that only keeps its result, the proposer); the contract must be approved; every
-   approval signature is re-verified (hand approvals against the agent's key, policy
-   approvals against the escrow key *and* the owner's current policy); the identity is
-   recomputed from the approved bundle (so the function source hash, the bound arguments
-   and the inputs are exactly the approved ones); the execution is recorded as running.
+1. In one transaction: the request is verified; the contract must be approved and not
+   claimed by another execution (refused before anything is read); its facts are derived
+   from the stored proposal bound to its identity and from the signed log, never from the
+   row's columns (`facts.py`): the agent must be a recipient (or, for a contract that only
+   keeps its result, the proposer); every approval is re-verified as a signature over the
+   identity (hand approvals by the key the agent's `agent_created` entry binds, policy
+   approvals by the escrow key *and* the owner's current policy); then the execution
+   claims the contract (`approved` -> `running`) and is recorded, with what it may read.
 2. Every `require` is evaluated; if one fails, nothing runs.
 3. The function runs in the executor; every data read is recorded; a read outside the
    contract short-circuits the run and nothing is released.
 4. Every `ensure` is evaluated on the result.
-5. In one transaction: the result goes to each recipient's outbox (under no_trust sealed for
-   that recipient's key: `runtime.crypto.results`) and/or is kept as a derived data element
-   with its provenance; the app state is written; everything audited.
+5. The result is staged (complete, fsync'd) outside the recipients' outboxes (under no_trust
+   sealed for each recipient's key: `runtime.crypto.results`); in one transaction the
+   releases are recorded with each file's hash, and/or the result is kept as a derived data
+   element with its provenance, the app state is written, everything audited; then the
+   staged files are renamed into the outboxes (`recovery.py`: a crash leaves both or neither).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +30,7 @@ from pathlib import Path
 from datastation.contracts import policy as pol
 from datastation.contracts import release as rel
 from datastation.contracts.conditions import ConditionError, ConditionResult, Evaluator
-from datastation.contracts import functions as fn
-from datastation.contracts.identity import from_canonical, identity_document, identity_of_document
-from datastation.contracts.model import Scenario, calls_in, walk
+from datastation.contracts.model import Scenario, walk
 from datastation.contracts.provenance import owner_of
 from datastation.contracts.status import ENDED_WITHOUT_RELEASE, ContractStatus
 from datastation.dsl import ir
@@ -42,17 +44,21 @@ from ..executors import executor_for
 from ..executors.base import OK, SHORT_CIRCUIT, DataArg, ExecutionJob, FunctionRef, ListArg, ValueArg
 from ..executors.loader import LoadError, load_value_cached
 from ..keys import approval_message, load_public_key, verify
-from ..storage import StorageError, atomic_write, sha256_hex
+from ..storage import StorageError, sha256_hex
 from ..store import DataRow, ExecutionRow, KeptRow, ReleaseRow
+from . import recovery
 from .actions import EXECUTE
 from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, signed_action
-from .lifecycle import contract_row, rules_from_row
+from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts
+from .lifecycle import contract_row
 
 EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
 SHORT_CIRCUITED, ERRORED = ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED
+APPROVED, RUNNING = ContractStatus.APPROVED, ContractStatus.RUNNING
 
-DERIVED_OWNER = "_derived"  # storage folder of kept results (their owners are in the provenance)
+__all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "ExecutionReport", "execute", "release_facts"]
+
 SEALED_SUFFIX = ".sealed"  # outbox files sealed for their recipient (no_trust)
 
 
@@ -93,47 +99,19 @@ class ExecutionReport:
         }
 
 
-def approved_contract(row) -> tuple[ir.Contract | None, str | None]:
-    """The contract rebuilt from its stored canonical form, and the identity that recomputes to.
-
-    Function hashes are recomputed from the approved module texts and the current stdlib
-    source, so a changed built-in (or a tampered record) gives a different identity.
-    """
-    try:
-        doc = json.loads(row.canonical)
-        contract = from_canonical(doc["contract"])
-    except (ValueError, KeyError, TypeError):
-        return None, None
-    modules = row.meta.get("bundle", {}).get("modules", {})
-    functions = {}
-    exprs = ([contract.call] if contract.call else []) + list(contract.requires) + list(contract.ensures)
-    for name in dict.fromkeys(n for e in exprs for n in calls_in(e)):
-        info = row.meta.get("functions", {}).get(name)
-        if info is None:
-            return contract, None
-        if info["origin"] == "user":
-            text = modules.get(info["module"])
-            found = fn.function_source_in_text(text, BUNDLE_ROOT / info["module"], name) if text is not None else None
-        else:
-            path = fn.stdlib_functions().get(name)
-            found = fn.function_source(path, name, "stdlib") if path else None
-        if found is None:
-            return contract, None
-        functions[name] = found
-    return contract, identity_of_document(identity_document(contract, functions))
-
-
-def release_facts(ctx, row) -> rel.ReleaseFacts:
-    """The release facts of a stored contract (approvals re-verified)."""
-    bits = rel.AgentBits(row.source_agents)
+def release_facts(ctx, row, facts: ContractFacts | None = None) -> rel.ReleaseFacts:
+    """The release facts of a stored contract: its source agents and recipients as derived from
+    the approved proposal (`facts.py`), and the approvals whose signatures verify."""
+    facts = facts or contract_facts(ctx, row, need_data=False)
+    bits = rel.AgentBits(facts.source_agents)
     approved = 0
     for a in ctx.store.approvals(row.id):
-        if a.agent in row.source_agents and _approval_valid(ctx, row, a):
+        if a.agent in facts.source_agents and _approval_valid(ctx, facts, a):
             approved |= bits.bit(a.agent)
     return rel.ReleaseFacts(
-        required=bits.mask(row.source_agents),
+        required=bits.mask(facts.source_agents),
         approved=approved,
-        recipients=frozenset(row.recipients),
+        recipients=frozenset(facts.recipients),
         denied=row.status == ContractStatus.DENIED,
         rejected=row.status == ContractStatus.REJECTED,
         revoked=row.status == ContractStatus.REVOKED,
@@ -146,56 +124,56 @@ def _public_key(pem: str):
     return load_public_key(pem)
 
 
-def _approval_valid(ctx, row, a) -> bool:
+def _approval_valid(ctx, facts: ContractFacts, a) -> bool:
+    row = facts.row
     if a.via_policy:
         if not verify(_public_key(ctx.escrow_public_pem), approval_message(ctx.escrow_id, row.id), a.signature):
             return False
-        rules = rules_from_row(ctx.store.get_policy(a.agent))
-        facts = pol.ContractFacts(row.meta.get("function", ""), frozenset(row.meta.get("source_data", [])),
-                                  frozenset(row.recipients))
-        return pol.decide(a.agent, rules, facts).effect == pol.ALLOW
-    agent = ctx.store.get_agent(a.agent)
-    return agent is not None and verify(_public_key(agent.public_key), approval_message(ctx.escrow_id, row.id),
-                                        a.signature)
+        rules = bound_policy(ctx, a.agent)
+        if rules is None:  # the policies table no longer holds what the owner applied
+            return False
+        decided = pol.ContractFacts(facts.function, frozenset(facts.source_data), frozenset(facts.recipients))
+        return pol.decide(a.agent, rules, decided).effect == pol.ALLOW
+    pem = agent_key(ctx, a.agent)
+    return pem is not None and verify(_public_key(pem), approval_message(ctx.escrow_id, row.id), a.signature)
 
 
-def _verify_before_run(ctx, row, agent: str):
-    may_run = row.recipients and agent in row.recipients or (not row.recipients and agent == row.proposer)
-    if not may_run:
-        who = ", ".join(row.recipients) if row.recipients else row.proposer
-        raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {row.name}: only {who} may")
+def _verify_before_run(ctx, row, agent: str) -> tuple[Scenario, ContractFacts]:
+    # Claimed or finished: refused on the status alone, before anything is derived or read.
+    if row.status == RUNNING:
+        raise EscrowRefusal("already_running", f"contract {row.name} is being executed: one execution only")
     if row.status == EXECUTED or ctx.store.releases(contract_id=row.id):
         raise EscrowRefusal("already_executed", f"contract {row.name} was already executed")
+    facts = contract_facts(ctx, row)
+    may_run = agent in facts.recipients if facts.recipients else agent == facts.proposer
+    if not may_run:
+        who = ", ".join(facts.recipients) if facts.recipients else facts.proposer
+        raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {row.name}: only {who} may")
     if row.status in ENDED_WITHOUT_RELEASE:
         raise EscrowRefusal("closed", f"contract {row.name} already ran and ended {row.status}: propose it again")
-    facts = release_facts(ctx, row)
-    verdict = rel.may_execute(facts)
+    for r in facts.recipients:  # a result goes (sealed, under no_trust) to the key the log binds to them
+        if agent_key(ctx, r) is None:
+            raise EscrowRefusal("unknown_agent", f"recipient {r} of contract {row.name} has no registered key "
+                                                 f"this escrow's log vouches for")
+    approvals = release_facts(ctx, row, facts)
+    verdict = rel.may_execute(approvals)
     if verdict == rel.AWAITING:
-        missing = rel.AgentBits(row.source_agents).names(facts.required & ~facts.approved)
+        missing = rel.AgentBits(facts.source_agents).names(approvals.required & ~approvals.approved)
         raise EscrowRefusal("awaiting_approval", f"contract {row.name} still needs the approval of "
                                                  f"{', '.join(missing)}")
     if verdict != rel.RELEASE:
         raise EscrowRefusal(verdict.replace(" ", "_"), f"contract {row.name} is {row.status}: it cannot run")
-    contract, ident = approved_contract(row)
-    if contract is None or ident != row.id:
-        raise EscrowRefusal("identity_changed", f"contract {row.name} no longer matches what was approved "
-                                                f"(a built-in function changed?): propose it again")
+    if row.status != APPROVED:
+        raise EscrowRefusal("not_approved", f"contract {row.name} is {row.status}: it cannot run")
     scenario = Scenario(program=ir.Program(decls=()), base_dir=BUNDLE_ROOT)
     # the agents a condition can name: the bare names of the contract that are registered agents
+    contract = facts.contract
     exprs = ([contract.call] if contract.call else []) + list(contract.requires) + list(contract.ensures)
     names = {n.id for e in exprs for n, _ in walk(e) if isinstance(n, ir.Name)}
-    names |= set(row.source_agents) | set(row.recipients)
+    names |= set(facts.source_agents) | set(facts.recipients)
     scenario.agents = {n: None for n in sorted(names) if ctx.store.get_agent(n) is not None}
-    scenario.kept = {k: None for k in row.inputs if "." not in k}
-    for key in row.inputs:
-        d = ctx.store.get_data(key)
-        if d is None:
-            raise EscrowRefusal("no_data", f"input {key} of contract {row.name} is not in the escrow "
-                                           f"(was the contract keeping it executed?)")
-        origins = set(d.provenance) if d.derived else {key}
-        if not origins <= set(row.meta.get("source_data", [])):
-            raise EscrowRefusal("provenance_changed", f"{key} comes from data the approvers did not approve")
-    return scenario, contract
+    scenario.kept = {k: None for k in facts.inputs if "." not in k}
+    return scenario, facts
 
 
 def execute(ctx, request, executor=None) -> ExecutionReport:
@@ -203,25 +181,41 @@ def execute(ctx, request, executor=None) -> ExecutionReport:
     executor = executor or executor_for(ctx.config)
     cid = request.params.get("contract")
     start = time.perf_counter()
+    held: list[recovery.RunLock] = []
 
     def begin(agent: str):
         row = contract_row(ctx, cid)
-        scenario, contract = _verify_before_run(ctx, row, agent)
+        scenario, facts = _verify_before_run(ctx, row, agent)
+        lock = recovery.RunLock.try_acquire(ctx.config, row.id)
+        if lock is None:
+            raise EscrowRefusal("already_running", f"contract {row.name} is being executed: one execution only")
+        held.append(lock)
+        if not ctx.store.swap_contract_status(row.id, APPROVED, RUNNING):
+            raise EscrowRefusal("already_running", f"contract {row.name} is being executed: one execution only")
+        crash_point("execute.claimed")
         eid = ctx.store.add_execution(ExecutionRow(contract_id=row.id, actor=agent, started=time.time()))
-        ctx.audit.append("execution", actor=agent, contract=row.id, payload={"phase": "start", "execution": eid})
-        return agent, row, scenario, contract, eid
+        ctx.audit.append("execution", actor=agent, contract=row.id, payload={
+            "phase": "start", "execution": eid, "recipients": list(facts.recipients),
+            "source_agents": list(facts.source_agents), "source_data": list(facts.source_data),
+            "inputs": {k: d.content_hash for k, d in sorted(facts.data.items())},
+            "kept_inputs": {k: o.contract_id for k, o in sorted(facts.kept.items())}})
+        return agent, row, scenario, facts, eid
 
-    agent, row, scenario, contract, eid = signed_action(ctx, request, EXECUTE, begin,
-                                                         contract=cid if isinstance(cid, str) else None)
-    crash_point("execute.started")
-    report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid)
-    state = AppState(f"contract:{row.id}", ctx.store)
-    runner = _Runner(ctx, row, scenario, executor, agent, state, report)
     try:
-        runner.run(contract)
+        agent, row, scenario, facts, eid = signed_action(ctx, request, EXECUTE, begin,
+                                                         contract=cid if isinstance(cid, str) else None)
+        crash_point("execute.started")
+        report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid)
+        state = AppState(f"contract:{row.id}", ctx.store)
+        runner = _Runner(ctx, row, scenario, executor, agent, state, report, facts)
+        try:
+            runner.run(facts.contract)
+        finally:
+            report.seconds = time.perf_counter() - start
+        runner.finish()
     finally:
-        report.seconds = time.perf_counter() - start
-    runner.finish(contract)
+        for lock in held:
+            lock.release()
     report.seconds = time.perf_counter() - start
     return report
 
@@ -233,11 +227,13 @@ class _ShortCircuit(Exception):
 
 
 class _Runner:
-    def __init__(self, ctx, row, scenario, executor, agent, state, report):
+    def __init__(self, ctx, row, scenario, executor, agent, state, report, facts: ContractFacts):
         self.ctx, self.row, self.scenario = ctx, row, scenario
         self.executor, self.agent, self.state, self.report = executor, agent, state, report
+        self.facts = facts
+        self.inputs = frozenset(facts.inputs)
         self.values: dict = {}
-        self.rows: dict = {}
+        self.rows: dict = dict(facts.data)  # the rows bound to the log, never read again
         self.result = None
         self.outcome = None
         self.phase = "require"
@@ -249,16 +245,15 @@ class _Runner:
 
         The refusal is remembered too, so it stops the run even when an executor turns the
         exception raised inside its callback into an ordinary failure."""
-        if key not in self.row.inputs:
+        if key not in self.inputs or key not in self.rows:
             self.refused = self.refused or key
             raise _ShortCircuit(key)
-        d = self.rows.get(key) or self.ctx.store.get_data(key)
-        self.rows[key] = d
-        return d
+        return self.rows[key]
 
     def _record_read(self, key: str, d) -> None:
         self.ctx.audit.append("data_read", actor=self.agent, contract=self.row.id,
-                              payload={"key": key, "phase": self.phase, "content_hash": d.content_hash})
+                              payload={"key": key, "phase": self.phase, "content_hash": d.content_hash,
+                                       "execution": self.report.execution_id})
         if key not in self.report.reads:
             self.report.reads.append(key)
 
@@ -291,12 +286,7 @@ class _Runner:
         return self.values[key]
 
     def formats(self) -> dict:
-        out = {}
-        for key in self.row.inputs:
-            d = self.rows.get(key) or self.ctx.store.get_data(key)
-            self.rows[key] = d
-            out[key] = _format(d)
-        return out
+        return {key: _format(d) for key, d in self.rows.items()}
 
     # -- functions -----------------------------------------------------------------------
     def function_ref(self, name: str):
@@ -315,13 +305,13 @@ class _Runner:
             args=tuple(args), kwargs=tuple(kwargs.items()) if isinstance(kwargs, dict) else tuple(kwargs),
             allowed=frozenset(allowed), formats=self.formats(), read=self.read_bytes, read_into=self.read_into,
             state=self.state, phase=phase,
-            content_hashes={k: self.rows[k].content_hash for k in self.row.inputs if self.rows.get(k) is not None},
+            content_hashes={k: d.content_hash for k, d in self.rows.items()},
             timeout_seconds=getattr(getattr(self.ctx.config, "docker", None), "timeout_seconds", None),
         )
 
     def call(self, name: str, args: list, kwargs: dict):
         """A function called inside a condition (values already evaluated)."""
-        out = self.executor.run(self.job(name, args, kwargs, self.row.inputs, self.phase))
+        out = self.executor.run(self.job(name, args, kwargs, self.facts.inputs, self.phase))
         if self.refused:
             raise _ShortCircuit(self.refused)
         if out.status == SHORT_CIRCUIT:
@@ -340,7 +330,7 @@ class _Runner:
 
     # -- the run -------------------------------------------------------------------------
     def evaluator(self) -> Evaluator:
-        kept = [k for k in self.row.inputs if "." not in k]
+        kept = [k for k in self.facts.inputs if "." not in k]
         return Evaluator(self.scenario.agents, self.load, self.call, kept)
 
     def conditions(self, exprs, kind: str, **kw) -> bool:
@@ -371,7 +361,7 @@ class _Runner:
             call = contract.call
             args = [self.to_arg(a, ev) for a in call.args]
             kwargs = {k.name.name: self.to_arg(k.value, ev) for k in call.kwargs}
-            allowed = self.row.meta.get("call_inputs", list(self.row.inputs))
+            allowed = self.facts.call_inputs
             out = self.executor.run(self.job(call.func.name, args, kwargs, allowed, "compute"))
             self.outcome = out
             for k in out.reads:
@@ -404,65 +394,64 @@ class _Runner:
         """The outbox bytes for `recipient`: sealed for their registered key under no_trust, else plain."""
         if self.ctx.config.trust_mode != "no_trust":
             return self.outcome.data
-        agent = self.ctx.store.get_agent(recipient)
-        if agent is None:
-            raise ValueError(f"recipient {recipient} is not a registered agent")
-        return seal_result(self.ctx.config, recipient, self.outcome.data, agent.public_key)
+        pem = agent_key(self.ctx, recipient)  # the key the log binds to the recipient, not the row's
+        if pem is None:
+            raise ValueError(f"recipient {recipient} has no registered key this escrow's log vouches for")
+        return seal_result(self.ctx.config, recipient, self.outcome.data, pem)
 
-    def finish(self, contract: ir.Contract) -> None:
-        """Release or record the failure, in one transaction."""
+    def finish(self) -> None:
+        """Stage the result, record the release or the failure in one transaction, then publish."""
+        rep, ctx = self.report, self.ctx
+        staged = self._stage() if rep.status == EXECUTED else []
+        try:
+            with contextlib.ExitStack() as stack:
+                kept_hash = None
+                if rep.status == EXECUTED and self.facts.kept_as:
+                    stack.enter_context(ctx.storage.writing())  # until the commit: not collected
+                    kept_hash = ctx.storage.put(self.outcome.data, DERIVED_OWNER)
+                crash_point("execute.files_written")
+                published = self._record(staged, kept_hash)
+        except BaseException:
+            recovery.discard_pending(ctx.config, rep.execution_id)
+            raise
+        crash_point("execute.committed")
+        for _, final, file_hash in (staged if published else []):
+            recovery.publish(ctx.config, rep.execution_id, final, file_hash)
+            crash_point("execute.published")
+        recovery.discard_pending(ctx.config, rep.execution_id)
+
+    def _stage(self) -> list[tuple[str, Path, str]]:
+        """(recipient, outbox path, file hash) of each staged copy: written complete under the
+        pending folder, none visible in an outbox yet. Sealing failing ends the run ERRORED."""
         rep, ctx, row = self.report, self.ctx, self.row
-        outbox_files = []
-        if rep.status == EXECUTED and row.recipients:
-            ext = _extension(self.outcome.kind)
-            if ctx.config.trust_mode == "no_trust":
-                ext += SEALED_SUFFIX  # not readable as-is: `dsc keys decrypt FILE --as RECIPIENT`
-            for r in row.recipients:
-                path = Path(ctx.config.outbox_path) / r / f"{row.name}-{row.id[:8]}{ext}"
-                outbox_files.append((r, path))
         crash_point("execute.before_release")
-        kept_hash = None
-        if rep.status == EXECUTED:
-            blobs = []
-            try:  # no_trust: each copy sealed for its recipient (only their private key opens it)
-                blobs = [self.sealed(r) for r, _ in outbox_files]
-            except Exception as exc:
-                rep.status, rep.error, outbox_files = ERRORED, f"cannot seal the result: {exc}", []
-            for (r, path), blob in zip(outbox_files, blobs):
-                atomic_write(path, blob)  # atomic; a crash before commit leaves no release row
-        if rep.status == EXECUTED:
-            if row.meta.get("kept_as"):
-                kept_hash = ctx.storage.put(self.outcome.data, DERIVED_OWNER)
-        crash_point("execute.files_written")
+        ext = _extension(self.outcome.kind)
+        if ctx.config.trust_mode == "no_trust":
+            ext += SEALED_SUFFIX  # not readable as-is: `dsc keys decrypt FILE --as RECIPIENT`
+        finals = [(r, Path(ctx.config.outbox_path) / r / f"{row.name}-{row.id[:8]}{ext}") for r in self.facts.recipients]
+        try:  # no_trust: each copy sealed for its recipient (only their private key opens it)
+            blobs = [self.sealed(r) for r, _ in finals]
+        except Exception as exc:
+            rep.status, rep.error = ERRORED, f"cannot seal the result: {exc}"
+            return []
+        out = []
+        for (r, final), blob in zip(finals, blobs):
+            recovery.stage(ctx.config, rep.execution_id, final, blob)
+            out.append((r, final, sha256_hex(blob)))
+        return out
+
+    def _record(self, staged, kept_hash: str | None) -> bool:
+        """The one transaction that ends the execution; True when its releases were recorded."""
+        rep, ctx, row = self.report, self.ctx, self.row
         with ctx.store.transaction():
             current = ctx.store.get_contract(row.id)
-            if current.status != ContractStatus.APPROVED:  # executed concurrently, or revoked meanwhile
+            if current.status != RUNNING:  # not ours any more (the record was changed): release nothing
                 ctx.store.finish_execution(rep.execution_id, "superseded", {"status": current.status}, time.time())
                 rep.status, rep.error, rep.releases = ERRORED, f"contract became {current.status} meanwhile", []
-                return
-            detail = rep.to_json(values=False)
+                return False
             if rep.status == EXECUTED:
-                h = sha256_hex(self.outcome.data)
-                for r, path in outbox_files:
-                    ctx.store.add_release(ReleaseRow(contract_id=row.id, recipient=r, path=str(path), content_hash=h,
-                                                     execution_id=rep.execution_id, ts=time.time()))
-                    ctx.audit.append("release", actor=self.agent, contract=row.id,
-                                     payload={"recipient": r, "path": str(path), "content_hash": h,
-                                              "kind": self.outcome.kind})
-                    rep.releases.append((r, str(path)))
-                if kept_hash is not None:
-                    name = row.meta["kept_as"]
-                    origins = sorted(row.meta.get("source_data", []))
-                    ctx.store.put_data(DataRow(key=name, owner=DERIVED_OWNER, format=self.outcome.kind,
-                                               content_hash=kept_hash, size=len(self.outcome.data), derived=True,
-                                               provenance=tuple(origins), created=time.time()))
-                    ctx.store.put_kept(KeptRow(name=name, contract_id=row.id, data_key=name,
-                                               execution_id=rep.execution_id, ts=time.time()))
-                    ctx.audit.append("kept", actor=self.agent, contract=row.id,
-                                     payload={"name": name, "content_hash": kept_hash, "provenance": origins,
-                                              "owners": sorted({owner_of(k) for k in origins})})
-                    rep.kept = name
-                detail = rep.to_json(values=False)
+                self._record_release(staged, kept_hash)
+            detail = rep.to_json(values=False)
             if rep.status != SHORT_CIRCUITED:
                 self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id)
             ctx.store.finish_execution(rep.execution_id, rep.status, detail, time.time())
@@ -471,6 +460,31 @@ class _Runner:
                              payload={"phase": "end", "execution": rep.execution_id, "status": rep.status,
                                       "error": rep.error, "reads": rep.reads})
             crash_point("execute.commit")
+        return rep.status == EXECUTED
+
+    def _record_release(self, staged, kept_hash: str | None) -> None:
+        rep, ctx, row = self.report, self.ctx, self.row
+        h = sha256_hex(self.outcome.data)
+        for r, path, file_hash in staged:
+            ctx.store.add_release(ReleaseRow(contract_id=row.id, recipient=r, path=str(path), content_hash=h,
+                                             execution_id=rep.execution_id, ts=time.time(), file_hash=file_hash))
+            ctx.audit.append("release", actor=self.agent, contract=row.id,
+                             payload={"recipient": r, "path": str(path), "content_hash": h, "file_hash": file_hash,
+                                      "kind": self.outcome.kind, "execution": rep.execution_id})
+            rep.releases.append((r, str(path)))
+        if kept_hash is not None:
+            name = self.facts.kept_as
+            origins = list(self.facts.source_data)
+            ctx.store.put_data(DataRow(key=name, owner=DERIVED_OWNER, format=self.outcome.kind,
+                                       content_hash=kept_hash, size=len(self.outcome.data), derived=True,
+                                       provenance=tuple(origins), created=time.time()))
+            ctx.store.put_kept(KeptRow(name=name, contract_id=row.id, data_key=name,
+                                       execution_id=rep.execution_id, ts=time.time()))
+            ctx.audit.append("kept", actor=self.agent, contract=row.id,
+                             payload={"name": name, "content_hash": kept_hash, "provenance": origins,
+                                      "owners": sorted({owner_of(k) for k in origins}),
+                                      "execution": rep.execution_id})
+            rep.kept = name
 
 
 def _format(d) -> str:

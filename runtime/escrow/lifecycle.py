@@ -12,6 +12,7 @@ so that execution later runs exactly the approved text, whatever happens to the 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +21,14 @@ from typing import Any
 from datastation.contracts import policy as pol
 from datastation.contracts.identity import IdentityError, identity
 from datastation.contracts.provenance import owner_of
-from datastation.contracts.status import OPEN, ContractStatus
+from datastation.contracts.status import MAY_RUN, OPEN, ContractStatus
 
-from ..keys import approval_message, sign, verify
+from ..keys import approval_message, canonical_json, sign, verify
 from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
 from .actions import APPROVE, POLICY_APPLY, PROPOSE, REJECT, REVOKE
 from .bundle import Materialized
 from .context import EscrowContext, EscrowRefusal, signed_action
+from .facts import kept_origin
 
 PENDING, APPROVED, DENIED = ContractStatus.PENDING, ContractStatus.APPROVED, ContractStatus.DENIED
 REJECTED, REVOKED, EXECUTED = ContractStatus.REJECTED, ContractStatus.REVOKED, ContractStatus.EXECUTED
@@ -148,15 +150,8 @@ def _escrow_sources(ctx, scenario, contract) -> tuple[list[str], set[str]]:
                                                f"(its owner adds it with `dsc data add {key} FILE --as {owner_of(key)}`)")
             sources.add(key)
             continue
-        d = ctx.store.get_data(key)
-        if d is not None and d.derived:
-            sources |= set(d.provenance)
-            continue
-        keeping = [c for c in ctx.store.list_contracts() if c.meta.get("kept_as") == key and c.status in (*OPEN, EXECUTED)]
-        if not keeping:
-            raise EscrowRefusal("no_kept", f"kept result '{key}' does not exist in this escrow: propose the contract "
-                                           f"that keeps it first")
-        sources |= set(keeping[0].meta.get("source_data", []))
+        # where the kept result comes from by the escrow's signed records, not by the file at hand
+        sources |= set(kept_origin(ctx, key, need_data=False).sources)
     return inputs, sources
 
 
@@ -191,7 +186,7 @@ def propose(ctx: EscrowContext, request) -> Proposal:
         ctx.audit.append("proposal", actor=agent, contract=row.id,
                          payload={"name": row.name, "proposer": agent, "source_agents": list(row.source_agents),
                                   "recipients": list(row.recipients), "inputs": list(row.inputs),
-                                  "functions": row.function_hashes})
+                                  "functions": row.function_hashes, **proposal_record(row)})
         out = Proposal(row)
         for owner in row.source_agents:
             rules = rules_from_row(ctx.store.get_policy(owner))
@@ -201,6 +196,15 @@ def propose(ctx: EscrowContext, request) -> Proposal:
         return out
 
     return signed_action(ctx, request, PROPOSE, body)
+
+
+def proposal_record(row: ContractRow) -> dict:
+    """What the proposal entry records besides the columns, so that `dsc audit verify` can check
+    every cached fact of the row against it: provenance, call inputs, kept name, the bundle."""
+    meta = row.meta
+    return {"source_data": list(meta.get("source_data") or []), "call_inputs": list(meta.get("call_inputs") or []),
+            "kept_as": meta.get("kept_as"), "function": meta.get("function") or "",
+            "bundle_sha256": hashlib.sha256(canonical_json(meta.get("bundle") or {})).hexdigest()}
 
 
 def _check_proposable(ctx, scenario, contract, agent: str) -> tuple[list[str], set[str]]:
@@ -218,7 +222,7 @@ def _check_proposable(ctx, scenario, contract, agent: str) -> tuple[list[str], s
     if contract.keep_as is not None:
         k = contract.keep_as.name
         taken = ctx.store.get_data(k) is not None or any(
-            c.meta.get("kept_as") == k and c.status in (*OPEN, EXECUTED) for c in ctx.store.list_contracts())
+            c.meta.get("kept_as") == k and c.status in (*MAY_RUN, EXECUTED) for c in ctx.store.list_contracts())
         if taken:
             raise EscrowRefusal("kept_taken", f"a kept result named '{k}' already exists in this escrow")
     return inputs, sources
@@ -368,9 +372,11 @@ def apply_policy(ctx, request) -> PolicyApplied:
             raise EscrowRefusal("not_owner", f"{file} has no policy of {agent} (policies of: "
                                              f"{', '.join(owners) or 'nobody'}); an agent applies only its own policy")
         rules = pol.rules_of(blocks, file)
-        ctx.store.put_policy(PolicyRow(owner=agent, rules=pol.rules_to_json(rules), source=source, updated=now))
+        rules_json = pol.rules_to_json(rules)
+        ctx.store.put_policy(PolicyRow(owner=agent, rules=rules_json, source=source, updated=now))
         ctx.audit.append("policy_apply", actor=agent,
-                         payload={"owner": agent, "file": file, "rules": [_policy_label(r) for r in rules]})
+                         payload={"owner": agent, "file": file, "rules": [_policy_label(r) for r in rules],
+                                  "rules_sha256": hashlib.sha256(rules_json.encode()).hexdigest()})
         out = PolicyApplied(agent, rules, [])
         for row in ctx.store.list_contracts():
             if row.status in OPEN and agent in row.source_agents:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import abc
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
-from datastation.contracts.status import OPEN, ContractStatus
+from datastation.contracts.status import MAY_RUN, ContractStatus
 
-# Contract statuses that still may run: a data element they use cannot be removed or replaced.
-OPEN_STATUSES: tuple[str, ...] = tuple(s.value for s in sorted(OPEN))
+# Contract statuses that still may run (or run now): a data element they use cannot be removed or replaced.
+OPEN_STATUSES: tuple[str, ...] = tuple(s.value for s in sorted(MAY_RUN))
 
 
 class StoreError(Exception):
@@ -110,9 +110,10 @@ class ReleaseRow:
     contract_id: str
     recipient: str
     path: str
-    content_hash: str
+    content_hash: str  # sha256 of the released (plaintext) result
     execution_id: int | None = None
     ts: float = 0.0
+    file_hash: str | None = None  # sha256 of the outbox file (under no_trust: the sealed copy); None: as content_hash
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,6 +209,10 @@ class Store(abc.ABC):
     def set_contract_status(self, contract_id: str, status: str, meta: dict | None = None) -> None:
         """Change status (and replace `meta` when given)."""
     @abc.abstractmethod
+    def swap_contract_status(self, contract_id: str, expected: str, status: str) -> bool:
+        """Set `status` only if the contract's status is `expected` now (one atomic compare-and-set);
+        True when it changed. How one execution claims a contract before any user code runs."""
+    @abc.abstractmethod
     def contracts_using(self, data_key: str, statuses: tuple[str, ...] | None = OPEN_STATUSES) -> list[ContractRow]:
         """Contracts whose inputs include `data_key` (any status when `statuses` is None)."""
 
@@ -241,7 +246,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def finish_execution(self, execution_id: int, status: str, detail: dict | None = None, finished: float | None = None) -> None: ...
     @abc.abstractmethod
-    def executions(self, contract_id: str | None = None) -> list[ExecutionRow]: ...
+    def get_execution(self, execution_id: int) -> ExecutionRow | None: ...
+    @abc.abstractmethod
+    def executions(self, contract_id: str | None = None, status: str | None = None) -> list[ExecutionRow]:
+        """Executions in id order (of one contract and/or with one status)."""
     @abc.abstractmethod
     def add_release(self, row: ReleaseRow) -> None:
         """`Conflict` if this contract was already released to this recipient."""
@@ -263,6 +271,14 @@ class Store(abc.ABC):
     def delete_state(self, scope: str, key: str) -> None: ...
     @abc.abstractmethod
     def list_state(self, scope: str) -> dict[str, Any]: ...
+
+    # -- settings ------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_setting(self, key: str) -> str | None:
+        """A small text value the escrow keeps about itself (e.g. `audit.genesis`), or None."""
+    @abc.abstractmethod
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Set (or with None, delete) a setting."""
 
     # -- request nonces ------------------------------------------------------------
     @abc.abstractmethod
@@ -291,3 +307,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def audit_count(self) -> int: ...
+
+    @abc.abstractmethod
+    def audit_find(self, kinds: Sequence[str], *, contract: str | None = None, field: str | None = None,
+                   value: str | None = None) -> list[AuditEntry]:
+        """Entries whose kind is one of `kinds`, in `seq` order; only those of `contract` when given,
+        and only those whose payload has the top-level key `field` equal to the string `value` when
+        given. What the escrow uses to find the signed entry behind a row (check the entry's
+        signature with `audit.entry_valid` before believing it)."""

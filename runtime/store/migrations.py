@@ -142,10 +142,24 @@ def _v3_sizes_meta_inputs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX audit_actor ON audit(actor)")
 
 
+def _v4_integrity(db: sqlite3.Connection) -> None:
+    """Outbox file hashes, settings (the audit log's genesis), indexes for the escrow's look-ups."""
+    db.execute("ALTER TABLE releases ADD COLUMN file_hash TEXT")
+    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("CREATE INDEX audit_kind ON audit(kind)")
+    db.execute("CREATE INDEX executions_status ON executions(status)")
+    # A new store (nothing logged yet) gets a signed genesis entry first (written by the audit
+    # log, which holds the key). An older store's log keeps its history and has none:
+    # `dsc audit verify` says so.
+    if db.execute("SELECT COUNT(*) FROM audit").fetchone()[0] == 0:
+        db.execute("INSERT INTO settings (key, value) VALUES ('audit.genesis', 'pending')")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_core,
     _v2_state,
     _v3_sizes_meta_inputs,
+    _v4_integrity,
 ]
 
 LATEST = len(MIGRATIONS)

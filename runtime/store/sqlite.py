@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from . import migrations
 from .base import (
@@ -304,6 +304,13 @@ class SQLiteStore(Store):
         if cur.rowcount == 0:
             raise NotFound(f"no contract {contract_id}")
 
+    def swap_contract_status(self, contract_id: str, expected: str, status: str) -> bool:
+        cur = self._write(
+            "swap_contract_status", "UPDATE contracts SET status = ?, updated = ? WHERE id = ? AND status = ?",
+            (status, time.time(), contract_id, expected),
+        )
+        return cur.rowcount == 1
+
     def contracts_using(self, data_key: str, statuses: tuple[str, ...] | None = OPEN_STATUSES) -> list[ContractRow]:
         sql = self._CONTRACT + " WHERE id IN (SELECT contract_id FROM contract_inputs WHERE data_key = ?)"
         params: tuple = (data_key,)
@@ -391,9 +398,22 @@ class SQLiteStore(Store):
         if cur.rowcount == 0:
             raise NotFound(f"no execution {execution_id}")
 
-    def executions(self, contract_id: str | None = None) -> list[ExecutionRow]:
+    def get_execution(self, execution_id: int) -> ExecutionRow | None:
+        r = self._one("SELECT id, contract_id, actor, status, started, finished, detail FROM executions WHERE id = ?",
+                      (execution_id,))
+        return None if r is None else ExecutionRow(id=r[0], contract_id=r[1], actor=r[2], status=r[3], started=r[4],
+                                                   finished=r[5], detail=_loads(r[6], {}))
+
+    def executions(self, contract_id: str | None = None, status: str | None = None) -> list[ExecutionRow]:
+        where, params = [], []
+        if contract_id is not None:
+            where.append("contract_id = ?")
+            params.append(contract_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
         sql = "SELECT id, contract_id, actor, status, started, finished, detail FROM executions"
-        rows = self._all(sql + " WHERE contract_id = ? ORDER BY id", (contract_id,)) if contract_id else self._all(sql + " ORDER BY id")
+        rows = self._all(sql + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id", tuple(params))
         return [
             ExecutionRow(id=r[0], contract_id=r[1], actor=r[2], status=r[3], started=r[4], finished=r[5], detail=_loads(r[6], {}))
             for r in rows
@@ -405,8 +425,10 @@ class SQLiteStore(Store):
                 raise Conflict(f"contract {row.contract_id} was already released to {row.recipient}")
             self._write(
                 "add_release",
-                "INSERT INTO releases (contract_id, recipient, path, content_hash, execution_id, ts) VALUES (?, ?, ?, ?, ?, ?)",
-                (row.contract_id, row.recipient, row.path, row.content_hash, row.execution_id, row.ts or time.time()),
+                "INSERT INTO releases (contract_id, recipient, path, content_hash, execution_id, ts, file_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row.contract_id, row.recipient, row.path, row.content_hash, row.execution_id, row.ts or time.time(),
+                 row.file_hash),
             )
 
     def releases(self, contract_id: str | None = None, recipient: str | None = None) -> list[ReleaseRow]:
@@ -417,10 +439,11 @@ class SQLiteStore(Store):
         if recipient is not None:
             where.append("recipient = ?")
             params.append(recipient)
-        sql = "SELECT contract_id, recipient, path, content_hash, execution_id, ts FROM releases"
+        sql = "SELECT contract_id, recipient, path, content_hash, execution_id, ts, file_hash FROM releases"
         sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY ts, recipient"
         return [
-            ReleaseRow(contract_id=r[0], recipient=r[1], path=r[2], content_hash=r[3], execution_id=r[4], ts=r[5])
+            ReleaseRow(contract_id=r[0], recipient=r[1], path=r[2], content_hash=r[3], execution_id=r[4], ts=r[5],
+                       file_hash=r[6])
             for r in self._all(sql, tuple(params))
         ]
 
@@ -457,6 +480,17 @@ class SQLiteStore(Store):
     def list_state(self, scope: str) -> dict[str, Any]:
         return {k: _loads(v) for k, v in self._all("SELECT key, value FROM app_state WHERE scope = ? ORDER BY key", (scope,))}
 
+    # -- settings ------------------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        r = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return r[0] if r else None
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        if value is None:
+            self._write("set_setting", "DELETE FROM settings WHERE key = ?", (key,))
+        else:
+            self._write("set_setting", "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
     # -- nonces --------------------------------------------------------------------
     def use_nonce(self, agent: str, nonce: str, ts: float) -> None:
         with self.transaction():
@@ -492,23 +526,43 @@ class SQLiteStore(Store):
             (seq, hash_, signature),
         )
 
+    _AUDIT = "SELECT seq, ts, kind, actor, contract, payload, prev_hash, hash, signature FROM audit"
+
+    @staticmethod
+    def _entry(r: tuple) -> AuditEntry:
+        payload = _loads(r[5], None)
+        if payload is None and r[5] != "null":
+            payload = {"_raw": r[5]}  # undecodable (tampered) payload: keep the text for verify/log
+        return AuditEntry(seq=r[0], ts=r[1], kind=r[2], actor=r[3], contract=r[4], payload=payload,
+                          prev_hash=r[6], hash=r[7], signature=r[8])
+
     def audit_entries(self, contract: str | None = None, agent: str | None = None, after_seq: int = 0) -> Iterator[AuditEntry]:
-        sql = "SELECT seq, ts, kind, actor, contract, payload, prev_hash, hash, signature FROM audit WHERE seq > ?"
+        sql = self._AUDIT + " WHERE seq > ?"
         params: tuple = (after_seq,)
         if contract is not None:
             sql += " AND contract = ?"
             params += (contract,)
         for r in self._all(sql + " ORDER BY seq", params):
-            payload = _loads(r[5], None)
-            if payload is None and r[5] != "null":
-                payload = {"_raw": r[5]}  # undecodable (tampered) payload: keep the text for verify/log
-            entry = AuditEntry(
-                seq=r[0], ts=r[1], kind=r[2], actor=r[3], contract=r[4], payload=payload,
-                prev_hash=r[6], hash=r[7], signature=r[8],
-            )
+            entry = self._entry(r)
             if agent is not None and not _mentions(entry, agent):
                 continue
             yield entry
+
+    def audit_find(self, kinds: Sequence[str], *, contract: str | None = None, field: str | None = None,
+                   value: str | None = None) -> list[AuditEntry]:
+        kinds = list(kinds)
+        if not kinds:
+            return []
+        sql = self._AUDIT + f" WHERE kind IN ({','.join('?' * len(kinds))})"
+        params: list = list(kinds)
+        if contract is not None:
+            sql += " AND contract = ?"
+            params.append(contract)
+        if field is not None:
+            # json_valid first: a tampered, undecodable payload must not make the query fail
+            sql += " AND (CASE WHEN json_valid(payload) THEN json_extract(payload, ?) END) = ?"
+            params += ['$."' + field.replace('"', '') + '"', value]
+        return [self._entry(r) for r in self._all(sql + " ORDER BY seq", tuple(params))]
 
     def audit_raw(self) -> list[tuple]:
         """Rows exactly as stored (for `dsc audit verify`, which hashes the stored payload text)."""

@@ -21,8 +21,10 @@ A plugin file defines `register(h)` where `h` is this module: use `@h.step("prop
 `@h.expect("propose")` and `@h.check` (extra consistency checks `(ctx) -> list[str]`).
 
 Crash points are labels passed to `crash_point()` in the runtime (tx.begin, tx.commit,
-tx.committed, store.<method>, audit.append, storage.written, storage.replaced, keys.written,
-keys.linked, migrate.vN). `enumerate_points` runs a scenario once with DSC_CRASH_TRACE to list
+tx.committed, store.<method>, audit.append, storage.written, storage.replaced, storage.collect,
+keys.written, keys.linked, migrate.vN, execute.claimed/started/before_release/files_written/
+commit/committed/published, recover.interrupted/published). Opening the escrow runs its
+recovery (`runtime/escrow/recovery.py`), so the checks see the escrow as its next user would. `enumerate_points` runs a scenario once with DSC_CRASH_TRACE to list
 every (label, n) reached; `crash_once` runs it with DSC_CRASH_AT=label:n.
 """
 

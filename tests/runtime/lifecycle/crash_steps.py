@@ -138,6 +138,20 @@ def register(h):
         return problems
 
     @h.check
+    def outbox_matches_releases(ctx):
+        """Both or neither: a file in a recipient's outbox only with its recorded release, nothing
+        staged or running left once the escrow was opened again (recovery ran)."""
+        root = Path(ctx.config.outbox_path)
+        files = {(p.parent.name, p.name) for p in root.glob("*/*") if p.is_file() and not p.parent.name.startswith(".")}
+        recorded = {(Path(r.path).parent.name, Path(r.path).name) for r in ctx.store.releases()}
+        problems = [f"{n} in {a}'s outbox without a recorded release" for a, n in sorted(files - recorded)]
+        staged = root / ".pending"
+        if staged.is_dir() and any(staged.iterdir()):
+            problems.append(f"staged results left behind: {sorted(p.name for p in staged.iterdir())}")
+        problems += [f"execution {e.id} still running after recovery" for e in ctx.store.executions(status="running")]
+        return problems
+
+    @h.check
     def approvals_match_audit(ctx):
         problems = []
         for c in ctx.store.list_contracts():

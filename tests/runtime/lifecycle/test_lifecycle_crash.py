@@ -38,7 +38,8 @@ def test_clean_run_is_consistent(root):
 
 def test_lifecycle_crash_points_are_reached(points):
     labels = {label for label, _ in points}
-    for needed in ("execute.started", "execute.before_release", "execute.files_written", "execute.commit",
+    for needed in ("execute.claimed", "execute.started", "execute.before_release", "execute.files_written",
+                   "execute.commit", "execute.committed", "execute.published", "store.swap_contract_status",
                    "store.put_contract", "store.add_approval", "store.put_policy", "store.add_release",
                    "store.put_kept"):
         assert needed in labels, needed
@@ -47,7 +48,8 @@ def test_lifecycle_crash_points_are_reached(points):
 def _crash_points(points):
     """The first occurrence of every lifecycle label, plus a few more drawn with a fixed seed."""
     labels = ("execute.", "store.put_contract", "store.add_approval", "store.put_policy", "store.add_release",
-              "store.put_kept", "store.set_contract_status", "store.finish_execution", "store.remove_approvals")
+              "store.put_kept", "store.set_contract_status", "store.finish_execution", "store.remove_approvals",
+              "store.swap_contract_status", "storage.")
     ours = [p for p in points if p[0].startswith(labels)]
     return h.select_points(ours, sample=4, seed=1)
 
@@ -67,4 +69,4 @@ def test_checks_can_fail(root):
     with h.open_escrow(h.make_config(root)) as ctx:
         ctx.store._db.execute("DELETE FROM releases WHERE recipient = 'bank1'")
     text = "\n".join(h.check_consistency(SCENARIO, root, ALL_STEPS))
-    assert "[releases_once]" in text and "[statuses_consistent]" in text
+    assert "[releases_once]" in text and "[statuses_consistent]" in text and "[outbox_matches_releases]" in text

@@ -22,7 +22,7 @@ def test_data_workflow(tmp_path, dsc):
     assert json.loads(dsc("data", "list", "--format", "json").stdout) == []
     r = dsc("log", "--format", "json")
     kinds = [e["kind"] for e in json.loads(r.stdout)]
-    assert kinds == ["agent_created", "agent_created", "data_add", "refusal", "data_replace", "refusal", "data_remove"]
+    assert kinds == ["genesis", "agent_created", "agent_created", "data_add", "refusal", "data_replace", "refusal", "data_remove"]
     assert dsc("audit", "verify").returncode == 0
 
 

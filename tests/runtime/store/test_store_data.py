@@ -88,7 +88,7 @@ def test_add_read_remove(ctx):
     remove_data(ctx, sign_request_as(ctx, "bank1", "data.remove", {"key": "bank1.train"}))
     assert ctx.store.get_data("bank1.train") is None and not path.exists()
     kinds = [e.kind for e in ctx.store.audit_entries()]
-    assert kinds == ["agent_created", "agent_created", "data_add", "data_remove"]
+    assert kinds == ["genesis", "agent_created", "agent_created", "data_add", "data_remove"]
     assert verify_log(ctx.store, ctx.escrow_public_pem).ok
 
 

@@ -22,10 +22,15 @@ SEED = {
         "INSERT INTO app_state VALUES ('s', 'k', '[1,2]', 1.0)",
         "INSERT INTO nonces VALUES ('bank1', 'n1', 1.0)",
     ],
+    3: [
+        "INSERT INTO executions VALUES (1, 'c1', 'bank1', 'executed', 1.0, 2.0, '{}')",
+        "INSERT INTO releases VALUES ('c1', 'bank1', '/out/r.json', 'h2', 1, 2.0)",
+        "INSERT INTO audit VALUES (1, 1.0, 'agent_created', 'bank1', NULL, '{}', '0', 'h', 's')",
+    ],
 }
 
 TABLES = {"agents", "data", "contracts", "approvals", "rejections", "policies", "executions", "releases",
-          "audit", "kept", "app_state", "nonces", "audit_head", "contract_inputs", "schema_version"}
+          "audit", "kept", "app_state", "nonces", "audit_head", "contract_inputs", "schema_version", "settings"}
 
 
 def _tables(path):
@@ -40,6 +45,7 @@ def test_from_empty(tmp_path):
     path = tmp_path / "e.db"
     store = SQLiteStore(path)
     assert store.schema_version() == migrations.LATEST
+    assert store.get_setting("audit.genesis") == "pending"  # a new store's log starts with a genesis entry
     store.close()
     assert _tables(path) == TABLES
 
@@ -56,8 +62,8 @@ def test_reopen_is_idempotent(tmp_path):
 def test_from_each_older_version(tmp_path, start):
     path = tmp_path / "old.db"
     db = sqlite3.connect(path, isolation_level=None)
-    assert migrations.migrate(db, target=start) == start
-    for version in range(1, start + 1):
+    for version in range(1, start + 1):  # each version's rows written while the database is at it
+        assert migrations.migrate(db, target=version) == version
         for sql in SEED.get(version, []):
             db.execute(sql)
     db.close()
@@ -74,6 +80,10 @@ def test_from_each_older_version(tmp_path, start):
     assert [a.agent for a in store.approvals("c1")] == ["bank1"]
     if start >= 2:
         assert store.get_state("s", "k") == [1, 2]
+    if start >= 3:
+        (rel,) = store.releases(contract_id="c1")
+        assert (rel.content_hash, rel.file_hash, rel.execution_id) == ("h2", None, 1)
+        assert store.get_setting("audit.genesis") is None  # an older store's log keeps its history
     store.close()
 
 
