@@ -29,7 +29,7 @@ COMMANDS: dict[str, str] = {
     "agent": "create and list agents (parties with signing keys)",
     "data": "add, list and remove data elements",
     "log": "show the audit log",
-    "audit": "verify the audit log",
+    "audit": "verify the audit log and the store against it",
     "lsp": "run the language server for editors (stdio)",
     "propose": "propose a contract to the escrow (checks the file first)",
     "approve": "approve a contract (shows its summary, then signs its identity hash)",

@@ -120,7 +120,7 @@ def test_flow_rules_still_run_when_a_program_needs_them(tmp_path):
     assert "networkx" in r["modules"]
 
 
-@pytest.mark.parametrize("args", [["check", "--max-errors", "0", "x.dsc"], ["fmt"], ["show", "x.dsc"]])
+@pytest.mark.parametrize("args", [["check", "--max-errors", "0", "x.dsc"], ["fmt"], ["show"]])
 def test_usage_errors_of_a_command_name_the_command(args, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(args)

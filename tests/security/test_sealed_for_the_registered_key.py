@@ -16,7 +16,7 @@ from datastation.runtime.crypto import CryptoError, generate_kek_file
 from datastation.runtime.crypto.results import is_sealed, open_result
 from datastation.runtime.escrow import EscrowRefusal
 from datastation.runtime.executors.inprocess import InProcessExecutor
-from datastation.runtime.keys import load_agent_key
+from datastation.runtime.keyring import Keyring
 from harness import World
 
 FIXTURES = Path(__file__).parents[1] / "contracts" / "fixtures"
@@ -50,7 +50,7 @@ def test_swapped_recipient_key_gets_no_copy(no_trust, tmp_path):
         rep = w.execute(row.id, "bank1")
     except EscrowRefusal:
         rep = None
-    mallory = load_agent_key(w.config.keyring_path, "mallory")
+    mallory = Keyring(w.config.keyring_path).load("mallory")
     for r in w.store.releases(contract_id=row.id):
         blob = Path(r.path).read_bytes()
         assert is_sealed(blob)

@@ -210,17 +210,18 @@ def test_release_row_edits_fail_verification(attack, capsys):
 def test_swapped_agent_key_cannot_sign_requests(attack, capsys):
     # With bank2's key replaced by hers in the agents table, mallory approves "as bank2".
     from datastation.runtime.escrow import APPROVE
-    from datastation.runtime.keys import load_agent_key, make_request
+    from datastation.runtime.keyring import Keyring
+    from datastation.runtime.keys import make_request
 
     w = attack.world
     row = w.propose("joint_model", "bank1")
     w.approve(row.id, "bank1")
     w.agent("mallory")
     attack.sql("UPDATE agents SET public_key = ? WHERE name = 'bank2'", (w.store.get_agent("mallory").public_key,))
-    mallory = load_agent_key(w.config.keyring_path, "mallory")
+    mallory = Keyring(w.config.keyring_path).load("mallory")
     params = w.escrow.approval_params("mallory", row.id)
     try:
-        w.escrow.approve(make_request("bank2", mallory, APPROVE, params))
+        w.escrow.approve(make_request("bank2", mallory, APPROVE, params, escrow=w.escrow.ctx.escrow_id))
     except EscrowRefusal:
         pass
     _execute_is_refused(attack, row.id, "bank1")
