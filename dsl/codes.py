@@ -50,7 +50,7 @@ UNDEFINED_NAME = _define("DSC024", "undefined name, or a name that is not a valu
 DUPLICATE_NAME = _define("DSC025", "declared more than once")
 RESULT_OUTSIDE_ENSURE = _define("DSC026", "`result` outside `ensure`")
 
-# DSC030-DSC036: function modules and call signatures
+# DSC030-DSC039: function modules and call signatures
 MODULE_NOT_FOUND = _define("DSC030", "module not found")
 MODULE_NOT_PYTHON = _define("DSC031", "module is not valid Python")
 HIDES_BUILTIN = _define("DSC032", "user function hides a built-in", "warning")
@@ -58,6 +58,8 @@ UNKNOWN_KEYWORD = _define("DSC033", "unknown keyword argument")
 MISSING_ARGUMENT = _define("DSC034", "missing argument")
 TOO_MANY_POSITIONAL = _define("DSC035", "too many positional arguments")
 ARGUMENT_TWICE = _define("DSC036", "argument given twice")
+CODE_OUTSIDE_IDENTITY = _define("DSC038", "module code outside any function's identity")
+IMPORTS_LOCAL_MODULE = _define("DSC039", "module imports a local module")
 
 # DSC040-DSC044: types
 NOT_A_CONDITION = _define("DSC040", "not a condition")

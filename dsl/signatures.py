@@ -93,14 +93,19 @@ def _param(a: ast.arg, kind: str, has_default: bool) -> Param:
     )
 
 
-def read_functions(source: str, path: Path | None = None, builtin: bool = False) -> dict[str, FunctionSig]:
-    """Every public top-level function of a module's source. Raises ModuleError on a syntax error."""
+def parse_module(source: str, path: Path | None = None) -> ast.Module:
+    """A module's syntax tree. Raises ModuleError when it is not valid Python."""
     try:
-        tree = ast.parse(source, filename=str(path or "<module>"))
+        return ast.parse(source, filename=str(path or "<module>"))
     except SyntaxError as exc:
         raise ModuleError(f"Python syntax error: {exc.msg}", exc.lineno) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ModuleError(f"cannot read the module: {exc}") from None
+
+
+def functions_in(tree: ast.Module, source: str, path: Path | None = None,
+                 builtin: bool = False) -> dict[str, FunctionSig]:
+    """Every public top-level function of a parsed module."""
     out: dict[str, FunctionSig] = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
@@ -118,15 +123,24 @@ def read_functions(source: str, path: Path | None = None, builtin: bool = False)
     return out
 
 
-def read_module(path: Path) -> dict[str, FunctionSig]:
-    """Read a user module. Raises ModuleError when it is missing or not valid Python."""
+def read_functions(source: str, path: Path | None = None, builtin: bool = False) -> dict[str, FunctionSig]:
+    """Every public top-level function of a module's source. Raises ModuleError on a syntax error."""
+    return functions_in(parse_module(source, path), source, path, builtin)
+
+
+def read_module_text(path: Path) -> str:
+    """A user module's text. Raises ModuleError when it is missing or unreadable."""
     try:
-        source = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModuleError("file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ModuleError(f"cannot read the file: {exc}") from None
-    return read_functions(source, path)
+
+
+def read_module(path: Path) -> dict[str, FunctionSig]:
+    """Read a user module. Raises ModuleError when it is missing or not valid Python."""
+    return read_functions(read_module_text(path), path)
 
 
 def stdlib_dir() -> Path:

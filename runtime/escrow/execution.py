@@ -299,12 +299,15 @@ class _Runner:
 
     # -- functions -----------------------------------------------------------------------
     def function_ref(self, name: str):
+        """The approved function: a user function as its closure (the text its identity hashes,
+        derived from the approved module), never the whole module: top-level code outside the
+        closure does not run."""
         info = self.row.meta["functions"].get(name)
         if info is None:
             raise ConditionError(f"function '{name}' is not part of the approved contract")
         src = None
         if info["origin"] == "user":
-            src = self.row.meta["bundle"]["modules"].get(info["module"])
+            src = _closure(self.row.meta["bundle"]["modules"].get(info["module"]), info["module"], name, info["sha256"])
         return FunctionRef(name=name, origin=info["origin"], source_hash=info["sha256"],
                            module_name=info["module"], module_source=src)
 
@@ -470,6 +473,14 @@ class _Runner:
                              payload={"phase": "end", "execution": rep.execution_id, "status": rep.status,
                                       "error": rep.error, "reads": rep.reads})
             crash_point("execute.commit")
+
+
+def _closure(module_text: str | None, module: str, name: str, sha256: str) -> str:
+    """The closure of `name` in the approved module text, checked against its identity."""
+    found = fn.function_source_in_text(module_text, BUNDLE_ROOT / module, name) if module_text is not None else None
+    if found is None or found.sha256 != sha256:
+        raise ConditionError(f"function '{name}' does not match the approved source")
+    return found.closure
 
 
 def _format(d) -> str:

@@ -22,8 +22,9 @@ def test_module_with_a_python_syntax_error(tmp_path):
 def test_module_is_never_imported(tmp_path):
     (tmp_path / "data.csv").write_text("x\n")
     marker = tmp_path / "imported"
-    (tmp_path / "side.py").write_text(f"open({str(marker)!r}, 'w').close()\ndef f(x):\n    return x\n")
-    assert codes('use "side.py"\n' + BODY, base=tmp_path) == []
+    (tmp_path / "side.py").write_text(f"def f(x):\n    open({str(marker)!r}, 'w').close()\n    return x\n"
+                                      f"f(1)\n")
+    assert codes('use "side.py"\n' + BODY, base=tmp_path) == ["DSC038"]  # the top-level call, refused
     assert not marker.exists()
 
 
