@@ -14,7 +14,7 @@ from datastation.dsl.printer import to_source
 
 from .identity import IdentityError, identity
 from .model import Scenario
-from .policy import decide_all, facts_for, rules_of
+from .policy import decide_all, facts_for, resolver, rules_of
 
 
 def _display(scenario: Scenario, agent: str) -> str | None:
@@ -76,7 +76,8 @@ def summarize(scenario: Scenario, contract: ir.Contract | str, extra_policies=()
     conditions = [
         {"kind": "require", "condition": to_source(e), "line": e.span.line} for e in contract.requires
     ] + [{"kind": "ensure", "condition": to_source(e), "line": e.span.line} for e in contract.ensures]
-    rules = rules_of(p for ps in scenario.policies.values() for p in ps) + list(extra_policies)
+    rules = rules_of((p for ps in scenario.policies.values() for p in ps), resolve=resolver(scenario))
+    rules += list(extra_policies)
     decisions = decide_all({k.split(".", 1)[0] for k in scenario.source_data(contract)}, rules, facts_for(scenario, contract))
     return {
         "contract": name,

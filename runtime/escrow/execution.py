@@ -47,7 +47,7 @@ from ..store import DataRow, ExecutionRow, KeptRow, ReleaseRow
 from .actions import EXECUTE
 from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, signed_action
-from .lifecycle import contract_row, rules_from_row
+from .lifecycle import contract_row, policy_facts, rules_from_row
 
 EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
 SHORT_CIRCUITED, ERRORED = ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED
@@ -151,9 +151,7 @@ def _approval_valid(ctx, row, a) -> bool:
         if not verify(_public_key(ctx.escrow_public_pem), approval_message(row.id), a.signature):
             return False
         rules = rules_from_row(ctx.store.get_policy(a.agent))
-        facts = pol.ContractFacts(row.meta.get("function", ""), frozenset(row.meta.get("source_data", [])),
-                                  frozenset(row.recipients))
-        return pol.decide(a.agent, rules, facts).effect == pol.ALLOW
+        return pol.decide(a.agent, rules, policy_facts(row)).effect == pol.ALLOW
     agent = ctx.store.get_agent(a.agent)
     return agent is not None and verify(_public_key(agent.public_key), approval_message(row.id), a.signature)
 
