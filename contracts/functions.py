@@ -1,9 +1,12 @@
 """Locate the functions a contract calls and hash their source, without importing them.
 
 User functions come from the `use` modules (paths relative to the .dsc file), stdlib
-functions from the `datastation.stdlib` package source. A function's hash covers its own
-source segment, the top-level definitions of its module it refers to (transitively) and
-the module's imports: editing a helper the function calls changes the hash too.
+functions from the `datastation.stdlib` package source. A function's hash covers its
+*closure*: the module's imports, the top-level definitions of its module it refers to
+(transitively) and its own source segment: editing a helper the function calls changes the
+hash too. The closure is also exactly what the escrow executes for a user function (the
+executors receive it as the module text and refuse any other text: `verify_closure`), so
+nothing outside the identity runs.
 """
 
 from __future__ import annotations
@@ -141,6 +144,20 @@ def function_source_in_text(text: str, path: str | Path, name: str, origin: str 
     """Same as `function_source`, for module text held in memory (an approved snapshot)."""
     mod = parse_module(text, path)
     return _function_in(mod, name, origin) if mod is not None else None
+
+
+def verify_closure(text: str | None, module_name: str, name: str, sha256: str) -> str | None:
+    """Why `text` may not run as the user function `name` of identity `sha256` (None: it may).
+
+    It may only if it *is* that function's closure, byte for byte: re-deriving the closure
+    from it gives the same text and the same hash. A text that holds anything more (a
+    statement outside the closure) is refused, even when its closure hashes the same."""
+    if text is None:
+        return f"no approved source for '{name}'"
+    found = function_source_in_text(text, module_name, name)
+    if found is None or found.sha256 != sha256 or found.closure != text:
+        return f"function '{name}' does not match the approved source"
+    return None
 
 
 def _function_in(mod: _Module, name: str, origin: str) -> FunctionSource | None:

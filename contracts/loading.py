@@ -27,6 +27,31 @@ class Loaded:
 LIFECYCLE_PREDICTIONS = frozenset({codes.DENIED_BY_POLICY, codes.GOAL_UNREACHABLE})
 
 
+# What makes a file unusable as a standing policy: it does not parse, a module it `use`s is
+# missing or refused, or a rule names a function that resolves to nothing. A policy file need
+# not declare the agents and data its rules name (they match the escrow's records by name),
+# and errors in its contracts are not errors of its policies.
+POLICY_FILE_ERRORS = frozenset({
+    codes.SYNTAX_ERROR, codes.UNTERMINATED_STRING, codes.UNEXPECTED_CHARACTER, codes.NESTED_TOO_DEEPLY,
+    codes.UNREADABLE_FILE, codes.NUMBER_TOO_LARGE, codes.REPEATED_CLAUSE, codes.POSITIONAL_AFTER_KEYWORD,
+    codes.MODULE_NOT_FOUND, codes.MODULE_NOT_PYTHON, codes.HIDES_BUILTIN, codes.CODE_OUTSIDE_IDENTITY,
+    codes.IMPORTS_LOCAL_MODULE, codes.POLICY_UNKNOWN_FUNCTION,
+})
+
+
+def policy_file(loaded: Loaded) -> tuple[Scenario | None, tuple]:
+    """The scenario of a checked file read as an owner's standing policy, or the errors that make
+    it unusable as one (`POLICY_FILE_ERRORS`)."""
+    result = loaded.result
+    errors = tuple(d for d in result.errors if d.code in POLICY_FILE_ERRORS)
+    if errors:
+        return None, errors
+    if loaded.scenario is not None:
+        return loaded.scenario, ()
+    base = Path(result.file).resolve().parent
+    return Scenario.build(result.program, base, result.symbols), ()
+
+
 def load_checked(path: str | Path) -> Loaded:
     from datastation.dsl.check import check_file
 

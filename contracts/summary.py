@@ -15,7 +15,7 @@ from datastation.dsl.printer import to_source
 
 from .identity import IdentityError, identity
 from .model import Scenario
-from .policy import ContractFacts, decide_all, rules_of
+from .policy import ContractFacts, decide_all, facts_for, resolver, rules_of
 from .provenance import owner_of
 
 
@@ -94,11 +94,11 @@ def summarize(scenario: Scenario, contract: ir.Contract | str, extra_policies=()
     conditions = [
         {"kind": "require", "condition": to_source(e), "line": e.span.line} for e in contract.requires
     ] + [{"kind": "ensure", "condition": to_source(e), "line": e.span.line} for e in contract.ensures]
-    rules = rules_of(p for ps in scenario.policies.values() for p in ps) + list(extra_policies)
-    facts = ContractFacts(function=contract.call.func.name if contract.call is not None else "",
-                          data=frozenset(source_data), to=frozenset(t.name for t in contract.to))
-    owners = {owner_of(k) for k in source_data}
-    decisions = decide_all(owners, rules, facts)
+    rules = rules_of((p for ps in scenario.policies.values() for p in ps), resolve=resolver(scenario))
+    rules += list(extra_policies)
+    called = facts_for(scenario, contract)
+    facts = ContractFacts(functions=called.functions, data=frozenset(source_data), to=called.to)
+    decisions = decide_all({owner_of(k) for k in source_data}, rules, facts)
     return {
         "contract": name,
         "file": contract.span.file,

@@ -50,15 +50,17 @@ UNDEFINED_NAME = _define("DSC024", "undefined name, or a name that is not a valu
 DUPLICATE_NAME = _define("DSC025", "declared more than once")
 RESULT_OUTSIDE_ENSURE = _define("DSC026", "`result` outside `ensure`")
 
-# DSC030-DSC037: function modules and call signatures
+# DSC030-DSC039: function modules and call signatures
 MODULE_NOT_FOUND = _define("DSC030", "module not found")
 MODULE_NOT_PYTHON = _define("DSC031", "module is not valid Python")
-HIDES_BUILTIN = _define("DSC032", "user function hides a built-in", "warning")
+HIDES_BUILTIN = _define("DSC032", "user function hides a built-in")
 UNKNOWN_KEYWORD = _define("DSC033", "unknown keyword argument")
 MISSING_ARGUMENT = _define("DSC034", "missing argument")
 TOO_MANY_POSITIONAL = _define("DSC035", "too many positional arguments")
 ARGUMENT_TWICE = _define("DSC036", "argument given twice")
 POSITIONAL_ONLY_BY_KEYWORD = _define("DSC037", "positional-only parameter passed by keyword")
+CODE_OUTSIDE_IDENTITY = _define("DSC038", "module code outside any function's identity")
+IMPORTS_LOCAL_MODULE = _define("DSC039", "module imports a local module")
 
 # DSC040-DSC045: types and columns
 NOT_A_CONDITION = _define("DSC040", "not a condition")
@@ -80,11 +82,12 @@ DUPLICATE_COLUMN = _define("DSC057", "column declared twice")
 MISSING_DATA_FILE = _define("DSC058", "data file does not exist", "warning")
 DUPLICATE_RECIPIENT = _define("DSC059", "recipient listed twice", "warning")
 
-# DSC060-DSC063: approvals and data flow
+# DSC060-DSC064: approvals and data flow
 DENIED_BY_POLICY = _define("DSC060", "contract denied by a standing policy")
 NEVER_VIOLATED = _define("DSC061", "`never` constraint violated")
 GOAL_UNREACHABLE = _define("DSC062", "goal cannot be reached")
 KEPT_CYCLE = _define("DSC063", "kept result depends on itself")
+POLICY_UNKNOWN_FUNCTION = _define("DSC064", "policy names an unknown function")
 
 # DSC070-DSC072: unused declarations
 UNUSED_DATA = _define("DSC070", "unused data element", "warning")

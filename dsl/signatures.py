@@ -155,14 +155,19 @@ def _result_columns(tree: ast.Module) -> dict[str, tuple[str, ...]]:
     return {}
 
 
-def read_functions(source: str, path: Path | None = None, builtin: bool = False) -> dict[str, FunctionSig]:
-    """Every public top-level function of a module's source. Raises ModuleError on a syntax error."""
+def parse_module(source: str, path: Path | None = None) -> ast.Module:
+    """A module's syntax tree. Raises ModuleError when it is not valid Python."""
     try:
-        tree = ast.parse(source, filename=str(path or "<module>"))
+        return ast.parse(source, filename=str(path or "<module>"))
     except SyntaxError as exc:
         raise ModuleError(f"Python syntax error: {exc.msg}", exc.lineno) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ModuleError(f"cannot read the module: {exc}") from None
+
+
+def functions_in(tree: ast.Module, source: str, path: Path | None = None,
+                 builtin: bool = False) -> dict[str, FunctionSig]:
+    """Every public top-level function of a parsed module."""
     out: dict[str, FunctionSig] = {}
     segment = _segments(source)
     result_columns = _result_columns(tree)
@@ -181,6 +186,11 @@ def read_functions(source: str, path: Path | None = None, builtin: bool = False)
                 result_columns=result_columns.get(node.name),
             )
     return out
+
+
+def read_functions(source: str, path: Path | None = None, builtin: bool = False) -> dict[str, FunctionSig]:
+    """Every public top-level function of a module's source. Raises ModuleError on a syntax error."""
+    return functions_in(parse_module(source, path), source, path, builtin)
 
 
 # Lines as Python's parser (and `ast.get_source_segment`) splits them: at \r\n, \r or \n only.
@@ -208,15 +218,19 @@ def _segments(source: str):
     return segment
 
 
-def read_module(path: Path) -> dict[str, FunctionSig]:
-    """Read a user module. Raises ModuleError when it is missing or not valid Python."""
+def read_module_text(path: Path) -> str:
+    """A user module's text. Raises ModuleError when it is missing or unreadable."""
     try:
-        source = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModuleError("file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ModuleError(f"cannot read the file: {exc}") from None
-    return read_functions(source, path)
+
+
+def read_module(path: Path) -> dict[str, FunctionSig]:
+    """Read a user module. Raises ModuleError when it is missing or not valid Python."""
+    return read_functions(read_module_text(path), path)
 
 
 def stdlib_dir() -> Path:

@@ -14,7 +14,8 @@ from typing import NamedTuple
 from . import ir
 from .diagnostics import Span
 from .binding import bind
-from .signatures import FunctionSig, ModuleError, read_functions, read_module, stdlib_functions
+from .module_code import Import, Statement, imports_of, outside_code
+from .signatures import FunctionSig, ModuleError, functions_in, parse_module, read_module_text, stdlib_functions
 from .walk import EMPTY_SCOPE, Scope, walk_list
 
 RESULT = "result"
@@ -37,6 +38,8 @@ class ModuleInfo:
     path: Path
     functions: dict[str, FunctionSig] = field(default_factory=dict)
     error: ModuleError | None = None
+    outside: tuple[Statement, ...] = ()  # top-level code outside every function's identity
+    imports: tuple[Import, ...] = ()  # every import of the module, at any depth
 
 
 class Symbols:
@@ -103,11 +106,15 @@ class Symbols:
         info = ModuleInfo(use=use, path=path)
         try:
             if self._module_texts is None:
-                info.functions = read_module(path)
+                text = read_module_text(path)
             elif use.path.value in self._module_texts:
-                info.functions = read_functions(self._module_texts[use.path.value], path)
+                text = self._module_texts[use.path.value]
             else:
                 raise ModuleError("file not found")
+            tree = parse_module(text, path)
+            info.functions = functions_in(tree, text, path)
+            info.outside = outside_code(tree)
+            info.imports = imports_of(tree)
         except ModuleError as exc:
             info.error = exc
         self.modules.append(info)
@@ -117,6 +124,11 @@ class Symbols:
     @property
     def module_paths(self) -> list[Path]:
         return [m.path for m in self.modules]
+
+    @property
+    def reads_disk(self) -> bool:
+        """Whether the `use` modules were read from disk (not from texts held in memory)."""
+        return self._module_texts is None
 
     # ------------------------------------------------------------ names
     def kind_of(self, name: str) -> str | None:

@@ -19,5 +19,5 @@ def check(ctx):
                 f"contract '{c.name.name}' can never be approved: the policy of '{owner}' denies it",
                 c.name.span,
                 help="change the computation or the recipients, or ask the owner to change the policy",
-                related=[Related(message=f"denied by this rule of '{owner}'", span=decision.rule.span)],
+                related=[Related(message=f"denied by this rule of '{owner}'", span=decision.rule.rule.span)],
             )

@@ -1,9 +1,11 @@
-"""DSC030-DSC032: the modules named by `use` must exist and be valid Python."""
+"""DSC030-DSC032: the modules named by `use` must exist, be valid Python, and define no
+function with the name of a built-in (a standing policy that allows the built-in `schema`
+must never be read as allowing someone's own `schema`)."""
 
 from __future__ import annotations
 
 from .. import codes
-from ..diagnostics import error, warning
+from ..diagnostics import error
 
 CODES = (codes.MODULE_NOT_FOUND, codes.MODULE_NOT_PYTHON, codes.HIDES_BUILTIN)
 
@@ -23,6 +25,6 @@ def check(ctx):
             continue
         for name in m.functions:
             if name in sym.builtins:
-                yield warning(codes.HIDES_BUILTIN,
-                              f"function '{name}' in '{m.use.path.value}' hides the built-in of that name",
-                              span, help="rename it unless you mean to replace the built-in")
+                yield error(codes.HIDES_BUILTIN,
+                            f"function '{name}' in '{m.use.path.value}' has the name of a built-in",
+                            span, help="rename it: a user function may not take the place of a built-in")

@@ -45,7 +45,7 @@ class _Blockers:
             return f"contract '{c.name.name}' computes nothing", c.name.span
         for owner, d in contract_decisions(self.sym, c).items():
             if d.effect == "deny":
-                return f"the policy of '{owner}' denies contract '{c.name.name}'", d.rule.span
+                return f"the policy of '{owner}' denies contract '{c.name.name}'", d.rule.rule.span
         return None
 
     def of(self, root):

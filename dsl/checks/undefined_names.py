@@ -1,7 +1,8 @@
 """DSC020-DSC024, DSC044: names that denote nothing, or denote the wrong kind of thing.
 
-Declaration roles (data owners, proposers, recipients, policy owners) have their own rules;
-this one covers expressions, functions, goals, `never` patterns and policy rules.
+Declaration roles (data owners, proposers, recipients, policy owners) have their own rules,
+and so have the functions a policy names (DSC064, `policy_functions`); this one covers
+expressions, functions, goals, `never` patterns and the data and agents of policy rules.
 """
 
 from __future__ import annotations
@@ -35,10 +36,6 @@ def check(ctx):
             yield from _agent_pattern(ctx, p)
     for p in ctx.program.policies:
         for rule in p.rules:
-            if not rule.function.is_wildcard:
-                yield from _function(ctx, rule.function)
-            for f in rule.except_:
-                yield from _function(ctx, f)
             unknown_owner = p.owner.name if p.owner.name not in sym.agents else None
             for d in rule.data:
                 yield from _data_pattern(ctx, d, unknown_owner)

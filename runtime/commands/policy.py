@@ -1,8 +1,28 @@
-"""`dsc policy apply FILE --as OWNER` / `dsc policy show [OWNER]`: standing policies."""
+"""`dsc policy apply FILE --as OWNER` / `dsc policy show [OWNER]`: standing policies.
+
+A policy names functions by identity: `apply` sends the file with the modules it `use`s, the
+escrow resolves every function a rule names in it, and both commands show what each name was
+resolved to (origin, module, sha256 prefix)."""
 
 from __future__ import annotations
 
 from . import common as cs
+
+
+def identity_lines(rule) -> list[str]:
+    """One line per function a `contracts.policy.PolicyRule` names: the identity it matches."""
+    out = []
+    if rule.function is not None:
+        out.append(f"{rule.function.name}: {_identity(rule.function)}")
+    elif not rule.rule.function.is_wildcard:
+        out.append(f"{rule.rule.function.value}: not resolved (matches nothing; apply the policy again)")
+    out += [f"except {f.name}: {_identity(f)}" for f in rule.excepted]
+    return out
+
+
+def _identity(f) -> str:
+    where = f" {f.module}" if f.module else ""
+    return f"{f.origin}{where} sha256 {f.sha256[:16]}…"
 
 
 def register(sub) -> None:
@@ -10,7 +30,10 @@ def register(sub) -> None:
     psub = p.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
     a = psub.add_parser("apply", help="register --as's policy blocks from FILE and apply them to open contracts",
                         description="Register the `policy` blocks of --as found in FILE (replacing their earlier "
-                                    "policy), then apply them to every pending contract that uses their data.")
+                                    "policy), then apply them to every pending contract that uses their data. FILE "
+                                    "travels with the modules it `use`s: every function a rule names is resolved in "
+                                    "FILE (a built-in, or a function of one of those modules) and recorded with its "
+                                    "identity, so that the rule matches only that function.")
     a.add_argument("file", metavar="FILE")
     cs.add_as(a)
     cs.add_config(a)
@@ -34,6 +57,8 @@ def _apply(args) -> int:
     print(f"registered the policy of {res.owner} ({len(res.rules)} rule{'s' if len(res.rules) != 1 else ''}):")
     for r in res.rules:
         print(f"  {r.where()}: {r.text()}")
+        for line in identity_lines(r):
+            print(f"      {line}")
     for cid, name, d in res.decisions:
         print(f"  contract {name} ({cid[:12]}): {cs.describe_decision(d)}")
     return 0
@@ -57,4 +82,6 @@ def _show(args) -> int:
         print(f"policy {r.owner}:")
         for x in rules_from_row(r):
             print(f"  {x.where()}: {x.text()}")
+            for line in identity_lines(x):
+                print(f"      {line}")
     return 0

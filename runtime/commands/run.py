@@ -195,12 +195,12 @@ class _Play:
         return None
 
     def policies(self) -> None:
-        from datastation.runtime.escrow import POLICY_APPLY
+        from datastation.runtime.escrow import POLICY_APPLY, policy_params
 
         if not self.scenario.policies:
             return
         self.head("Standing policies: each owner registers its own rules")
-        params = {"file": Path(self.args.file).name, "source": self.scenario_source()}
+        params = policy_params(self.args.file)
         for owner in self.scenario.policies:
             if owner not in self.scenario.agents:
                 continue
@@ -209,9 +209,6 @@ class _Play:
             for r in res.rules:
                 self.say(f"line {r.line}: {e(r.text())}", 2)
             self.doc["policies"].append({"owner": owner, "rules": [r.to_json() for r in res.rules]})
-
-    def scenario_source(self) -> str:
-        return Path(self.args.file).read_text(encoding="utf-8")
 
     # -- one contract ----------------------------------------------------------------
     def contract(self, c) -> int:

@@ -22,6 +22,19 @@ def _safe(value):
     return value
 
 
+def _identity(f: dict) -> str:
+    where = f" {f['module']}" if f.get("module") else ""
+    return f"{f['origin']}{where} sha256 {f['sha256'][:16]}…"
+
+
+def _rule_identities(rule: dict | None) -> list[str]:
+    """The functions a policy rule names, each with the identity it matches (`PolicyRule.to_json`)."""
+    if not rule:
+        return []
+    out = [f"names {rule['function']['name']}: {_identity(rule['function'])}"] if rule.get("function") else []
+    return out + [f"except {f['name']}: {_identity(f)}" for f in rule.get("except") or ()]
+
+
 def render_summary(summary: dict, console) -> None:
     """Print a summary with rich (control characters in its text escaped)."""
     from rich.panel import Panel
@@ -89,6 +102,10 @@ def render_summary(summary: dict, console) -> None:
         rule = f"{p['rule']['rule']}  ({Path(p['rule']['file']).name}:{p['rule']['line']})" if p["rule"] else ""
         table.add_row(p["owner"], effect, Text(rule))
     console.print(table)
+    for p in s["policies"]:  # what the deciding rules name: functions, by identity
+        for line in _rule_identities(p["rule"]):
+            where = f"{Path(p['rule']['file']).name}:{p['rule']['line']}"
+            console.print(Text(f"  {p['owner']}'s rule at {where} {line}", style="dim"))
 
     console.print(Text("Identity", style="bold underline"))
     if s["identity"]:

@@ -128,10 +128,15 @@ class Materialized:
 
     def first_errors(self, n: int = 3) -> str:
         """The first `n` errors of the check, one line each."""
+        return self.render(self.loaded.errors, n)
+
+    @staticmethod
+    def render(errors, n: int = 3) -> str:
+        """The first `n` of `errors`, one line each."""
         from datastation.dsl.render import render_plain
 
-        errs = list(self.loaded.errors)[:n]
-        more = len(self.loaded.errors) - len(errs)
+        errs = list(errors)[:n]
+        more = len(errors) - len(errs)
         text = "; ".join(render_plain(d) for d in errs)
         return text + (f" (and {more} more)" if more > 0 else "")
 

@@ -132,7 +132,9 @@ def _approval_valid(ctx, facts: ContractFacts, a) -> bool:
         rules = bound_policy(ctx, a.agent)
         if rules is None:  # the policies table no longer holds what the owner applied
             return False
-        decided = pol.ContractFacts(facts.function, frozenset(facts.source_data), frozenset(facts.recipients))
+        called = pol.facts_for(facts.scenario, facts.contract)  # identities in the approved bundle
+        decided = pol.ContractFacts(functions=called.functions, data=frozenset(facts.source_data),
+                                    to=frozenset(facts.recipients))
         return pol.decide(a.agent, rules, decided).effect == pol.ALLOW
     pem = agent_key(ctx, a.agent)
     return pem is not None and verify(_public_key(pem), approval_message(ctx.escrow_id, row.id), a.signature)
@@ -290,12 +292,15 @@ class _Runner:
 
     # -- functions -----------------------------------------------------------------------
     def function_ref(self, name: str):
+        """The approved function: a user function as its closure (the text its identity hashes,
+        derived from the approved module), never the whole module: top-level code outside the
+        closure does not run."""
         info = self.row.meta["functions"].get(name)
         if info is None:
             raise ConditionError(f"function '{name}' is not part of the approved contract")
         src = None
         if info["origin"] == "user":
-            src = self.row.meta["bundle"]["modules"].get(info["module"])
+            src = _closure(self.row.meta["bundle"]["modules"].get(info["module"]), info["module"], name, info["sha256"])
         return FunctionRef(name=name, origin=info["origin"], source_hash=info["sha256"],
                            module_name=info["module"], module_source=src)
 
@@ -485,6 +490,14 @@ class _Runner:
                                       "owners": sorted({owner_of(k) for k in origins}),
                                       "execution": rep.execution_id})
             rep.kept = name
+
+
+def _closure(module_text: str | None, module: str, name: str, sha256: str) -> str:
+    """The closure of `name` in the approved module text, checked against its identity."""
+    found = fn.function_source_in_text(module_text, BUNDLE_ROOT / module, name) if module_text is not None else None
+    if found is None or found.sha256 != sha256:
+        raise ConditionError(f"function '{name}' does not match the approved source")
+    return found.closure
 
 
 def _format(d) -> str:

@@ -20,13 +20,14 @@ from typing import Any
 
 from datastation.contracts import policy as pol
 from datastation.contracts.identity import IdentityError, identity
+from datastation.contracts.loading import policy_file
 from datastation.contracts.provenance import owner_of
 from datastation.contracts.status import MAY_RUN, OPEN, ContractStatus
 
 from ..keys import approval_message, canonical_json, sign, verify
 from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
 from .actions import APPROVE, POLICY_APPLY, PROPOSE, REJECT, REVOKE
-from .bundle import Materialized
+from .bundle import Materialized, make_bundle
 from .context import EscrowContext, EscrowRefusal, signed_action
 from .facts import kept_origin
 
@@ -46,14 +47,20 @@ def approve_params(key, escrow_id: str, contract_id: str) -> dict:
 
 
 def policy_params(path: str | Path) -> dict:
-    """Client side: the parameters of a `policy.apply` request (the owner's policy file)."""
-    path = Path(path)
-    return {"file": path.name, "source": path.read_text(encoding="utf-8")}
+    """Client side: the parameters of a `policy.apply` request: the owner's policy file and the
+    text of every module it `use`s (the functions its policies name are resolved in them)."""
+    return make_bundle(path)
 
 
 def rules_from_row(row: PolicyRow | None) -> list[pol.PolicyRule]:
     """The rules of a registered policy (none when the owner registered none)."""
     return [] if row is None else pol.rules_from_json(row.owner, row.rules)
+
+
+def policy_facts(row: ContractRow) -> pol.ContractFacts:
+    """What standing policies look at in a stored contract: the identity of every function it
+    calls (as recorded at proposal and bound into its identity), its source data, its recipients."""
+    return pol.facts_from_record(row.meta.get("functions", {}), row.meta.get("source_data", []), row.recipients)
 
 
 def _policy_label(rule: pol.PolicyRule) -> str:
@@ -104,12 +111,7 @@ class Decided:
 
 def _apply_policy(ctx, row: ContractRow, owner: str, rules: list[pol.PolicyRule], now: float) -> Decided:
     """Apply `owner`'s standing rules to an open contract (inside the caller's transaction)."""
-    facts = pol.ContractFacts(
-        function=row.meta.get("function", ""),
-        data=frozenset(row.meta.get("source_data", [])),
-        to=frozenset(row.recipients),
-    )
-    d = pol.decide(owner, rules, facts)
+    d = pol.decide(owner, rules, policy_facts(row))
     existing = _approved_by(ctx, row.id).get(owner)
     label = _policy_label(d.rule) if d.rule else None
     if d.effect == pol.DENY:
@@ -352,9 +354,13 @@ class PolicyApplied:
 
 
 def apply_policy(ctx, request) -> PolicyApplied:
-    """Register the `--as` agent's policy blocks from a .dsc file, then apply them to open contracts."""
-    from datastation.dsl.parser import parse
+    """Register the `--as` agent's policy blocks from a .dsc file, then apply them to open contracts.
 
+    The file travels with the modules it `use`s, like a proposal, and is checked; it is refused
+    if it does not parse, if a module it uses is refused, or if a rule names a function that is
+    neither a built-in nor a function of those modules (`loading.POLICY_FILE_ERRORS`). Every
+    function its rules name is resolved in it and recorded with its identity (origin and closure
+    hash), so that a rule only ever matches that function."""
     p = request.params
     now = time.time()
 
@@ -362,20 +368,29 @@ def apply_policy(ctx, request) -> PolicyApplied:
         source, file = p.get("source"), str(p.get("file") or "policy.dsc")
         if not isinstance(source, str):
             raise EscrowRefusal("bad_request", "policy.apply request without policy text")
-        parsed = parse(source, file)
-        if any(d.is_error for d in parsed.diagnostics):
-            raise EscrowRefusal("check_failed", f"the policy file does not parse: {parsed.diagnostics[0].message} "
-                                                f"({parsed.diagnostics[0].span})")
-        blocks = [b for b in parsed.program.policies if b.owner.name == agent]
-        if not blocks:
-            owners = sorted({b.owner.name for b in parsed.program.policies})
-            raise EscrowRefusal("not_owner", f"{file} has no policy of {agent} (policies of: "
-                                             f"{', '.join(owners) or 'nobody'}); an agent applies only its own policy")
-        rules = pol.rules_of(blocks, file)
+        with Materialized({"file": file, "source": source, "modules": p.get("modules") or {}}) as m:
+            scenario, errors = policy_file(m.loaded)
+            if scenario is None:
+                raise EscrowRefusal("check_failed", f"the policy file has errors, nothing was registered: "
+                                                    f"{m.render(errors)}")
+            blocks = [b for b in scenario.program.policies if b.owner.name == agent]
+            if not blocks:
+                owners = sorted({b.owner.name for b in scenario.program.policies})
+                raise EscrowRefusal("not_owner", f"{file} has no policy of {agent} (policies of: "
+                                                 f"{', '.join(owners) or 'nobody'}); an agent applies only its own "
+                                                 f"policy")
+            resolve = pol.resolver(scenario)
+            unknown = pol.unresolved(blocks, resolve)
+            if unknown:
+                raise EscrowRefusal("unknown_function", f"the policy names function{'s' if len(unknown) > 1 else ''} "
+                                                        f"{', '.join(unknown)}, neither built-in nor in a module "
+                                                        f"{file} uses")
+            rules = pol.rules_of(blocks, file, resolve)
         rules_json = pol.rules_to_json(rules)
         ctx.store.put_policy(PolicyRow(owner=agent, rules=rules_json, source=source, updated=now))
         ctx.audit.append("policy_apply", actor=agent,
                          payload={"owner": agent, "file": file, "rules": [_policy_label(r) for r in rules],
+                                  "functions": {f.name: f.to_json() for r in rules for f in r.identities()},
                                   "rules_sha256": hashlib.sha256(rules_json.encode()).hexdigest()})
         out = PolicyApplied(agent, rules, [])
         for row in ctx.store.list_contracts():

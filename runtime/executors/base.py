@@ -1,6 +1,7 @@
 """The executor interface: an `ExecutionJob` in, an `ExecutionOutcome` out.
 
-A job is one approved function call: which function (module source + name + source hash),
+A job is one approved function call: which function (name + source hash, and for a user
+function its closure text: exactly what its identity hashes, run as the whole module),
 its bound arguments (data arguments by DE key), the DE keys it may read, and a `read(key)`
 callback that returns a DE's plaintext bytes and records the read in the audit log; an
 executor that stages inputs as files prefers `read_into(key, path)` when the job offers it
@@ -68,7 +69,7 @@ class FunctionRef:
     origin: str  # "user" | "stdlib"
     source_hash: str  # sha256 of the function's closure text (contracts.functions)
     module_name: str = ""  # the `use` path ("functions.py") or the stdlib module
-    module_source: str | None = None  # the approved module text (user functions)
+    module_source: str | None = None  # user functions: the closure text the identity hashes (run as the module)
 
 
 @dataclass(frozen=True)

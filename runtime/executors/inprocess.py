@@ -1,7 +1,8 @@
 """The full-trust executor: calls the approved function in this process.
 
-Before calling, it re-derives the function's source hash from the approved module text
-(or the stdlib source) and refuses on any difference. Data arguments are loaded through the
+Before calling, it checks that a user function's text is exactly its approved closure (the
+text its identity hashes: `contracts.functions.verify_closure`), or re-derives a built-in's
+hash from the stdlib source, and refuses on any difference. Data arguments are loaded through the
 job's `read` callback (recorded), reads through `app_api.read_data` are checked against the
 job's allowed keys (short-circuit on anything else), and the result is encoded with
 `datastation.stdlib.serialize` (never pickle).
@@ -58,14 +59,12 @@ def _module_from_source(name: str, source: str) -> types.ModuleType:
 
 def resolve(ref) -> object:
     """The callable for a FunctionRef, after checking its source hash is the approved one."""
-    from datastation.contracts.functions import function_source, function_source_in_text, stdlib_functions
+    from datastation.contracts.functions import function_source, stdlib_functions, verify_closure
 
     if ref.origin == "user":
-        if ref.module_source is None:
-            raise FunctionMismatch(f"no approved module text for '{ref.name}'")
-        found = function_source_in_text(ref.module_source, ref.module_name, ref.name)
-        if found is None or found.sha256 != ref.source_hash:
-            raise FunctionMismatch(f"function '{ref.name}' does not match the approved source")
+        mismatch = verify_closure(ref.module_source, ref.module_name, ref.name, ref.source_hash)
+        if mismatch:  # only the exact closure the identity hashes may run
+            raise FunctionMismatch(mismatch)
         func = getattr(_module_from_source(ref.module_name, ref.module_source), ref.name, None)
     else:
         path = stdlib_functions().get(ref.name)

@@ -22,16 +22,24 @@ def test_module_with_a_python_syntax_error(tmp_path):
 def test_module_is_never_imported(tmp_path):
     (tmp_path / "data.csv").write_text("x\n")
     marker = tmp_path / "imported"
-    (tmp_path / "side.py").write_text(f"open({str(marker)!r}, 'w').close()\ndef f(x):\n    return x\n")
-    assert codes('use "side.py"\n' + BODY, base=tmp_path) == []
+    (tmp_path / "side.py").write_text(f"def f(x):\n    open({str(marker)!r}, 'w').close()\n    return x\n"
+                                      f"f(1)\n")
+    assert codes('use "side.py"\n' + BODY, base=tmp_path) == ["DSC038"]  # the top-level call, refused
     assert not marker.exists()
 
 
-def test_function_hiding_a_builtin_is_a_warning(tmp_path):
+def test_function_hiding_a_builtin_is_an_error(tmp_path):
+    """A user `rows` must never pass for the built-in a standing policy names."""
     (tmp_path / "data.csv").write_text("x\n")
     (tmp_path / "mine.py").write_text("def rows(data):\n    return 0\ndef f(x):\n    return x\n")
     (d,) = expect("DSC032", 'use «"mine.py"»\n' + BODY, base=tmp_path)
-    assert d.severity.value == "warning"
+    assert d.is_error
+
+
+def test_private_function_may_share_a_builtin_name(tmp_path):
+    (tmp_path / "data.csv").write_text("x\n")
+    (tmp_path / "mine.py").write_text("def _rows(data):\n    return 0\ndef f(x):\n    return _rows(x)\n")
+    assert codes('use "mine.py"\n' + BODY, base=tmp_path) == []
 
 
 def test_private_functions_are_not_visible(tmp_path):

@@ -44,6 +44,27 @@ def test_show_policy_decision_names_the_line(bank_dir, capsys):
     assert pol["bank2"]["effect"] == "allow" and pol["bank2"]["rule"]["line"] == 13
 
 
+def test_show_names_functions_by_identity(bank_dir, capsys):
+    """`dsc show` gives the identity of every function the contract calls and of those its
+    deciding policy rule names (issue 9)."""
+    p = bank_dir / "bank.dsc"
+    p.write_text(p.read_text().replace("model_label, score", "model_label"))  # `score`, in the ensure: denied
+    code, out, _ = run(capsys, "show", str(p), "joint_model", "--format", "json")
+    s = json.loads(out)
+    assert sorted(s["functions"]) == ["fraud_model", "rows", "score"]  # the conditions' functions too
+    assert s["functions"]["fraud_model"]["origin"] == "user" and s["functions"]["rows"]["origin"] == "stdlib"
+    decision = {x["owner"]: x for x in s["policies"]}["bank2"]
+    assert decision["effect"] == "deny"
+    rule = decision["rule"]
+    excepted = {f["name"]: f for f in rule["except"]}
+    assert excepted["fraud_model"]["sha256"] == s["functions"]["fraud_model"]["sha256"]
+    assert excepted["fraud_model"]["module"] == "functions.py"
+    code, out, _ = run(capsys, "show", str(p), "joint_model")
+    prefix = s["functions"]["fraud_model"]["sha256"][:16]
+    assert code == 0 and f"except fraud_model: user functions.py sha256 {prefix}" in out
+    assert f"fraud_model: user functions.py:" in out and prefix in out
+
+
 def test_show_human(bank_dir, capsys):
     code, out, _ = run(capsys, "show", str(bank_dir / "bank.dsc"), "pooled")
     assert code == 0

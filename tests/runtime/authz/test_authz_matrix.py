@@ -161,7 +161,8 @@ def test_executing_before_all_approvals(world, joint):
 
 def test_deny_beats_allow(world):
     policy = world.dsc.parent / "policy.dsc"
-    policy.write_text("policy bank2 {\n  allow any on bank2.* to any\n  deny fraud_model on bank2.train to any\n}\n")
+    policy.write_text('use "functions.py"\n'
+                      "policy bank2 {\n  allow any on bank2.* to any\n  deny fraud_model on bank2.train to any\n}\n")
     world.apply_policy("bank2", policy)
     row = world.propose("joint_model", "bank1")
     assert row.status == "denied"

@@ -65,11 +65,19 @@ def test_refusals_exit_1_with_a_message(cli):
 def test_reject_revoke_policy(cli, tmp_path):
     cid = json.loads(cli("propose", "bank/bank.dsc", "joint_model", "--as", "bank1", "--format", "json")[1])["id"]
     pooled = json.loads(cli("propose", "bank/bank.dsc", "pooled", "--as", "bank1", "--format", "json")[1])["id"]
-    (tmp_path / "p.dsc").write_text("policy bank2 {\n  allow fraud_model on bank2.* to any\n}\n")
+    (tmp_path / "p.dsc").write_text('use "bank/functions.py"\npolicy bank2 {\n  allow fraud_model on bank2.* to any\n'
+                                    '  allow rows on bank2.*\n  allow score on bank2.*\n}\n')
     code, out, _ = cli("policy", "apply", "p.dsc", "--as", "bank2")
-    assert code == 0 and "p.dsc:2" in out and "joint_model" in out and "pooled" in out
+    assert code == 0 and "p.dsc:3" in out and "joint_model" in out and "pooled" in out
+    assert "fraud_model: user bank/functions.py sha256 " in out  # what the name was resolved to
     code, out, _ = cli("policy", "show", "--format", "json")
-    assert json.loads(out)[0]["rules"][0]["line"] == 2
+    rule = json.loads(out)[0]["rules"][0]
+    assert rule["line"] == 3
+    assert (rule["function"]["name"], rule["function"]["origin"], rule["function"]["module"]) == (
+        "fraud_model", "user", "bank/functions.py")
+    assert len(rule["function"]["sha256"]) == 64
+    code, out, _ = cli("policy", "show", "bank2")
+    assert code == 0 and f"fraud_model: user bank/functions.py sha256 {rule['function']['sha256'][:16]}" in out
     assert cli("reject", cid, "--as", "bank1", "--why", "changed my mind")[0] == 0
     code, out, _ = cli("status", cid)
     assert "rejected by bank1: changed my mind" in out

@@ -36,7 +36,8 @@ def boom(t):
 DATA = {"a.t": b"x\n1\n2\n", "b.t": b"x\n10\n", "other.secret": b"x\n99\n"}
 
 
-def job(name, args=(), kwargs=(), source=MODULE, allowed=("a.t", "b.t")):
+def job(name, args=(), kwargs=(), source=None, allowed=("a.t", "b.t")):
+    """A job for `name` of MODULE; the executor gets its closure (as the escrow gives it) unless `source`."""
     found = function_source_in_text(MODULE, "functions.py", name)
     reads = []
 
@@ -45,7 +46,7 @@ def job(name, args=(), kwargs=(), source=MODULE, allowed=("a.t", "b.t")):
         return DATA[key]
 
     ref = FunctionRef(name=name, origin="user", source_hash=found.sha256, module_name="functions.py",
-                      module_source=source)
+                      module_source=found.closure if source is None else source)
     return ExecutionJob(contract_id="c" * 64, contract_name="c", function=ref, args=tuple(args),
                         kwargs=tuple(kwargs), allowed=frozenset(allowed), formats={k: "csv" for k in DATA},
                         read=read), reads
@@ -61,6 +62,13 @@ def test_runs_with_dataframes_and_records_reads():
 def test_edited_source_is_refused():
     j, reads = job("total", [ListArg((DataArg("a.t"),)), ValueArg("x")],
                    source=MODULE.replace("int(sum", "-int(sum"))
+    out = InProcessExecutor().run(j)
+    assert out.status == "error" and "approved source" in out.error and reads == []
+
+
+def test_whole_module_instead_of_the_closure_is_refused():
+    """Only the exact closure its identity hashes runs: not the module around it."""
+    j, reads = job("total", [ListArg((DataArg("a.t"),)), ValueArg("x")], source=MODULE)
     out = InProcessExecutor().run(j)
     assert out.status == "error" and "approved source" in out.error and reads == []
 

@@ -106,13 +106,14 @@ def test_kept_result_must_exist(world):
 
 def test_policy_apply_approves_pending_and_names_the_line(world):
     policy = world.dsc.parent / "policy.dsc"
-    policy.write_text("policy bank2 {\n  allow fraud_model on bank2.* to bank1, bank2\n}\n")
+    policy.write_text('use "functions.py"\npolicy bank2 {\n  allow fraud_model on bank2.* to bank1, bank2\n'
+                      '  allow rows on bank2.*\n  allow score on bank2.*\n}\n')
     row = world.propose("joint_model", "bank1")
     applied = world.apply_policy("bank2", policy)
     assert [(name, d.effect, d.rule) for _, name, d in applied.decisions] == [
-        ("joint_model", "allow", "policy.dsc:2: allow fraud_model on bank2.* to bank1, bank2")]
+        ("joint_model", "allow", "policy.dsc:3: allow fraud_model on bank2.* to bank1, bank2")]
     approvals = {a.agent: a for a in world.store.approvals(row.id)}
-    assert approvals["bank2"].via_policy.startswith("policy.dsc:2")
+    assert approvals["bank2"].via_policy.startswith("policy.dsc:3")
     world.approve(row.id, "bank1")
     assert world.store.get_contract(row.id).status == "approved"
     assert world.execute(row.id, "bank1").status == "executed"
@@ -120,11 +121,12 @@ def test_policy_apply_approves_pending_and_names_the_line(world):
 
 def test_policy_applies_to_new_proposals_and_deny_blocks(world):
     policy = world.dsc.parent / "policy.dsc"
-    policy.write_text("policy bank2 {\n  allow any on bank2.* to any\n  deny fraud_model on bank2.train to bank2\n}\n")
+    policy.write_text('use "functions.py"\n'
+                      "policy bank2 {\n  allow any on bank2.* to any\n  deny fraud_model on bank2.train to bank2\n}\n")
     world.apply_policy("bank2", policy)
     row = world.propose("joint_model", "bank1")
     assert row.status == "denied"
-    assert world.store.rejections(row.id)[0].via_policy.startswith("policy.dsc:3")
+    assert world.store.rejections(row.id)[0].via_policy.startswith("policy.dsc:4")
     with pytest.raises(EscrowRefusal) as exc:
         world.approve(row.id, "bank1")
     assert exc.value.code == "closed"
