@@ -98,7 +98,8 @@ def summarize(scenario: Scenario, contract: ir.Contract | str, extra_policies=()
     rules += list(extra_policies)
     called = facts_for(scenario, contract)
     facts = ContractFacts(functions=called.functions, data=frozenset(source_data), to=called.to)
-    decisions = decide_all({owner_of(k) for k in source_data}, rules, facts)
+    owners = {owner_of(k) for k in source_data}
+    decisions = decide_all(owners, rules, facts)
     return {
         "contract": name,
         "file": contract.span.file,

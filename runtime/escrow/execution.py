@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datastation.contracts import policy as pol
+from datastation.contracts import functions as fn
 from datastation.contracts import release as rel
 from datastation.contracts.conditions import ConditionError, ConditionResult, Evaluator
 from datastation.contracts.model import Scenario, walk

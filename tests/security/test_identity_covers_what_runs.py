@@ -261,10 +261,10 @@ _require_engine_in_ci = _docker._require_engine_in_ci
 
 def _open_sealed(config: Config, blob: bytes) -> bytes:
     from datastation.runtime.crypto.results import is_sealed, open_result
-    from datastation.runtime.keys import load_agent_key
+    from datastation.runtime.keyring import Keyring
 
     assert is_sealed(blob)
-    return open_result(config, blob, "b", load_agent_key(config.keyring_path, "b"))
+    return open_result(config, blob, "b", Keyring(config.keyring_path).load("b"))
 
 
 @pytest.mark.docker

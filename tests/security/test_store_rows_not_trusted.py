@@ -239,7 +239,7 @@ def test_restored_policy_does_not_revive_a_withdrawn_approval(attack, capsys, tm
     old_policy = attack.sql("SELECT owner, rules, source, updated FROM policies WHERE owner = 'bank2'")[0]
     old_approval = attack.sql("SELECT * FROM approvals WHERE contract_id = ?", (row.id,))[0]
     stricter = tmp_path / "stricter.dsc"
-    stricter.write_text("policy bank2 {\n  allow fraud_model on bank2.* to bank1\n}\n")
+    stricter.write_text("policy bank2 {\n  allow schema on bank2.* to bank1\n}\n")
     w.apply_policy("bank2", stricter)
     assert w.store.get_contract(row.id).status == "pending" and w.store.approvals(row.id) == []
     attack.sql("UPDATE policies SET rules = ?, source = ? WHERE owner = 'bank2'", (old_policy[1], old_policy[2]))
