@@ -13,6 +13,7 @@ from ..symbols import Symbols
 from . import (
     call_signatures,
     condition_types,
+    contract_reads_data,
     contract_structure,
     data_declarations,
     data_owners_are_agents,
@@ -48,6 +49,7 @@ RULES = (
     contract_structure,
     undefined_names,
     result_scope,
+    contract_reads_data,
     function_modules,
     call_signatures,
     condition_types,
