@@ -4,6 +4,19 @@ The evaluator knows only the .dsc expression language: names of agents, data (`o
 `b.test`), kept results, `result`, literals, lists, operators, quantifiers and calls by name.
 It never touches Python attributes of values and never evaluates Python text; function
 calls and data reads go through the callbacks it is given (the escrow records every read).
+
+What a report may show of a value (nothing derived from data leaves before release):
+
+- a number or boolean that a **built-in** function returned (`rows(bank1.train)`,
+  `accuracy(result, b.test, "is_fraud")`), or arithmetic over such numbers and literals:
+  the condition that computes it is part of the contract its owners approved;
+- a literal of the contract text, and an agent;
+- everything else (data, kept results, `result` itself, whatever a user function returns,
+  and anything computed from those) only by its type and shape: `<DataFrame 20x3>`,
+  `<float>`, `<str>`. So the scalar result of a contract whose `ensure` failed is never
+  shown, while `minimum(result, "n")` is.
+
+Error messages describe values by type and shape only.
 """
 
 from __future__ import annotations
@@ -40,7 +53,7 @@ class AgentRef:
 @dataclass(slots=True)
 class Comparison:
     text: str  # the comparison as source, with quantifier bindings noted
-    left: Any
+    left: Any  # a number/boolean a report may show, or a description by type and shape (see the module doc)
     right: Any
     held: bool
 
@@ -88,25 +101,77 @@ def _jsonable(v):
     return describe(v)
 
 
-def describe(v) -> str:
-    """A short, safe description of a value for messages (no full data dumps)."""
+def show(v) -> str:
+    """A value a report may show (a number, a boolean, a literal or an agent) as text."""
     if isinstance(v, float):
         return f"{v:.6g}"
-    if isinstance(v, (bool, int, str, AgentRef)) or v is None:
+    if isinstance(v, AgentRef):
+        return v.name
+    if isinstance(v, (bool, int)) or v is None:
         return repr(v)
+    if isinstance(v, str) and v.startswith("<") and v.endswith(">"):
+        return v  # already a description
+    return repr(v)
+
+
+_PLAIN = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (bytes, "bytes"), (dict, "dict"))
+
+
+def describe(v) -> str:
+    """A value by its type and shape only (`<DataFrame 20x3>`, `<str>`, `<list of 4>`): never
+    its contents, and never a type name user code chose (a class is named only when it is a
+    known type), so that the description carries nothing derived from data."""
+    if v is None:
+        return "<none>"
+    if isinstance(v, AgentRef):
+        return v.name
     try:
         import numpy as np
 
         if isinstance(v, np.generic):
             return describe(v.item())
+        if isinstance(v, np.ndarray):
+            return f"<array {'x'.join(map(str, v.shape))}>"
     except ImportError:  # pragma: no cover
         pass
-    shape = getattr(v, "shape", None)
-    if shape is not None:
-        return f"<{type(v).__name__} {'x'.join(map(str, shape))}>"
+    for cls, name in _PLAIN:
+        if isinstance(v, cls):
+            return f"<{name} of {len(v)}>" if cls is dict else f"<{name}>"
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(describe(x) for x in v[:5]) + (", ..." if len(v) > 5 else "") + "]"
-    return f"<{type(v).__name__}>"
+        return f"<list of {len(v)}>"
+    try:
+        import pandas as pd
+
+        if isinstance(v, pd.DataFrame):
+            return f"<DataFrame {v.shape[0]}x{v.shape[1]}>"
+        if isinstance(v, pd.Series):
+            return f"<Series {len(v)}>"
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from datastation.stdlib.models import LinearModel
+
+        if isinstance(v, LinearModel):
+            return "<model>"
+    except ImportError:  # pragma: no cover
+        pass
+    return "<object>"
+
+
+# How much of a value a report may show, from the expression that computed it (see the module doc).
+LITERAL, AGGREGATE, PRIVATE = 2, 1, 0
+
+
+def shown(value, level: int):
+    """The value itself when a report may show it at `level`, else its description."""
+    value = _scalar(value)
+    if isinstance(value, AgentRef):
+        return value
+    if level >= AGGREGATE and isinstance(value, (bool, int, float)):
+        return value
+    if level >= LITERAL and isinstance(value, str):
+        return value
+    return describe(value)
 
 
 _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -137,19 +202,49 @@ def _scalar(value):
     return value
 
 
+def _builtin_names() -> frozenset[str]:
+    from datastation.stdlib import BUILTINS
+
+    return frozenset(BUILTINS)
+
+
 class Evaluator:
     """Evaluates condition expressions.
 
     `load(key)` returns the value of a DE key ("owner.name") or kept name (and records the
-    read); `call(name, args, kwargs)` runs a stdlib or user function by name.
+    read); `call(name, args, kwargs)` runs a stdlib or user function by name. `builtins`
+    names the functions whose numbers a report may show (default: the stdlib's built-ins).
     """
 
-    def __init__(self, agents, load: Callable[[str], Any], call: Callable[[str, list, dict], Any], kept=()):
+    def __init__(self, agents, load: Callable[[str], Any], call: Callable[[str, list, dict], Any], kept=(),
+                 builtins=None):
         self.agents = frozenset(agents)
         self.kept = frozenset(kept)
         self.load = load
         self.call = call
+        self.builtins = _builtin_names() if builtins is None else frozenset(builtins)
         self.trace: list[Comparison] | None = None
+
+    def level(self, expr, names: dict) -> int:
+        """How much of `expr`'s value a report may show: LITERAL, AGGREGATE or PRIVATE."""
+        match expr:
+            case ir.Num() | ir.Str() | ir.Bool():
+                return LITERAL
+            case ir.ListExpr(items=items):
+                return min((self.level(i, names) for i in items), default=LITERAL)
+            case ir.Name(id=i):
+                if i in names:
+                    return names[i][1]
+                return LITERAL if i in self.agents and i not in self.kept else PRIVATE
+            case ir.Call(func=f):
+                return AGGREGATE if f.name in self.builtins else PRIVATE
+            case ir.UnaryOp(op="-", operand=o):
+                return self.level(o, names)
+            case ir.BinOp(op=op, left=l, right=r) if op in _ARITH:
+                return min(self.level(l, names), self.level(r, names))
+            case ir.UnaryOp() | ir.BinOp() | ir.ForAll():
+                return AGGREGATE  # a truth value, which the report shows anyway (held or not)
+        return PRIVATE
 
     def check(self, expr, kind: str, index: int, result: Any = None, with_result: bool = False) -> ConditionResult:
         env = {"result": result} if with_result else {}
@@ -205,9 +300,10 @@ class Evaluator:
                 except (TypeError, ValueError) as exc:
                     raise ConditionError(f"cannot compare {describe(lv)} {op} {describe(rv)}", expr.span) from exc
                 if self.trace is not None:
-                    where = ", ".join(f"{k} = {v}" for k, v in names.items())
+                    where = ", ".join(f"{k} = {v[0]}" for k, v in names.items())
                     text = to_source(expr) + (f"  (with {where})" if where else "")
-                    self.trace.append(Comparison(text=text, left=lv, right=rv, held=held))
+                    self.trace.append(Comparison(text=text, left=shown(lv, self.level(l, names)),
+                                                 right=shown(rv, self.level(r, names)), held=held))
                 return held
             case ir.BinOp(op=op, left=l, right=r) if op in _ARITH:
                 lv = _scalar(self.eval(l, env, names))
@@ -225,8 +321,9 @@ class Evaluator:
                 items = self.eval(it, env, names)
                 if not isinstance(items, list):
                     raise ConditionError(f"'for' needs a list, got {describe(items)}", it.span)
+                level = self.level(it, names)
                 for item in items:
-                    inner_names = {**names, var.name: describe(item) if not isinstance(item, AgentRef) else item.name}
+                    inner_names = {**names, var.name: (show(shown(item, level)), level)}
                     if not _truth(self.eval(body, {**env, var.name: item}, inner_names), body.span):
                         return False
                 return True

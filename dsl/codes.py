@@ -36,10 +36,11 @@ NUMBER_TOO_LARGE = _define("DSC006", "number too large")
 REPEATED_CLAUSE = _define("DSC007", "clause repeated")
 POSITIONAL_AFTER_KEYWORD = _define("DSC008", "positional argument after a keyword argument")
 
-# DSC010-DSC012: contract structure
+# DSC010-DSC013: contract structure
 COMPUTES_NOTHING = _define("DSC010", "contract computes nothing")
 RELEASED_TO_NOBODY = _define("DSC011", "result released to nobody")
 NO_PROPOSER = _define("DSC012", "contract without proposer")
+READS_NO_DATA = _define("DSC013", "contract reads no data")
 
 # DSC020-DSC026: names
 UNDEFINED_AGENT = _define("DSC020", "undefined agent")

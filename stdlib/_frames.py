@@ -15,7 +15,7 @@ def table(value: object, what: str = "data") -> pd.DataFrame:
     """`value` as a DataFrame, or a clear error naming the argument."""
     if isinstance(value, pd.DataFrame):
         return value
-    raise BuiltinError(f"`{what}` must be a table, got {type(value).__name__}")
+    raise BuiltinError(f"`{what}` must be a table")
 
 
 def tables(values: object, what: str = "train") -> list[pd.DataFrame]:
@@ -28,13 +28,12 @@ def tables(values: object, what: str = "train") -> list[pd.DataFrame]:
 
 
 def has_columns(frame: pd.DataFrame, names: Iterable[str], what: str = "data") -> None:
-    """Fail, naming the first missing column and the ones that exist."""
+    """Fail when a column is missing (naming the argument, not the column: names can be data)."""
     for name in names:
         if not isinstance(name, str):
-            raise BuiltinError(f"column names must be strings, got {name!r}")
+            raise BuiltinError(f"`{what}`: column names must be strings")
         if name not in frame.columns:
-            known = ", ".join(map(str, frame.columns)) or "none"
-            raise BuiltinError(f"`{what}` has no column {name!r} (columns: {known})")
+            raise BuiltinError(f"`{what}` has no column of the name asked for")
 
 
 def names(value: object, what: str) -> list[str]:
@@ -56,7 +55,7 @@ def numeric(frame: pd.DataFrame, column: str, what: str = "data") -> pd.Series:
     has_columns(frame, [column], what)
     series = frame[column]
     if not is_numeric(series):
-        raise BuiltinError(f"column {column!r} of `{what}` is not numeric")
+        raise BuiltinError(f"a column of `{what}` asked for is not numeric")
     return series.astype("float64")
 
 

@@ -26,10 +26,10 @@ def _treatment(frame: pd.DataFrame, treatment: str) -> pd.Series:
     _frames.has_columns(frame, [treatment])
     column = frame[treatment]
     if not _frames.is_numeric(column):
-        raise BuiltinError(f"treatment column {treatment!r} must be boolean or 0/1")
+        raise BuiltinError("the `treatment` column must be boolean or 0/1")
     values = set(column.dropna().astype("float64").unique())
     if not values <= {0.0, 1.0}:
-        raise BuiltinError(f"treatment column {treatment!r} must be boolean or 0/1")
+        raise BuiltinError("the `treatment` column must be boolean or 0/1")
     return column.astype("float64")
 
 
@@ -75,14 +75,12 @@ def causal_effect(data: Table, treatment: Column, outcome: Column, confounders: 
     y = _frames.numeric(frame, outcome)
     n_treated, n_control = int((t == 1).sum()), int((t == 0).sum())
     if min(n_treated, n_control) < MIN_ARM:
-        raise BuiltinError(
-            f"{n_treated} treated and {n_control} untreated rows: each group needs at least {MIN_ARM}"
-        )
+        raise BuiltinError(f"the treated and the untreated rows each need at least {MIN_ARM}")
     x = pd.concat([pd.Series(1.0, index=frame.index, name="const"), t.rename("treatment"), _design(frame, confounders)], axis=1)
     xm, ym = x.to_numpy(dtype="float64"), y.to_numpy(dtype="float64")
     n, k = xm.shape
     if n <= k:
-        raise BuiltinError(f"{n} rows are too few to adjust for {len(confounders)} confounder(s)")
+        raise BuiltinError(f"too few rows to adjust for {len(confounders)} confounder(s)")
     beta, *_ = np.linalg.lstsq(xm, ym, rcond=None)
     residual = ym - xm @ beta
     sigma2 = float(residual @ residual) / (n - k)
@@ -118,7 +116,7 @@ def cohort_effect(
     _frames.has_columns(left, [on, treatment], "cohort")
     _frames.has_columns(right, [on, outcome], "registry")
     if left[on].duplicated().any():
-        raise BuiltinError(f"the cohort lists some {on!r} more than once")
+        raise BuiltinError("the cohort lists some value of `on` more than once")
     wanted = [c for c in dict.fromkeys([on, outcome, *_frames.names(confounders, "confounders")]) if c != treatment]
     _frames.has_columns(right, wanted, "registry")
     joined = left[[on, treatment]].merge(right[wanted].drop_duplicates(subset=[on]), on=on, how="inner")

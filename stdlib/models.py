@@ -99,7 +99,7 @@ class LinearModel:
         if not isinstance(d, dict) or set(d) != set(_FIELDS):
             raise BuiltinError(f"not a model: expected exactly the keys {', '.join(_FIELDS)}")
         if d["format"] != FORMAT:
-            raise BuiltinError(f"unsupported model format {d['format']!r} (expected {FORMAT!r})")
+            raise BuiltinError(f"unsupported model format (expected {FORMAT!r})")
         label = d["label"]
         features = _strings(d["features"], "features")
         classes = d["classes"]
@@ -138,7 +138,7 @@ class LinearModel:
         try:
             data = json.loads(text, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise BuiltinError(f"not a model: invalid JSON ({exc})") from None
+            raise BuiltinError("not a model: invalid JSON") from None
         return cls.from_dict(data)
 
 
@@ -175,7 +175,7 @@ def _floats(value: object, what: str, length: int) -> tuple[float, ...]:
 def _model(value: object) -> LinearModel:
     if isinstance(value, LinearModel):
         return value
-    raise BuiltinError(f"`model` must be a model, got {type(value).__name__}")
+    raise BuiltinError("`model` must be a model")
 
 
 def _label(frame: pd.DataFrame, label: object, what: str = "data") -> pd.Series:
@@ -199,7 +199,7 @@ def fit_classifier(data: Table, label: Column, features: list[Column]) -> Model:
     frame = _frames.table(data)
     features = _frames.names(features, "features")
     if label in features:
-        raise BuiltinError(f"the label {label!r} cannot also be a feature")
+        raise BuiltinError("the `label` cannot also be a feature")
     if len(set(features)) != len(features):
         raise BuiltinError("`features` lists a column twice")
     y = _label(frame, label)
@@ -215,13 +215,13 @@ def fit_classifier(data: Table, label: Column, features: list[Column]) -> Model:
     x = np.nan_to_num((x - mean) / scale, nan=0.0)
     classes = pd.unique(y)
     if len(classes) < 2:
-        raise BuiltinError(f"the label {label!r} has a single value; a classifier needs two or more")
+        raise BuiltinError("the `label` column has a single value; a classifier needs two or more")
     if x.shape[1] == 0:
         x = np.zeros((len(frame), 1))  # sklearn needs a column; its coefficient is dropped below
     try:
         fitted = LogisticRegression(max_iter=1000).fit(x, y.to_numpy())
     except ValueError as exc:  # e.g. a continuous or mixed-type label
-        raise BuiltinError(f"cannot train on the label {label!r}: {exc}") from None
+        raise BuiltinError(f"cannot train on the `label` column ({type(exc).__name__})") from None
     coef = fitted.coef_[:, : len(features)] if features else np.zeros((fitted.coef_.shape[0], 0))
     return LinearModel(
         label=label,

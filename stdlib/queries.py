@@ -37,7 +37,7 @@ def _run(query: object, named: dict[str, pd.DataFrame]) -> pd.DataFrame:
         try:
             result = con.execute(query)
         except duckdb.Error as exc:
-            raise BuiltinError(f"SQL error: {exc}") from None
+            raise BuiltinError(f"SQL error ({type(exc).__name__})") from None  # its text may quote data
         if result.description is None:
             raise BuiltinError("the query returned no table (use a SELECT)")
         return result.df()
@@ -69,5 +69,5 @@ def sql_tables(query: str, tables: list[Table], names: list[str]) -> Table:
         raise BuiltinError("table names must be distinct")
     for label in labels:
         if not _NAME.match(label):
-            raise BuiltinError(f"{label!r} is not a valid table name (letters, digits, underscore)")
+            raise BuiltinError("table names are letters, digits and underscores")
     return _run(query, dict(zip(labels, frames)))

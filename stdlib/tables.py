@@ -76,7 +76,7 @@ def mean(data: Table, column: Column) -> float:
     """The mean of a numeric column (missing values skipped)."""
     series = _frames.numeric(_frames.table(data), column).dropna()
     if series.empty:
-        raise BuiltinError(f"column {column!r} has no values to average")
+        raise BuiltinError("the `column` asked for has no values to average")
     return float(series.mean())
 
 
@@ -84,7 +84,7 @@ def minimum(data: Table, column: Column) -> float:
     """The smallest value of a numeric column (missing values skipped)."""
     series = _frames.numeric(_frames.table(data), column).dropna()
     if series.empty:
-        raise BuiltinError(f"column {column!r} has no values")
+        raise BuiltinError("the `column` asked for has no values")
     return float(series.min())
 
 
@@ -92,7 +92,7 @@ def maximum(data: Table, column: Column) -> float:
     """The largest value of a numeric column (missing values skipped)."""
     series = _frames.numeric(_frames.table(data), column).dropna()
     if series.empty:
-        raise BuiltinError(f"column {column!r} has no values")
+        raise BuiltinError("the `column` asked for has no values")
     return float(series.max())
 
 
@@ -123,12 +123,12 @@ def aggregate(data: Table, by: list[Column], metric: str, column: Column, min_gr
     frame = _frames.table(data)
     keys = _frames.names(by, "by")
     if metric not in METRICS:
-        raise BuiltinError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+        raise BuiltinError(f"unknown `metric`; expected one of {', '.join(METRICS)}")
     if isinstance(min_group, bool) or not isinstance(min_group, int) or min_group < 1:
         raise BuiltinError("`min_group` must be a whole number of at least 1")
     _frames.has_columns(frame, [*keys, column])
     if column in keys:
-        raise BuiltinError(f"column {column!r} is also a grouping column")
+        raise BuiltinError("`column` is also a grouping column")
     values = frame[column] if metric == "count" else _frames.numeric(frame, column)
     name = f"{metric}_{column}"
     work = frame[keys].copy()

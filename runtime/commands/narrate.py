@@ -1,4 +1,9 @@
-"""Human accounts of what the escrow did: used by `dsc execute` and `dsc run`."""
+"""Human accounts of what the escrow did: used by `dsc execute` and `dsc run`.
+
+They show only what a report may carry before release (see `contracts/conditions.py`): the
+compared values are already numbers from built-ins, literals, or descriptions by type and
+shape; errors are already described without data.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ from rich.markup import escape as e
 
 
 def _v(x) -> str:
-    from datastation.contracts.conditions import describe
+    from datastation.contracts.conditions import show
 
-    return describe(x)
+    return show(x)
 
 
 def condition_lines(c, values: bool = True) -> list[str]:
@@ -35,8 +40,11 @@ def report_lines(rep, values: bool = True) -> list[str]:
         if rep.kept:
             out.append(f"[green]kept[/] in the escrow as {e(rep.kept)} (a derived data element, released to nobody)")
     elif rep.status == "short_circuit":
-        out.append(f"[red]short-circuit[/]: the function read {e(str(rep.forbidden_key))}, which the contract does "
-                   f"not allow; it was stopped at once and [bold]nothing was released[/]")
+        if rep.forbidden_key:
+            what = f"the function read {e(rep.forbidden_key)}, which the contract does not allow"
+        else:
+            what = f"{e(rep.blocked or 'an access outside the contract refused')} by the escrow"
+        out.append(f"[red]short-circuit[/]: {what}; it was stopped at once and [bold]nothing was released[/]")
     elif rep.status == "failed":
         bad = rep.failed_condition
         where = f"the {bad.kind} at line {bad.line}" if bad else "a condition"

@@ -17,6 +17,11 @@
    releases are recorded with each file's hash, and/or the result is kept as a derived data
    element with its provenance, the app state is written, everything audited; then the
    staged files are renamed into the outboxes (`recovery.py`: a crash leaves both or neither).
+
+Nothing in a report, in `dsc status` or in the audit log carries data before release: a
+failure is described by type and place (`executors/failure.py`), a compared value by type and
+shape unless a built-in computed it (`contracts/conditions.py`), a short-circuit names a
+registered data element or the kind of access refused, never a text the function chose.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from ..app_state import AppState
 from ..crashpoints import crash_point
 from ..crypto.codec import decrypt_to_path
 from ..crypto.results import seal_result
+from ..crypto.stream import CryptoError
 from ..executors import executor_for
 from ..executors.base import OK, SHORT_CIRCUIT, DataArg, ExecutionJob, FunctionRef, ListArg, ValueArg
 from ..executors.loader import LoadError, load_value_cached
@@ -74,7 +80,8 @@ class ExecutionReport:
     kept: str | None = None
     kind: str | None = None
     error: str | None = None
-    forbidden_key: str | None = None
+    forbidden_key: str | None = None  # a registered data element read outside the contract
+    blocked: str | None = None  # what a short-circuit refused, in words
     execution_id: int | None = None
     seconds: float = 0.0
 
@@ -96,6 +103,7 @@ class ExecutionReport:
             "kind": self.kind,
             "error": self.error,
             "forbidden_key": self.forbidden_key,
+            "blocked": self.blocked,
             "seconds": round(self.seconds, 6),
         }
 
@@ -209,7 +217,7 @@ def execute(ctx, request, executor=None) -> ExecutionReport:
                                                          contract=cid if isinstance(cid, str) else None)
         crash_point("execute.started")
         report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid)
-        state = AppState(f"contract:{row.id}", ctx.store)
+        state = AppState(f"contract:{row.id}", ctx.store, ctx.storage.codec)
         runner = _Runner(ctx, row, scenario, executor, agent, state, report, facts)
         try:
             runner.run(facts.contract)
@@ -224,9 +232,9 @@ def execute(ctx, request, executor=None) -> ExecutionReport:
 
 
 class _ShortCircuit(Exception):
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
+    def __init__(self, key: str | None, blocked: str | None = None):
+        super().__init__(key or blocked)
+        self.key, self.blocked = key, blocked
 
 
 class _Runner:
@@ -284,7 +292,7 @@ class _Runner:
             data = self.read_bytes(key)
             try:
                 self.values[key] = load_value_cached(data, _format(self.rows[key]), self.rows[key].content_hash)
-            except LoadError as exc:
+            except LoadError as exc:  # its message names the format and the error's type, no data
                 raise ConditionError(f"{key}: {exc}") from None
         return self.values[key]
 
@@ -321,7 +329,7 @@ class _Runner:
         if self.refused:
             raise _ShortCircuit(self.refused)
         if out.status == SHORT_CIRCUIT:
-            raise _ShortCircuit(out.forbidden_key or "?")
+            raise _ShortCircuit(out.forbidden_key, out.blocked)
         if out.status != OK:
             raise ConditionError(out.error or f"{name} failed ({out.status})")
         return out.result_value()
@@ -337,7 +345,8 @@ class _Runner:
     # -- the run -------------------------------------------------------------------------
     def evaluator(self) -> Evaluator:
         kept = [k for k in self.facts.inputs if "." not in k]
-        return Evaluator(self.scenario.agents, self.load, self.call, kept)
+        builtins = [n for n, f in self.row.meta.get("functions", {}).items() if f.get("origin") == "stdlib"]
+        return Evaluator(self.scenario.agents, self.load, self.call, kept, builtins=builtins)
 
     def conditions(self, exprs, kind: str, **kw) -> bool:
         self.phase = kind
@@ -376,7 +385,7 @@ class _Runner:
             if self.refused:
                 raise _ShortCircuit(self.refused)
             if out.status == SHORT_CIRCUIT:
-                raise _ShortCircuit(out.forbidden_key or "?")
+                raise _ShortCircuit(out.forbidden_key, out.blocked)
             if out.status != OK:
                 rep.status, rep.error = ERRORED, out.error or out.status
                 return
@@ -387,14 +396,25 @@ class _Runner:
                 return
             rep.status = EXECUTED
         except _ShortCircuit as exc:
-            rep.status, rep.forbidden_key = SHORT_CIRCUITED, exc.key
-            rep.error = f"read of {exc.key} outside the contract: stopped at once, nothing released"
+            key, what = self._refused_words(exc)
+            rep.status, rep.forbidden_key, rep.blocked = SHORT_CIRCUITED, key, what
+            rep.error = f"{what}: stopped at once, nothing released"
             self.ctx.audit.append("short_circuit", actor=self.agent, contract=self.row.id,
-                                  payload={"key": exc.key, "phase": self.phase})
+                                  payload={"key": key, "blocked": what, "phase": self.phase})
         except ConditionError as exc:  # a compute argument that could not be evaluated
             rep.status, rep.error = ERRORED, str(exc)
         except Exception as exc:  # storage or data problems: recorded, never a traceback
-            rep.status, rep.error = ERRORED, f"{type(exc).__name__}: {exc}"
+            rep.status, rep.error = ERRORED, _escrow_error(exc)
+
+    def _refused_words(self, exc: _ShortCircuit) -> tuple[str | None, str]:
+        """(the key, what was refused): a key is named only if it is a registered data element or
+        kept result; any other text the function asked for could be data."""
+        key = exc.key if isinstance(exc.key, str) and self.ctx.store.get_data(exc.key) is not None else None
+        if key is not None:
+            return key, f"read of {key} outside the contract"
+        if exc.key is not None:
+            return None, "read of an unregistered data element, outside the contract"
+        return None, f"{exc.blocked or 'an access outside the contract'} refused"
 
     def sealed(self, recipient: str) -> bytes:
         """The outbox bytes for `recipient`: sealed for their registered key under no_trust, else plain."""
@@ -458,8 +478,10 @@ class _Runner:
             if rep.status == EXECUTED:
                 self._record_release(staged, kept_hash)
             detail = rep.to_json(values=False)
-            if rep.status != SHORT_CIRCUITED:
+            if rep.status == EXECUTED:  # app state is data: kept only with a release
                 self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id)
+            else:
+                self.state.discard()
             ctx.store.finish_execution(rep.execution_id, rep.status, detail, time.time())
             ctx.store.set_contract_status(row.id, rep.status)
             ctx.audit.append("execution", actor=self.agent, contract=row.id,
@@ -499,6 +521,14 @@ def _closure(module_text: str | None, module: str, name: str, sha256: str) -> st
     if found is None or found.sha256 != sha256:
         raise ConditionError(f"function '{name}' does not match the approved source")
     return found.closure
+
+
+def _escrow_error(exc: Exception) -> str:
+    """An error of the escrow's own (storage, keys): its message is the escrow's, without data;
+    anything else is named by its type only."""
+    if isinstance(exc, (StorageError, CryptoError, EscrowRefusal)):
+        return f"{type(exc).__name__}: {exc}"
+    return f"the escrow failed ({type(exc).__name__}): nothing released"
 
 
 def _format(d) -> str:

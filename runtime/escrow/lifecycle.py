@@ -218,6 +218,9 @@ def _check_proposable(ctx, scenario, contract, agent: str) -> tuple[list[str], s
         if ctx.store.get_agent(t.name) is None:
             raise EscrowRefusal("unknown_agent", f"recipient {t.name} is not registered with this escrow")
     inputs, sources = _escrow_sources(ctx, scenario, contract)
+    if not sources:  # the checker says so too (DSC013); the escrow decides from its own records
+        raise EscrowRefusal("reads_no_data", f"contract {contract.name.name} reads no data, so no owner would "
+                                             f"approve it (DSC013): nothing was proposed")
     for o in sorted({owner_of(k) for k in sources}):
         if ctx.store.get_agent(o) is None:
             raise EscrowRefusal("unknown_agent", f"data owner {o} is not registered with this escrow")

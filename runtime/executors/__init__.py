@@ -1,4 +1,5 @@
-"""Executors run one approved function call: in-process (full trust) or in Docker (no trust).
+"""Executors run one approved function call: built-ins in the escrow and user functions in a
+confined child process (full trust, "inprocess"), or everything in Docker (no trust).
 
 `base.py` defines the interface (`Executor.run(job) -> ExecutionOutcome`); `executor_for(config)`
 picks the configured one.
@@ -16,4 +17,4 @@ def executor_for(config):
         return DockerExecutor(config)
     from .inprocess import InProcessExecutor
 
-    return InProcessExecutor()
+    return InProcessExecutor(config)

@@ -7,7 +7,9 @@ callback that returns a DE's plaintext bytes and records the read in the audit l
 executor that stages inputs as files prefers `read_into(key, path)` when the job offers it
 (same checks and audit entry, the plaintext streamed to `path`: no whole DE in memory). An
 outcome is the result encoded by `datastation.stdlib.serialize` (never pickle) or a failure:
-a short-circuit naming the forbidden key, an error, a timeout or a resource limit.
+a short-circuit naming what was refused (the forbidden key, or the kind of access), an error,
+a timeout or a resource limit. An outcome's texts never carry data: a failing function is
+described by its exception's type and line (`failure.py`).
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ class ExecutionOutcome:
     kind: str | None = None  # serialize kind of the result when OK
     data: bytes | None = None  # serialized result when OK
     value: Any = None  # the decoded result (in-process: the object itself)
-    forbidden_key: str | None = None  # what a short-circuited function tried to read
+    forbidden_key: str | None = None  # the data element a short-circuited function tried to read
+    blocked: str | None = None  # what a short-circuit refused, in words (`network access (socket.connect)`)
     error: str | None = None
     reads: list[str] = field(default_factory=list)  # DE keys read, in order
     seconds: float = 0.0

@@ -37,8 +37,8 @@ def load_value(data: bytes, fmt: str):
                 return pd.read_json(io.BytesIO(data), orient="records")
             except ValueError:
                 return pd.read_json(io.BytesIO(data), lines=True)
-    except Exception as exc:  # malformed data must never crash the escrow
-        raise LoadError(f"cannot read the data as {fmt}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # malformed data must never crash the escrow; its message may quote the data
+        raise LoadError(f"cannot read the data as {fmt} ({type(exc).__name__})") from None
     raise LoadError(f"unknown data format {fmt!r}")
 
 

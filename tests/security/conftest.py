@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from datastation.runtime.cli import main
+from docker_support import *  # noqa: F401,F403  (the no-trust attacks' Docker fixtures)
 from harness import World
 
 FIXTURES = Path(__file__).parents[1] / "contracts" / "fixtures"

@@ -194,5 +194,7 @@ def counted(train: list, label: str) -> dict:
     row = approve_all(world, world.propose("count_runs", "bank1"))
     rep = world.execute(row.id, "bank1")
     assert rep.status == "executed"
-    assert world.store.get_state(f"contract:{row.id}", "runs") == 1
+    from datastation.runtime.app_state import AppState
+
+    assert AppState(f"contract:{row.id}", world.store).load("runs") == 1
     assert "app_state" in world.audit_kinds()

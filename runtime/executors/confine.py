@@ -1,0 +1,213 @@
+"""Confining the full-trust child process before user code runs in it (Linux).
+
+Three layers, applied by `worker.py` in each job's child process:
+
+1. **An audit hook** (`sys.addaudithook`, always): opening, listing or linking anything under
+   the escrow's directories, network sockets, starting programs, signalling another process,
+   reading other processes' `/proc` entries, connecting SQLite to the store and walking the
+   interpreter's objects (`gc.get_objects`) stop the process at once. It sees what Python code
+   does; it names what was refused.
+2. **Landlock** (kernel >= 5.13, when enabled): the filesystem is read-only and limited to the
+   Python installation and system libraries, plus one private scratch folder; the escrow's
+   directories are not among them, so a library that opens files itself (pyarrow, DuckDB,
+   `ctypes`) is refused by the kernel too. From Landlock ABI 4 TCP is refused, from ABI 6
+   signals to processes outside the child.
+3. **seccomp** (x86-64 and arm64): the system calls that reach past the child are refused:
+   sockets, ptrace and reading other processes' memory, io_uring, mounting, namespaces, kernel
+   keys and modules, BPF, opening files by handle.
+
+`available()` says which layers this kernel offers; `docs/security.md` says what each one covers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import struct
+import sys
+
+_SYS_LANDLOCK_CREATE_RULESET, _SYS_LANDLOCK_ADD_RULE, _SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+
+# Landlock filesystem rights (bit numbers): ABI 1 has 0..12, ABI 2 adds REFER, 3 TRUNCATE, 5 IOCTL_DEV.
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_FS_ABI_BITS = {1: 13, 2: 14, 3: 15, 4: 15, 5: 16}
+_READ = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
+
+_libc = None
+
+
+def _lib():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.syscall.restype = ctypes.c_long
+    return _libc
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version of this kernel (0: none)."""
+    if sys.platform != "linux":
+        return 0
+    try:
+        r = _lib().syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                           ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
+    except (OSError, AttributeError):
+        return 0
+    return max(0, int(r))
+
+
+def _seccomp_table() -> tuple[int, int, list[int]] | None:
+    """(audit arch, x32 bit or 0, denied syscall numbers) for this machine, or None."""
+    machine = platform.machine()
+    if machine == "x86_64":
+        denied = [41, 101, 310, 311, 438, 312, 425, 426, 427, 321, 298, 323, 165, 166, 155, 161, 308, 272,
+                  250, 248, 249, 175, 313, 176, 246, 320, 304, 303, 300, 169]
+        return 0xC000003E, 0x40000000, denied
+    if machine in ("aarch64", "arm64"):
+        denied = [198, 117, 270, 271, 438, 272, 425, 426, 427, 280, 241, 282, 40, 39, 41, 51, 268, 97,
+                  219, 217, 218, 105, 273, 106, 104, 294, 265, 264, 262, 142]
+        return 0xC00000B7, 0, denied
+    return None
+
+
+def available() -> dict[str, object]:
+    """Which confinement layers this machine offers."""
+    return {"audit_hook": True, "landlock_abi": landlock_abi(), "seccomp": sys.platform == "linux"
+            and _seccomp_table() is not None}
+
+
+# ---------------------------------------------------------------- Landlock
+
+
+def _landlock(read_dirs, write_dirs, abi: int) -> bool:
+    fs_all = (1 << _FS_ABI_BITS.get(abi, 16)) - 1
+    fields = [fs_all]
+    if abi >= 4:
+        fields.append(0b11)  # BIND_TCP | CONNECT_TCP, no rule: every TCP bind and connect refused
+    if abi >= 6:
+        fields.append(0b11)  # scoped: abstract UNIX sockets and signals outside the domain
+    attr = struct.pack(f"={len(fields)}Q", *fields)
+    lib = _lib()
+    fd = lib.syscall(_SYS_LANDLOCK_CREATE_RULESET, attr, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
+    if fd < 0:
+        return False
+    try:
+        for path, access in [(p, _READ) for p in read_dirs] + [(p, fs_all) for p in write_dirs]:
+            try:
+                pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if not os.path.isdir(path):
+                    access &= _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | (1 << 14 if abi >= 3 else 0) | (
+                        1 << 15 if abi >= 5 else 0)
+                rule = struct.pack("=Qi", access & fs_all, pfd)
+                lib.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(fd), ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH),
+                            rule, ctypes.c_uint32(0))
+            finally:
+                os.close(pfd)
+        return lib.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(fd), ctypes.c_uint32(0)) == 0
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- seccomp
+
+
+def _seccomp() -> bool:
+    table = _seccomp_table()
+    if table is None:
+        return False
+    arch, x32, denied = table
+    errno_eperm = 0x00050000 | 1
+    allow = 0x7FFF0000
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, errno_eperm), (ld, 0, 0, 0)]
+    if x32:
+        prog.append((jge, len(denied) + 1, 0, x32))  # x32 system calls: refused
+    for i, nr in enumerate(denied):
+        prog.append((jeq, len(denied) - i, 0, nr))
+    prog += [(ret, 0, 0, allow), (ret, 0, 0, errno_eperm)]
+    raw = b"".join(struct.pack("=HBBI", *insn) for insn in prog)
+    buf = ctypes.create_string_buffer(raw, len(raw))
+    fprog = struct.pack("=HxxxxxxQ", len(prog), ctypes.addressof(buf))
+    fbuf = ctypes.create_string_buffer(fprog, len(fprog))
+    return _lib().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, fbuf, 0, 0) == 0
+
+
+# ---------------------------------------------------------------- the audit hook
+
+
+_NETWORK = frozenset({"socket.__new__", "socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg",
+                      "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"})
+_PROCESS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                      "os.forkpty"})
+_PATHS = frozenset({"open", "os.listdir", "os.scandir", "os.chdir", "os.symlink", "os.link", "os.rename",
+                    "os.remove", "os.rmdir", "os.mkdir", "shutil.copyfile"})
+_INTROSPECTION = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+
+
+def install_hook(protected, stop) -> None:
+    """Refuse, for the rest of this process, what user code must not do (see the module doc).
+
+    `stop(category, event)` reports and ends the process; it must not return. Nothing here can
+    be switched off afterwards: the hook reads only what its closure captured now.
+    """
+    roots = tuple(os.path.realpath(p).rstrip("/") + "/" for p in protected if p)
+    me = os.getpid()
+    own_proc = (f"/proc/{me}/", "/proc/self/", "/proc/thread-self/")
+    realpath, fsdecode, getcwd, join, isabs = (os.path.realpath, os.fsdecode, os.getcwd, os.path.join,
+                                               os.path.isabs)
+
+    def inside(path) -> bool:
+        if isinstance(path, int) or path is None:
+            return False
+        try:
+            text = fsdecode(path)
+        except (TypeError, ValueError):
+            return True  # a path that cannot be read as one: refuse rather than guess
+        if not isabs(text):
+            text = join(getcwd(), text)
+        real = realpath(text) + "/"
+        if real.startswith("/proc/") and real[6:7].isdigit() and not real.startswith(own_proc):
+            return True  # another process's entries: its memory, environment, open files
+        return real.startswith(roots)
+
+    def hook(event, args):
+        if event in _PATHS:
+            if args and (inside(args[0]) or (event in ("os.symlink", "os.link", "os.rename", "shutil.copyfile")
+                                             and len(args) > 1 and inside(args[1]))):
+                stop("file", event)
+        elif event in _NETWORK:
+            stop("network", event)
+        elif event in _PROCESS:
+            stop("process", event)
+        elif event in ("os.kill", "os.killpg"):
+            if not args or args[0] not in (me, 0):
+                stop("process", event)
+        elif event == "sqlite3.connect":
+            if args and args[0] not in (":memory:", b":memory:", "") and inside(args[0]):
+                stop("escrow", event)
+        elif event in _INTROSPECTION:
+            stop("introspection", event)
+
+    sys.addaudithook(hook)
+
+
+def confine(read_dirs, scratch: str) -> dict[str, bool]:
+    """Apply every layer this kernel offers to the calling process; returns which ones hold."""
+    on = {"landlock": False, "seccomp": False}
+    if sys.platform != "linux":
+        return on
+    lib = _lib()
+    if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return on
+    abi = landlock_abi()
+    if abi > 0:
+        on["landlock"] = _landlock(read_dirs, [scratch, "/dev/null"], abi)
+    on["seccomp"] = _seccomp()
+    return on
