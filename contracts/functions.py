@@ -32,6 +32,9 @@ class FunctionSource:
     source: str  # the `def` segment itself, decorators included
     closure: str  # what is hashed: imports, referenced top-level definitions, the def
     sha256: str
+    # For each line of `closure`, the line of the module it comes from (0: a header comment):
+    # a failure inside the closure is reported at the line the user wrote.
+    line_map: tuple[int, ...] = ()
 
     @property
     def module(self) -> str:
@@ -104,6 +107,15 @@ def load_module(path: str | Path) -> _Module | None:
 
 
 def _closure_text(mod: _Module, name: str) -> str:
+    return _closure(mod, name)[0]
+
+
+def _first_line(node) -> int:
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+
+
+def _closure(mod: _Module, name: str) -> tuple[str, tuple[int, ...]]:
+    """The closure text of `name` and, for each of its lines, the module line it comes from."""
     node = mod.defs[name]
     seen = {id(node)}
     order = []
@@ -116,11 +128,18 @@ def _closure_text(mod: _Module, name: str) -> str:
                 seen.add(id(dep))
                 order.append(dep)
                 stack.append(dep)
-    parts = ["# imports"] + [mod.segment(n) for n in mod.imports]
     deps = sorted(order, key=lambda n: n.lineno)
-    parts += ["# helpers"] + [mod.segment(n) for n in deps]
-    parts += ["# function", mod.segment(node)]
-    return "\n".join(parts)
+    parts: list[str] = []
+    line_map: list[int] = []
+    for header, nodes in (("# imports", mod.imports), ("# helpers", deps), ("# function", [node])):
+        parts.append(header)
+        line_map.append(0)
+        for n in nodes:
+            seg = mod.segment(n)
+            parts.append(seg)
+            first = _first_line(n)
+            line_map.extend(range(first, first + seg.count("\n") + 1))
+    return "\n".join(parts), tuple(line_map)
 
 
 def function_source(path: str | Path, name: str, origin: str) -> FunctionSource | None:
@@ -164,7 +183,7 @@ def _function_in(mod: _Module, name: str, origin: str) -> FunctionSource | None:
     node = mod.defs.get(name)
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
-    closure = _closure_text(mod, name)
+    closure, line_map = _closure(mod, name)
     return FunctionSource(
         name=name,
         origin=origin,
@@ -173,6 +192,7 @@ def _function_in(mod: _Module, name: str, origin: str) -> FunctionSource | None:
         source=mod.segment(node),
         closure=closure,
         sha256=hashlib.sha256(closure.encode("utf-8")).hexdigest(),
+        line_map=line_map,
     )
 
 

@@ -307,11 +307,13 @@ class _Runner:
         info = self.row.meta["functions"].get(name)
         if info is None:
             raise ConditionError(f"function '{name}' is not part of the approved contract")
-        src = None
+        src, line_map = None, ()
         if info["origin"] == "user":
-            src = _closure(self.row.meta["bundle"]["modules"].get(info["module"]), info["module"], name, info["sha256"])
+            found = _closure(self.row.meta["bundle"]["modules"].get(info["module"]), info["module"], name,
+                             info["sha256"])
+            src, line_map = found.closure, found.line_map
         return FunctionRef(name=name, origin=info["origin"], source_hash=info["sha256"],
-                           module_name=info["module"], module_source=src)
+                           module_name=info["module"], module_source=src, line_map=line_map)
 
     def job(self, name: str, args, kwargs, allowed, phase: str):
         return ExecutionJob(
@@ -515,12 +517,12 @@ class _Runner:
             rep.kept = name
 
 
-def _closure(module_text: str | None, module: str, name: str, sha256: str) -> str:
+def _closure(module_text: str | None, module: str, name: str, sha256: str) -> fn.FunctionSource:
     """The closure of `name` in the approved module text, checked against its identity."""
     found = fn.function_source_in_text(module_text, BUNDLE_ROOT / module, name) if module_text is not None else None
     if found is None or found.sha256 != sha256:
         raise ConditionError(f"function '{name}' does not match the approved source")
-    return found.closure
+    return found
 
 
 def _escrow_error(exc: Exception) -> str:

@@ -72,6 +72,7 @@ class FunctionRef:
     source_hash: str  # sha256 of the function's closure text (contracts.functions)
     module_name: str = ""  # the `use` path ("functions.py") or the stdlib module
     module_source: str | None = None  # user functions: the closure text the identity hashes (run as the module)
+    line_map: tuple[int, ...] = ()  # closure line -> line of the user's module (for failure reports)
 
 
 @dataclass(frozen=True)

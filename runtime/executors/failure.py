@@ -96,8 +96,10 @@ def _clean(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)[:MESSAGE_LIMIT]
 
 
-def describe_failure(info, *, function: str, origin: str, module: str, source: str | None = None) -> str:
-    """The text a report shows for a failure described by `info` (see the module doc)."""
+def describe_failure(info, *, function: str, origin: str, module: str, source: str | None = None,
+                     line_map: tuple[int, ...] = ()) -> str:
+    """The text a report shows for a failure described by `info` (see the module doc); with
+    `line_map` (closure line -> module line) the line is the one of the user's module."""
     if not isinstance(info, dict):
         return f"{function} failed"
     stage = info.get("stage") if info.get("stage") in STAGES else "call"
@@ -109,6 +111,8 @@ def describe_failure(info, *, function: str, origin: str, module: str, source: s
     lines = (source or "").count("\n") + 1
     where = ""
     if origin == "user" and isinstance(line, int) and not isinstance(line, bool) and 1 <= line <= lines:
+        if line_map and line <= len(line_map) and line_map[line - 1] > 0:
+            line = line_map[line - 1]
         where = f" at {module}:{line}"
     who = f"loading {module}" if stage == "load" else function
     text = f"{who} raised {kind}{where}"

@@ -510,7 +510,7 @@ class _Session:
         if header.get("status") != "ok":
             return self.out(ERROR, error=failure.describe_failure(header.get("failure"), function=fn.name,
                                                                   origin="user", module=fn.module_name or "functions.py",
-                                                                  source=fn.module_source))
+                                                                  source=fn.module_source, line_map=fn.line_map))
         kind = header.get("kind")
         if kind not in KINDS:
             return self.out(ERROR, error=f"the process running {fn.name} broke the protocol with the escrow")

@@ -46,7 +46,7 @@ def job(name, args=(), kwargs=(), source=None, allowed=("a.t", "b.t")):
         return DATA[key]
 
     ref = FunctionRef(name=name, origin="user", source_hash=found.sha256, module_name="functions.py",
-                      module_source=found.closure if source is None else source)
+                      module_source=found.closure if source is None else source, line_map=found.line_map)
     return ExecutionJob(contract_id="c" * 64, contract_name="c", function=ref, args=tuple(args),
                         kwargs=tuple(kwargs), allowed=frozenset(allowed), formats={k: "csv" for k in DATA},
                         read=read), reads
