@@ -60,7 +60,9 @@ class Client:
         bundle path, or False for a test certificate)."""
         self.url = url.rstrip("/")
         self.agent = check_name(agent)
-        self.keyring = keyring if isinstance(keyring, Keyring) else Keyring(keyring_path(keyring))
+        if not isinstance(keyring, Keyring):  # an explicit path wins over $DSC_KEYRING
+            keyring = Keyring(Path(keyring).expanduser() if keyring is not None else keyring_path())
+        self.keyring = keyring
         self._passphrase = passphrase.encode() if isinstance(passphrase, str) else passphrase
         self._passphrase_env = passphrase_env
         self._pinned = escrow_id
