@@ -4,6 +4,8 @@ directory and keyring (`Served.agent`)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import socket
@@ -59,20 +61,19 @@ class Served:
     def log_text(self) -> str:
         return (self.root / "server.log").read_text(errors="replace")[-3000:]
 
-    def dsc(self, *args, capsys=None) -> tuple[int, str]:
-        """`dsc ARGS --config <this escrow's config>` on the escrow's machine (in-process)."""
-        if capsys is not None:
-            capsys.readouterr()
-        code = main([*map(str, args), "--config", str(self.config)])
-        out = capsys.readouterr().out if capsys is not None else ""
-        return code, out
+    def dsc(self, *args) -> tuple[int, str]:
+        """`dsc ARGS --config <this escrow's config>` on the escrow's machine (in-process): (exit, stdout)."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main([*map(str, args), "--config", str(self.config)])
+        return code, out.getvalue()
 
-    def invite(self, agent: str, capsys, ttl: float | None = None) -> str:
-        code, out = self.dsc("invite", agent, "--format", "json", *(["--ttl", ttl] if ttl else []), capsys=capsys)
+    def invite(self, agent: str, ttl: float | None = None) -> str:
+        code, out = self.dsc("invite", agent, "--format", "json", *(["--ttl", ttl] if ttl else []))
         assert code == 0, out
         return json.loads(out)["token"]
 
-    def agent(self, name: str, capsys, register: bool = True) -> Client:
+    def agent(self, name: str, register: bool = True) -> Client:
         """A client of `name` with a home and keyring of its own (its key made on registering)."""
         home = self.root / "homes" / name
         home.mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,7 @@ class Served:
         client.home = home
         self.clients.append(client)
         if register:
-            client.register(self.invite(name, capsys), no_passphrase=True)
+            client.register(self.invite(name), no_passphrase=True)
         return client
 
     def stop(self) -> None:

@@ -19,8 +19,8 @@ def refused(code: str, call, *args, **kw) -> RemoteError:
     return info.value
 
 
-def test_fraud_model_reaches_only_the_banks(served, capsys, tmp_path):
-    bank1, bank2, outsider = (served.agent(n, capsys) for n in ("bank1", "bank2", "outsider"))
+def test_fraud_model_reaches_only_the_banks(served):
+    bank1, bank2, outsider = (served.agent(n) for n in ("bank1", "bank2", "outsider"))
     assert (bank1.home / ".config/datastation/keys/bank1.pem").is_file()
     assert not list(served.root.joinpath("escrow").rglob("*.pem"))[1:]  # the escrow's own key only
 
@@ -65,5 +65,5 @@ def test_fraud_model_reaches_only_the_banks(served, capsys, tmp_path):
     assert outsider.data_list() == []
     assert bank2.status(cid)["status"] == "executed"
 
-    code, out = served.dsc("audit", "verify", "--format", "json", capsys=capsys)
+    code, out = served.dsc("audit", "verify", "--format", "json")
     assert code == 0 and json.loads(out)["ok"], out
