@@ -9,6 +9,7 @@ import io
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -29,11 +30,14 @@ def free_port() -> int:
 class Served:
     """`dsc serve` on a fresh escrow in `root`; `extra_config` is YAML added to its config."""
 
-    def __init__(self, root: Path, extra_config: str = ""):
+    def __init__(self, root: Path, extra_config: str = "", tls: tuple[Path, Path] | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.verify = ssl.create_default_context(cafile=str(tls[0])) if tls else True
+        if tls:
+            extra_config += f"  tls_cert: {tls[0]}\n  tls_key: {tls[1]}\n"
         self.config = self.root / "escrow.yaml"
         self.config.write_text(f"escrow_dir: {self.root / 'escrow'}\nserver:\n  port: {self.port}\n{extra_config}")
         self.log = open(self.root / "server.log", "wb")
@@ -51,7 +55,7 @@ class Served:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dsc serve exited {self.proc.returncode}: {self.log_text()}")
             try:
-                if httpx.get(self.url + "/v1/escrow", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/v1/escrow", timeout=1, verify=self.verify).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -77,7 +81,7 @@ class Served:
         """A client of `name` with a home and keyring of its own (its key made on registering)."""
         home = self.root / "homes" / name
         home.mkdir(parents=True, exist_ok=True)
-        client = Client(self.url, name, keyring=home / ".config" / "datastation" / "keys")
+        client = Client(self.url, name, keyring=home / ".config" / "datastation" / "keys", verify=self.verify)
         client.home = home
         self.clients.append(client)
         if register:

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import os
 import re
+import ssl
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -52,7 +53,7 @@ class Client:
 
     def __init__(self, url: str, agent: str, *, keyring: Keyring | str | os.PathLike | None = None,
                  passphrase: str | bytes | None = None, passphrase_env: str | None = None,
-                 escrow_id: str | None = None, verify: bool | str = True, timeout: float = 600.0,
+                 escrow_id: str | None = None, verify: bool | str | os.PathLike | ssl.SSLContext = True, timeout: float = 600.0,
                  transport: httpx.BaseTransport | None = None):
         """`keyring`: the agent's own keyring (default: $DSC_KEYRING or ~/.config/datastation/keys);
         `passphrase` (or the variable `passphrase_env`) opens a protected key; `escrow_id` pins the
@@ -66,6 +67,8 @@ class Client:
         self._passphrase = passphrase.encode() if isinstance(passphrase, str) else passphrase
         self._passphrase_env = passphrase_env
         self._pinned = escrow_id
+        if isinstance(verify, (str, os.PathLike)):  # a CA bundle (a private CA, a test certificate)
+            verify = ssl.create_default_context(cafile=str(verify))
         self._http = httpx.Client(base_url=self.url, verify=verify, timeout=timeout, transport=transport)
         self._info: dict | None = None
         self._key = None
