@@ -28,9 +28,11 @@ def free_port() -> int:
 
 
 class Served:
-    """`dsc serve` on a fresh escrow in `root`; `extra_config` is YAML added to its config."""
+    """`dsc serve` on a fresh escrow in `root`; `extra_config` is YAML added to its `server:`
+    section, `extra_top` to the top level of its config."""
 
-    def __init__(self, root: Path, extra_config: str = "", tls: tuple[Path, Path] | None = None):
+    def __init__(self, root: Path, extra_config: str = "", tls: tuple[Path, Path] | None = None,
+                 extra_top: str = ""):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -39,7 +41,8 @@ class Served:
         if tls:
             extra_config += f"  tls_cert: {tls[0]}\n  tls_key: {tls[1]}\n"
         self.config = self.root / "escrow.yaml"
-        self.config.write_text(f"escrow_dir: {self.root / 'escrow'}\nserver:\n  port: {self.port}\n{extra_config}")
+        self.config.write_text(f"escrow_dir: {self.root / 'escrow'}\n{extra_top}server:\n  port: {self.port}\n"
+                               f"{extra_config}")
         self.log = open(self.root / "server.log", "wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DSC_PASSPHRASE")}
         env["DSC_KEYRING"] = str(self.root / "operator-keys")  # the server never reads a keyring

@@ -10,6 +10,7 @@ API lives under /v1 and leaves / to them.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -17,6 +18,13 @@ from . import api, errors, transfer
 from .limits import BodyLimit
 
 ROUTERS = (api.router, transfer.router)
+
+
+def _sweep_uploads(config) -> None:
+    """Remove the temporary files of uploads a previous server left (killed mid-upload)."""
+    folder = Path(config.escrow_dir) / "run" / "uploads"
+    for f in folder.glob("upload-*") if folder.is_dir() else ():
+        f.unlink(missing_ok=True)
 
 
 def create_app(config, escrow=None) -> FastAPI:
@@ -29,6 +37,7 @@ def create_app(config, escrow=None) -> FastAPI:
 
         owned = escrow is None
         app.state.escrow = Escrow.open(config) if owned else escrow
+        _sweep_uploads(config)
         try:
             yield
         finally:
