@@ -42,6 +42,8 @@ COMMANDS: dict[str, str] = {
     "run": "play a scenario end to end in a temporary escrow (development mode)",
     "image": "build the Docker image no-trust functions run in",
     "keys": "manage encryption keys (no-trust mode)",
+    "serve": "serve the escrow over HTTP to agents on other machines",
+    "invite": "invite an agent to register its key with a served escrow (one-time token)",
 }
 
 

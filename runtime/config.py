@@ -52,6 +52,20 @@ class DockerConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    """`dsc serve`: where it listens, TLS, and how much a request may carry."""
+
+    host: str = "127.0.0.1"
+    port: int = 8750
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_request_bytes: int = 16 * 1024 * 1024  # a JSON request (proposals carry their bundle)
+    max_upload_bytes: int = 4 * 1024 * 1024 * 1024  # one data upload (streamed to a temp file)
+    invite_ttl_seconds: float = 7 * 24 * 3600.0  # default lifetime of a `dsc invite` token
+    forwarded_allow_ips: str | None = None  # behind a reverse proxy: the proxy's address(es)
+
+
+@dataclass(frozen=True)
 class KekConfig:
     file: Path | None = None
     env: str | None = None
@@ -69,6 +83,7 @@ class Config:
     docker: DockerConfig = field(default_factory=DockerConfig)
     kek: KekConfig = field(default_factory=KekConfig)
     request_window_seconds: float = 300.0
+    server: ServerConfig = field(default_factory=ServerConfig)
     source: Path | None = None  # the file this was loaded from, if any
 
     def __post_init__(self):
@@ -147,7 +162,7 @@ def config_from_dict(raw: dict[str, Any], base: str | os.PathLike | None = None)
 
 _TOP = {
     "escrow_dir", "store", "storage_path", "keyring_path", "outbox_path", "trust_mode", "executor",
-    "docker", "kek", "request_window_seconds",
+    "docker", "kek", "request_window_seconds", "server",
 }
 
 
@@ -196,6 +211,7 @@ def _build(raw: dict[str, Any], base: Path, source: Path | None) -> Config:
     window = raw.get("request_window_seconds", 300)
     if isinstance(window, bool) or not isinstance(window, (int, float)) or window <= 0:
         raise ConfigError("config key 'request_window_seconds' must be a positive number")
+    server = _server(_mapping(raw, "server"), path)
     return Config(
         escrow_dir=escrow_dir,
         store=store,
@@ -207,7 +223,40 @@ def _build(raw: dict[str, Any], base: Path, source: Path | None) -> Config:
         docker=docker,
         kek=kek,
         request_window_seconds=float(window),
+        server=server,
         source=source,
+    )
+
+
+def _server(raw: dict, path) -> ServerConfig:
+    """The `server:` section (defaults: a local escrow on 127.0.0.1, no TLS)."""
+    _only(raw, "server", {f.name for f in dataclasses.fields(ServerConfig)})
+    d = ServerConfig()
+
+    def positive(key: str, default):
+        value = _typed(raw, key, (int, float), default, "server")
+        if value <= 0:
+            raise ConfigError(f"config key 'server.{key}' must be a positive number")
+        return value
+
+    port = _typed(raw, "port", int, d.port, "server")
+    if not 0 <= port <= 65535:
+        raise ConfigError("config key 'server.port' must be a port number (0-65535)")
+    cert = path("server.tls_cert", raw.get("tls_cert"), None)
+    key = path("server.tls_key", raw.get("tls_key"), None)
+    if (cert is None) != (key is None):
+        raise ConfigError("config keys 'server.tls_cert' and 'server.tls_key' go together: set both or neither")
+    forwarded = raw.get("forwarded_allow_ips")
+    if isinstance(forwarded, list):
+        forwarded = ",".join(str(x) for x in forwarded)
+    if forwarded is not None and not isinstance(forwarded, str):
+        raise ConfigError("config key 'server.forwarded_allow_ips' must be an address or a list of addresses")
+    return ServerConfig(
+        host=_typed(raw, "host", str, d.host, "server"), port=port, tls_cert=cert, tls_key=key,
+        max_request_bytes=int(positive("max_request_bytes", d.max_request_bytes)),
+        max_upload_bytes=int(positive("max_upload_bytes", d.max_upload_bytes)),
+        invite_ttl_seconds=float(positive("invite_ttl_seconds", d.invite_ttl_seconds)),
+        forwarded_allow_ips=forwarded,
     )
 
 

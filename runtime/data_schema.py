@@ -52,6 +52,31 @@ def infer_schema(contents: bytes, fmt: str) -> dict[str, str]:
     raise SchemaError(f"unknown data format {fmt!r}")
 
 
+def infer_schema_path(path: str | Path, fmt: str) -> dict[str, str]:
+    """`infer_schema` of a file, read by pyarrow from the path (columnar, never the raw file as one
+    `bytes`; JSON, which is parsed whole anyway, is the exception)."""
+    try:
+        if fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            with open(path, "rb") as fh:
+                head = fh.read(1 << 16)
+                if not head.strip() and not fh.read(1):
+                    raise SchemaError("the file is empty")
+            return _arrow_schema(pacsv.read_csv(str(path)))
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return _arrow_schema(pq.read_table(str(path)))
+        if fmt == "json":
+            return _json_schema(Path(path).read_bytes())
+    except SchemaError:
+        raise
+    except Exception as exc:  # pyarrow raises a variety of errors for malformed input
+        raise SchemaError(f"cannot read the contents as {fmt}: {_first_line(exc)}") from None
+    raise SchemaError(f"unknown data format {fmt!r}")
+
+
 def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 

@@ -159,6 +159,42 @@ class Storage:
             raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from None
         return h
 
+    def put_file(self, src: str | os.PathLike, owner: str, content_hash: str) -> str:
+        """Store the file `src` (whose sha256 the caller checked) for `owner`, streamed through the
+        codec one chunk at a time (no whole file in memory). Idempotent like `put`."""
+        path = self.path_for(owner, content_hash)
+        if path.exists():
+            return content_hash
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as fin:
+                codec = self.codec
+                if hasattr(codec, "encode_stream"):
+                    codec.encode_stream(fin, out, owner)
+                elif isinstance(codec, IdentityCodec) or not getattr(codec, "encrypted", False):
+                    for chunk in iter(lambda: fin.read(1 << 20), b""):
+                        out.write(codec.encode(chunk, owner=owner, content_hash=content_hash))
+                else:  # an encrypting codec without a stream form: only whole contents
+                    out.write(codec.encode(fin.read(), owner=owner, content_hash=content_hash))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+            tmp = ""
+            fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"cannot encode contents for {owner} ({self.codec.name}): {exc}") from None
+        finally:
+            if tmp:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        return content_hash
+
     def get(self, owner: str, content_hash: str) -> bytes:
         """The plaintext contents; `StorageError` when missing or not matching the hash."""
         path = self.path_for(owner, content_hash)

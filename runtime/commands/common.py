@@ -82,32 +82,10 @@ def escrow_from(args, *, create: bool = True):
 
 
 def stored_summary(escrow, row) -> dict:
-    """The owner's summary of a stored contract: the proposal as the escrow stored it, bound to
-    its identity (recomputed; a changed record is refused, not shown), every input's provenance
-    as the escrow's signed records give it, the policies registered in the escrow."""
-    from datastation.contracts.summary import Records, summarize
-    from datastation.runtime.escrow.facts import contract_facts
-    from datastation.runtime.escrow.lifecycle import rules_from_row
-    from datastation.runtime.store import StoreError
+    """The owner's summary of a stored contract (`escrow.views.stored_summary`)."""
+    from datastation.runtime.escrow.views import stored_summary as summary
 
-    facts = contract_facts(escrow.ctx, row, need_data=False)  # EscrowRefusal unless it is what was proposed
-    records = Records(
-        source_data=facts.source_data,
-        kept={k: (o.contract_name, o.sources) for k, o in facts.kept.items()},
-        displays={a.name: a.display or None for a in escrow.store.list_agents()},
-    )
-    extra = []
-    for owner in facts.source_agents:
-        extra += rules_from_row(escrow.store.get_policy(owner))
-    scenario = facts.scenario
-    scenario.policies = {}  # policies registered in the escrow decide, not the ones written in the file
-    s = summarize(scenario, facts.contract, extra_policies=extra, records=records)
-    if s["identity"] != row.id:  # contract_facts recomputed it: only a bug gets here
-        raise StoreError(f"contract {row.name}: the summary's identity is not the contract's")
-    s["file"] = row.meta.get("file", s["file"])
-    s["id"] = row.id
-    s["status"] = row.status
-    return s
+    return summary(escrow.ctx, row)
 
 
 def describe_decision(d) -> str:

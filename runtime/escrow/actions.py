@@ -5,3 +5,8 @@ from __future__ import annotations
 DATA_ADD, DATA_REMOVE = "data.add", "data.remove"
 PROPOSE, APPROVE, REJECT, REVOKE = "contract.propose", "contract.approve", "contract.reject", "contract.revoke"
 POLICY_APPLY, EXECUTE = "policy.apply", "contract.execute"
+REGISTER = "agent.register"  # signed by the key being registered (proof of possession), with an invite
+
+# Reads are signed too (a fresh nonce and timestamp each), and answer only what the agent may see.
+READ_CONTRACTS, READ_STATUS, READ_SUMMARY = "read.contracts", "read.status", "read.summary"
+READ_DATA, READ_AUDIT, READ_POLICY, READ_RESULT = "read.data", "read.audit", "read.policy", "result.fetch"

@@ -138,6 +138,24 @@ def authenticate(ctx: EscrowContext, request: SignedRequest, action: str) -> str
         raise EscrowRefusal(exc.code, str(exc)) from None
 
 
+class _DryRun(Exception):
+    pass
+
+
+def preverify(ctx: EscrowContext, request: SignedRequest, action: str) -> str:
+    """Check `request` as `signed_action` will (escrow, signature, window, unused nonce) without
+    spending its nonce: a server calls it before it accepts a large body. Refusals are audited."""
+    claimed = getattr(request, "agent", None)
+    try:
+        with ctx.store.transaction():
+            agent = authenticate(ctx, request, action)
+            raise _DryRun(agent)  # rolls the transaction (and the nonce) back
+    except _DryRun as done:
+        return str(done.args[0])
+    except EscrowRefusal as exc:
+        raise ctx.refuse(exc.code, str(exc), actor=claimed, action=action) from None
+
+
 def signed_action(ctx: EscrowContext, request: SignedRequest, action: str, body: Callable[[str], T], *,
                   contract: str | None = None, **refusal_payload: Any) -> T:
     """Run `body(agent)` in one transaction after verifying `request`; on a refusal, roll back,

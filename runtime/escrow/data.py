@@ -10,14 +10,16 @@ party reads) records only the kind of problem: never a value, a row or a column 
 
 from __future__ import annotations
 
+import hashlib
 import time
+from pathlib import Path
 from typing import Any
 
 
 from ..keys import KeysError, SignedRequest, check_name
 from ..storage import sha256_hex
 from ..store import DataRow, Store
-from ..data_schema import SchemaError, compare_schema, infer_schema, normalise_declared
+from ..data_schema import SchemaError, compare_schema, infer_schema, infer_schema_path, normalise_declared
 from .actions import DATA_ADD, DATA_REMOVE
 from .context import EscrowContext, EscrowRefusal, signed_action
 
@@ -43,17 +45,39 @@ def data_add_params(key: str, fmt: str, contents: bytes, declared_schema: dict |
 
 def add_data(ctx: EscrowContext, request: SignedRequest, contents: bytes) -> DataRow:
     """Register (or, with params.replace, replace) the data element of a signed `data.add` request."""
+    return _add(ctx, request, sha256_hex(contents), len(contents), lambda fmt: infer_schema(contents, fmt),
+                lambda owner: ctx.storage.put(contents, owner))
+
+
+def add_data_file(ctx: EscrowContext, request: SignedRequest, path: str | Path) -> DataRow:
+    """`add_data` with the contents in a file (a server's streamed upload): hashed, inferred and
+    stored chunk by chunk, never read whole into memory."""
+    h, size = file_sha256(path)
+    return _add(ctx, request, h, size, lambda fmt: infer_schema_path(path, fmt),
+                lambda owner: ctx.storage.put_file(path, owner, h))
+
+
+def file_sha256(path: str | Path) -> tuple[str, int]:
+    """(sha256 hex, size) of a file, read in chunks."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _add(ctx: EscrowContext, request: SignedRequest, h: str, size: int, infer, put) -> DataRow:
     p = request.params
     key = p.get("key")
     try:
-        owner, fmt, inferred, declared = _checked_contents(p, contents)
+        owner, fmt, inferred, declared = _checked_contents(p, h, infer)
     except EscrowRefusal as exc:
         ctx.refuse(exc.code, _AUDITED_REASON.get(exc.code, str(exc)), actor=request.agent, action=DATA_ADD,
                    key=key if isinstance(key, str) else None)
         raise EscrowRefusal(exc.code, str(exc)) from None
 
-    h = sha256_hex(contents)
-    row = DataRow(key=key, owner=owner, format=fmt, content_hash=h, size=len(contents), inferred_schema=inferred,
+    row = DataRow(key=key, owner=owner, format=fmt, content_hash=h, size=size, inferred_schema=inferred,
                   declared_schema=declared, created=time.time())
 
     def body(agent: str) -> DataRow | None:
@@ -69,7 +93,7 @@ def add_data(ctx: EscrowContext, request: SignedRequest, contents: bytes) -> Dat
         ctx.store.put_data(row)
         ctx.audit.append(
             "data_replace" if old else "data_add", actor=agent,
-            payload={"key": key, "owner": owner, "format": fmt, "content_hash": h, "size": len(contents),
+            payload={"key": key, "owner": owner, "format": fmt, "content_hash": h, "size": size,
                      "schema": inferred, **({"previous_hash": old.content_hash} if old else {})},
         )
         return old
@@ -78,7 +102,7 @@ def add_data(ctx: EscrowContext, request: SignedRequest, contents: bytes) -> Dat
         # The file is written before the transaction that records it: a crash in between leaves an
         # unreferenced file, which the next open of the escrow collects (`Storage.collect`).
         with ctx.storage.writing():
-            ctx.storage.put(contents, owner)
+            put(owner)
             old = signed_action(ctx, request, DATA_ADD, body, key=key)
     except EscrowRefusal:
         _drop_unreferenced(ctx, owner, h)
@@ -95,17 +119,17 @@ _AUDITED_REASON = {
 }
 
 
-def _checked_contents(p: dict, contents: bytes) -> tuple[str, str, dict, dict | None]:
+def _checked_contents(p: dict, content_hash: str, infer) -> tuple[str, str, dict, dict | None]:
     """(owner, format, inferred schema, declared schema) of a `data.add` request, or a refusal."""
     key = p.get("key")
     if not isinstance(key, str):
         raise EscrowRefusal("bad_request", "data.add request without a data key")
     owner, _ = split_key(key)
     fmt = p.get("format")
-    if sha256_hex(contents) != p.get("content_hash"):
+    if content_hash != p.get("content_hash"):
         raise EscrowRefusal("content_mismatch", "the contents do not match the signed content hash")
     try:
-        inferred = infer_schema(contents, fmt)
+        inferred = infer(fmt)
         declared = normalise_declared(p["declared_schema"]) if p.get("declared_schema") is not None else None
     except SchemaError as exc:
         raise EscrowRefusal("bad_data", f"{key}: {exc}") from None

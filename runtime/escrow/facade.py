@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from ..keyring import Keyring, check_pinned_escrow
 from ..keys import KeysError, make_request, public_pem
-from . import agents, data, execution, lifecycle
-from .context import open_escrow
+from . import agents, data, execution, invites, lifecycle, reads
+from .context import open_escrow, preverify
 
 
 class Escrow:
@@ -59,8 +59,24 @@ class Escrow:
     def add_data(self, request, contents: bytes):
         return data.add_data(self.ctx, request, contents)
 
+    def add_data_file(self, request, path):
+        """`add_data` with the contents in a file (streamed: never read whole)."""
+        return data.add_data_file(self.ctx, request, path)
+
     def remove_data(self, request):
         return data.remove_data(self.ctx, request)
+
+    def invite(self, agent: str, ttl_seconds: float) -> tuple[str, float]:
+        """Operator side: a one-time token (and its expiry) with which `agent` registers its key."""
+        return invites.issue_invite(self.ctx, agent, ttl_seconds)
+
+    def register_invited(self, request):
+        """A signed `agent.register` request (by the key it registers) carrying an invitation."""
+        return invites.register_invited(self.ctx, request)
+
+    def check_request(self, request, action: str) -> str:
+        """The agent whose valid request this is, without spending its nonce (before a large body)."""
+        return preverify(self.ctx, request, action)
 
     # ------------------------------------------------------------ signed actions
     def propose(self, request) -> lifecycle.Proposal:
@@ -93,6 +109,28 @@ class Escrow:
 
     def pending_for(self, agent: str):
         return lifecycle.pending_for(self.ctx, agent)
+
+    # ------------------------------------------------------------ signed reads (what a party may see)
+    def contracts_for(self, request):
+        return reads.contracts_for(self.ctx, request)
+
+    def status_for(self, request) -> lifecycle.Status:
+        return reads.status_for(self.ctx, request)
+
+    def summary_for(self, request) -> dict:
+        return reads.summary_for(self.ctx, request)
+
+    def data_for(self, request):
+        return reads.data_for(self.ctx, request)
+
+    def policy_for(self, request):
+        return reads.policy_for(self.ctx, request)
+
+    def audit_for(self, request):
+        return reads.audit_for(self.ctx, request)
+
+    def result_for(self, request) -> reads.ResultFile:
+        return reads.result_for(self.ctx, request)
 
     # ------------------------------------------------------------ client side
     def create_agent(self, name: str, display: str = "", *, passphrase: bytes | None):

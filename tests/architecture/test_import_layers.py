@@ -12,7 +12,7 @@ from importlinter.adapters.user_options import TomlFileUserOptionReader
 from importlinter.application.user_options import UserOptions
 
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
-LAYERS = "runtime -> contracts -> dsl: each layer imports only the layers below it"
+LAYERS = "client -> runtime -> contracts -> dsl: each layer imports only the layers below it"
 
 
 def _options() -> UserOptions:

@@ -1,0 +1,169 @@
+"""What an agent may read, for an escrow that answers parties it does not otherwise trust (the
+server): every read is a signed request (its own nonce and timestamp, verified and spent in one
+transaction like any action, a refusal audited), and answers only what the agent is party to.
+
+- contracts: those it proposes, contributes data to (a source agent) or receives;
+- data elements: its own, and kept results derived from its data;
+- audit entries: about those contracts, and entries about the agent itself;
+- a released result: only to a recipient, the file of its own release.
+
+    rows = contracts_for(ctx, request)                 # request: signed `read.contracts`
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from datastation.contracts.provenance import owner_of
+
+from ..store import AuditEntry, ContractRow, DataRow, PolicyRow, ReleaseRow
+from .actions import READ_AUDIT, READ_CONTRACTS, READ_DATA, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY
+from .context import EscrowContext, EscrowRefusal, signed_action
+from .lifecycle import Status, pending_for, status
+
+MAX_AUDIT_PAGE = 5000
+
+
+def is_party(row: ContractRow, agent: str) -> bool:
+    return agent == row.proposer or agent in row.source_agents or agent in row.recipients
+
+
+def visible_contract(ctx: EscrowContext, agent: str, text) -> ContractRow:
+    """The contract `text` names (a full id, or a prefix of at least 4 characters matched among
+    the agent's own contracts only), if `agent` is party to it."""
+    if not isinstance(text, str) or not text:
+        raise EscrowRefusal("bad_request", "name a contract by its id (or a prefix of it)")
+    row = ctx.store.get_contract(text)
+    if row is not None:
+        if not is_party(row, agent):
+            raise EscrowRefusal("not_party", f"{agent} is party to contract {text[:12]} neither as proposer, data "
+                                             f"owner nor recipient: it is not shown")
+        return row
+    found = [r for r in (ctx.store.find_contracts(text) if len(text) >= 4 else []) if is_party(r, agent)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise EscrowRefusal("no_contract", f"no contract of yours with id {text[:64]!r} in this escrow")
+    raise EscrowRefusal("ambiguous_id", f"{len(found)} of your contracts start with {text!r}: give more characters")
+
+
+def _read(ctx: EscrowContext, request, action: str, body):
+    cid = request.params.get("contract")
+    return signed_action(ctx, request, action, body, contract=cid if isinstance(cid, str) else None)
+
+
+def contracts_for(ctx: EscrowContext, request) -> list[ContractRow]:
+    """params: `status` (optional), `pending` (true: only those waiting for the agent's approval)."""
+    p = request.params
+
+    def body(agent: str) -> list[ContractRow]:
+        wanted = p.get("status")
+        if wanted is not None and not isinstance(wanted, str):
+            raise EscrowRefusal("bad_request", "status must be a contract status (pending, approved, ...)")
+        if p.get("pending"):
+            rows = pending_for(ctx, agent)
+        else:
+            rows = [r for r in ctx.store.list_contracts(status=wanted) if is_party(r, agent)]
+        return [r for r in rows if wanted is None or r.status == wanted]
+
+    return _read(ctx, request, READ_CONTRACTS, body)
+
+
+def waiting_for(ctx: EscrowContext, row: ContractRow) -> list[str]:
+    """The source agents whose approval a pending contract still waits for."""
+    if row.status != "pending":
+        return []
+    got = {a.agent for a in ctx.store.approvals(row.id)}
+    return [a for a in row.source_agents if a not in got]
+
+
+def status_for(ctx: EscrowContext, request) -> Status:
+    """params: `contract` (id or prefix)."""
+    return _read(ctx, request, READ_STATUS,
+                 lambda agent: status(ctx, visible_contract(ctx, agent, request.params.get("contract")).id))
+
+
+def summary_for(ctx: EscrowContext, request) -> dict:
+    """params: `contract`. The owner's summary as the escrow stored it (what an approval signs)."""
+    from .views import stored_summary
+
+    return _read(ctx, request, READ_SUMMARY,
+                 lambda agent: stored_summary(ctx, visible_contract(ctx, agent, request.params.get("contract"))))
+
+
+def data_for(ctx: EscrowContext, request) -> list[DataRow]:
+    """The agent's own data elements, and kept results computed from its data."""
+    def body(agent: str) -> list[DataRow]:
+        return [d for d in ctx.store.list_data()
+                if d.owner == agent or (d.derived and agent in {owner_of(k) for k in d.provenance})]
+
+    return _read(ctx, request, READ_DATA, body)
+
+
+def policy_for(ctx: EscrowContext, request) -> PolicyRow | None:
+    """The agent's own registered policy (None when it registered none)."""
+    return _read(ctx, request, READ_POLICY, lambda agent: ctx.store.get_policy(agent))
+
+
+def audit_for(ctx: EscrowContext, request) -> list[AuditEntry]:
+    """params: `contract` (optional id or prefix), `after` (sequence number), `limit`. Entries about
+    the agent's contracts, and entries by or about the agent that concern no contract."""
+    p = request.params
+
+    def body(agent: str) -> list[AuditEntry]:
+        after, limit = p.get("after", 0), p.get("limit", 1000)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise EscrowRefusal("bad_request", "after must be a sequence number (an integer >= 0)")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT_PAGE:
+            raise EscrowRefusal("bad_request", f"limit must be an integer from 1 to {MAX_AUDIT_PAGE}")
+        if p.get("contract") is not None:
+            cid = visible_contract(ctx, agent, p["contract"]).id
+            entries = ctx.store.audit_entries(contract=cid, after_seq=after)
+        else:
+            mine = {r.id for r in ctx.store.list_contracts() if is_party(r, agent)}
+            entries = (e for e in ctx.store.audit_entries(after_seq=after)
+                       if (e.contract in mine if e.contract is not None else _about(e, agent)))
+        out = []
+        for e in entries:
+            out.append(e)
+            if len(out) >= limit:
+                break
+        return out
+
+    return _read(ctx, request, READ_AUDIT, body)
+
+
+def _about(e: AuditEntry, agent: str) -> bool:
+    p = e.payload if isinstance(e.payload, dict) else {}
+    return e.actor == agent or p.get("agent") == agent or p.get("owner") == agent or p.get("recipient") == agent
+
+
+@dataclass
+class ResultFile:
+    release: ReleaseRow
+    path: Path
+    sealed: bool
+    name: str
+
+
+def result_for(ctx: EscrowContext, request) -> ResultFile:
+    """params: `contract`. The agent's released copy of the result (sealed for it under no_trust);
+    the fetch is audited."""
+    def body(agent: str) -> ResultFile:
+        row = visible_contract(ctx, agent, request.params.get("contract"))
+        if agent not in row.recipients:
+            raise EscrowRefusal("not_recipient", f"{agent} is not a recipient of contract {row.name}: only "
+                                                 f"{', '.join(row.recipients) or 'nobody'} receive its result")
+        mine = ctx.store.releases(contract_id=row.id, recipient=agent)
+        if not mine:
+            raise EscrowRefusal("no_result", f"contract {row.name} has released no result (status {row.status})")
+        rel = mine[-1]
+        path = Path(rel.path)
+        if not path.is_file():
+            raise EscrowRefusal("no_result", f"the released file of contract {row.name} is no longer in the outbox")
+        ctx.audit.append("result_fetch", actor=agent, contract=row.id,
+                         payload={"recipient": agent, "file_hash": rel.file_hash, "execution": rel.execution_id})
+        return ResultFile(rel, path, ctx.config.trust_mode == "no_trust", path.name)
+
+    return _read(ctx, request, READ_RESULT, body)

@@ -1,0 +1,36 @@
+"""The owner's summary of a stored contract, as the escrow stored it (what `dsc show ID`,
+`dsc approve` and a served escrow's summary read show, and what an approval signs)."""
+
+from __future__ import annotations
+
+from ..store import ContractRow, StoreError
+from .context import EscrowContext
+
+
+def stored_summary(ctx: EscrowContext, row: ContractRow) -> dict:
+    """The proposal as the escrow stored it, bound to its identity (recomputed; a changed record is
+    refused, not shown), every input's provenance as the escrow's signed records give it, the
+    policies registered in the escrow."""
+    from datastation.contracts.summary import Records, summarize
+
+    from .facts import contract_facts
+    from .lifecycle import rules_from_row
+
+    facts = contract_facts(ctx, row, need_data=False)  # EscrowRefusal unless it is what was proposed
+    records = Records(
+        source_data=facts.source_data,
+        kept={k: (o.contract_name, o.sources) for k, o in facts.kept.items()},
+        displays={a.name: a.display or None for a in ctx.store.list_agents()},
+    )
+    extra = []
+    for owner in facts.source_agents:
+        extra += rules_from_row(ctx.store.get_policy(owner))
+    scenario = facts.scenario
+    scenario.policies = {}  # policies registered in the escrow decide, not the ones written in the file
+    s = summarize(scenario, facts.contract, extra_policies=extra, records=records)
+    if s["identity"] != row.id:  # contract_facts recomputed it: only a bug gets here
+        raise StoreError(f"contract {row.name}: the summary's identity is not the contract's")
+    s["file"] = row.meta.get("file", s["file"])
+    s["id"] = row.id
+    s["status"] = row.status
+    return s

@@ -1,0 +1,59 @@
+"""The ASGI app of `dsc serve`: the escrow's facade behind HTTP.
+
+    app = create_app(load_config())        # opens the escrow at start-up, closes it at shutdown
+
+Routers: `api` (signed JSON actions and reads), `transfer` (streamed upload and download).
+HTML pages (the review page) are a router module of their own, added to `ROUTERS`; the JSON
+API lives under /v1 and leaves / to them.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from . import api, errors, transfer
+from .limits import BodyLimit
+
+ROUTERS = (api.router, transfer.router)
+
+
+def _sweep_uploads(config) -> None:
+    """Remove the temporary files of uploads a previous server left (killed mid-upload)."""
+    folder = Path(config.escrow_dir) / "run" / "uploads"
+    for f in folder.glob("upload-*") if folder.is_dir() else ():
+        f.unlink(missing_ok=True)
+
+
+def create_app(config, escrow=None) -> FastAPI:
+    """The app serving the escrow of `config` (or the open `escrow` given, left open at shutdown)."""
+    from datastation.runtime import __version__
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from datastation.runtime.escrow import Escrow
+
+        owned = escrow is None
+        app.state.escrow = Escrow.open(config) if owned else escrow
+        _sweep_uploads(config)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.escrow.close()
+
+    app = FastAPI(title="DataStation escrow", version=__version__, lifespan=lifespan,
+                  description="Every action and every read is a request signed with the agent's own Ed25519 key "
+                              "(envelope {action, params, agent, escrow, nonce, timestamp}); errors are JSON "
+                              "{code, message} with the escrow's stable refusal codes. See docs/server.md.")
+    app.state.config = config
+    if escrow is not None:
+        app.state.escrow = escrow
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_request_bytes=config.server.max_request_bytes,
+                       max_upload_bytes=config.server.max_upload_bytes)
+    return app

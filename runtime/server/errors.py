@@ -1,0 +1,119 @@
+"""Every error the server answers is a JSON body `{"code", "message"}`: the stable refusal code
+(`EscrowRefusal`, `AuthError`) or a DSC code, with an HTTP status chosen by the code."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("datastation.server")
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class ApiError(Exception):
+    """An error of the HTTP layer itself (unsigned, too large, bad input)."""
+
+    def __init__(self, code: str, message: str, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status or status_for(code)
+
+
+UNAUTHENTICATED = frozenset({
+    "unsigned", "malformed", "bad_signature", "unknown_agent", "unbound_key", "stale", "wrong_escrow",
+    "wrong_action", "bad_invite", "invite_used", "invite_expired",
+})
+FORBIDDEN = frozenset({"not_owner", "not_source_agent", "not_proposer", "not_recipient", "not_allowed", "not_party"})
+UNKNOWN = frozenset({"no_contract", "no_data", "no_result", "not_found"})
+CONFLICT = frozenset({
+    "replay", "already_proposed", "already_approved", "already_executed", "already_running", "closed",
+    "data_exists", "data_in_use", "agent_exists", "kept_taken", "awaiting_approval", "denied", "rejected",
+    "revoked", "not_approved", "identity_mismatch",
+})
+
+
+def status_for(code: str) -> int:
+    if code in UNAUTHENTICATED:
+        return 401
+    if code in FORBIDDEN:
+        return 403
+    if code in UNKNOWN:
+        return 404
+    if code in CONFLICT:
+        return 409
+    if code == "too_large":
+        return 413
+    if code == "method_not_allowed":
+        return 405
+    if code == "unavailable":
+        return 503
+    return 422  # bad input of every other kind: bad_request, check_failed, content_mismatch, ...
+
+
+def error_response(code: str, message: str, status: int | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status or status_for(code))
+
+
+# Documented on every route (the OpenAPI schema lists them, schemathesis checks against it).
+ERROR_RESPONSES = {s: {"model": ErrorOut, "description": d} for s, d in (
+    (401, "not authenticated: unsigned, badly signed, replay-window or escrow mismatch, bad invitation"),
+    (403, "authenticated, but not allowed"), (404, "unknown (or not yours)"), (405, "method not allowed"),
+    (409, "conflict with the escrow's state, or a replayed request"), (413, "request too large"),
+    (422, "bad input"), (500, "internal error (DSC099)"), (503, "the escrow's store is unavailable"))}
+
+
+def install(app: FastAPI) -> None:
+    """Exception handlers turning every error into its JSON body."""
+    from datastation.dsl.codes import INTERNAL_ERROR
+    from datastation.runtime.escrow import EscrowRefusal
+    from datastation.runtime.keys import AuthError, KeysError
+    from datastation.runtime.store import StoreError
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError):
+        return error_response(exc.code, str(exc), exc.status)
+
+    @app.exception_handler(EscrowRefusal)
+    async def _refusal(_: Request, exc: EscrowRefusal):
+        return error_response(exc.code, str(exc))
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError):
+        return error_response(exc.code, str(exc))
+
+    @app.exception_handler(KeysError)
+    async def _keys(_: Request, exc: KeysError):
+        return error_response("bad_request", str(exc))
+
+    @app.exception_handler(StoreError)
+    async def _store(_: Request, exc: StoreError):
+        log.warning("store error: %s", type(exc).__name__)
+        return error_response("unavailable", "the escrow's store cannot answer now; try again", 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        where = "; ".join(".".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg", ""))
+                          for e in exc.errors()[:3])
+        return error_response("bad_request", f"invalid request: {where}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "bad_request")
+        return error_response(code, str(exc.detail), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception):
+        # never the message (it may quote data) and never a traceback in the answer
+        log.error("internal error: %s", type(exc).__name__, exc_info=bool(os.environ.get("DSC_DEBUG")))
+        code = str(INTERNAL_ERROR)
+        return error_response(code, f"internal error ({code}): {type(exc).__name__}", 500)
