@@ -207,8 +207,9 @@ class Client:
 
     def apply_policy(self, path: str | os.PathLike) -> dict:
         """Register this agent's policy blocks of a .dsc file (applied at once to open contracts)."""
-        p = Path(path)
-        return self._post("/v1/policies/apply", POLICY_APPLY, {"file": p.name, "source": p.read_text(encoding="utf-8")})
+        from ..escrow.lifecycle import policy_params  # the file and the modules it `use`s
+
+        return self._post("/v1/policies/apply", POLICY_APPLY, policy_params(path))
 
     def execute(self, contract: str) -> dict:
         """Execute an approved contract (a recipient): the report; the result goes to the recipients."""

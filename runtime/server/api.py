@@ -71,7 +71,7 @@ _signed_route("/contracts/execute", "execute", "Execute an approved contract (a 
               "action contract.execute; {contract}", m.ReportOut, "contracts",
               lambda e, r: convert.report_out(e.execute(r)))
 _signed_route("/policies/apply", "apply_policy", "Register your standing policy (your blocks of a .dsc file)",
-              "action policy.apply; {file, source}", m.PolicyAppliedOut, "policies",
+              "action policy.apply; {file, source, modules}", m.PolicyAppliedOut, "policies",
               lambda e, r: convert.policy_applied_out(e.apply_policy(r)))
 
 # --------------------------------------------------------------------------- reads
