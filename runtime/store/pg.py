@@ -1,0 +1,224 @@
+"""PostgreSQL backend of the `Store` (psycopg 3), for escrows whose processes share one database.
+
+Chosen by a `postgresql://` URL in the store configuration. The queries are `sqlbase.SQLStore`'s,
+the schema `pg_migrations`' (version for version SQLite's).
+
+**Concurrency.** Every write transaction begins by taking the store's transaction-scoped
+advisory lock (`pg_migrations.WRITE_LOCK`): state changes of all processes on one store take
+turns, exactly as SQLite's `BEGIN IMMEDIATE` makes them, and each statement of a transaction
+(READ COMMITTED) sees everything committed before the lock was granted. So an approval's
+read-check-write (is it recorded? are all approvals in? set `approved`) never interleaves with
+another's, no approval is lost, and the audit chain's head is extended by one writer at a time.
+`swap_contract_status` is one conditional UPDATE besides: of two processes claiming an
+execution, exactly one sees its row change. Serializable isolation would not do better here:
+every state change appends to the one audit chain, so writers conflict on its head anyway, and
+a transaction that signed entries and wrote files cannot be retried blindly. Reads outside a
+transaction run on their own (autocommit) and never wait for the lock.
+
+Inside a transaction each statement runs under a savepoint, so a failing statement (a
+`Conflict`) undoes itself and leaves the transaction usable, as in SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+from . import pg_migrations
+from .base import Conflict, StoreError
+from .sqlbase import SQLStore
+from ..crashpoints import crash_point
+
+LOCK_TIMEOUT = "30s"  # how long a writer waits for the write lock before "the escrow database is busy"
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages and logs)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://…"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise StoreError("the PostgreSQL store needs psycopg 3: pip install 'psycopg[binary]'") from None
+    return psycopg
+
+
+class PostgresStore(SQLStore):
+    def __init__(self, url: str, *, migrate: bool = True, connect_timeout: int = 10):
+        psycopg = self._pg = _psycopg()
+        self.url = redact(url)
+        self._sql: dict[str, str] = {}
+        try:
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
+        except (psycopg.Error, ValueError) as exc:
+            raise StoreError(f"cannot open the escrow database {self.url}: {_first_line(exc)}") from None
+        try:
+            self._db.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            if migrate:
+                pg_migrations.migrate(self._db, crash=crash_point)
+        except psycopg.Error as exc:
+            self._db.close()
+            raise StoreError(f"cannot open the escrow database {self.url}: {_first_line(exc)}") from None
+        except BaseException:
+            self._db.close()
+            raise
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._before_commit: list = []
+
+    # -- plumbing ------------------------------------------------------------------
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._db.close()
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return pg_migrations.current_version(self._db)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def _exec(self, sql: str, params: tuple | None = None):
+        return self._db.execute(sql, params, prepare=False) if params is None else self._db.execute(sql, params)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        psycopg = self._pg
+        with self._lock:
+            if self._depth:
+                # Nested: joins the outer transaction; a failing inner block undoes only itself.
+                name = f"sp{self._depth}"
+                self._exec(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield
+                except BaseException:
+                    self._undo(name)
+                    raise
+                else:
+                    self._exec(f"RELEASE SAVEPOINT {name}")
+                finally:
+                    self._depth -= 1
+                return
+            crash_point("tx.begin")
+            try:
+                self._exec("BEGIN")
+                self._exec(pg_migrations.WRITE_LOCK)
+            except psycopg.errors.LockNotAvailable:
+                self._rollback()
+                raise StoreError("the escrow database is busy (another process held its write lock "
+                                 f"for {LOCK_TIMEOUT})") from None
+            except psycopg.Error as exc:
+                self._rollback()
+                raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
+            self._depth = 1
+            self._before_commit = []
+            try:
+                yield
+                for fn in self._before_commit:
+                    fn()
+                crash_point("tx.commit")
+                try:
+                    self._exec("COMMIT")
+                except psycopg.Error as exc:
+                    raise StoreError(f"the escrow database could not commit: {_first_line(exc)}") from None
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._depth = 0
+                self._before_commit = []
+            crash_point("tx.committed")
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(self._pg.Error):
+            self._exec("ROLLBACK")
+
+    def _undo(self, savepoint: str) -> None:
+        with contextlib.suppress(self._pg.Error):
+            self._exec(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            self._exec(f"RELEASE SAVEPOINT {savepoint}")
+
+    def before_commit(self, fn) -> None:
+        if not self._depth:
+            raise StoreError("before_commit() needs an open transaction")
+        if fn not in self._before_commit:
+            self._before_commit.append(fn)
+
+    def _q(self, sql: str) -> str:
+        """The statement with PostgreSQL's placeholders (the shared SQL has no other `?` or `%`)."""
+        q = self._sql.get(sql)
+        if q is None:
+            q = self._sql[sql] = _PLACEHOLDER.sub("%s", sql)
+        return q
+
+    def _run(self, label: str, statement):
+        with self._lock:
+            if not self._depth:
+                with self.transaction():
+                    return self._run(label, statement)
+            psycopg = self._pg
+            self._exec("SAVEPOINT stmt")
+            try:
+                result = statement()
+            except psycopg.errors.IntegrityError as exc:
+                self._undo("stmt")
+                raise Conflict(f"{label}: {_first_line(exc)}") from None
+            except psycopg.Error as exc:
+                self._undo("stmt")
+                raise StoreError(f"{label}: {_first_line(exc)}") from None
+            self._exec("RELEASE SAVEPOINT stmt")
+            crash_point(f"store.{label}")
+            return result
+
+    def _write(self, label: str, sql: str, params: tuple = ()) -> int:
+        return self._run(label, lambda: self._db.execute(self._q(sql), params).rowcount)
+
+    def _write_many(self, label: str, sql: str, rows) -> None:
+        def many():
+            with self._db.cursor() as cur:
+                cur.executemany(self._q(sql), list(rows))
+        self._run(label, many)
+
+    def _insert_id(self, label: str, sql: str, params: tuple) -> int:
+        return int(self._run(label, lambda: self._db.execute(self._q(sql) + " RETURNING id", params).fetchone()[0]))
+
+    def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(self._q(sql), params).fetchall()
+            except self._pg.Error as exc:
+                raise StoreError(f"reading the escrow database: {_first_line(exc)}") from None
+
+    def _json_field_sql(self, field: str) -> tuple[str, tuple]:
+        return "dsc_json_text(payload, ?)", (field,)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def database_exists(url: str) -> bool:
+    """Whether the database of `url` holds an escrow store (without creating one)."""
+    psycopg = _psycopg()
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            return pg_migrations.current_version(conn) > 0
+    except (psycopg.Error, ValueError) as exc:
+        raise StoreError(f"cannot open the escrow database {redact(url)}: {_first_line(exc)}") from None
