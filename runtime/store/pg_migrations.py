@@ -197,7 +197,10 @@ LATEST = len(MIGRATIONS)
 
 
 def current_version(conn) -> int:
-    if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+    # pg_tables read with the statement's snapshot (to_regclass may answer from a catalog cache
+    # that has not yet seen the table another process just committed)
+    if conn.execute("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+                    " AND tablename = 'schema_version'").fetchone() is None:
         return 0
     row = conn.execute("SELECT version FROM schema_version").fetchone()
     return int(row[0]) if row else 0
