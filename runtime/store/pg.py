@@ -34,6 +34,7 @@ from ..crashpoints import crash_point
 
 LOCK_TIMEOUT = "30s"  # how long a writer waits for the write lock before "the escrow database is busy"
 _PLACEHOLDER = re.compile(r"\?")
+_BEGIN = "BEGIN; " + pg_migrations.WRITE_LOCK
 
 
 def redact(url: str) -> str:
@@ -117,8 +118,7 @@ class PostgresStore(SQLStore):
                 return
             crash_point("tx.begin")
             try:
-                self._exec("BEGIN")
-                self._exec(pg_migrations.WRITE_LOCK)
+                self._db.execute(_BEGIN)  # one round trip: no parameters, the simple query protocol
             except psycopg.errors.LockNotAvailable:
                 self._rollback()
                 raise StoreError("the escrow database is busy (another process held its write lock "
@@ -170,33 +170,48 @@ class PostgresStore(SQLStore):
     def _run(self, label: str, statement):
         with self._lock:
             if not self._depth:
+                # a transaction of its own: a failure rolls all of it back, no savepoint needed
                 with self.transaction():
-                    return self._run(label, statement)
-            psycopg = self._pg
-            self._exec("SAVEPOINT stmt")
-            try:
+                    return self._statement(label, statement, savepoint=False)
+            return self._statement(label, statement, savepoint=True)
+
+    def _statement(self, label: str, statement, *, savepoint: bool):
+        psycopg = self._pg
+        try:
+            if savepoint:  # SAVEPOINT, the statement and RELEASE in one round trip
+                with self._db.pipeline():
+                    self._db.execute("SAVEPOINT stmt")
+                    result = statement()
+                    self._db.execute("RELEASE SAVEPOINT stmt")
+            else:
                 result = statement()
-            except psycopg.errors.IntegrityError as exc:
+        except psycopg.errors.IntegrityError as exc:
+            if savepoint:
                 self._undo("stmt")
-                raise Conflict(f"{label}: {_first_line(exc)}") from None
-            except psycopg.Error as exc:
+            raise Conflict(f"{label}: {_first_line(exc)}") from None
+        except psycopg.Error as exc:
+            if savepoint:
                 self._undo("stmt")
-                raise StoreError(f"{label}: {_first_line(exc)}") from None
-            self._exec("RELEASE SAVEPOINT stmt")
-            crash_point(f"store.{label}")
-            return result
+            raise StoreError(f"{label}: {_first_line(exc)}") from None
+        crash_point(f"store.{label}")
+        return result() if callable(result) else result
 
     def _write(self, label: str, sql: str, params: tuple = ()) -> int:
-        return self._run(label, lambda: self._db.execute(self._q(sql), params).rowcount)
+        def run():
+            cur = self._db.execute(self._q(sql), params)
+            return lambda: cur.rowcount
+        return self._run(label, run)
 
     def _write_many(self, label: str, sql: str, rows) -> None:
         def many():
-            with self._db.cursor() as cur:
-                cur.executemany(self._q(sql), list(rows))
+            self._db.cursor().executemany(self._q(sql), list(rows))
         self._run(label, many)
 
     def _insert_id(self, label: str, sql: str, params: tuple) -> int:
-        return int(self._run(label, lambda: self._db.execute(self._q(sql) + " RETURNING id", params).fetchone()[0]))
+        def run():
+            cur = self._db.execute(self._q(sql) + " RETURNING id", params)
+            return lambda: int(cur.fetchone()[0])
+        return self._run(label, run)
 
     def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
