@@ -62,13 +62,10 @@ class PostgresStore(SQLStore):
     def __init__(self, url: str, *, migrate: bool = True, connect_timeout: int = 10):
         psycopg = self._pg = _psycopg()
         self.url = redact(url)
+        self._conninfo, self._connect_timeout = url, connect_timeout
         self._sql: dict[str, str] = {}
+        self._db = self._connect()
         try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
-        except (psycopg.Error, ValueError) as exc:
-            raise StoreError(f"cannot open the escrow database {self.url}: {_first_line(exc)}") from None
-        try:
-            self._db.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
             if migrate:
                 pg_migrations.migrate(self._db, crash=crash_point)
         except psycopg.Error as exc:
@@ -82,6 +79,28 @@ class PostgresStore(SQLStore):
         self._before_commit: list = []
 
     # -- plumbing ------------------------------------------------------------------
+    def _connect(self):
+        psycopg = self._pg
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=self._connect_timeout)
+            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            return conn
+        except (psycopg.Error, ValueError) as exc:
+            raise StoreError(f"cannot open the escrow database {self.url}: {_first_line(exc)}") from None
+
+    def _retrying(self, fn):
+        """`fn()` outside a transaction; when the server dropped the connection (a restart), once
+        more on a new one (nothing was done on the lost one that could be done twice)."""
+        try:
+            return fn()
+        except self._pg.OperationalError:
+            if not self._db.broken:
+                raise
+        with contextlib.suppress(Exception):
+            self._db.close()
+        self._db = self._connect()
+        return fn()
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._db.close()
@@ -104,7 +123,10 @@ class PostgresStore(SQLStore):
             if self._depth:
                 # Nested: joins the outer transaction; a failing inner block undoes only itself.
                 name = f"sp{self._depth}"
-                self._exec(f"SAVEPOINT {name}")
+                try:
+                    self._exec(f"SAVEPOINT {name}")
+                except psycopg.Error as exc:
+                    raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
                 self._depth += 1
                 try:
                     yield
@@ -112,13 +134,16 @@ class PostgresStore(SQLStore):
                     self._undo(name)
                     raise
                 else:
-                    self._exec(f"RELEASE SAVEPOINT {name}")
+                    try:
+                        self._exec(f"RELEASE SAVEPOINT {name}")
+                    except psycopg.Error as exc:
+                        raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
                 finally:
                     self._depth -= 1
                 return
             crash_point("tx.begin")
             try:
-                self._db.execute(_BEGIN)  # one round trip: no parameters, the simple query protocol
+                self._retrying(lambda: self._db.execute(_BEGIN))  # one round trip (no parameters: simple protocol)
             except psycopg.errors.LockNotAvailable:
                 self._rollback()
                 raise StoreError("the escrow database is busy (another process held its write lock "
@@ -216,7 +241,9 @@ class PostgresStore(SQLStore):
     def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
             try:
-                return self._db.execute(self._q(sql), params).fetchall()
+                if self._depth:
+                    return self._db.execute(self._q(sql), params).fetchall()
+                return self._retrying(lambda: self._db.execute(self._q(sql), params).fetchall())
             except self._pg.Error as exc:
                 raise StoreError(f"reading the escrow database: {_first_line(exc)}") from None
 

@@ -152,3 +152,24 @@ def test_unreachable_server_is_a_store_error_without_the_password():
     assert "s3cret" not in str(exc.value)
     assert redact("postgresql://u:p@h:5/d?x=1") == "postgresql://u:***@h:5/d?x=1"
     assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+def test_a_dropped_connection_is_opened_again(postgres_url):
+    """A server restart between transactions costs nothing; within one, the change is refused."""
+    from datastation.runtime.store import AgentRow
+
+    store = PostgresStore(postgres_url)
+    store.add_agent(AgentRow(name="a", public_key="P"))
+    pid = store._db.info.backend_pid
+    with connect(postgres_url) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert store.get_agent("a").public_key == "P"  # reconnected
+    store.add_agent(AgentRow(name="b", public_key="P"))
+    with pytest.raises(StoreError):
+        with store.transaction():
+            store.add_agent(AgentRow(name="c", public_key="P"))
+            with connect(postgres_url) as conn:
+                conn.execute("SELECT pg_terminate_backend(%s)", (store._db.info.backend_pid,))
+            store.add_agent(AgentRow(name="d", public_key="P"))
+    assert [a.name for a in store.list_agents()] == ["a", "b"]
+    store.close()
