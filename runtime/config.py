@@ -23,7 +23,8 @@ from .keyring import KEYRING_ENV, default_keyring_path, keyring_path as user_key
 CONFIG_NAME = "data_station_config.yaml"
 TRUST_MODES = ("full_trust", "no_trust")
 EXECUTORS = ("inprocess", "docker")
-BACKENDS = ("sqlite",)
+BACKENDS = ("sqlite", "postgresql")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # The name `dsc image build` (and docker/build-image.sh) always gives the runtime image.
 DEFAULT_IMAGE = "datastation-runtime:latest"
 # The executor used when the config does not name one.
@@ -36,9 +37,10 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class StoreConfig:
-    backend: str = "sqlite"
-    path: Path = Path(".dsc-escrow/escrow.db")
+    backend: str = "sqlite"  # sqlite (embedded, the default) | postgresql (chosen by `url`)
+    path: Path = Path(".dsc-escrow/escrow.db")  # SQLite's database file
     synchronous: str = "FULL"  # SQLite synchronous pragma: FULL survives power loss, NORMAL only crashes
+    url: str | None = field(default=None, repr=False)  # postgresql://USER@HOST:PORT/DB (may hold a password)
 
 
 @dataclass(frozen=True)
@@ -180,13 +182,7 @@ def _build(raw: dict[str, Any], base: Path, source: Path | None) -> Config:
         return p if p.is_absolute() else (base / p)
 
     escrow_dir = path("escrow_dir", raw.get("escrow_dir"), base / ".dsc-escrow")
-    store_raw = _mapping(raw, "store")
-    _only(store_raw, "store", {"backend", "path", "synchronous"})
-    backend = _choice(store_raw.get("backend", "sqlite"), "store.backend", BACKENDS)
-    sync = str(store_raw.get("synchronous", "FULL")).upper()
-    if sync not in ("FULL", "NORMAL", "EXTRA"):
-        raise ConfigError("config key 'store.synchronous' must be one of FULL, NORMAL, EXTRA")
-    store = StoreConfig(backend=backend, path=path("store.path", store_raw.get("path"), escrow_dir / "escrow.db"), synchronous=sync)
+    store = _store(_mapping(raw, "store"), path, escrow_dir)
 
     docker_raw = _mapping(raw, "docker")
     _only(docker_raw, "docker", {f.name for f in dataclasses.fields(DockerConfig)})
@@ -258,6 +254,30 @@ def _server(raw: dict, path) -> ServerConfig:
         invite_ttl_seconds=float(positive("invite_ttl_seconds", d.invite_ttl_seconds)),
         forwarded_allow_ips=forwarded,
     )
+
+
+def _store(store_raw: dict, path, escrow_dir: Path) -> StoreConfig:
+    """The store section: SQLite by default; PostgreSQL when `url` is a postgresql:// URL."""
+    _only(store_raw, "store", {"backend", "path", "synchronous", "url"})
+    url = store_raw.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(POSTGRES_SCHEMES)):
+        raise ConfigError("config key 'store.url' must be a postgresql://USER@HOST:PORT/DATABASE URL")
+    backend = _choice(store_raw.get("backend", "postgresql" if url else "sqlite"), "store.backend", BACKENDS)
+    if backend == "postgresql":
+        if url is None:
+            raise ConfigError("config key 'store.url' is required with store.backend: postgresql "
+                              "(postgresql://USER@HOST:PORT/DATABASE)")
+        for key in ("path", "synchronous"):
+            if key in store_raw:
+                raise ConfigError(f"config key 'store.{key}' is for the SQLite store, not with store.url")
+        return StoreConfig(backend=backend, path=escrow_dir / "escrow.db", url=url)
+    if url is not None:
+        raise ConfigError("config key 'store.url' names a PostgreSQL database: not with store.backend: sqlite")
+    sync = str(store_raw.get("synchronous", "FULL")).upper()
+    if sync not in ("FULL", "NORMAL", "EXTRA"):
+        raise ConfigError("config key 'store.synchronous' must be one of FULL, NORMAL, EXTRA")
+    return StoreConfig(backend=backend, path=path("store.path", store_raw.get("path"), escrow_dir / "escrow.db"),
+                       synchronous=sync)
 
 
 def check_keyring(keyring: Path, escrow_dir: Path, source: str | None = None) -> None:

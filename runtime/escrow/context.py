@@ -30,7 +30,7 @@ from ..keys import (
     verify_request,
 )
 from ..storage import Storage, codec_for
-from ..store import Store, StoreError, open_store
+from ..store import Store, StoreError, open_store, store_exists
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ class EscrowContext:
 def open_escrow(config, *, create: bool = True) -> EscrowContext:
     """Open the escrow of `config`, creating its directories, key and database on first use
     (with create=False a missing escrow is an error: for read-only commands)."""
-    if not create and not Path(config.store.path).exists():
+    if not create and not store_exists(config):
         raise StoreError(f"no escrow at {config.escrow_dir} (it is created by the first `dsc agent create`; "
                          "or pass --config)")
     try:

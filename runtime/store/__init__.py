@@ -1,11 +1,13 @@
-"""The escrow's persistent state: an abstract `Store` plus the SQLite backend.
+"""The escrow's persistent state: an abstract `Store`, the SQLite backend (the embedded default) and
+the PostgreSQL backend (`store: {url: postgresql://...}`, for processes sharing one database;
+see docs/store.md).
 
 API overview (stable; the lifecycle code builds on this, never on SQL):
 
     from datastation.runtime.config import load_config
     from datastation.runtime.store import open_store, ContractRow, ApprovalRow, ...
 
-    store = open_store(config)            # creates/migrates the database (SQLite, WAL, foreign keys)
+    store = open_store(config)            # creates/migrates the database (SQLite or PostgreSQL)
     with store.transaction():             # ONE transaction per state change; nested use rejoins
         store.put_contract(ContractRow(...))
         audit.append("proposal", actor="bank1", contract=cid, payload={...})   # same transaction
@@ -80,6 +82,7 @@ __all__ = [
     "Store",
     "StoreError",
     "open_store",
+    "store_exists",
 ]
 
 
@@ -90,4 +93,19 @@ def open_store(config) -> Store:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(config.store.path, synchronous=getattr(config.store, "synchronous", "FULL"))
-    raise StoreError(f"unknown store backend {backend!r} (supported: sqlite)")
+    if backend == "postgresql":
+        from .pg import PostgresStore
+
+        return PostgresStore(config.store.url)
+    raise StoreError(f"unknown store backend {backend!r} (supported: sqlite, postgresql)")
+
+
+def store_exists(config) -> bool:
+    """Whether the store named by `config.store` was created (without creating it)."""
+    if config.store.backend == "postgresql":
+        from .pg import database_exists
+
+        return database_exists(config.store.url)
+    from pathlib import Path
+
+    return Path(config.store.path).exists()

@@ -1,7 +1,5 @@
 """The Store API: transactions (rollback, nesting), round trips, constraints."""
 
-import sqlite3
-
 import pytest
 
 from datastation.runtime.store import (
@@ -27,11 +25,7 @@ def contract(cid="c1", status="pending", inputs=("bank1.train",)):
 
 
 def counts(store):
-    db = sqlite3.connect(store.path)
-    try:
-        return {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in USER_TABLES}
-    finally:
-        db.close()
+    return {t: store._all(f"SELECT COUNT(*) FROM {t}")[0][0] for t in USER_TABLES}
 
 
 def fill(store):
@@ -50,11 +44,16 @@ def fill(store):
     return eid
 
 
-def test_pragmas(store):
-    db = store._db
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+def test_pragmas(store, backend):
     assert store.schema_version() == LATEST
+    if backend == "sqlite":
+        db = store._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    else:  # names and ids compare bytewise, as in SQLite
+        assert store._all("SELECT collation_name FROM information_schema.columns"
+                          " WHERE table_schema = current_schema() AND table_name = 'contracts' AND column_name = 'id'"
+                          ) == [("C",)]
 
 
 def test_round_trip(store):

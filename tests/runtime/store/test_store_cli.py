@@ -3,9 +3,21 @@
 import json
 
 import pytest
+import yaml
+
+from pg_support import store_section
 
 
-def test_data_workflow(tmp_path, dsc):
+@pytest.fixture
+def on_store(tmp_path, backend, request):
+    """The escrow of the current directory on `backend` (a config file naming the PostgreSQL store)."""
+    store = store_section(request, backend)
+    if store:
+        (tmp_path / "data_station_config.yaml").write_text(yaml.safe_dump({"store": store}))
+    return backend
+
+
+def test_data_workflow(tmp_path, dsc, on_store):
     (tmp_path / "t.csv").write_text("id,amount\n1,2.5\n2,3.0\n")
     (tmp_path / "s.json").write_text('{"id": "int", "amount": "float"}')
     assert dsc("agent", "create", "bank1", "--no-passphrase").returncode == 0
@@ -38,7 +50,7 @@ def test_data_workflow(tmp_path, dsc):
     ("agent", "register", "x", "missing.pem"),
     ("log", "--config", "nope.yaml"),
 ])
-def test_errors_exit_1(tmp_path, dsc, args):
+def test_errors_exit_1(tmp_path, dsc, args, on_store):
     (tmp_path / "t.csv").write_text("x\n1\n")
     (tmp_path / "t.txt").write_text("x\n1\n")
     assert dsc("agent", "create", "bank1", "--no-passphrase").returncode == 0
@@ -58,7 +70,7 @@ def test_usage_errors_exit_2(dsc):
     assert dsc("agent").returncode == 2
 
 
-def test_read_commands_do_not_create_an_escrow(tmp_path, dsc):
+def test_read_commands_do_not_create_an_escrow(tmp_path, dsc, on_store):
     for args in (("log",), ("audit", "verify"), ("data", "list"), ("agent", "list")):
         r = dsc(*args)
         assert r.returncode == 1 and "no escrow" in r.stderr

@@ -70,3 +70,31 @@ def test_invalid(tmp_path, text, key):
 def test_missing_explicit_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "none.yaml")
+
+
+def test_postgresql_url_chooses_the_postgresql_store(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("store:\n  url: postgresql://escrow:secret@db.internal:5432/escrow\n")
+    c = load_config(cfg)
+    assert (c.store.backend, c.store.url) == ("postgresql", "postgresql://escrow:secret@db.internal:5432/escrow")
+    assert "secret" not in repr(c)  # the URL may hold a password: never in a repr
+    cfg.write_text("store:\n  backend: postgresql\n  url: postgres://db/escrow\n")
+    assert load_config(cfg).store.backend == "postgresql"
+    assert load_config(cfg).with_root(tmp_path / "e").store.url == "postgres://db/escrow"  # a URL has no root
+    cfg.write_text("store: {}\n")
+    assert (load_config(cfg).store.backend, load_config(cfg).store.url) == ("sqlite", None)  # the default
+
+
+@pytest.mark.parametrize("store", [
+    "{url: mysql://db/escrow}",
+    "{url: 5}",
+    "{backend: postgresql}",
+    "{backend: sqlite, url: postgresql://db/e}",
+    "{url: postgresql://db/e, path: x.db}",
+    "{url: postgresql://db/e, synchronous: FULL}",
+])
+def test_invalid_store_url(tmp_path, store):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(f"store: {store}\n")
+    with pytest.raises(ConfigError, match=r"store\.(url|path|synchronous)"):
+        load_config(cfg)

@@ -1,0 +1,498 @@
+"""The `Store`'s queries, shared by the SQLite and PostgreSQL backends.
+
+The SQL here is written once, with `?` placeholders, in the dialect both databases accept
+(`INSERT ... ON CONFLICT ... DO UPDATE`, `IN (...)`, savepoints); a backend supplies the
+transactions and four primitives: `_write` (one mutating statement inside the current
+transaction or its own, integrity errors as `Conflict`), `_insert_id`, `_all`, and
+`_json_field_sql` (the payload filter of `audit_find`).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import time
+from typing import Any, Iterable, Iterator, Sequence
+
+from .base import (
+    OPEN_STATUSES,
+    AgentRow,
+    ApprovalRow,
+    AuditEntry,
+    Conflict,
+    ContractRow,
+    DataRow,
+    ExecutionRow,
+    KeptRow,
+    NotFound,
+    PolicyRow,
+    RejectionRow,
+    ReleaseRow,
+    ReplayError,
+    Store,
+)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    if text is None:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+def upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """Insert or replace the row with this key (the same statement in SQLite and PostgreSQL)."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+
+
+class SQLStore(Store):
+    """Every query of the `Store`, over the primitives a backend implements."""
+
+    # -- backend primitives ----------------------------------------------------------
+    @abc.abstractmethod
+    def _write(self, label: str, sql: str, params: tuple = ()) -> int:
+        """Run one mutating statement in the current transaction (or its own); its row count."""
+
+    @abc.abstractmethod
+    def _write_many(self, label: str, sql: str, rows: Iterable[tuple]) -> None: ...
+
+    @abc.abstractmethod
+    def _insert_id(self, label: str, sql: str, params: tuple) -> int:
+        """Run one INSERT into a table with an `id` the database assigns; that id."""
+
+    @abc.abstractmethod
+    def _all(self, sql: str, params: tuple = ()) -> list[tuple]: ...
+
+    @abc.abstractmethod
+    def _json_field_sql(self, field: str) -> tuple[str, tuple]:
+        """SQL (and its parameters) for the string value of the top-level `field` of `payload`, NULL
+        when the payload is no JSON object or the value no string."""
+
+    def _one(self, sql: str, params: tuple = ()) -> tuple | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    # -- agents --------------------------------------------------------------------
+    def add_agent(self, row: AgentRow) -> None:
+        with self.transaction():
+            if self.get_agent(row.name):
+                raise Conflict(f"agent {row.name!r} is already registered")
+            self._write(
+                "add_agent",
+                "INSERT INTO agents (name, display, public_key, created) VALUES (?, ?, ?, ?)",
+                (row.name, row.display, row.public_key, row.created or time.time()),
+            )
+
+    _AGENT = "SELECT name, display, public_key, created FROM agents"
+
+    @staticmethod
+    def _agent(r: tuple) -> AgentRow:
+        return AgentRow(name=r[0], display=r[1], public_key=r[2], created=r[3])
+
+    def get_agent(self, name: str) -> AgentRow | None:
+        r = self._one(self._AGENT + " WHERE name = ?", (name,))
+        return self._agent(r) if r else None
+
+    def list_agents(self) -> list[AgentRow]:
+        return [self._agent(r) for r in self._all(self._AGENT + " ORDER BY name")]
+
+    # -- data ----------------------------------------------------------------------
+    _DATA = (
+        "SELECT key, owner, format, content_hash, size, inferred_schema, declared_schema, derived,"
+        " provenance, created FROM data"
+    )
+
+    @staticmethod
+    def _data(r: tuple) -> DataRow:
+        return DataRow(
+            key=r[0], owner=r[1], format=r[2], content_hash=r[3], size=r[4],
+            inferred_schema=loads(r[5]), declared_schema=loads(r[6]), derived=bool(r[7]),
+            provenance=tuple(loads(r[8], [])), created=r[9],
+        )
+
+    _PUT_DATA = upsert("data", ("key", "owner", "format", "content_hash", "size", "inferred_schema",
+                                "declared_schema", "derived", "provenance", "created"), ("key",))
+
+    @staticmethod
+    def _data_params(row: DataRow) -> tuple:
+        return (
+            row.key, row.owner, row.format, row.content_hash, row.size,
+            None if row.inferred_schema is None else dumps(row.inferred_schema),
+            None if row.declared_schema is None else dumps(row.declared_schema),
+            int(row.derived), dumps(list(row.provenance)), row.created or time.time(),
+        )
+
+    def put_data(self, row: DataRow) -> None:
+        self._write("put_data", self._PUT_DATA, self._data_params(row))
+
+    def put_data_many(self, rows) -> None:
+        with self.transaction():
+            self._write_many("put_data_many", self._PUT_DATA, (self._data_params(r) for r in rows))
+
+    def get_data(self, key: str) -> DataRow | None:
+        r = self._one(self._DATA + " WHERE key = ?", (key,))
+        return self._data(r) if r else None
+
+    def list_data(self, owner: str | None = None) -> list[DataRow]:
+        if owner is None:
+            return [self._data(r) for r in self._all(self._DATA + " ORDER BY key")]
+        return [self._data(r) for r in self._all(self._DATA + " WHERE owner = ? ORDER BY key", (owner,))]
+
+    def remove_data(self, key: str) -> None:
+        if self._write("remove_data", "DELETE FROM data WHERE key = ?", (key,)) == 0:
+            raise NotFound(f"no data element {key!r}")
+
+    def data_by_hash(self, owner: str, content_hash: str) -> list[DataRow]:
+        rows = self._all(self._DATA + " WHERE owner = ? AND content_hash = ? ORDER BY key", (owner, content_hash))
+        return [self._data(r) for r in rows]
+
+    # -- contracts -----------------------------------------------------------------
+    _CONTRACT = (
+        "SELECT id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
+        " source_agents, meta, created, updated FROM contracts"
+    )
+
+    @staticmethod
+    def _contract(r: tuple) -> ContractRow:
+        return ContractRow(
+            id=r[0], name=r[1], canonical=r[2], source=r[3], function_hashes=loads(r[4], {}),
+            proposer=r[5], status=r[6], inputs=tuple(loads(r[7], [])), recipients=tuple(loads(r[8], [])),
+            source_agents=tuple(loads(r[9], [])), meta=loads(r[10], {}), created=r[11], updated=r[12],
+        )
+
+    def put_contract(self, row: ContractRow) -> None:
+        now = time.time()
+        with self.transaction():
+            if self.get_contract(row.id):
+                raise Conflict(f"contract {row.id} already exists")
+            self._write(
+                "put_contract",
+                "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
+                " recipients, source_agents, meta, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.id, row.name, row.canonical, row.source, dumps(row.function_hashes), row.proposer,
+                    row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
+                    dumps(list(row.source_agents)), dumps(row.meta), row.created or now, row.updated or now,
+                ),
+            )
+            keys = sorted(set(row.inputs))
+            if keys:
+                self._write_many("put_contract", "INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)",
+                                 [(row.id, key) for key in keys])
+
+    def get_contract(self, contract_id: str) -> ContractRow | None:
+        r = self._one(self._CONTRACT + " WHERE id = ?", (contract_id,))
+        return self._contract(r) if r else None
+
+    def find_contracts(self, prefix: str) -> list[ContractRow]:
+        # Range scan instead of LIKE so `_`/`%` in the prefix mean nothing special (ids compare
+        # bytewise: SQLite's default, the "C" collation of the PostgreSQL columns).
+        rows = self._all(self._CONTRACT + " WHERE id >= ? AND id < ? ORDER BY id", (prefix, prefix + "\U0010ffff"))
+        return [self._contract(r) for r in rows]
+
+    def list_contracts(self, status: str | None = None, proposer: str | None = None) -> list[ContractRow]:
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if proposer is not None:
+            where.append("proposer = ?")
+            params.append(proposer)
+        sql = self._CONTRACT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created, id"
+        return [self._contract(r) for r in self._all(sql, tuple(params))]
+
+    def set_contract_status(self, contract_id: str, status: str, meta: dict | None = None) -> None:
+        if meta is None:
+            n = self._write(
+                "set_contract_status", "UPDATE contracts SET status = ?, updated = ? WHERE id = ?",
+                (status, time.time(), contract_id),
+            )
+        else:
+            n = self._write(
+                "set_contract_status", "UPDATE contracts SET status = ?, meta = ?, updated = ? WHERE id = ?",
+                (status, dumps(meta), time.time(), contract_id),
+            )
+        if n == 0:
+            raise NotFound(f"no contract {contract_id}")
+
+    def swap_contract_status(self, contract_id: str, expected: str, status: str) -> bool:
+        # One statement: the row is locked while its status is compared and set (PostgreSQL
+        # re-checks the condition on the newest row version), so of two racing claims one wins.
+        n = self._write(
+            "swap_contract_status", "UPDATE contracts SET status = ?, updated = ? WHERE id = ? AND status = ?",
+            (status, time.time(), contract_id, expected),
+        )
+        return n == 1
+
+    def contracts_using(self, data_key: str, statuses: tuple[str, ...] | None = OPEN_STATUSES) -> list[ContractRow]:
+        sql = self._CONTRACT + " WHERE id IN (SELECT contract_id FROM contract_inputs WHERE data_key = ?)"
+        params: tuple = (data_key,)
+        if statuses is not None:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            params += tuple(statuses)
+        return [self._contract(r) for r in self._all(sql + " ORDER BY created, id", params)]
+
+    # -- approvals / rejections ------------------------------------------------------
+    def add_approval(self, row: ApprovalRow) -> None:
+        with self.transaction():
+            if self._one("SELECT 1 FROM approvals WHERE contract_id = ? AND agent = ?", (row.contract_id, row.agent)):
+                raise Conflict(f"{row.agent} already approved contract {row.contract_id}")
+            self._write(
+                "add_approval",
+                "INSERT INTO approvals (contract_id, agent, signature, via_policy, ts) VALUES (?, ?, ?, ?, ?)",
+                (row.contract_id, row.agent, row.signature, row.via_policy, row.ts or time.time()),
+            )
+
+    def approvals(self, contract_id: str) -> list[ApprovalRow]:
+        rows = self._all(
+            "SELECT contract_id, agent, signature, via_policy, ts FROM approvals WHERE contract_id = ? ORDER BY ts, agent",
+            (contract_id,),
+        )
+        return [ApprovalRow(contract_id=r[0], agent=r[1], signature=r[2], via_policy=r[3], ts=r[4]) for r in rows]
+
+    def remove_approvals(self, contract_id: str, agent: str | None = None) -> int:
+        if agent is None:
+            return self._write("remove_approvals", "DELETE FROM approvals WHERE contract_id = ?", (contract_id,))
+        return self._write(
+            "remove_approvals", "DELETE FROM approvals WHERE contract_id = ? AND agent = ?", (contract_id, agent)
+        )
+
+    def add_rejection(self, row: RejectionRow) -> None:
+        self._write(
+            "add_rejection",
+            "INSERT INTO rejections (contract_id, agent, reason, via_policy, ts) VALUES (?, ?, ?, ?, ?)",
+            (row.contract_id, row.agent, row.reason, row.via_policy, row.ts or time.time()),
+        )
+
+    def rejections(self, contract_id: str) -> list[RejectionRow]:
+        rows = self._all(
+            "SELECT contract_id, agent, reason, via_policy, ts FROM rejections WHERE contract_id = ? ORDER BY id",
+            (contract_id,),
+        )
+        return [RejectionRow(contract_id=r[0], agent=r[1], reason=r[2], via_policy=r[3], ts=r[4]) for r in rows]
+
+    # -- policies ------------------------------------------------------------------
+    def put_policy(self, row: PolicyRow) -> None:
+        self._write("put_policy", upsert("policies", ("owner", "rules", "source", "updated"), ("owner",)),
+                    (row.owner, row.rules, row.source, row.updated or time.time()))
+
+    def get_policy(self, owner: str) -> PolicyRow | None:
+        r = self._one("SELECT owner, rules, source, updated FROM policies WHERE owner = ?", (owner,))
+        return PolicyRow(owner=r[0], rules=r[1], source=r[2], updated=r[3]) if r else None
+
+    def list_policies(self) -> list[PolicyRow]:
+        rows = self._all("SELECT owner, rules, source, updated FROM policies ORDER BY owner")
+        return [PolicyRow(owner=r[0], rules=r[1], source=r[2], updated=r[3]) for r in rows]
+
+    def remove_policy(self, owner: str) -> None:
+        if self._write("remove_policy", "DELETE FROM policies WHERE owner = ?", (owner,)) == 0:
+            raise NotFound(f"{owner} has no standing policy")
+
+    # -- executions / releases / kept ------------------------------------------------
+    def add_execution(self, row: ExecutionRow) -> int:
+        return self._insert_id(
+            "add_execution",
+            "INSERT INTO executions (contract_id, actor, status, started, finished, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (row.contract_id, row.actor, row.status, row.started or time.time(), row.finished, dumps(row.detail)),
+        )
+
+    def finish_execution(self, execution_id: int, status: str, detail: dict | None = None, finished: float | None = None) -> None:
+        sets, params = ["status = ?", "finished = ?"], [status, finished or time.time()]
+        if detail is not None:
+            sets.append("detail = ?")
+            params.append(dumps(detail))
+        n = self._write(
+            "finish_execution", f"UPDATE executions SET {', '.join(sets)} WHERE id = ?", (*params, execution_id)
+        )
+        if n == 0:
+            raise NotFound(f"no execution {execution_id}")
+
+    _EXECUTION = "SELECT id, contract_id, actor, status, started, finished, detail FROM executions"
+
+    @staticmethod
+    def _execution(r: tuple) -> ExecutionRow:
+        return ExecutionRow(id=r[0], contract_id=r[1], actor=r[2], status=r[3], started=r[4], finished=r[5],
+                            detail=loads(r[6], {}))
+
+    def get_execution(self, execution_id: int) -> ExecutionRow | None:
+        r = self._one(self._EXECUTION + " WHERE id = ?", (execution_id,))
+        return None if r is None else self._execution(r)
+
+    def executions(self, contract_id: str | None = None, status: str | None = None) -> list[ExecutionRow]:
+        where, params = [], []
+        if contract_id is not None:
+            where.append("contract_id = ?")
+            params.append(contract_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        sql = self._EXECUTION + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [self._execution(r) for r in self._all(sql, tuple(params))]
+
+    def add_release(self, row: ReleaseRow) -> None:
+        with self.transaction():
+            if self._one("SELECT 1 FROM releases WHERE contract_id = ? AND recipient = ?", (row.contract_id, row.recipient)):
+                raise Conflict(f"contract {row.contract_id} was already released to {row.recipient}")
+            self._write(
+                "add_release",
+                "INSERT INTO releases (contract_id, recipient, path, content_hash, execution_id, ts, file_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row.contract_id, row.recipient, row.path, row.content_hash, row.execution_id, row.ts or time.time(),
+                 row.file_hash),
+            )
+
+    def releases(self, contract_id: str | None = None, recipient: str | None = None) -> list[ReleaseRow]:
+        where, params = [], []
+        if contract_id is not None:
+            where.append("contract_id = ?")
+            params.append(contract_id)
+        if recipient is not None:
+            where.append("recipient = ?")
+            params.append(recipient)
+        sql = "SELECT contract_id, recipient, path, content_hash, execution_id, ts, file_hash FROM releases"
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY ts, recipient"
+        return [
+            ReleaseRow(contract_id=r[0], recipient=r[1], path=r[2], content_hash=r[3], execution_id=r[4], ts=r[5],
+                       file_hash=r[6])
+            for r in self._all(sql, tuple(params))
+        ]
+
+    def put_kept(self, row: KeptRow) -> None:
+        self._write("put_kept", upsert("kept", ("name", "contract_id", "data_key", "execution_id", "ts"), ("name",)),
+                    (row.name, row.contract_id, row.data_key, row.execution_id, row.ts or time.time()))
+
+    def get_kept(self, name: str) -> KeptRow | None:
+        r = self._one("SELECT name, contract_id, data_key, execution_id, ts FROM kept WHERE name = ?", (name,))
+        return KeptRow(name=r[0], contract_id=r[1], data_key=r[2], execution_id=r[3], ts=r[4]) if r else None
+
+    def list_kept(self) -> list[KeptRow]:
+        rows = self._all("SELECT name, contract_id, data_key, execution_id, ts FROM kept ORDER BY name")
+        return [KeptRow(name=r[0], contract_id=r[1], data_key=r[2], execution_id=r[3], ts=r[4]) for r in rows]
+
+    # -- app state -----------------------------------------------------------------
+    def set_state(self, scope: str, key: str, value: Any) -> None:
+        self._write("set_state", upsert("app_state", ("scope", "key", "value", "updated"), ("scope", "key")),
+                    (scope, key, dumps(value), time.time()))
+
+    def get_state(self, scope: str, key: str, default: Any = None) -> Any:
+        r = self._one("SELECT value FROM app_state WHERE scope = ? AND key = ?", (scope, key))
+        return default if r is None else loads(r[0], default)
+
+    def delete_state(self, scope: str, key: str) -> None:
+        self._write("delete_state", "DELETE FROM app_state WHERE scope = ? AND key = ?", (scope, key))
+
+    def list_state(self, scope: str) -> dict[str, Any]:
+        return {k: loads(v) for k, v in self._all("SELECT key, value FROM app_state WHERE scope = ? ORDER BY key", (scope,))}
+
+    # -- settings ------------------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        r = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return r[0] if r else None
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        if value is None:
+            self._write("set_setting", "DELETE FROM settings WHERE key = ?", (key,))
+        else:
+            self._write("set_setting", upsert("settings", ("key", "value"), ("key",)), (key, value))
+
+    # -- nonces --------------------------------------------------------------------
+    def use_nonce(self, agent: str, nonce: str, ts: float) -> None:
+        with self.transaction():
+            if self._one("SELECT 1 FROM nonces WHERE agent = ? AND nonce = ?", (agent, nonce)):
+                raise ReplayError(f"request nonce already used by {agent} (replayed request)")
+            self._write("use_nonce", "INSERT INTO nonces (agent, nonce, ts) VALUES (?, ?, ?)", (agent, nonce, ts))
+
+    def prune_nonces(self, before: float) -> int:
+        return self._write("prune_nonces", "DELETE FROM nonces WHERE ts < ?", (before,))
+
+    # -- audit ---------------------------------------------------------------------
+    def audit_head(self) -> tuple[int, str, str] | None:
+        r = self._one("SELECT seq, hash, signature FROM audit_head WHERE id = 1")
+        return (int(r[0]), r[1], r[2]) if r else None
+
+    def audit_insert(self, entry: AuditEntry, head_signature: str | None = None) -> None:
+        with self.transaction():
+            self._write(
+                "audit_insert",
+                "INSERT INTO audit (seq, ts, kind, actor, contract, payload, prev_hash, hash, signature)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.seq, entry.ts, entry.kind, entry.actor, entry.contract, dumps(entry.payload),
+                    entry.prev_hash, entry.hash, entry.signature,
+                ),
+            )
+            self.set_audit_head(entry.seq, entry.hash, head_signature or "")
+
+    def set_audit_head(self, seq: int, hash_: str, signature: str) -> None:
+        self._write("audit_head", upsert("audit_head", ("id", "seq", "hash", "signature"), ("id",)),
+                    (1, seq, hash_, signature))
+
+    _AUDIT = "SELECT seq, ts, kind, actor, contract, payload, prev_hash, hash, signature FROM audit"
+
+    @staticmethod
+    def _entry(r: tuple) -> AuditEntry:
+        payload = loads(r[5], None)
+        if payload is None and r[5] != "null":
+            payload = {"_raw": r[5]}  # undecodable (tampered) payload: keep the text for verify/log
+        return AuditEntry(seq=r[0], ts=r[1], kind=r[2], actor=r[3], contract=r[4], payload=payload,
+                          prev_hash=r[6], hash=r[7], signature=r[8])
+
+    def audit_entries(self, contract: str | None = None, agent: str | None = None, after_seq: int = 0) -> Iterator[AuditEntry]:
+        sql = self._AUDIT + " WHERE seq > ?"
+        params: tuple = (after_seq,)
+        if contract is not None:
+            sql += " AND contract = ?"
+            params += (contract,)
+        for r in self._all(sql + " ORDER BY seq", params):
+            entry = self._entry(r)
+            if agent is not None and not mentions(entry, agent):
+                continue
+            yield entry
+
+    def audit_find(self, kinds: Sequence[str], *, contract: str | None = None, field: str | None = None,
+                   value: str | None = None) -> list[AuditEntry]:
+        kinds = list(kinds)
+        if not kinds:
+            return []
+        sql = self._AUDIT + f" WHERE kind IN ({','.join('?' * len(kinds))})"
+        params: list = list(kinds)
+        if contract is not None:
+            sql += " AND contract = ?"
+            params.append(contract)
+        if field is not None:
+            # a tampered, undecodable payload must not make the query fail: the field is NULL then
+            expr, expr_params = self._json_field_sql(field)
+            sql += f" AND {expr} = ?"
+            params += [*expr_params, value]
+        return [self._entry(r) for r in self._all(sql + " ORDER BY seq", tuple(params))]
+
+    def audit_raw(self) -> list[tuple]:
+        """Rows exactly as stored (for `dsc audit verify`, which hashes the stored payload text)."""
+        return self._all(
+            "SELECT seq, ts, kind, actor, contract, payload, prev_hash, hash, signature FROM audit ORDER BY seq"
+        )
+
+    def audit_count(self) -> int:
+        return int(self._one("SELECT COUNT(*) FROM audit")[0])
+
+
+def mentions(entry: AuditEntry, agent: str) -> bool:
+    if entry.actor == agent:
+        return True
+    p = entry.payload if isinstance(entry.payload, dict) else {}
+    for k in ("agent", "recipient", "owner"):
+        if p.get(k) == agent:
+            return True
+    for k in ("recipients", "agents", "source_agents"):
+        v = p.get(k)
+        if isinstance(v, list) and agent in v:
+            return True
+    return False
