@@ -1,14 +1,18 @@
 """End-to-end overhead of executing a trivial approved contract versus calling its function.
 
-    python bench/execute_overhead.py [--n 200] [--sync NORMAL|FULL] [--dir DIR]
+    python bench/execute_overhead.py [--n 200] [--sync NORMAL|FULL] [--dir DIR] [--pause S]
 
 Setup (not timed): a temporary escrow, agents alice (data owner) and bob (recipient), a tiny
 CSV data element, and N approved one-contract files `c<i>` computing `one(t = alice.t)` to bob.
 
 Timed, per contract: `Escrow.execute(signed request)` = verify the request (Ed25519, nonce;
 the client's signing is timed apart), re-verify the approval signatures, recompute the identity from the approved bundle,
-record the execution, read the DE from storage (audited), run the function in-process,
-serialize and release the result to bob's outbox, commit, audit. Baseline: calling `one(df)`
+record the execution, read the DE from storage (audited), run the function (full trust: in a
+confined child process forked ahead of time by the worker), serialize and release the result to
+bob's outbox, commit, audit. `--pause S` waits S seconds (untimed) before each execution, so
+that the worker has a child ready, as an escrow that is not saturated would (issue 9's target:
+at most 5 ms over a direct call with a pre-started worker); without it executions run back to
+back and also measure how fast the worker forks children. Baseline: calling `one(df)`
 directly on the DataFrame already in memory, and the same plus loading the CSV from a file.
 Reports p50/p99/mean of each and the overhead (p50 of execute minus p50 of the direct call).
 """
@@ -45,6 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sync", default="NORMAL", choices=("NORMAL", "FULL"),
                     help="SQLite synchronous setting (FULL fsyncs every commit: the default config)")
     ap.add_argument("--dir", default=None, help="escrow folder (default: a temporary one; /dev/shm is tmpfs)")
+    ap.add_argument("--pause", type=float, default=0.0, help="untimed seconds before each execution (default 0)")
     a = ap.parse_args(argv)
 
     import pandas as pd
@@ -83,6 +88,8 @@ def main(argv=None) -> int:
 
         ex, signing = [], []
         for cid in ids:
+            if a.pause:
+                time.sleep(a.pause)
             t = time.perf_counter()
             req = w.escrow.sign_as("bob", EXECUTE, {"contract": cid})  # client side
             t1 = time.perf_counter()
@@ -106,15 +113,16 @@ def main(argv=None) -> int:
             one(pd.read_csv(src / "t.csv"))
             direct_load.append(time.perf_counter() - t)
 
-    print(f"execute_overhead: {a.n} contracts, SQLite synchronous={a.sync}, escrow in {a.dir or tempfile.gettempdir()}")
+    print(f"execute_overhead: {a.n} contracts, SQLite synchronous={a.sync}, escrow in {a.dir or tempfile.gettempdir()}, "
+          f"pause {a.pause} s")
     print(f"  setup (propose + approve {a.n}): {setup:.2f} s")
     print(f"  client signs request  {fmt(signing)}")
     print(f"  escrow execute        {fmt(ex)}")
     print(f"  direct call           {fmt(direct)}")
     print(f"  direct call + read_csv {fmt(direct_load)}")
     over = pct(ex, 0.5) - pct(direct, 0.5)
-    print(f"  overhead (p50 execute - p50 direct): {over * 1e3:.3f} ms  (target <= 2 ms: "
-          f"{'met' if over <= 2e-3 else 'NOT met'})")
+    print(f"  overhead (p50 execute - p50 direct): {over * 1e3:.3f} ms  (issue 9 target <= 5 ms: "
+          f"{'met' if over <= 5e-3 else 'NOT met'})")
     return 0
 
 

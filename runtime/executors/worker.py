@@ -276,6 +276,25 @@ def _preload() -> None:
             pass
     from . import confine, failure, loader  # noqa: F401
 
+    _warm_up()
+
+
+def _warm_up() -> None:
+    """Run the loading and encoding paths once on tiny values: their lazy imports and first-call
+    set-up happen here (in the fork server, for every child) or before a child's job arrives,
+    not while a job waits."""
+    from datastation.stdlib.serialize import from_bytes, to_bytes
+
+    from .loader import load_value
+
+    table = load_value(b"x,y\n1,a\n2,b\n", "csv")
+    kind, data = to_bytes(table)
+    from_bytes(kind, data)
+    load_value(data, "parquet")
+    load_value(b'[{"x": 1}]', "json")
+    to_bytes(len(table))
+    compile("def f(t):\n    return len(t)\n", "warm.py", "exec")
+
 
 def read_dirs() -> list[str]:
     """What a child may read: the Python installation and its packages, system libraries, a few files.
@@ -319,6 +338,7 @@ def _child(job_r: int, res_w: int, scratch: str, readable) -> None:
                 _exit(EXIT_STOPPED)
 
         confine.confine(readable, scratch)
+        _warm_up()  # the pages it touches are copied now, before the job, not while it waits
         code = run_job(job_r, res_w, stop)
     except BaseException:  # noqa: BLE001 - the child never returns into the fork server
         code = EXIT_ERROR
@@ -335,7 +355,11 @@ def _max_fd() -> int:
 
 def serve(ctl: socket.socket) -> None:
     """Fork one confined child per byte received; hand its pipes (and pidfd) to the escrow."""
+    import gc
+
     readable = read_dirs()
+    gc.collect()
+    gc.freeze()  # what the children inherit stays out of their collections (fewer pages copied)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     while True:
         try:

@@ -13,6 +13,7 @@ but a small `/tmp` tmpfs and a capped log tmpfs for the function's prints.
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import queue
@@ -77,6 +78,9 @@ class SandboxOutcome:
     stop_ns: int | None = None  # container clock: when a short-circuit stopped the function
     reads: list = field(default_factory=list)  # DE keys the function loaded, in order
     state_writes: dict = field(default_factory=dict)  # app state the function stored (JSON values)
+    failure: dict | None = None  # a failed function's facts (`failure.exception_info`), to describe
+    category: str | None = None  # what kind of access a short-circuit refused (`failure.BLOCKED`)
+    event: str | None = None  # the audit event that refused it
 
     @property
     def ok(self) -> bool:
@@ -96,8 +100,10 @@ def source_mounts() -> dict[str, dict]:
 
     runner = Path(__file__).with_name("runner.py")
     loader = Path(__file__).resolve().parent.parent / "loader.py"
+    failure = Path(__file__).resolve().parent.parent / "failure.py"
     return {
         str(loader): {"bind": f"{SRC_MOUNT}/dsc_loader.py", "mode": "ro"},
+        str(failure): {"bind": f"{SRC_MOUNT}/dsc_failure.py", "mode": "ro"},
         str(Path(stdlib.__file__).resolve().parent): {"bind": f"{SRC_MOUNT}/datastation/stdlib", "mode": "ro"},
         str(runner.resolve()): {"bind": RUNNER_IN_CONTAINER, "mode": "ro"},
     }
@@ -186,13 +192,15 @@ class Container:
         """Hand the job over and wait for its single frame, within the wall-time limit."""
         t0 = time.perf_counter()
         limit = min(timeout_seconds or self.limits.timeout_seconds, self.limits.timeout_seconds)
-        job = dict(job, max_result_bytes=self.limits.max_result_bytes, max_output_bytes=_bytes(self.limits.log_size))
+        token = secrets.token_hex(16)  # the runner's alone: the function never sees it
+        job = dict(job, token=token, max_result_bytes=self.limits.max_result_bytes,
+                   max_output_bytes=_bytes(self.limits.log_size))
         # Start-up (a cold container importing its libraries) has its own budget; the wall-time
         # limit starts when the function gets the job.
         self._send(json.dumps(job).encode(), time.monotonic() + max(STARTUP_SECONDS, limit))
         t_sent = time.perf_counter()
         deadline = time.monotonic() + limit
-        outcome = self._receive(self.rfd, deadline)
+        outcome = self._receive(self.rfd, deadline, token)
         outcome.timings.update(send_s=t_sent - t0, run_s=time.perf_counter() - t0)
         return outcome
 
@@ -223,7 +231,7 @@ class Container:
         self._last_check = now
         return self.alive()
 
-    def _receive(self, rfd: int, deadline: float) -> SandboxOutcome:
+    def _receive(self, rfd: int, deadline: float, token: str | None = None) -> SandboxOutcome:
         buf = bytearray()
         header = None
         need = None
@@ -254,6 +262,8 @@ class Container:
                     size = int(header.get("size", 0))
                 except (ValueError, TypeError, AttributeError):
                     return SandboxOutcome("error", error="malformed result frame from the sandbox")
+                if token is not None and not hmac.compare_digest(str(header.get("token")).encode(), token.encode()):
+                    return SandboxOutcome("error", error=FORGED)
                 if size < 0 or size > self.limits.max_result_bytes:
                     return SandboxOutcome("resource_limit", error="result larger than the configured limit")
                 del buf[:nl + 1]
@@ -316,8 +326,16 @@ class Container:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+FORGED = "the result channel carried a frame the runner did not write: refused"
+LIMITS = {"memory": "memory limit reached", "output": "the function printed more than the output limit",
+          "result": "result larger than the configured limit", "killed": "killed (memory or process limit)"}
+
+
 def parse_frame(header: dict, payload: bytes) -> SandboxOutcome:
-    """Turn the runner's frame into an outcome. Only known kinds; the bytes are not decoded here."""
+    """Turn the runner's frame into an outcome. Only known kinds; the bytes are not decoded here.
+
+    No text of the frame is kept as a message: a failure keeps its facts (`failure`), to be
+    described by the escrow; a short-circuit its category and event; a limit one known word."""
     status = header.get("status")
     reads = header.get("reads")
     reads = [r for r in reads if isinstance(r, str)][:10000] if isinstance(reads, list) else []
@@ -329,11 +347,18 @@ def parse_frame(header: dict, payload: bytes) -> SandboxOutcome:
         writes = {k: v for k, v in writes.items() if isinstance(k, str)} if isinstance(writes, dict) else {}
         return SandboxOutcome("ok", kind=kind, data=payload, reads=reads, state_writes=writes)
     if status == "short_circuit":
+        category = _str(header.get("category"), 40) or "data"
         return SandboxOutcome("short_circuit", key=_str(header.get("key")), path=_str(header.get("path")), reads=reads,
-                              error=_str(header.get("reason")) or "read outside the contract",
+                              category=category, event=_str(header.get("event"), 40),
+                              error="read outside the contract" if category == "data" else "access outside the contract",
                               stop_ns=header.get("t_ns") if isinstance(header.get("t_ns"), int) else None)
-    if status in ("error", "resource_limit"):
-        return SandboxOutcome(status, error=_str(header.get("error")) or "the function failed")
+    if status == "resource_limit":
+        return SandboxOutcome(status, error=LIMITS.get(header.get("limit"), "a resource limit was reached"), reads=reads)
+    if status == "error":
+        info = header.get("failure")
+        if isinstance(info, dict):
+            return SandboxOutcome(status, error="the function failed", failure=info, reads=reads)
+        return SandboxOutcome(status, error="the function broke the protocol with the sandbox's runner", reads=reads)
     return SandboxOutcome("error", error="malformed result frame from the sandbox")
 
 

@@ -17,6 +17,7 @@ import time
 from datastation.contracts import functions as fn
 from datastation.stdlib.serialize import to_bytes
 
+from .. import failure
 from ..base import (ERROR, RESOURCE_LIMIT, SHORT_CIRCUIT, TIMEOUT, DataArg, ExecutionJob, ExecutionOutcome, Executor,
                     ListArg, ValueArg)
 from .container import Limits, SandboxError, SandboxOutcome
@@ -94,15 +95,30 @@ def _state_snapshot(state) -> dict | None:
     return snap
 
 
-def to_outcome(result: SandboxOutcome, seconds: float) -> ExecutionOutcome:
+def to_outcome(result: SandboxOutcome, seconds: float, ref=None) -> ExecutionOutcome:
+    """The executor's outcome, in the escrow's words: a failure is described from its facts
+    exactly as the full-trust executor describes it (`failure.describe_failure`), a
+    short-circuit by the kind of access refused; no text of the container's is passed on."""
+    reads = list(result.reads)
     if result.status == "ok":
-        return ExecutionOutcome("ok", kind=result.kind, data=result.data, reads=list(result.reads), seconds=seconds)
+        return ExecutionOutcome("ok", kind=result.kind, data=result.data, reads=reads, seconds=seconds)
     if result.status == "short_circuit":
-        key = result.key or (f"file:{result.path}" if result.path else None)
-        return ExecutionOutcome(SHORT_CIRCUIT, forbidden_key=key, error=result.error, reads=list(result.reads),
-                                seconds=seconds)
+        if result.category in (None, "data"):
+            return ExecutionOutcome(SHORT_CIRCUIT, forbidden_key=result.key, reads=reads, seconds=seconds,
+                                    blocked=failure.describe_blocked("data"))
+        return ExecutionOutcome(SHORT_CIRCUIT, reads=reads, seconds=seconds,
+                                blocked=failure.describe_blocked(result.category, result.event))
     status = {"timeout": TIMEOUT, "resource_limit": RESOURCE_LIMIT}.get(result.status, ERROR)
-    return ExecutionOutcome(status, error=result.error, reads=list(result.reads), seconds=seconds)
+    error = result.error
+    if result.failure is not None and ref is not None:
+        user = ref.origin == "user"
+        error = failure.describe_failure(result.failure, function=ref.name, origin="user" if user else "stdlib",
+                                         module=(ref.module_name or "functions.py") if user else "",
+                                         source=ref.module_source if user else None,
+                                         line_map=ref.line_map if user else ())
+    elif result.failure is not None:
+        error = "the function failed"
+    return ExecutionOutcome(status, error=error, reads=reads, seconds=seconds)
 
 
 class DockerExecutor(Executor):
@@ -119,7 +135,7 @@ class DockerExecutor(Executor):
         keys = job.data_keys()
         outside = [k for k in keys if k not in job.allowed]
         if outside:
-            return ExecutionOutcome(SHORT_CIRCUIT, forbidden_key=outside[0], error="data element outside the contract")
+            return ExecutionOutcome(SHORT_CIRCUIT, forbidden_key=outside[0], blocked=failure.describe_blocked("data"))
         mismatch = verify_function(job.function)
         if mismatch:
             return ExecutionOutcome(ERROR, error=mismatch)
@@ -158,4 +174,4 @@ class DockerExecutor(Executor):
         except Exception as exc:  # reading or staging the inputs failed: nothing ran, nothing released
             return ExecutionOutcome(ERROR, error=f"cannot stage the inputs: {type(exc).__name__}: {exc}"[:500],
                                     seconds=time.perf_counter() - t0)
-        return to_outcome(result, time.perf_counter() - t0)
+        return to_outcome(result, time.perf_counter() - t0, job.function)
