@@ -78,6 +78,11 @@ def test_an_outsider_sees_nothing_of_the_contract(site):
     listing = httpx.post(served.url + "/review/contracts",
                          json={"contracts": json.loads(outsider.sign("read.contracts", {}).to_json())})
     assert listing.status_code == 200 and cid[:16] not in listing.text and "joint_model" not in listing.text
+    from datastation.client import RemoteError
+
+    with pytest.raises(RemoteError) as info:
+        outsider.graph(cid)  # the graph is a read like the others
+    assert info.value.code == "not_party"
 
 
 def test_reads_of_two_agents_or_two_contracts_make_no_view(site):
@@ -103,6 +108,9 @@ def test_a_view_is_escaped_and_cannot_be_replayed(site):
     assert FILE not in r.text and html_escaped(FILE) in r.text
     assert "<script" not in r.text and r.headers["cache-control"] == "no-store"
     assert 'src="data:image/svg+xml;base64,' in r.text  # the graph is an image, never inline SVG
+    graph = bank2.graph(cid)
+    assert graph["contract"] == cid and graph["dot"].startswith('digraph "joint_model"')
+    assert '"agent:outsider"' not in graph["dot"] and '"data:bank2.train"' in graph["dot"]
     again = httpx.post(served.url + "/review/contract", json=body)
     assert again.status_code == 409 and again.json()["code"] == "replay"
 
