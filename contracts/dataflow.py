@@ -37,6 +37,19 @@ def build(scenario) -> nx.DiGraph:
     return g
 
 
+def neighbourhood(g: nx.DiGraph, contract: str) -> nx.DiGraph:
+    """The part of the graph one contract touches: its inputs and the data its conditions read,
+    their owners, what it keeps and whom it releases to."""
+    cnode = ("contract", contract)
+    if cnode not in g:
+        return nx.DiGraph()
+    nodes = {cnode, *g.predecessors(cnode), *g.successors(cnode)}
+    for n in list(nodes):
+        if n[0] in ("data", "kept"):
+            nodes |= {p for p in g.predecessors(n) if p[0] == "agent"}
+    return g.subgraph(nodes).copy()
+
+
 def _q(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 

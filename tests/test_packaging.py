@@ -40,3 +40,12 @@ def test_the_installed_package_maps_to_this_tree():
     import datastation.dsl
 
     assert Path(datastation.dsl.__file__).resolve().parent == ROOT / "dsl"
+
+
+def test_the_review_page_files_are_package_data():
+    from fnmatch import fnmatch
+
+    globs = SETUP["package-data"]["datastation.runtime.server"]
+    static = sorted((ROOT / "runtime" / "server" / "static").iterdir())
+    assert {p.name for p in static} == {"review.js", "review.css"}
+    assert all(any(fnmatch(f"static/{p.name}", g) for g in globs) for p in static)

@@ -28,7 +28,7 @@ import httpx
 
 from ..escrow.actions import (
     APPROVE, DATA_ADD, DATA_REMOVE, EXECUTE, POLICY_APPLY, PROPOSE, READ_AUDIT, READ_CONTRACTS, READ_DATA,
-    READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE,
+    READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE,
 )
 from ..escrow.context import EscrowRefusal
 from ..keyring import Keyring, check_pinned_escrow, keyring_path, new_passphrase
@@ -230,6 +230,10 @@ class Client:
     def summary(self, contract: str) -> dict:
         """The owner's summary as the escrow stored it (what `dsc show ID` prints)."""
         return self._post("/v1/contracts/summary", READ_SUMMARY, {"contract": contract})
+
+    def graph(self, contract: str) -> dict:
+        """The contract's dataflow graph: {contract, name, dot} (render `dot` with Graphviz)."""
+        return self._post("/v1/contracts/graph", READ_GRAPH, {"contract": contract})
 
     def policy(self) -> dict | None:
         return self._post("/v1/policies/mine", READ_POLICY, {})

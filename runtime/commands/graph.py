@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from ..graphviz import GraphvizMissing, render
 from . import common as cs
 
 FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -58,20 +58,3 @@ def run(args) -> int:
     else:
         sys.stdout.buffer.write(data)
     return 0
-
-
-class GraphvizMissing(RuntimeError):
-    pass
-
-
-def render(dot_text: str, fmt: str) -> bytes:
-    """Render DOT to `fmt` (svg, png, pdf) with Graphviz `dot`."""
-    exe = shutil.which("dot")
-    if exe is None:
-        raise GraphvizMissing(
-            "Graphviz 'dot' is not installed: install it (e.g. `apt-get install graphviz`) or write .dot output"
-        )
-    proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=60)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dot failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
-    return proc.stdout

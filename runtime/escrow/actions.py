@@ -10,3 +10,4 @@ REGISTER = "agent.register"  # signed by the key being registered (proof of poss
 # Reads are signed too (a fresh nonce and timestamp each), and answer only what the agent may see.
 READ_CONTRACTS, READ_STATUS, READ_SUMMARY = "read.contracts", "read.status", "read.summary"
 READ_DATA, READ_AUDIT, READ_POLICY, READ_RESULT = "read.data", "read.audit", "read.policy", "result.fetch"
+READ_GRAPH = "read.graph"

@@ -120,6 +120,10 @@ class Escrow:
     def summary_for(self, request) -> dict:
         return reads.summary_for(self.ctx, request)
 
+    def graph_for(self, request):
+        """(contract row, its dataflow graph as DOT)."""
+        return reads.graph_for(self.ctx, request)
+
     def data_for(self, request):
         return reads.data_for(self.ctx, request)
 

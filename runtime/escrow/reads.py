@@ -18,7 +18,9 @@ from pathlib import Path
 from datastation.contracts.provenance import owner_of
 
 from ..store import AuditEntry, ContractRow, DataRow, PolicyRow, ReleaseRow
-from .actions import READ_AUDIT, READ_CONTRACTS, READ_DATA, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY
+from .actions import (
+    READ_AUDIT, READ_CONTRACTS, READ_DATA, READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY,
+)
 from .context import EscrowContext, EscrowRefusal, signed_action
 from .lifecycle import Status, pending_for, status
 
@@ -90,6 +92,17 @@ def summary_for(ctx: EscrowContext, request) -> dict:
 
     return _read(ctx, request, READ_SUMMARY,
                  lambda agent: stored_summary(ctx, visible_contract(ctx, agent, request.params.get("contract"))))
+
+
+def graph_for(ctx: EscrowContext, request) -> tuple[ContractRow, str]:
+    """params: `contract`. The contract's dataflow graph as DOT (`views.stored_graph`)."""
+    from .views import stored_graph
+
+    def body(agent: str) -> tuple[ContractRow, str]:
+        row = visible_contract(ctx, agent, request.params.get("contract"))
+        return row, stored_graph(ctx, row)
+
+    return _read(ctx, request, READ_GRAPH, body)
 
 
 def data_for(ctx: EscrowContext, request) -> list[DataRow]:

@@ -1,5 +1,6 @@
 """The owner's summary of a stored contract, as the escrow stored it (what `dsc show ID`,
-`dsc approve` and a served escrow's summary read show, and what an approval signs)."""
+`dsc approve` and a served escrow's summary read show, and what an approval signs), and its
+dataflow graph (what the review page draws)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,20 @@ def stored_summary(ctx: EscrowContext, row: ContractRow) -> dict:
     s["id"] = row.id
     s["status"] = row.status
     return s
+
+
+def stored_graph(ctx: EscrowContext, row: ContractRow) -> str:
+    """The dataflow graph (DOT) of the contract as the escrow stored it: its inputs and the data its
+    conditions read, their owners, what it keeps and its recipients (the stored bundle's graph,
+    cut to this contract; a changed record is refused, not drawn)."""
+    from datastation.contracts.dataflow import build, neighbourhood, to_dot
+
+    from .facts import contract_facts
+
+    facts = contract_facts(ctx, row, need_data=False)
+    g = neighbourhood(build(facts.scenario), row.name)
+    displays = {a.name: a.display for a in ctx.store.list_agents()}
+    for kind, name in g.nodes:
+        if kind == "agent":  # the names the agents registered, not the ones the proposer wrote
+            g.nodes[(kind, name)]["label"] = displays.get(name) or name
+    return to_dot(g, row.name)

@@ -49,6 +49,11 @@ def _contracts(escrow, rows):
     return [convert.contract_out(escrow.ctx, r) for r in rows]
 
 
+def _graph(found) -> m.GraphOut:
+    row, dot = found
+    return m.GraphOut(contract=row.id, name=row.name, dot=dot)
+
+
 # --------------------------------------------------------------------------- actions
 _signed_route("/agents/register", "register", "Register the signing key with an invitation (`dsc invite`)",
               "action agent.register, signed by the key it registers; {token, public_key (PEM), display}",
@@ -84,6 +89,8 @@ _signed_route("/contracts/status", "status", "Where one of your contracts stands
 _signed_route("/contracts/summary", "summary", "The owner's summary of one of your contracts (what `dsc show` prints)",
               "action read.summary; {contract: id or prefix}", dict[str, Any], "reads",
               lambda e, r: e.summary_for(r))
+_signed_route("/contracts/graph", "graph", "The dataflow graph of one of your contracts (Graphviz DOT)",
+              "action read.graph; {contract: id or prefix}", m.GraphOut, "reads", lambda e, r: _graph(e.graph_for(r)))
 _signed_route("/data/list", "data_list", "Your data elements (and kept results derived from them)",
               "action read.data; {}", list[m.DataOut], "reads",
               lambda e, r: [convert.data_out(d) for d in e.data_for(r)])

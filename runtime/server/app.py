@@ -2,9 +2,8 @@
 
     app = create_app(load_config())        # opens the escrow at start-up, closes it at shutdown
 
-Routers: `api` (signed JSON actions and reads), `transfer` (streamed upload and download).
-HTML pages (the review page) are a router module of their own, added to `ROUTERS`; the JSON
-API lives under /v1 and leaves / to them.
+Routers: `api` (signed JSON actions and reads), `transfer` (streamed upload and download),
+`review` (the review page at `/`: HTML views of signed reads). The JSON API lives under /v1.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from . import api, errors, transfer
+from . import api, errors, review, transfer
 from .limits import BodyLimit
 
-ROUTERS = (api.router, transfer.router)
+ROUTERS = (api.router, transfer.router, review.router)
 
 
 def _sweep_uploads(config) -> None:

@@ -112,6 +112,12 @@ class ReleaseOut(BaseModel):
     content_hash: str
 
 
+class GraphOut(BaseModel):
+    contract: str
+    name: str
+    dot: str  # Graphviz DOT: the contract's inputs, their owners, what it keeps, its recipients
+
+
 class StatusOut(BaseModel):
     id: str
     name: str

@@ -24,7 +24,7 @@ ACTIONS = {
     "/v1/contracts/reject": "contract.reject", "/v1/contracts/revoke": "contract.revoke",
     "/v1/contracts/execute": "contract.execute", "/v1/policies/apply": "policy.apply",
     "/v1/contracts/list": "read.contracts", "/v1/contracts/status": "read.status",
-    "/v1/contracts/summary": "read.summary", "/v1/data/list": "read.data", "/v1/policies/mine": "read.policy",
+    "/v1/contracts/summary": "read.summary", "/v1/contracts/graph": "read.graph", "/v1/data/list": "read.data", "/v1/policies/mine": "read.policy",
     "/v1/audit/entries": "read.audit", "/v1/results/fetch": "result.fetch",
 }
 
