@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "contracts": "list contracts (e.g. those waiting for your approval)",
     "policy": "register standing policies that approve or block contracts automatically",
     "execute": "execute an approved contract (requires, run, ensures, release)",
+    "result": "show (or write to a file) a result a contract released to you",
     "run": "play a scenario end to end in a temporary escrow (development mode)",
     "image": "build the Docker image no-trust functions run in",
     "keys": "manage encryption keys (no-trust mode)",

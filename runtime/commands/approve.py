@@ -10,7 +10,8 @@ from . import common as cs
 def register(sub) -> None:
     p = sub.add_parser("approve", help="approve a contract (shows its summary, then signs its identity hash)",
                        description="Show the summary of contract ID, then sign its identity hash with --as's key. "
-                                   "On a terminal you are asked to confirm unless --yes is given.")
+                                   "On a terminal you are asked to confirm unless --yes is given; without a "
+                                   "terminal to ask on, --yes is required (nothing is signed silently).")
     p.add_argument("id", metavar="ID", help="contract id (or an unambiguous prefix)")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     cs.add_as(p)
@@ -22,13 +23,18 @@ def run(args) -> int:
     from .summary_view import render_summary
     from datastation.runtime.escrow import APPROVE
 
+    if not args.yes and not _interactive():
+        return cs.fail("there is no terminal to confirm the approval on: read the contract first (`dsc show`, "
+                       "`dsc status`), then pass --yes to approve it", cs.ExitCode.USAGE)
     try:
         with cs.escrow_from(args) as escrow:
-            row = escrow.store.get_contract(escrow.resolve_id(args.id))
+            cid = escrow.resolve_id(args.id)
+            escrow.check_approver(args.agent, cid, args.passphrase_env)  # a wrong --as fails before the summary
+            row = escrow.store.get_contract(cid)
             summary = cs.stored_summary(escrow, row)
             render_summary(summary, cs.console())
             cid = summary["identity"]  # what was shown is what is signed
-            if not args.yes and sys.stdin.isatty():
+            if not args.yes:
                 answer = input(f"Approve contract {row.name} ({cid[:12]}) as {args.agent}? [y/N] ").strip().lower()
                 if answer not in ("y", "yes"):
                     print("not approved")
@@ -42,3 +48,10 @@ def run(args) -> int:
         return cs.fail("no answer: not approved")
     print(f"{args.agent} approved contract {row.name} ({row.id[:12]}): status {row.status}")
     return 0
+
+
+def _interactive() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # stdin closed or replaced
+        return False

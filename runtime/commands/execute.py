@@ -10,7 +10,9 @@ def register(sub) -> None:
                        description="Execute contract ID: every require is evaluated first, the function runs with "
                                    "every read recorded, every ensure is evaluated on the result, and only then is "
                                    "the result released to the recipients' outboxes (or kept in the escrow). "
-                                   "Exit 0 when released, 1 when a condition failed or nothing was released.")
+                                   "Exit 0 when released, 1 when a condition failed or nothing was released. "
+                                   "The stages (verifying, require, compute, ensure, release) are shown on "
+                                   "standard error: a spinner on a terminal, one line per stage otherwise.")
     p.add_argument("id", metavar="ID", help="contract id (or an unambiguous prefix)")
     cs.add_as(p)
     cs.add_format(p)
@@ -20,14 +22,16 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from .narrate import report_lines
+    from .progress import StageProgress, stderr_console
     from datastation.runtime.escrow import EXECUTE
 
     try:
         with cs.escrow_from(args) as escrow:
             cid = escrow.resolve_id(args.id)
             con = cs.console()
-            with con.status("executing…") if con.is_terminal and args.format == "human" else _null():
-                rep = escrow.execute(escrow.sign_as(args.agent, EXECUTE, {"contract": cid}, args.passphrase_env))
+            req = escrow.sign_as(args.agent, EXECUTE, {"contract": cid}, args.passphrase_env)
+            with StageProgress(stderr_console(), prefix="execute: ") as show:
+                rep = escrow.execute(req, progress=show)
     except cs.user_errors() as exc:
         return cs.fail(exc)
     if args.format == "json":
@@ -37,11 +41,3 @@ def run(args) -> int:
         for line in report_lines(rep, values=False):  # compared values may describe others' data
             con.print("  " + cs.safe_text(line))
     return 0 if rep.status == "executed" else 1
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -212,7 +212,7 @@ class _Play:
 
     # -- one contract ----------------------------------------------------------------
     def contract(self, c) -> int:
-        from datastation.runtime.escrow import APPROVE, EXECUTE, PROPOSE, EscrowRefusal, make_bundle, propose_params
+        from datastation.runtime.escrow import APPROVE, PROPOSE, EscrowRefusal, make_bundle, propose_params
 
         name = c.name.name
         entry: dict = {"name": name, "approvals": [], "outcome": None}
@@ -261,8 +261,7 @@ class _Play:
             entry["waiting_for"] = waiting
             return EXIT_AWAITING
         runner = row.proposer if (row.proposer in row.recipients or not row.recipients) else row.recipients[0]
-        with self.busy(f"executing {name}…"):
-            rep = esc.execute(esc.sign_as(runner, EXECUTE, {"contract": row.id}))
+        rep = self.execute(runner, row.id)
         from .narrate import report_lines
 
         self.say(f"executed by {e(runner)} in {rep.seconds:.2f} s:")
@@ -270,7 +269,41 @@ class _Play:
             self.say(cs.safe_text(line), 2)
         entry["outcome"] = rep.status
         entry["execution"] = rep.to_json()
+        if rep.status == "executed" and rep.releases:
+            self.show_result(entry, rep, runner)
         return EXIT_RELEASED if rep.status == "executed" else EXIT_CONDITION
+
+    def execute(self, runner: str, cid: str):
+        """Execute as `runner`, showing the stages the escrow reports (spinner or plain lines)."""
+        from datastation.runtime.escrow import EXECUTE
+
+        from .progress import StageProgress
+
+        req = self.escrow.sign_as(runner, EXECUTE, {"contract": cid})
+        if self.json:
+            return self.escrow.execute(req)
+        self.say(f"executing as {e(runner)}:")
+        with StageProgress(self.con, prefix="      ") as show:
+            return self.escrow.execute(req, progress=show)
+
+    def show_result(self, entry: dict, rep, runner: str) -> None:
+        """A preview of the released result (as one recipient reads it), before the escrow is deleted."""
+        from datastation.runtime.escrow import EscrowRefusal
+        from datastation.stdlib.serialize import SerializeError
+
+        from .result_view import decode, print_preview
+
+        recipients = [r for r, _ in rep.releases]
+        who = runner if runner in recipients else recipients[0]
+        try:
+            res = self.escrow.result(who, rep.contract_id)
+            value = decode(res.kind, res.data)
+        except (EscrowRefusal, SerializeError, *cs.user_errors()) as exc:
+            self.say(f"[red]cannot show the result[/]: {e(cs.safe_text(exc))}")
+            return
+        entry["result"] = {"recipient": who, "kind": res.kind, "sha256": res.sha256, "size": len(res.data)}
+        self.say(f"the result, as {e(who)} reads it (`dsc result {rep.contract_id[:12]} --as {e(who)}` on a kept escrow):")
+        print_preview(self.con, res.kind, value, indent=6)
 
     def ask(self, agent: str, row) -> str | None:
         if self.args.approve_all:

@@ -14,7 +14,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    
     try:
         with cs.escrow_from(args) as escrow:
             if args.id is None:
@@ -35,8 +34,10 @@ def run(args) -> int:
     for a in j["approvals"]:
         how = f"by policy {a['via_policy']}" if a["via_policy"] else "by hand (signed)"
         print(t(f"  approved by {a['agent']} {how}"))
-    if j["missing_approvals"]:
+    if j["missing_approvals"] and j["status"] == "pending":  # a closed contract waits for nobody
         print(t(f"  waiting for: {', '.join(j['missing_approvals'])}"))
+    elif j["missing_approvals"] and j["status"] in ("rejected", "denied", "revoked"):
+        print(t(f"  not approved by: {', '.join(j['missing_approvals'])} (no approval can be given any more)"))
     for r in j["rejections"]:
         how = f" (policy {r['via_policy']})" if r["via_policy"] else ""
         print(t(f"  rejected by {r['agent']}: {r['reason']}{how}"))

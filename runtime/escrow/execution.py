@@ -18,6 +18,11 @@
    element with its provenance, the app state is written, everything audited; then the
    staged files are renamed into the outboxes (`recovery.py`: a crash leaves both or neither).
 
+Progress: `execute(..., progress=callback)` calls `callback(stage)` as each stage begins, with
+a stage of `STAGES` ("verifying", "require", "compute", "ensure", "release"; a stage without
+conditions or without a result to release is skipped). Only the stage's name is passed: no
+data. A failing callback is ignored (it cannot change the execution).
+
 Nothing in a report, in `dsc status` or in the audit log carries data before release: a
 failure is described by type and place (`executors/failure.py`), a compared value by type and
 shape unless a built-in computed it (`contracts/conditions.py`), a short-circuit names a
@@ -64,9 +69,10 @@ EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
 SHORT_CIRCUITED, ERRORED = ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED
 APPROVED, RUNNING = ContractStatus.APPROVED, ContractStatus.RUNNING
 
-__all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "ExecutionReport", "execute", "release_facts"]
+__all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "STAGES", "ExecutionReport", "execute", "release_facts"]
 
 SEALED_SUFFIX = ".sealed"  # outbox files sealed for their recipient (no_trust)
+STAGES: tuple[str, ...] = ("verifying", "require", "compute", "ensure", "release")  # in order
 
 
 @dataclass
@@ -187,9 +193,23 @@ def _verify_before_run(ctx, row, agent: str) -> tuple[Scenario, ContractFacts]:
     return scenario, facts
 
 
-def execute(ctx, request, executor=None) -> ExecutionReport:
-    """Execute an approved contract (see the module docstring)."""
+def _reporter(progress):
+    """`progress` made safe to call: its errors are ignored, never the execution's."""
+    def report(stage: str) -> None:
+        if progress is not None:
+            try:
+                progress(stage)
+            except Exception:  # noqa: BLE001 - a display problem must not change the execution
+                pass
+    return report
+
+
+def execute(ctx, request, executor=None, progress=None) -> ExecutionReport:
+    """Execute an approved contract (see the module docstring); `progress(stage)` is told each
+    stage of `STAGES` as it begins."""
     executor = executor or executor_for(ctx.config)
+    stage = _reporter(progress)
+    stage("verifying")
     cid = request.params.get("contract")
     start = time.perf_counter()
     held: list[recovery.RunLock] = []
@@ -218,7 +238,7 @@ def execute(ctx, request, executor=None) -> ExecutionReport:
         crash_point("execute.started")
         report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid)
         state = AppState(f"contract:{row.id}", ctx.store, ctx.storage.codec)
-        runner = _Runner(ctx, row, scenario, executor, agent, state, report, facts)
+        runner = _Runner(ctx, row, scenario, executor, agent, state, report, facts, stage)
         try:
             runner.run(facts.contract)
         finally:
@@ -238,8 +258,9 @@ class _ShortCircuit(Exception):
 
 
 class _Runner:
-    def __init__(self, ctx, row, scenario, executor, agent, state, report, facts: ContractFacts):
+    def __init__(self, ctx, row, scenario, executor, agent, state, report, facts: ContractFacts, stage=None):
         self.ctx, self.row, self.scenario = ctx, row, scenario
+        self.stage = stage or _reporter(None)
         self.executor, self.agent, self.state, self.report = executor, agent, state, report
         self.facts = facts
         self.inputs = frozenset(facts.inputs)
@@ -352,6 +373,8 @@ class _Runner:
 
     def conditions(self, exprs, kind: str, **kw) -> bool:
         self.phase = kind
+        if exprs:
+            self.stage(kind)
         ev = self.evaluator()
         lines = self.row.meta.get("condition_lines", {}).get(kind, [])
         for i, e in enumerate(exprs, start=1):
@@ -374,6 +397,7 @@ class _Runner:
                 rep.status, rep.error = FAILED, "a require did not hold: nothing ran"
                 return
             self.phase = "compute"
+            self.stage("compute")
             ev = self.evaluator()
             call = contract.call
             args = [self.to_arg(a, ev) for a in call.args]
@@ -430,6 +454,8 @@ class _Runner:
     def finish(self) -> None:
         """Stage the result, record the release or the failure in one transaction, then publish."""
         rep, ctx = self.report, self.ctx
+        if rep.status == EXECUTED:
+            self.stage("release")
         staged = self._stage() if rep.status == EXECUTED else []
         try:
             with contextlib.ExitStack() as stack:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..keyring import Keyring, check_pinned_escrow
 from ..keys import KeysError, make_request, public_pem
-from . import agents, data, execution, invites, lifecycle, reads
+from . import agents, data, execution, invites, lifecycle, reads, results
 from .context import open_escrow, preverify
 
 
@@ -94,8 +94,9 @@ class Escrow:
     def apply_policy(self, request) -> lifecycle.PolicyApplied:
         return lifecycle.apply_policy(self.ctx, request)
 
-    def execute(self, request) -> execution.ExecutionReport:
-        return execution.execute(self.ctx, request, self.executor)
+    def execute(self, request, progress=None) -> execution.ExecutionReport:
+        """Run an approved contract; `progress(stage)` is told each stage (`execution.STAGES`) as it begins."""
+        return execution.execute(self.ctx, request, self.executor, progress)
 
     # ------------------------------------------------------------ reads
     def resolve_id(self, text: str) -> str:
@@ -135,6 +136,18 @@ class Escrow:
 
     def result_for(self, request) -> reads.ResultFile:
         return reads.result_for(self.ctx, request)
+
+    def check_approver(self, agent: str, contract_id: str, passphrase_env: str | None = None) -> None:
+        """Refuse now what `approve` would refuse for `agent` (not a source agent, closed, already
+        approved), and load `agent`'s key: a wrong `--as` fails before anything is shown."""
+        lifecycle.check_may_approve(self.ctx, self.resolve_id(contract_id), agent)
+        self._key(agent, passphrase_env)
+
+    def result(self, agent: str, contract_id: str, passphrase_env: str | None = None) -> results.ReleasedResult:
+        """The result of `contract_id` released to `agent`, opened with `agent`'s key from the keyring
+        (refused for anyone the contract did not release to)."""
+        rel = results.release_for(self.ctx, self.resolve_id(contract_id), agent)
+        return results.open_release(self.ctx, rel, self._key(agent, passphrase_env))
 
     # ------------------------------------------------------------ client side
     def create_agent(self, name: str, display: str = "", *, passphrase: bytes | None):

@@ -287,14 +287,22 @@ def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str) -> Contrac
     return row
 
 
+def check_may_approve(ctx, cid, agent: str) -> ContractRow:
+    """What `approve` refuses before looking at the signature, checked without acting (a front end
+    asks before showing the summary): `agent` is a source agent, the contract is open, and
+    `agent` has not approved it yet."""
+    row = _open_to_source_agent(ctx, cid, agent, "approve", "approved")
+    if agent in _approved_by(ctx, row.id):
+        raise EscrowRefusal("already_approved", f"{agent} already approved contract {row.name}")
+    return row
+
+
 def approve(ctx, request) -> ContractRow:
     cid = request.params.get("contract")
     signature = request.params.get("signature")
 
     def body(agent: str) -> ContractRow:
-        row = _open_to_source_agent(ctx, cid, agent, "approve", "approved")
-        if agent in _approved_by(ctx, row.id):
-            raise EscrowRefusal("already_approved", f"{agent} already approved contract {row.name}")
+        row = check_may_approve(ctx, cid, agent)
         pub = ctx.store.get_agent(agent).public_key
         if not isinstance(signature, str) or not verify(pub, approval_message(ctx.escrow_id, row.id), signature):
             raise EscrowRefusal("bad_approval", f"the approval signature is not {agent}'s signature of contract "
