@@ -164,17 +164,14 @@ def result_for(ctx: EscrowContext, request) -> ResultFile:
     """params: `contract`. The agent's released copy of the result (sealed for it under no_trust);
     the fetch is audited."""
     def body(agent: str) -> ResultFile:
+        from .results import release_for, release_file  # one notion of "the result released to an agent"
+
         row = visible_contract(ctx, agent, request.params.get("contract"))
-        if agent not in row.recipients:
-            raise EscrowRefusal("not_recipient", f"{agent} is not a recipient of contract {row.name}: only "
-                                                 f"{', '.join(row.recipients) or 'nobody'} receive its result")
-        mine = ctx.store.releases(contract_id=row.id, recipient=agent)
-        if not mine:
-            raise EscrowRefusal("no_result", f"contract {row.name} has released no result (status {row.status})")
-        rel = mine[-1]
-        path = Path(rel.path)
+        rel = release_for(ctx, row.id, agent)
+        path = release_file(ctx, rel)
         if not path.is_file():
-            raise EscrowRefusal("no_result", f"the released file of contract {row.name} is no longer in the outbox")
+            raise EscrowRefusal("no_release_file", f"the released file of contract {row.name} is no longer in "
+                                                   f"the outbox")
         ctx.audit.append("result_fetch", actor=agent, contract=row.id,
                          payload={"recipient": agent, "file_hash": rel.file_hash, "execution": rel.execution_id})
         return ResultFile(rel, path, ctx.config.trust_mode == "no_trust", path.name)

@@ -64,7 +64,7 @@ def release_for(ctx, cid: str, agent: str) -> ReleaseRow:
                                         f"`dsc status {row.id[:12]}`")
 
 
-def _file_of(ctx, rel: ReleaseRow) -> Path:
+def release_file(ctx, rel: ReleaseRow) -> Path:
     """The outbox file of a release (looked up in this escrow's outbox when the escrow was moved)."""
     recorded = Path(rel.path)
     if recorded.is_file():
@@ -76,7 +76,7 @@ def open_release(ctx, rel: ReleaseRow, private_key) -> ReleasedResult:
     """The plaintext of a release, opened with the recipient's `private_key` when sealed. The
     file must be the one recorded (its hash) and open to the recorded plaintext hash."""
     row = contract_row(ctx, rel.contract_id)
-    path = _file_of(ctx, rel)
+    path = release_file(ctx, rel)
     try:
         blob = path.read_bytes()
     except OSError as exc:

@@ -34,11 +34,11 @@ UNAUTHENTICATED = frozenset({
     "wrong_action", "bad_invite", "invite_used", "invite_expired",
 })
 FORBIDDEN = frozenset({"not_owner", "not_source_agent", "not_proposer", "not_recipient", "not_allowed", "not_party"})
-UNKNOWN = frozenset({"no_contract", "no_data", "no_result", "not_found"})
+UNKNOWN = frozenset({"no_contract", "no_data", "not_released", "no_release_file", "not_found"})
 CONFLICT = frozenset({
     "replay", "already_proposed", "already_approved", "already_executed", "already_running", "closed",
     "data_exists", "data_in_use", "agent_exists", "kept_taken", "awaiting_approval", "denied", "rejected",
-    "revoked", "not_approved", "identity_mismatch",
+    "revoked", "not_approved", "identity_mismatch", "record_tampered",
 })
 
 
