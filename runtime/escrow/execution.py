@@ -58,7 +58,7 @@ from .actions import EXECUTE
 from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, signed_action
 from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts
-from .lifecycle import contract_row
+from .lifecycle import attempt_of, contract_row
 
 EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
 SHORT_CIRCUITED, ERRORED = ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED
@@ -82,7 +82,9 @@ class ExecutionReport:
     error: str | None = None
     forbidden_key: str | None = None  # a registered data element read outside the contract
     blocked: str | None = None  # what a short-circuit refused, in words
-    execution_id: int | None = None
+    execution_id: int | None = None  # the escrow's id of the execution (global)
+    number: int | None = None  # the contract's own count: 1 for its first execution
+    attempt: int = 1  # the attempt of the contract it ran for
     seconds: float = 0.0
 
     @property
@@ -104,6 +106,8 @@ class ExecutionReport:
             "error": self.error,
             "forbidden_key": self.forbidden_key,
             "blocked": self.blocked,
+            "number": self.number,
+            "attempt": self.attempt,
             "seconds": round(self.seconds, 6),
         }
 
@@ -204,19 +208,23 @@ def execute(ctx, request, executor=None) -> ExecutionReport:
         if not ctx.store.swap_contract_status(row.id, APPROVED, RUNNING):
             raise EscrowRefusal("already_running", f"contract {row.name} is being executed: one execution only")
         crash_point("execute.claimed")
-        eid = ctx.store.add_execution(ExecutionRow(contract_id=row.id, actor=agent, started=time.time()))
+        attempt = attempt_of(row)
+        eid = ctx.store.add_execution(ExecutionRow(contract_id=row.id, actor=agent, started=time.time(),
+                                                   detail={"attempt": attempt}))
+        number = len(ctx.store.executions(row.id))  # per contract: "execution #1" is its first run
         ctx.audit.append("execution", actor=agent, contract=row.id, payload={
-            "phase": "start", "execution": eid, "recipients": list(facts.recipients),
+            "phase": "start", "execution": eid, "number": number, "attempt": attempt,
+            "recipients": list(facts.recipients),
             "source_agents": list(facts.source_agents), "source_data": list(facts.source_data),
             "inputs": {k: d.content_hash for k, d in sorted(facts.data.items())},
             "kept_inputs": {k: o.contract_id for k, o in sorted(facts.kept.items())}})
-        return agent, row, scenario, facts, eid
+        return agent, row, scenario, facts, (eid, number, attempt)
 
     try:
-        agent, row, scenario, facts, eid = signed_action(ctx, request, EXECUTE, begin,
-                                                         contract=cid if isinstance(cid, str) else None)
+        agent, row, scenario, facts, (eid, number, attempt) = signed_action(
+            ctx, request, EXECUTE, begin, contract=cid if isinstance(cid, str) else None)
         crash_point("execute.started")
-        report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid)
+        report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid, number=number, attempt=attempt)
         state = AppState(f"contract:{row.id}", ctx.store, ctx.storage.codec)
         runner = _Runner(ctx, row, scenario, executor, agent, state, report, facts)
         try:
@@ -474,7 +482,8 @@ class _Runner:
         with ctx.store.transaction():
             current = ctx.store.get_contract(row.id)
             if current.status != RUNNING:  # not ours any more (the record was changed): release nothing
-                ctx.store.finish_execution(rep.execution_id, "superseded", {"status": current.status}, time.time())
+                ctx.store.finish_execution(rep.execution_id, "superseded", {"status": current.status, "attempt": rep.attempt},
+                                           time.time())
                 rep.status, rep.error, rep.releases = ERRORED, f"contract became {current.status} meanwhile", []
                 return False
             if rep.status == EXECUTED:
