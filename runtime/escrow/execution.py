@@ -63,8 +63,9 @@ from .lifecycle import attempt_of, contract_row
 EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
 SHORT_CIRCUITED, ERRORED = ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED
 APPROVED, RUNNING = ContractStatus.APPROVED, ContractStatus.RUNNING
+INTERRUPTED = recovery.INTERRUPTED  # an execution stopped by Ctrl-C: the contract may run again
 
-__all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "ExecutionReport", "execute", "release_facts"]
+__all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "ExecutionInterrupted", "ExecutionReport", "execute", "release_facts"]
 
 SEALED_SUFFIX = ".sealed"  # outbox files sealed for their recipient (no_trust)
 
@@ -228,15 +229,29 @@ def execute(ctx, request, executor=None) -> ExecutionReport:
         state = AppState(f"contract:{row.id}", ctx.store, ctx.storage.codec)
         runner = _Runner(ctx, row, scenario, executor, agent, state, report, facts)
         try:
-            runner.run(facts.contract)
-        finally:
-            report.seconds = time.perf_counter() - start
-        runner.finish()
+            try:
+                runner.run(facts.contract)  # user code's own failures (any BaseException) are outcomes
+            finally:
+                report.seconds = time.perf_counter() - start
+            runner.finish()
+        except BaseException as exc:  # Ctrl-C or another signal in the escrow's own process
+            if runner.stopped(exc):
+                raise ExecutionInterrupted(report) from None
+            raise
     finally:
         for lock in held:
             lock.release()
     report.seconds = time.perf_counter() - start
     return report
+
+
+class ExecutionInterrupted(KeyboardInterrupt):
+    """The escrow's process was interrupted (Ctrl-C) while it executed a contract: the execution
+    is recorded as interrupted, nothing was released, and the contract may be executed again."""
+
+    def __init__(self, report: ExecutionReport):
+        super().__init__(f"execution of contract {report.name} interrupted")
+        self.report = report
 
 
 class _ShortCircuit(Exception):
@@ -455,6 +470,37 @@ class _Runner:
             recovery.publish(ctx.config, rep.execution_id, final, file_hash)
             crash_point("execute.published")
         recovery.discard_pending(ctx.config, rep.execution_id)
+
+    def stopped(self, exc: BaseException) -> bool:
+        """Record an execution stopped from outside (a KeyboardInterrupt or another BaseException
+        raised in the escrow's process, not by user code): nothing is released; interrupted, the
+        contract returns to `approved` (the claim is released: it may be executed again);
+        stopped otherwise, it ends `error`. True when recorded as interrupted. If the end was
+        already committed, or recording fails, nothing changes here (recovery settles a run
+        left `running` when the escrow is next opened)."""
+        rep, ctx, row = self.report, self.ctx, self.row
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        rep.releases, rep.kept = [], None
+        rep.status = INTERRUPTED if interrupted else ERRORED
+        rep.error = ("interrupted: nothing released" if interrupted
+                     else f"the escrow was stopped ({type(exc).__name__}): nothing released")
+        try:
+            with ctx.store.transaction():
+                current = ctx.store.get_execution(rep.execution_id)
+                if current is None or current.status != "running":
+                    return False
+                self.state.discard()
+                ctx.store.finish_execution(rep.execution_id, rep.status, rep.to_json(values=False), time.time())
+                if not ctx.store.swap_contract_status(row.id, RUNNING, APPROVED if interrupted else ERRORED):
+                    return False
+                ctx.audit.append("execution", actor=self.agent, contract=row.id,
+                                 payload={"phase": "end", "execution": rep.execution_id, "status": rep.status,
+                                          "error": rep.error, "reads": rep.reads})
+        except Exception:  # noqa: BLE001 - left `running`: recovery settles it at the next open
+            return False
+        finally:
+            recovery.discard_pending(ctx.config, rep.execution_id)
+        return interrupted
 
     def _stage(self) -> list[tuple[str, Path, str]]:
         """(recipient, outbox path, file hash) of each staged copy: written complete under the

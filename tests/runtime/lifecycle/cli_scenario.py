@@ -32,6 +32,12 @@ contract quits {
   to      bob
 }
 
+contract raises {
+  by      bob
+  compute raises(data = alice.nums)
+  to      bob
+}
+
 contract slow {
   by      bob
   compute slow(data = alice.nums)
@@ -49,6 +55,10 @@ def add_up(data) -> int:
 
 def quits(data) -> int:
     sys.exit(3)
+
+
+def raises(data) -> int:
+    raise KeyboardInterrupt
 
 
 def slow(data) -> int:
