@@ -55,6 +55,8 @@ def contents_diagnostics(contents: bytes, fmt: str, data_file: str,
     except DuplicateColumn as exc:
         return [error(codes.DATA_DUPLICATE_COLUMN, str(exc), _column_span(data_file, header, exc.name),
                       help="each column of a data element needs its own name")], sources
+    except SchemaError:  # unreadable contents: the escrow refuses them (and audits the refusal)
+        return [], sources
     if declared is None or declared.schema is None:
         return [], sources
     problems = compare_schema(declared.schema, inferred)
