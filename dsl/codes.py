@@ -95,6 +95,10 @@ UNUSED_DATA = _define("DSC070", "unused data element", "warning")
 UNUSED_AGENT = _define("DSC071", "unused agent", "warning")
 UNUSED_KEPT = _define("DSC072", "unused kept result", "warning")
 
+# DSC080-DSC081: stored data (`dsc data add`)
+DATA_SCHEMA_MISMATCH = _define("DSC080", "data does not match its declared schema")
+DATA_DUPLICATE_COLUMN = _define("DSC081", "column appears twice in the data")
+
 # DSC098-DSC099: tools
 FORMATTER_REFUSED = _define("DSC098", "formatter refused")
 INTERNAL_ERROR = _define("DSC099", "internal error")

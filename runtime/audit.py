@@ -34,6 +34,7 @@ KINDS = (
     "data_replace",
     "data_remove",
     "proposal",
+    "reproposal",
     "approval",
     "rejection",
     "revocation",

@@ -23,6 +23,14 @@ class SchemaError(Exception):
     """Contents cannot be read as the format, or do not match the declared schema."""
 
 
+class DuplicateColumn(SchemaError):
+    """Two columns of the contents have the same name (one would silently hide the other)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"column {name!r} appears twice in the data: rename one of them")
+        self.name = name
+
+
 def format_from_path(path: str | Path, explicit: str | None = None) -> str:
     if explicit:
         if explicit not in FORMATS:
@@ -94,6 +102,8 @@ def _arrow_schema(table) -> dict[str, str]:
 
     out: dict[str, str] = {}
     for name, col in zip(table.column_names, table.columns):
+        if name in out:
+            raise DuplicateColumn(name)
         t = col.type
         if pa.types.is_boolean(t):
             out[name] = "bool"

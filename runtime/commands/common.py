@@ -138,6 +138,18 @@ def print_json(value) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
+def print_check_refusal(result, what: str, stream=None) -> None:
+    """Show exactly the diagnostics `dsc check` shows for a checked file (a `dsl.check.CheckResult`:
+    its errors and warnings, rendered alike), then why the command stops."""
+    from datastation.dsl.render import render, use_color
+
+    stream = stream or sys.stderr
+    stream.write(render(result.diagnostics, {result.file: result.source}, "human", color=use_color(stream)))
+    n, w = len(result.errors), len(result.diagnostics) - len(result.errors)
+    stream.write(f"{n} error{'s' if n != 1 else ''}, {w} warning{'s' if w != 1 else ''} in {result.file}: {what} "
+                 f"(see `dsc check {result.file}`)\n")
+
+
 def print_diagnostics(loaded, stream=None) -> None:
     """Show the errors that stop a command (a `contracts.loading.Loaded`), the way `dsc check` does."""
     from datastation.dsl.render import render, use_color

@@ -19,8 +19,12 @@ def register(sub) -> None:
                         description="Store FILE as data element OWNER.NAME; its schema is inferred and recorded. "
                                     "The request is signed with OWNER's key.")
     a.add_argument("key", metavar="OWNER.NAME")
-    a.add_argument("file", metavar="FILE")
+    a.add_argument("file", metavar="FILE", nargs="?", default=None,
+                   help="the data file (default with --dsc: the path its declaration gives)")
     _as(a)
+    a.add_argument("--dsc", metavar="FILE.dsc", default=None,
+                   help="the owner's .dsc file declaring OWNER.NAME: the contents are checked against its declared "
+                        "schema (DSC080) before anything is sent, and the schema is recorded as declared")
     a.add_argument("--format", choices=("csv", "parquet", "json"), default=None,
                    help="file format (default: from the extension)")
     a.add_argument("--declared-schema", metavar="JSON|@FILE", default=None,
@@ -68,13 +72,25 @@ def _add(args) -> int:
     from datastation.runtime.escrow import DATA_ADD
     from datastation.runtime.escrow.data import data_add_params
 
+    from datastation.runtime.data_declared import contents_diagnostics, find_declaration
+
     try:
-        fmt = format_from_path(args.file, args.format)
+        declaration = find_declaration(args.dsc, args.key) if args.dsc else None
+        if args.file is None and declaration is None:
+            return cs.fail("give the data FILE, or --dsc FILE.dsc declaring it", cs.ExitCode.USAGE)
+        file = args.file or str(declaration.path)
+        fmt = format_from_path(file, args.format or (declaration.decl.format.name if declaration else None))
         declared = _declared(args.declared_schema)
+        if declared is None and declaration is not None:
+            declared = declaration.schema
         try:
-            contents = Path(args.file).read_bytes()
+            contents = Path(file).read_bytes()
         except OSError as exc:
-            return cs.fail(f"cannot read {args.file}: {exc.strerror or exc}")
+            return cs.fail(f"cannot read {file}: {exc.strerror or exc}")
+        diags, sources = contents_diagnostics(contents, fmt, file, declaration)
+        if diags:
+            _print_refused(diags, sources, args.key)
+            return cs.ExitCode.ERRORS
         with cs.escrow_from(args) as escrow:
             req = escrow.sign_as(args.agent, DATA_ADD, data_add_params(args.key, fmt, contents, declared, args.replace),
                                  args.passphrase_env)
@@ -87,6 +103,16 @@ def _add(args) -> int:
     if row.declared_schema is not None:
         print("  matches the declared schema")
     return 0
+
+
+def _print_refused(diags, sources, key: str) -> None:
+    import sys
+
+    from datastation.dsl.render import render, use_color
+
+    sys.stderr.write(render(diags, sources, "human", color=use_color(sys.stderr)))
+    n = len(diags)
+    print(f"{n} error{'s' if n != 1 else ''}: {key} was not stored", file=sys.stderr)
 
 
 def _list(args) -> int:

@@ -24,6 +24,7 @@ def run(args) -> int:
     from .narrate import report_lines
     from .progress import StageProgress, stderr_console
     from datastation.runtime.escrow import EXECUTE
+    from datastation.runtime.escrow.execution import ExecutionInterrupted
 
     try:
         with cs.escrow_from(args) as escrow:
@@ -32,12 +33,19 @@ def run(args) -> int:
             req = escrow.sign_as(args.agent, EXECUTE, {"contract": cid}, args.passphrase_env)
             with StageProgress(stderr_console(), prefix="execute: ") as show:
                 rep = escrow.execute(req, progress=show)
+    except ExecutionInterrupted as exc:  # Ctrl-C: recorded as interrupted, the contract may run again
+        r = exc.report
+        if args.format == "json":
+            cs.print_json(r.to_json(values=False))
+        return cs.fail(f"interrupted: execution #{r.number} of contract {r.name} was recorded as interrupted and "
+                       f"released nothing; `dsc execute {r.contract_id[:12]}` runs it again", cs.ExitCode.ERRORS)
     except cs.user_errors() as exc:
         return cs.fail(exc)
     if args.format == "json":
         cs.print_json(rep.to_json(values=False))
     else:
-        con.print(f"contract {rep.name} ({rep.contract_id[:12]}): {rep.status} in {rep.seconds:.2f} s")
+        con.print(f"contract {rep.name} ({rep.contract_id[:12]}), execution #{rep.number}: {rep.status} "
+                  f"in {rep.seconds:.2f} s")
         for line in report_lines(rep, values=False):  # compared values may describe others' data
             con.print("  " + cs.safe_text(line))
     return 0 if rep.status == "executed" else 1

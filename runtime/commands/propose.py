@@ -23,9 +23,9 @@ def run(args) -> int:
     from datastation.runtime.escrow import PROPOSE, make_bundle, propose_params
 
     loaded = load_checked(args.file)
-    if not loaded.ok:
-        cs.print_diagnostics(loaded)
-        return 1
+    if loaded.result.errors:  # every error `dsc check` reports refuses, a denied contract (DSC060) too
+        cs.print_check_refusal(loaded.result, "nothing was proposed")
+        return cs.ExitCode.ERRORS
     if args.contract not in loaded.scenario.contracts:
         return cs.fail(f"no contract '{args.contract}' in {args.file} "
                        f"(contracts: {', '.join(sorted(loaded.scenario.contracts)) or 'none'})")

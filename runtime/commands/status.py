@@ -29,7 +29,8 @@ def run(args) -> int:
     j = st.to_json()
     t = cs.safe_text  # names and reasons come from data and from other parties
     print(t(f"contract {j['name']}  {j['id']}"))
-    print(t(f"  status: {j['status']}  (proposed by {j['proposer']})"))
+    attempt = f"attempt {j['attempt']}, " if j["attempt"] > 1 else ""
+    print(t(f"  status: {j['status']}  ({attempt}proposed by {j['proposer']})"))
     print(t(f"  recipients: {', '.join(j['recipients']) or 'none'}" + (f"; kept as {j['kept_as']}" if j["kept_as"] else "")))
     for a in j["approvals"]:
         how = f"by policy {a['via_policy']}" if a["via_policy"] else "by hand (signed)"
@@ -41,9 +42,15 @@ def run(args) -> int:
     for r in j["rejections"]:
         how = f" (policy {r['via_policy']})" if r["via_policy"] else ""
         print(t(f"  rejected by {r['agent']}: {r['reason']}{how}"))
-    for e in j["executions"]:
-        err = (e["detail"] or {}).get("error")
-        print(t(f"  execution #{e['id']} by {e['actor']}: {e['status']}" + (f" ({err})" if err else "")))
+    several = len(j["attempts"]) > 1
+    for a in j["attempts"]:
+        if several:
+            print(t(f"  attempt {a['attempt']} (proposed by {a['proposer']}): {a.get('outcome', '')}"))
+        for e in j["executions"]:
+            if e["attempt"] == a["attempt"]:
+                err = (e["detail"] or {}).get("error")
+                print(t(f"  {'  ' if several else ''}execution #{e['number']} by {e['actor']}: {e['status']}"
+                        + (f" ({err})" if err else "")))
     for r in j["releases"]:
         print(t(f"  released to {r['recipient']}: {r['path']}"))
     return 0

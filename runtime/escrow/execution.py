@@ -63,13 +63,15 @@ from .actions import EXECUTE
 from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, signed_action
 from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts
-from .lifecycle import contract_row
+from .lifecycle import attempt_of, contract_row
 
 EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
 SHORT_CIRCUITED, ERRORED = ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED
 APPROVED, RUNNING = ContractStatus.APPROVED, ContractStatus.RUNNING
+INTERRUPTED = recovery.INTERRUPTED  # an execution stopped by Ctrl-C: the contract may run again
 
-__all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "STAGES", "ExecutionReport", "execute", "release_facts"]
+__all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "STAGES", "ExecutionInterrupted", "ExecutionReport", "execute",
+           "release_facts"]
 
 SEALED_SUFFIX = ".sealed"  # outbox files sealed for their recipient (no_trust)
 STAGES: tuple[str, ...] = ("verifying", "require", "compute", "ensure", "release")  # in order
@@ -88,7 +90,9 @@ class ExecutionReport:
     error: str | None = None
     forbidden_key: str | None = None  # a registered data element read outside the contract
     blocked: str | None = None  # what a short-circuit refused, in words
-    execution_id: int | None = None
+    execution_id: int | None = None  # the escrow's id of the execution (global)
+    number: int | None = None  # the contract's own count: 1 for its first execution
+    attempt: int = 1  # the attempt of the contract it ran for
     seconds: float = 0.0
 
     @property
@@ -110,6 +114,8 @@ class ExecutionReport:
             "error": self.error,
             "forbidden_key": self.forbidden_key,
             "blocked": self.blocked,
+            "number": self.number,
+            "attempt": self.attempt,
             "seconds": round(self.seconds, 6),
         }
 
@@ -224,31 +230,49 @@ def execute(ctx, request, executor=None, progress=None) -> ExecutionReport:
         if not ctx.store.swap_contract_status(row.id, APPROVED, RUNNING):
             raise EscrowRefusal("already_running", f"contract {row.name} is being executed: one execution only")
         crash_point("execute.claimed")
-        eid = ctx.store.add_execution(ExecutionRow(contract_id=row.id, actor=agent, started=time.time()))
+        attempt = attempt_of(row)
+        eid = ctx.store.add_execution(ExecutionRow(contract_id=row.id, actor=agent, started=time.time(),
+                                                   detail={"attempt": attempt}))
+        number = len(ctx.store.executions(row.id))  # per contract: "execution #1" is its first run
         ctx.audit.append("execution", actor=agent, contract=row.id, payload={
-            "phase": "start", "execution": eid, "recipients": list(facts.recipients),
+            "phase": "start", "execution": eid, "number": number, "attempt": attempt,
+            "recipients": list(facts.recipients),
             "source_agents": list(facts.source_agents), "source_data": list(facts.source_data),
             "inputs": {k: d.content_hash for k, d in sorted(facts.data.items())},
             "kept_inputs": {k: o.contract_id for k, o in sorted(facts.kept.items())}})
-        return agent, row, scenario, facts, eid
+        return agent, row, scenario, facts, (eid, number, attempt)
 
     try:
-        agent, row, scenario, facts, eid = signed_action(ctx, request, EXECUTE, begin,
-                                                         contract=cid if isinstance(cid, str) else None)
+        agent, row, scenario, facts, (eid, number, attempt) = signed_action(
+            ctx, request, EXECUTE, begin, contract=cid if isinstance(cid, str) else None)
         crash_point("execute.started")
-        report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid)
+        report = ExecutionReport(row.id, row.name, ERRORED, execution_id=eid, number=number, attempt=attempt)
         state = AppState(f"contract:{row.id}", ctx.store, ctx.storage.codec)
         runner = _Runner(ctx, row, scenario, executor, agent, state, report, facts, stage)
         try:
-            runner.run(facts.contract)
-        finally:
-            report.seconds = time.perf_counter() - start
-        runner.finish()
+            try:
+                runner.run(facts.contract)  # user code's own failures (any BaseException) are outcomes
+            finally:
+                report.seconds = time.perf_counter() - start
+            runner.finish()
+        except BaseException as exc:  # Ctrl-C or another signal in the escrow's own process
+            if runner.stopped(exc):
+                raise ExecutionInterrupted(report) from None
+            raise
     finally:
         for lock in held:
             lock.release()
     report.seconds = time.perf_counter() - start
     return report
+
+
+class ExecutionInterrupted(KeyboardInterrupt):
+    """The escrow's process was interrupted (Ctrl-C) while it executed a contract: the execution
+    is recorded as interrupted, nothing was released, and the contract may be executed again."""
+
+    def __init__(self, report: ExecutionReport):
+        super().__init__(f"execution of contract {report.name} interrupted")
+        self.report = report
 
 
 class _ShortCircuit(Exception):
@@ -474,6 +498,37 @@ class _Runner:
             crash_point("execute.published")
         recovery.discard_pending(ctx.config, rep.execution_id)
 
+    def stopped(self, exc: BaseException) -> bool:
+        """Record an execution stopped from outside (a KeyboardInterrupt or another BaseException
+        raised in the escrow's process, not by user code): nothing is released; interrupted, the
+        contract returns to `approved` (the claim is released: it may be executed again);
+        stopped otherwise, it ends `error`. True when recorded as interrupted. If the end was
+        already committed, or recording fails, nothing changes here (recovery settles a run
+        left `running` when the escrow is next opened)."""
+        rep, ctx, row = self.report, self.ctx, self.row
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        rep.releases, rep.kept = [], None
+        rep.status = INTERRUPTED if interrupted else ERRORED
+        rep.error = ("interrupted: nothing released" if interrupted
+                     else f"the escrow was stopped ({type(exc).__name__}): nothing released")
+        try:
+            with ctx.store.transaction():
+                current = ctx.store.get_execution(rep.execution_id)
+                if current is None or current.status != "running":
+                    return False
+                self.state.discard()
+                ctx.store.finish_execution(rep.execution_id, rep.status, rep.to_json(values=False), time.time())
+                if not ctx.store.swap_contract_status(row.id, RUNNING, APPROVED if interrupted else ERRORED):
+                    return False
+                ctx.audit.append("execution", actor=self.agent, contract=row.id,
+                                 payload={"phase": "end", "execution": rep.execution_id, "status": rep.status,
+                                          "error": rep.error, "reads": rep.reads})
+        except Exception:  # noqa: BLE001 - left `running`: recovery settles it at the next open
+            return False
+        finally:
+            recovery.discard_pending(ctx.config, rep.execution_id)
+        return interrupted
+
     def _stage(self) -> list[tuple[str, Path, str]]:
         """(recipient, outbox path, file hash) of each staged copy: written complete under the
         pending folder, none visible in an outbox yet. Sealing failing ends the run ERRORED."""
@@ -500,7 +555,8 @@ class _Runner:
         with ctx.store.transaction():
             current = ctx.store.get_contract(row.id)
             if current.status != RUNNING:  # not ours any more (the record was changed): release nothing
-                ctx.store.finish_execution(rep.execution_id, "superseded", {"status": current.status}, time.time())
+                ctx.store.finish_execution(rep.execution_id, "superseded", {"status": current.status, "attempt": rep.attempt},
+                                           time.time())
                 rep.status, rep.error, rep.releases = ERRORED, f"contract became {current.status} meanwhile", []
                 return False
             if rep.status == EXECUTED:

@@ -22,7 +22,7 @@ from datastation.contracts import policy as pol
 from datastation.contracts.identity import IdentityError, identity
 from datastation.contracts.loading import policy_file
 from datastation.contracts.provenance import owner_of
-from datastation.contracts.status import MAY_RUN, OPEN, ContractStatus
+from datastation.contracts.status import ENDED_WITHOUT_RELEASE, MAY_RUN, OPEN, ContractStatus
 
 from ..keys import approval_message, canonical_json, sign, verify
 from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
@@ -33,6 +33,8 @@ from .facts import kept_origin
 
 PENDING, APPROVED, DENIED = ContractStatus.PENDING, ContractStatus.APPROVED, ContractStatus.DENIED
 REJECTED, REVOKED, EXECUTED = ContractStatus.REJECTED, ContractStatus.REVOKED, ContractStatus.EXECUTED
+#: Where a contract may be proposed again, as a new attempt: it ended without a release.
+REPROPOSABLE = ENDED_WITHOUT_RELEASE | {DENIED, REJECTED, REVOKED}
 
 
 def propose_params(bundle: dict, contract: str, expected_identity: str | None = None) -> dict:
@@ -181,23 +183,71 @@ def propose(ctx: EscrowContext, request) -> Proposal:
             inputs, sources = _check_proposable(ctx, scenario, contract, agent)
             existing = ctx.store.get_contract(ident.sha256)
             if existing is not None:
-                raise EscrowRefusal("already_proposed", f"this contract is already proposed (id {existing.id[:12]}, "
-                                                        f"{existing.status})")
+                return _new_attempt(ctx, existing, agent, sources, now)
             row = _contract_row(m, p["bundle"], scenario, contract, ident, agent, inputs, sources, now)
         ctx.store.put_contract(row)
         ctx.audit.append("proposal", actor=agent, contract=row.id,
                          payload={"name": row.name, "proposer": agent, "source_agents": list(row.source_agents),
                                   "recipients": list(row.recipients), "inputs": list(row.inputs),
                                   "functions": row.function_hashes, **proposal_record(row)})
-        out = Proposal(row)
-        for owner in row.source_agents:
-            rules = rules_from_row(ctx.store.get_policy(owner))
-            if rules and ctx.store.get_contract(row.id).status in OPEN:
-                out.decisions.append(_apply_policy(ctx, row, owner, rules, now))
-        out.row = ctx.store.get_contract(row.id)
-        return out
+        return _apply_policies(ctx, row, now)
 
     return signed_action(ctx, request, PROPOSE, body)
+
+
+def _apply_policies(ctx, row: ContractRow, now: float) -> Proposal:
+    """Standing policies decide for their owners at once (a proposal or a new attempt)."""
+    out = Proposal(row)
+    for owner in row.source_agents:
+        rules = rules_from_row(ctx.store.get_policy(owner))
+        if rules and ctx.store.get_contract(row.id).status in OPEN:
+            out.decisions.append(_apply_policy(ctx, row, owner, rules, now))
+    out.row = ctx.store.get_contract(row.id)
+    return out
+
+
+def attempt_of(row: ContractRow) -> int:
+    """The contract's current attempt (1 for its first proposal)."""
+    n = (row.meta or {}).get("attempt", 1)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1
+
+
+def _new_attempt(ctx, row: ContractRow, agent: str, sources: set[str], now: float) -> Proposal:
+    """Propose again a contract whose last attempt ended without a release (its `require` or
+    `ensure` failed, it errored or short-circuited, it was rejected, denied or revoked): a new
+    attempt of the same contract (same identity, same stored proposal). The hand approvals of
+    the same identity at this escrow carry over (they are signatures over it, re-verified at
+    execution), except an approval its agent followed with a rejection; standing policies
+    decide again. A contract that released its result, or that is still open, is refused."""
+    if row.status == EXECUTED or ctx.store.releases(contract_id=row.id):
+        raise EscrowRefusal("already_executed", f"contract {row.name} ({row.id[:12]}) released its result: it is done. "
+                                                f"A contract runs to release once; to run it again propose a new "
+                                                f"contract (e.g. under another name), which needs fresh approvals")
+    if row.status not in REPROPOSABLE:
+        raise EscrowRefusal("already_proposed", f"this contract is already proposed (id {row.id[:12]}, {row.status}): "
+                                                f"a new attempt starts only once this one ended")
+    if sorted(sources) != sorted(row.meta.get("source_data") or []):
+        raise EscrowRefusal("provenance_changed", f"contract {row.name} now reads other original data than when it "
+                                                  f"was first proposed: propose a changed contract instead")
+    last_rejection: dict[str, float] = {}
+    for r in ctx.store.rejections(row.id):
+        last_rejection[r.agent] = max(r.ts, last_rejection.get(r.agent, 0.0))
+    dropped = sorted(a.agent for a in ctx.store.approvals(row.id)
+                     if a.agent in last_rejection and last_rejection[a.agent] >= a.ts)
+    for a in dropped:
+        ctx.store.remove_approvals(row.id, a)
+    carried = sorted(a.agent for a in ctx.store.approvals(row.id) if not a.via_policy)
+    attempt = attempt_of(row) + 1
+    history = [h for h in (row.meta.get("attempts") or []) if isinstance(h, dict)] or \
+        [{"attempt": 1, "proposer": row.proposer, "proposed": row.created}]
+    history[-1] = {**history[-1], "outcome": row.status}
+    history.append({"attempt": attempt, "proposer": agent, "proposed": now})
+    ctx.store.set_contract_status(row.id, PENDING, {**row.meta, "attempt": attempt, "attempts": history})
+    ctx.audit.append("reproposal", actor=agent, contract=row.id,
+                     payload={"attempt": attempt, "proposer": agent, "previous": row.status, "carried": carried,
+                              "dropped": dropped})
+    _refresh_status(ctx, row)
+    return _apply_policies(ctx, ctx.store.get_contract(row.id), now)
 
 
 def proposal_record(row: ContractRow) -> dict:
@@ -439,9 +489,27 @@ class Status:
             "approvals": [{"agent": a.agent, "via_policy": a.via_policy, "ts": a.ts} for a in self.approvals],
             "missing_approvals": self.missing,
             "rejections": [{"agent": x.agent, "reason": x.reason, "via_policy": x.via_policy} for x in self.rejections],
-            "executions": [{"id": e.id, "status": e.status, "actor": e.actor, "detail": e.detail} for e in self.executions],
+            "executions": [{"id": e.id, "number": i, "attempt": execution_attempt(e), "status": e.status,
+                            "actor": e.actor, "detail": e.detail} for i, e in enumerate(self.executions, start=1)],
             "releases": [{"recipient": x.recipient, "path": x.path, "content_hash": x.content_hash} for x in self.releases],
+            "attempt": attempt_of(r),
+            "attempts": attempts(r),
         }
+
+
+def attempts(row: ContractRow) -> list[dict]:
+    """The contract's attempts, oldest first: {attempt, proposer, proposed, outcome}; the current
+    attempt's outcome is the contract's status."""
+    history = [dict(h) for h in (row.meta.get("attempts") or []) if isinstance(h, dict)] or \
+        [{"attempt": 1, "proposer": row.proposer, "proposed": row.created}]
+    history[-1]["outcome"] = row.status
+    return history
+
+
+def execution_attempt(e) -> int:
+    """The attempt an execution belongs to (recorded in its detail; 1 before attempts existed)."""
+    n = (e.detail or {}).get("attempt", 1)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1
 
 
 def status(ctx, cid: str) -> Status:

@@ -22,6 +22,8 @@ from ..audit import public_key_sha256
 from ..keys import KeysError, canonical_json, fingerprint
 from .context import EscrowRefusal
 from .facts import DATA_KINDS, DERIVED_OWNER, bound_policy, contract_facts
+from .lifecycle import attempt_of
+from .recovery import INTERRUPTED
 
 S = ContractStatus
 
@@ -161,6 +163,7 @@ class _Replay:
         self.required = set(proposal.payload.get("source_agents") or [])
         self.status = S.PENDING if self.required else S.APPROVED
         self.approvals: dict[str, str | None] = {}  # agent -> hand signature (None: by policy)
+        self.attempt = 1
 
     def refresh(self) -> None:
         if self.status in OPEN:
@@ -186,8 +189,15 @@ class _Replay:
                 self.approvals.pop(p.get("agent"), None)
         elif kind == "execution":
             self.status = S.RUNNING if p.get("phase") == "start" else p.get("status")
+            if self.status == INTERRUPTED:  # stopped by the escrow's operator: the claim is released
+                self.status = S.APPROVED
         elif kind == "recovery" and self.status == S.RUNNING:
             self.status = S.APPROVED
+        elif kind == "reproposal":  # a new attempt (lifecycle._new_attempt)
+            self.attempt += 1
+            self.status = S.PENDING
+            for agent in p.get("dropped") or []:
+                self.approvals.pop(agent, None)
         self.refresh()
 
 
@@ -223,6 +233,8 @@ def _approval_problems(ctx, row, replay: _Replay) -> list[str]:
     problems = []
     if row.status != replay.status:
         problems.append(f"its status is {row.status} but the log says {replay.status}")
+    if attempt_of(row) != replay.attempt:
+        problems.append(f"it is at attempt {attempt_of(row)} but the log says {replay.attempt}")
     rows = {a.agent: a for a in ctx.store.approvals(row.id)}
     for agent, a in rows.items():
         if agent not in replay.approvals:

@@ -14,7 +14,8 @@ from datastation.dsl.check import check_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "errors.md"
-TOOL_CODES = {codes.FORMATTER_REFUSED, codes.INTERNAL_ERROR}  # documented, not produced by `check`
+TOOL_CODES = {codes.FORMATTER_REFUSED, codes.INTERNAL_ERROR,  # documented, not produced by `check`
+              codes.DATA_SCHEMA_MISMATCH, codes.DATA_DUPLICATE_COLUMN}
 
 SECTION = re.compile(r"^## (DSC\d{3}) — (.+)$", re.M)
 SEVERITY = re.compile(r"^\*\*Severity:\*\* (\w+)$", re.M)
