@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        args.full_parser = build_full_parser  # for `dsc completion` (commands never import this module)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("dsc: interrupted", file=sys.stderr)

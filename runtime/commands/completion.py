@@ -23,9 +23,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from datastation.runtime.cli import build_full_parser
-
-    nodes = walk(build_full_parser())
+    nodes = walk(args.full_parser())  # the parser with every command (cli.build_full_parser)
     print({"bash": bash, "zsh": zsh, "fish": fish}[args.shell](nodes), end="")
     return 0
 
