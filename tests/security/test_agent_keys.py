@@ -140,6 +140,8 @@ def _dsc_process(cwd: Path, env: dict, *args) -> subprocess.CompletedProcess:
 def test_no_file_holding_a_partial_or_temporary_private_key_survives_a_crash(tmp_path, point):
     env = {**os.environ, "DSC_PASSPHRASE": PASSPHRASE, "DSC_CRASH_AT": point}
     env.pop("DSC_CONFIG", None)
+    env.pop("DSC_ESCROW", None)
+    assert _dsc_process(tmp_path, {k: v for k, v in env.items() if k != "DSC_CRASH_AT"}, "init").returncode == 0
     crashed = _dsc_process(tmp_path, env, "agent", "create", "bank1")
     assert crashed.returncode == -9, crashed.stderr
 

@@ -23,6 +23,7 @@ def cli(tmp_path, monkeypatch, capsys):
         out = capsys.readouterr()
         return code, out.out, out.err
 
+    assert run("init")[0] == 0
     for a in ("bank1", "bank2", "auditor"):
         assert run("agent", "create", a, "--no-passphrase")[0] == 0
     for key in ("bank1.train", "bank1.test", "bank2.train", "bank2.test"):
