@@ -41,7 +41,7 @@ def test_propose_approve_execute(cli):
     code, out, _ = cli("approve", cid[:10], "--as", "bank1", "--yes")
     assert code == 0 and "Who contributes which data" in out and "status pending" in out
     code, out, err = cli("execute", cid[:10], "--as", "bank1")
-    assert code == 1 and "still needs the approval of bank2" in err
+    assert code == 4 and "still needs the approval of bank2" in err  # awaiting approval
     assert cli("approve", cid, "--as", "bank2", "--yes")[0] == 0
     code, out, _ = cli("execute", cid, "--as", "bank2", "--format", "json")
     rep = json.loads(out)

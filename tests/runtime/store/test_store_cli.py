@@ -59,6 +59,9 @@ def test_usage_errors_exit_2(dsc):
 
 
 def test_read_commands_do_not_create_an_escrow(tmp_path, dsc):
+    import shutil
+
+    shutil.rmtree(tmp_path / ".dsc-escrow")  # the one `dsc init` made
     for args in (("log",), ("audit", "verify"), ("data", "list"), ("agent", "list")):
         r = dsc(*args)
         assert r.returncode == 1 and "no escrow" in r.stderr
