@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from . import __version__
-from .commands.common import ExitCode
+from .commands.common import EXIT_CODES_HELP, ExitCode, add_escrow
 
 EXIT_OK, EXIT_USAGE = ExitCode.OK, ExitCode.USAGE
 
@@ -21,6 +21,7 @@ EXIT_OK, EXIT_USAGE = ExitCode.OK, ExitCode.USAGE
 # `commands/NAME.py` exposing `register(subparsers)`, which adds its parser (with this same help:
 # tests/runtime/test_cli_startup.py compares them) and sets `func(args) -> int`.
 COMMANDS: dict[str, str] = {
+    "init": "create an escrow in a directory (the other commands find it from there and below)",
     "check": "check .dsc files without running anything",
     "fmt": "format .dsc files in the canonical layout",
     "show": "show what a contract does, before anyone approves it",
@@ -45,10 +46,17 @@ COMMANDS: dict[str, str] = {
     "keys": "manage encryption keys (no-trust mode)",
     "serve": "serve the escrow over HTTP to agents on other machines",
     "invite": "invite an agent to register its key with a served escrow (one-time token)",
+    "completion": "print a shell completion script (bash, zsh or fish)",
 }
 
 
 class _Parser(argparse.ArgumentParser):
+    """Every parser of `dsc` (the commands' and their actions' too) accepts the global `--escrow`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        add_escrow(self)
+
     def error(self, message):  # usage errors exit 2 without a traceback
         self.print_usage(sys.stderr)
         print(f"dsc: error: {message}", file=sys.stderr)
@@ -59,19 +67,34 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
     """The options before the command (both parses know them, so that a value is never taken
     for the command)."""
     parser.add_argument("--version", action="version", version=f"dsc {__version__}")
+    if not isinstance(parser, _Parser):
+        add_escrow(parser)
+
+
+def _base_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    parser = _Parser(prog="dsc", description="Check, approve and execute DataStation data-sharing contracts.",
+                     epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _global_options(parser)
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The `dsc` parser. With a `command`, only that command's module is imported, to add its
     parser; without one, every command is listed with its help from `COMMANDS` (`dsc --help`)."""
-    parser = _Parser(prog="dsc", description="Check, approve and execute DataStation data-sharing contracts.")
-    _global_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser, sub = _base_parser()
     if command in COMMANDS:
         importlib.import_module(f"datastation.runtime.commands.{command}").register(sub)
         return parser
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def build_full_parser() -> argparse.ArgumentParser:
+    """The `dsc` parser with every command's own parser (shell completion reads it)."""
+    parser, sub = _base_parser()
+    for name in COMMANDS:
+        importlib.import_module(f"datastation.runtime.commands.{name}").register(sub)
     return parser
 
 
@@ -106,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        args.full_parser = build_full_parser  # for `dsc completion` (commands never import this module)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("dsc: interrupted", file=sys.stderr)

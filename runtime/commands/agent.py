@@ -64,10 +64,10 @@ def register(sub) -> None:
     ls.set_defaults(func=_list)
 
 
-def _keyring(args):
+def _keyring(args, *, escrow: bool = True):
     from datastation.runtime.keyring import Keyring
 
-    return Keyring(cs.load_config_from(args).keyring_path)
+    return Keyring((cs.load_config_from(args) if escrow else cs.settings_from(args)).keyring_path)
 
 
 def _create(args) -> int:
@@ -102,7 +102,7 @@ def _keygen(args) -> int:
 
     try:
         check_name(args.name)
-        ring = _keyring(args)
+        ring = _keyring(args, escrow=False)
         if ring.has(args.name):
             return cs.fail(f"{ring.path_of(args.name)} already exists: the keyring holds a key of {args.name} "
                            f"(never overwritten)")
@@ -142,7 +142,7 @@ def _list(args) -> int:
     from datastation.runtime.keys import fingerprint
 
     try:
-        with cs.escrow_from(args, create=False) as escrow:
+        with cs.escrow_from(args) as escrow:
             agents = escrow.store.list_agents()
     except cs.user_errors() as exc:
         return cs.fail(exc)

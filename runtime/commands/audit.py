@@ -29,7 +29,7 @@ def _verify(args) -> int:
     from datastation.runtime.escrow.verify import StoreReport, verify_store
 
     try:
-        with cs.escrow_from(args, create=False) as escrow:
+        with cs.escrow_from(args) as escrow:
             result = verify_log(escrow.store, escrow.ctx.escrow_key.public_key())
             # a store can only be checked against a log that is whole and the escrow's own
             store = verify_store(escrow.ctx) if result.ok else StoreReport(["not checked: the log is not intact"])

@@ -11,13 +11,36 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """The exit codes of every command (README, docs/escrow.md)."""
+    """The exit codes of every command (docs/cli.md, `dsc --help`)."""
 
     OK = 0  # done (for `dsc run` / `dsc execute`: the result was released)
-    ERRORS = 1  # errors found, a refusal, or nothing released
-    USAGE = 2  # usage or internal error
+    ERRORS = 1  # errors found (in a file, a contract named, an escrow missing), a refusal, or nothing released
+    USAGE = 2  # a command line that does not parse, or an internal error
     DENIED = 3  # a standing deny or a rejection blocks the contract
     AWAITING = 4  # the contract still waits for approvals
+
+
+# The exit-code table, once: `dsc --help` prints it and docs/cli.md shows it (a test compares them).
+EXIT_CODES_HELP = """exit codes (every command):
+  0  done (for execute and run: the result was released or kept)
+  1  errors: a file with errors or that cannot be read, a contract or escrow that does not
+     exist, a request the escrow refuses, a condition that failed (nothing released)
+  2  usage: a command line that does not parse (or an internal error)
+  3  denied: a standing deny or a rejection blocks the contract
+  4  awaiting approval: the contract still waits for approvals"""
+
+# Refusal codes of the escrow that decide the exit code (every other refusal is ERRORS).
+_REFUSAL_EXIT = {"denied": ExitCode.DENIED, "rejected": ExitCode.DENIED, "awaiting_approval": ExitCode.AWAITING}
+
+
+def exit_code_of(exc: BaseException, row=None) -> int:
+    """The exit code for a user error (`user_errors()`): DENIED or AWAITING for a refusal that
+    says so, or for a refusal to act on `row` (the contract the command named) because a deny or
+    a rejection blocks it; ERRORS for everything else."""
+    code = getattr(exc, "code", None)
+    if code in ("closed", "not_approved") and getattr(row, "status", None) in ("denied", "rejected"):
+        return int(ExitCode.DENIED)
+    return int(_REFUSAL_EXIT.get(code, ExitCode.ERRORS))
 
 
 # ------------------------------------------------------------------ flags
@@ -31,7 +54,26 @@ def add_as(p, required: bool = True) -> None:
 
 def add_config(p) -> None:
     p.add_argument("--config", metavar="PATH", default=None,
-                   help="escrow configuration (default: $DSC_CONFIG or ./data_station_config.yaml)")
+                   help="escrow configuration (default: $DSC_CONFIG, else the escrow found from the current "
+                        "directory: see --escrow)")
+
+
+def add_escrow(p) -> None:
+    """The global `--escrow DIR`, accepted by every parser (before or after the command): it is
+    not set unless given, so a value given before the command is not reset by the command's parser."""
+    import argparse
+
+    p.add_argument("--escrow", metavar="DIR", default=argparse.SUPPRESS,
+                   help="the escrow to act on (default: $DSC_ESCROW, else found walking up from the current "
+                        "directory, like git: a .dsc-escrow/ or a data_station_config.yaml)")
+
+
+def add_contract(p) -> None:
+    """The CONTRACT argument of every command that takes a proposed contract (stored as `args.id`),
+    resolved by `Escrow.resolve`."""
+    p.add_argument("id", metavar="CONTRACT",
+                   help="the contract: its name (the latest proposal of that name), its id, or an id prefix "
+                        "of at least 4 characters")
 
 
 def add_format(p, choices: tuple[str, ...] = ("human", "json")) -> None:
@@ -41,9 +83,12 @@ def add_format(p, choices: tuple[str, ...] = ("human", "json")) -> None:
 # ------------------------------------------------------------------ errors
 
 
-def fail(msg, code: int = ExitCode.ERRORS) -> int:
+def fail(msg, code: int | None = None) -> int:
     """Print `dsc: error: MSG` on stderr and return `code` (the one way commands report an error).
-    Control characters in MSG (it may quote data or another party) are shown escaped."""
+    Without a code, an exception's own (`exit_code_of`), else ERRORS. Control characters in MSG
+    (it may quote data or another party) are shown escaped."""
+    if code is None:
+        code = exit_code_of(msg) if isinstance(msg, BaseException) else ExitCode.ERRORS
     text = "\n".join(safe_text(line) for line in str(msg).split("\n"))
     print(f"dsc: error: {text}", file=sys.stderr)
     return int(code)
@@ -66,18 +111,40 @@ def user_errors() -> tuple[type[BaseException], ...]:
 # ------------------------------------------------------------------ the escrow
 
 
-def load_config_from(args):
-    from datastation.runtime.config import load_config
+def load_config_from(args, *, must_exist: bool = True):
+    """The configuration of the escrow this command acts on (`runtime/discovery.py`: `--escrow`,
+    `--config`, `$DSC_ESCROW`, `$DSC_CONFIG`, then walking up from the current directory). With
+    `must_exist`, an escrow not created by `dsc init` is an error (`NoEscrow`)."""
+    from datastation.runtime.discovery import locate
 
-    return load_config(getattr(args, "config", None))
+    return locate(getattr(args, "escrow", None), getattr(args, "config", None), must_exist=must_exist)
+
+
+def settings_from(args):
+    """The settings of a command that needs no escrow (`dsc run`, `dsc image`, `dsc keys decrypt`,
+    `dsc agent keygen`): those of the escrow found as `load_config_from` finds it, else the defaults."""
+    from datastation.runtime.config import config_from_dict
+    from datastation.runtime.discovery import NoEscrow
+
+    try:
+        return load_config_from(args, must_exist=False)
+    except NoEscrow:
+        if getattr(args, "escrow", None) or getattr(args, "config", None):
+            raise
+        return config_from_dict({})
 
 
 @contextmanager
-def escrow_from(args, *, create: bool = True):
-    """The escrow facade for a command's `--config` (closed on exit)."""
+def escrow_from(args, *, create: bool = False):
+    """The escrow facade of the escrow this command acts on (closed on exit). It must exist
+    (`dsc init` creates it); under no_trust the key-encryption key is checked first."""
     from datastation.runtime.escrow import Escrow, open_escrow
+    from datastation.runtime.storage import codec_for
 
-    with Escrow(open_escrow(load_config_from(args), create=create)) as escrow:
+    config = load_config_from(args)
+    if config.trust_mode == "no_trust":
+        codec_for(config)  # a missing or wrong KEK stops the command before it changes anything
+    with Escrow(open_escrow(config, create=create)) as escrow:
         yield escrow
 
 
@@ -150,12 +217,14 @@ def print_check_refusal(result, what: str, stream=None) -> None:
                  f"(see `dsc check {result.file}`)\n")
 
 
-def print_diagnostics(loaded, stream=None) -> None:
-    """Show the errors that stop a command (a `contracts.loading.Loaded`), the way `dsc check` does."""
+def print_diagnostics(loaded, stream=None, errors=None) -> None:
+    """Show the errors that stop a command (those of a `contracts.loading.Loaded`, or `errors`
+    found in it), the way `dsc check` does."""
     from datastation.dsl.render import render, use_color
 
     stream = stream or sys.stderr
     r = loaded.result
-    stream.write(render(loaded.errors, {r.file: r.source}, "human", color=use_color(stream)))
-    n = len(loaded.errors)
+    errors = loaded.errors if errors is None else errors
+    stream.write(render(errors, {r.file: r.source}, "human", color=use_color(stream)))
+    n = len(errors)
     stream.write(f"{n} error{'s' if n != 1 else ''} in {r.file}: fix them first (see `dsc check {r.file}`)\n")

@@ -8,7 +8,11 @@ from . import common as cs
 def register(sub) -> None:
     p = sub.add_parser("contracts", help="list contracts (e.g. those waiting for your approval)")
     p.add_argument("--pending-mine", action="store_true", help="only contracts waiting for --as's approval")
-    p.add_argument("--status", metavar="STATUS", help="only contracts with this status (pending, approved, ...)")
+    from datastation.contracts.status import ContractStatus
+
+    statuses = [s.value for s in ContractStatus]
+    p.add_argument("--status", metavar="STATUS", choices=statuses,
+                   help=f"only contracts with this status: {', '.join(statuses)}")
     cs.add_as(p, required=False)
     cs.add_format(p)
     cs.add_config(p)

@@ -118,7 +118,7 @@ def _print_refused(diags, sources, key: str) -> None:
 def _list(args) -> int:
 
     try:
-        with cs.escrow_from(args, create=False) as escrow:
+        with cs.escrow_from(args) as escrow:
             rows = escrow.store.list_data(args.owner)
     except cs.user_errors() as exc:
         return cs.fail(exc)

@@ -24,7 +24,7 @@ def register(sub) -> None:
 
 def _id(args) -> int:
     try:
-        with cs.escrow_from(args, create=False) as escrow:
+        with cs.escrow_from(args) as escrow:
             ctx = escrow.ctx
             eid, pem, where = ctx.escrow_id, ctx.escrow_public_pem, ctx.config.escrow_pub_path
     except cs.user_errors() as exc:

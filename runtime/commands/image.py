@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 def _configured_image(args) -> str | None:
     try:
-        return cs.load_config_from(args).docker.image
+        return cs.settings_from(args).docker.image
     except ConfigError as exc:
         raise SystemExit(cs.fail(exc)) from None
 

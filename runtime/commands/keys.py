@@ -120,7 +120,7 @@ def _decrypt(args) -> int:
     from datastation.runtime.keys import KeysError
 
     try:
-        config = cs.load_config_from(args)
+        config = cs.settings_from(args)
         blob = Path(args.file).read_bytes()
         if args.key_file:
             path = Path(args.key_file)

@@ -1,19 +1,26 @@
-"""`dsc log [--contract ID] [--agent A] [--format human|json]`: the audit log."""
+"""`dsc log [--contract CONTRACT] [--agent A] [--format human|json]`: the audit log."""
 
 from __future__ import annotations
 
 import json
 
-
 from . import common as cs
+
+# The kinds of audit entries (runtime/audit.py KINDS; a test keeps the two in step). Listed here
+# so that `dsc log --kind` checks its values without importing the audit log to parse.
+KINDS = ("genesis", "agent_created", "data_add", "data_replace", "data_remove", "proposal", "approval", "rejection",
+         "revocation", "policy_apply", "policy_decision", "execution", "data_read", "short_circuit", "condition",
+         "release", "kept", "app_state", "refusal", "recovery")
 
 
 def register(sub) -> None:
     p = sub.add_parser("log", help="show the audit log",
                        description="Show the escrow's audit log, oldest first (verify it with `dsc audit verify`).")
-    p.add_argument("--contract", metavar="ID", default=None, help="only entries about this contract (id, id prefix or name)")
+    p.add_argument("--contract", metavar="CONTRACT", default=None,
+                   help="only entries about this contract (its name, id, or an id prefix of at least 4 characters)")
     p.add_argument("--agent", metavar="AGENT", default=None, help="only entries by or about this agent")
-    p.add_argument("--kind", metavar="KIND", action="append", default=None, help="only entries of this kind (repeatable)")
+    p.add_argument("--kind", metavar="KIND", action="append", default=None, choices=KINDS,
+                   help=f"only entries of this kind (repeatable): {', '.join(KINDS)}")
     p.add_argument("--format", choices=("human", "json"), default="human")
     cs.add_config(p)
     p.set_defaults(func=run)
@@ -23,16 +30,9 @@ def run(args) -> int:
     from datastation.runtime.audit import entries_json, format_entry
 
     try:
-        with cs.escrow_from(args, create=False) as escrow:
+        with cs.escrow_from(args) as escrow:
             ctx = escrow.ctx
-            contract = args.contract
-            if contract is not None:
-                matches = ctx.store.find_contracts(contract) or [
-                    c for c in ctx.store.list_contracts() if c.name == contract]
-                if len(matches) > 1:
-                    return cs.fail(f"{contract!r} is ambiguous: it matches {len(matches)} contracts; give more of the id")
-                if matches:
-                    contract = matches[0].id
+            contract = None if args.contract is None else escrow.resolve_id(args.contract)
             entries = [e for e in ctx.store.audit_entries(contract=contract, agent=args.agent)
                        if not args.kind or e.kind in args.kind]
     except cs.user_errors() as exc:

@@ -46,8 +46,14 @@ def register(sub) -> None:
 
 
 def _apply(args) -> int:
+    from datastation.contracts.loading import load_checked, policy_file
     from datastation.runtime.escrow import POLICY_APPLY, policy_params
 
+    loaded = load_checked(args.file)
+    _, errors = policy_file(loaded)
+    if errors:  # an unreadable file (DSC005) or one the escrow would refuse: shown like `dsc check` does
+        cs.print_diagnostics(loaded, errors=errors)
+        return cs.ExitCode.ERRORS
     try:
         with cs.escrow_from(args) as escrow:
             res = escrow.apply_policy(escrow.sign_as(args.agent, POLICY_APPLY, policy_params(args.file),

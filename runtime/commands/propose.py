@@ -35,16 +35,20 @@ def run(args) -> int:
             req = escrow.sign_as(args.agent, PROPOSE, propose_params(make_bundle(args.file), args.contract, ident.sha256),
                                  args.passphrase_env)
             proposal = escrow.propose(req)
+            row = escrow.store.get_contract(proposal.row.id)  # as the standing policies left it
     except cs.user_errors() as exc:
         return cs.fail(exc)
-    row = proposal.row
+    code = cs.ExitCode.DENIED if row.status == "denied" else cs.ExitCode.OK
     if args.format == "json":
         cs.print_json({"id": row.id, "name": row.name, "status": row.status, "source_agents": list(row.source_agents),
                        "decisions": [d.__dict__ for d in proposal.decisions]})
-        return 0
+        return code
     print(f"proposed contract {row.name}: id {row.id}")
     print(f"  must be approved by: {', '.join(row.source_agents) or 'nobody'}")
     for d in proposal.decisions:
         print(f"  {cs.describe_decision(d)}")
     print(f"  status: {row.status}")
-    return 0
+    if code == cs.ExitCode.DENIED:
+        return cs.fail(f"contract {row.name} is denied by a standing policy: it can never run as it is "
+                       f"(change it or the policy, and propose again)", code)
+    return code

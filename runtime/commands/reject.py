@@ -1,4 +1,4 @@
-"""`dsc reject ID --as AGENT --why TEXT`: a source agent blocks a contract."""
+"""`dsc reject CONTRACT --as AGENT --why TEXT`: a source agent blocks a contract."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from . import common as cs
 
 def register(sub) -> None:
     p = sub.add_parser("reject", help="reject a contract (one rejection blocks it)")
-    p.add_argument("id", metavar="ID", help="contract id (or an unambiguous prefix)")
+    cs.add_contract(p)
     p.add_argument("--why", required=True, metavar="TEXT", help="the reason, recorded in the audit log")
     cs.add_as(p)
     cs.add_config(p)

@@ -1,4 +1,4 @@
-"""`dsc revoke ID --as AGENT`: before execution, the proposer withdraws the contract, or an
+"""`dsc revoke CONTRACT --as AGENT`: before execution, the proposer withdraws the contract, or an
 approver withdraws their approval."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from . import common as cs
 
 def register(sub) -> None:
     p = sub.add_parser("revoke", help="withdraw a contract (proposer) or an approval (approver) before execution")
-    p.add_argument("id", metavar="ID", help="contract id (or an unambiguous prefix)")
+    cs.add_contract(p)
     cs.add_as(p)
     cs.add_config(p)
     p.set_defaults(func=run)

@@ -4,9 +4,11 @@ Creates the agents and their keys (development keys: not passphrase-protected, i
 keyring beside the escrow, never inside it and never in your own keyring), stores the data, registers the standing policies,
 proposes each contract (or the one named, with the contracts keeping its inputs), collects
 approvals (standing policies first, then a prompt on a terminal, or --approve-all /
---approve AGENT), executes, and tells what happened. Exit codes: 0 released, 1 a condition
-failed (nothing released), 2 usage or internal error (or a file with errors), 3 denied,
-4 awaiting approval. With several contracts, the first one that does not complete decides.
+--approve AGENT), executes, and tells what happened. With --keep DIR the escrow stays in DIR and
+the command to go on with it is printed. Exit codes (as for every command): 0 released, 1 a
+file with errors or a condition that failed (nothing released), 2 usage or internal error,
+3 denied, 4 awaiting approval. With several contracts, the first one that does not complete
+decides.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def register(sub) -> None:
     g.add_argument("--approve-all", action="store_true", help="every source agent approves by hand")
     g.add_argument("--approve", action="append", default=[], metavar="AGENT",
                    help="this agent approves by hand (repeatable); others decide by policy or at the prompt")
-    p.add_argument("--escrow-dir", metavar="DIR", help="build the escrow in DIR and keep it, with the agents' "
-                                                        "development keys in DIR.dev-keys (default: both temporary)")
+    p.add_argument("--keep", "--escrow-dir", dest="escrow_dir", metavar="DIR",
+                   help="build the escrow in DIR and keep it, with the agents' development keys in DIR.dev-keys "
+                        "(default: both temporary); the command to go on with it is printed at the end")
     p.add_argument("--format", choices=("human", "json"), default="human", help="output format")
     cs.add_config(p)
     p.set_defaults(func=run)
@@ -49,22 +52,25 @@ def register(sub) -> None:
 def run(args) -> int:
     from datastation.contracts.loading import load_checked
 
+    if getattr(args, "escrow", None) is not None:
+        return _usage("`dsc run` builds an escrow of its own: to keep it, pass --keep DIR (then "
+                      "`dsc --escrow DIR ...` acts on it)")
     loaded = load_checked(args.file)
     if not loaded.ok:
         cs.print_diagnostics(loaded)
-        return EXIT_USAGE
+        return cs.ExitCode.ERRORS
     scenario = loaded.scenario
     if args.contract and args.contract not in scenario.contracts:
-        return _usage(f"no contract '{args.contract}' in {args.file} "
-                      f"(contracts: {', '.join(sorted(scenario.contracts)) or 'none'})")
+        return cs.fail(f"no contract '{args.contract}' in {args.file} "
+                       f"(contracts: {', '.join(sorted(scenario.contracts)) or 'none'})")
     order = _order(scenario, args.contract)
     if not order:
-        return _usage(f"{args.file} has no contract to run")
+        return cs.fail(f"{args.file} has no contract to run")
     if args.escrow_dir:
         root, keys = Path(args.escrow_dir), dev_keyring_of(args.escrow_dir)
         for d, what in ((root, "--escrow-dir"), (keys, "its development keyring")):
             if d.exists() and (not d.is_dir() or any(d.iterdir())):
-                return _usage(f"{what} {d} is not empty: `dsc run` builds a new escrow, give a new folder")
+                return cs.fail(f"{what} {d} is not empty: `dsc run` builds a new escrow, give a new folder")
         root.mkdir(parents=True, exist_ok=True)
         holder = nullcontext(None)
     else:
@@ -75,7 +81,7 @@ def run(args) -> int:
         try:
             return _Play(args, scenario, order, root, keys).play()
         except cs.user_errors() as exc:
-            return cs.fail(exc, EXIT_USAGE)
+            return cs.fail(exc)
 
 
 def dev_keyring_of(escrow_dir) -> Path:
@@ -83,6 +89,33 @@ def dev_keyring_of(escrow_dir) -> Path:
     the escrow and never inside it."""
     d = Path(escrow_dir).resolve()
     return d.with_name(d.name + ".dev-keys")
+
+
+def keep_settings(config, root: Path) -> None:
+    """Write `ROOT/data_station_config.yaml` for a kept escrow: the settings it was built with
+    (trust mode, executor, Docker limits, KEK), so that `dsc --escrow ROOT ...` (or any command
+    run inside ROOT) acts on it with them. The agents' keyring is not part of it."""
+    import dataclasses
+
+    import yaml
+
+    from datastation.runtime.config import CONFIG_NAME
+
+    doc = {"escrow_dir": ".", "trust_mode": config.trust_mode, "executor": config.executor,
+           "store": {"synchronous": config.store.synchronous},
+           "docker": dataclasses.asdict(config.docker),
+           "kek": {"file": str(config.kek.file) if config.kek.file else None, "env": config.kek.env},
+           "request_window_seconds": config.request_window_seconds}
+    (root / CONFIG_NAME).write_text("# written by `dsc run --keep`: the settings this escrow was built with\n"
+                                    + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+
+def continue_command(root: Path, keys: Path) -> str:
+    """The exact command line that acts on a kept escrow as its agents."""
+    import shlex
+
+    return (f"DSC_KEYRING={shlex.quote(str(Path(keys).resolve()))} "
+            f"dsc --escrow {shlex.quote(str(Path(root).resolve()))} status")
 
 
 def _usage(msg: str) -> int:
@@ -111,7 +144,7 @@ def _order(scenario, only: str | None) -> list[str]:
 class _Play:
     def __init__(self, args, scenario, order, root: Path, keys: Path):
         self.args, self.scenario, self.order, self.root, self.keys = args, scenario, order, root, keys
-        self.config = cs.load_config_from(args).with_root(root, keyring=keys)
+        self.config = cs.settings_from(args).with_root(root, keyring=keys)
         self.json = args.format == "json"
         self.con = cs.console()
         if self.json:
@@ -141,6 +174,8 @@ class _Play:
         kind = "an escrow kept" if self.args.escrow_dir else "a temporary escrow"
         self.con.print(f"[bold]dsc run {e(str(self.args.file))}[/]: {kind} in {e(str(self.root))} "
                        f"({self.config.trust_mode}, {self.config.executor} executor)")
+        if self.args.escrow_dir:
+            keep_settings(self.config, self.root)
         with Escrow.open(self.config) as escrow:
             self.escrow = escrow
             self.agents()
@@ -329,11 +364,14 @@ class _Play:
         self.say(e(v.describe()))
         self.doc["audit"] = {"ok": v.ok, "entries": v.count}
         self.doc["exit_code"] = code
+        if self.args.escrow_dir:
+            self.doc["continue"] = continue_command(self.root, self.keys)
         if self.json:
             cs.print_json(self.doc)
         elif self.args.escrow_dir:
             self.con.print(f"\nthe escrow (outbox included) is kept in {e(str(self.root))}; the agents' development "
-                           f"keys in {e(str(self.keys))} (act as them with DSC_KEYRING={e(str(self.keys))})")
+                           f"keys in {e(str(self.keys))}. Go on with it (as its agents) with:")
+            self.con.print(f"  {e(continue_command(self.root, self.keys))}")
         else:
             self.con.print("\n[dim]the temporary escrow (outbox included) and its development keys are deleted now; "
-                           "pass --escrow-dir DIR to keep them[/]")
+                           "pass --keep DIR to keep them[/]")

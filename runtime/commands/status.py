@@ -1,4 +1,4 @@
-"""`dsc status [ID]`: where a contract stands (approvals, rejections, executions, releases)."""
+"""`dsc status [CONTRACT]`: where a contract stands (approvals, rejections, executions, releases)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from . import common as cs
 
 def register(sub) -> None:
     p = sub.add_parser("status", help="show a contract's approvals, executions and releases (or all contracts)")
-    p.add_argument("id", nargs="?", metavar="ID", help="contract id or prefix (default: every contract)")
+    p.add_argument("id", nargs="?", metavar="CONTRACT",
+                   help="the contract: its name (the latest proposal of that name), its id, or an id prefix of at "
+                        "least 4 characters (default: every contract)")
     cs.add_format(p)
     cs.add_config(p)
     p.set_defaults(func=run)

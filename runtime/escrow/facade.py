@@ -99,8 +99,13 @@ class Escrow:
         return execution.execute(self.ctx, request, self.executor, progress)
 
     # ------------------------------------------------------------ reads
-    def resolve_id(self, text: str) -> str:
-        return lifecycle.resolve_id(self.ctx.store, text)
+    def resolve(self, ref: str):
+        """The contract a user's reference names: its id, its name (the latest proposal of that
+        name) or an id prefix of at least 4 characters (every command resolves through this)."""
+        return lifecycle.resolve_contract(self.ctx.store, ref)
+
+    def resolve_id(self, ref: str) -> str:
+        return self.resolve(ref).id
 
     def status(self, contract_id: str) -> lifecycle.Status:
         return lifecycle.status(self.ctx, self.resolve_id(contract_id))

@@ -77,16 +77,38 @@ def contract_row(ctx: EscrowContext, cid: Any) -> ContractRow:
     return row
 
 
-def resolve_id(store, text: str) -> str:
-    """A full contract id from an id or an unambiguous prefix (CLI convenience)."""
-    if store.get_contract(text):
-        return text
-    found = store.find_contracts(text) if len(text) >= 4 else []
+MIN_PREFIX = 4  # an id prefix shorter than this names no contract
+
+
+def resolve_contract(store, ref: str) -> ContractRow:
+    """The contract `ref` names: its full id; its name (the latest proposal of that name); or a
+    prefix of its id of at least MIN_PREFIX characters. A reference that names several contracts
+    is refused (`ambiguous_contract`) listing them, one that names none `no_contract`."""
+    row = store.get_contract(ref)
+    if row is not None:
+        return row
+    found: dict[str, ContractRow] = {}
+    named = store.list_contracts(name=ref)
+    if named:
+        latest = named[-1]  # ordered by creation
+        found[latest.id] = latest
+    if len(ref) >= MIN_PREFIX:
+        for r in store.find_contracts(ref.lower()):
+            found.setdefault(r.id, r)
     if len(found) == 1:
-        return found[0].id
+        return next(iter(found.values()))
     if not found:
-        raise EscrowRefusal("no_contract", f"no contract with id {text!r} in this escrow (see `dsc contracts`)")
-    raise EscrowRefusal("ambiguous_id", f"{len(found)} contracts start with {text!r}: give more characters")
+        short = f" (an id prefix needs at least {MIN_PREFIX} characters)" if len(ref) < MIN_PREFIX else ""
+        raise EscrowRefusal("no_contract", f"no contract named {ref!r} and none whose id starts with it in this "
+                                           f"escrow{short} (see `dsc contracts`)")
+    rows = sorted(found.values(), key=lambda r: (r.created, r.id))
+    listed = "\n".join(f"  {r.id[:12]}  {r.name}  {r.status}" for r in rows)
+    raise EscrowRefusal("ambiguous_contract", f"{ref!r} names {len(rows)} contracts: give more of the id\n{listed}")
+
+
+def resolve_id(store, ref: str) -> str:
+    """The full id of the contract `ref` names (`resolve_contract`)."""
+    return resolve_contract(store, ref).id
 
 
 def _approved_by(ctx, cid: str) -> dict[str, ApprovalRow]:

@@ -204,7 +204,8 @@ class Store(abc.ABC):
     def find_contracts(self, prefix: str) -> list[ContractRow]:
         """Contracts whose id starts with `prefix` (for abbreviated ids)."""
     @abc.abstractmethod
-    def list_contracts(self, status: str | None = None, proposer: str | None = None) -> list[ContractRow]: ...
+    def list_contracts(self, status: str | None = None, proposer: str | None = None,
+                       name: str | None = None) -> list[ContractRow]: ...
     @abc.abstractmethod
     def set_contract_status(self, contract_id: str, status: str, meta: dict | None = None) -> None:
         """Change status (and replace `meta` when given)."""

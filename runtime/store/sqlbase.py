@@ -198,7 +198,8 @@ class SQLStore(Store):
         rows = self._all(self._CONTRACT + " WHERE id >= ? AND id < ? ORDER BY id", (prefix, prefix + "\U0010ffff"))
         return [self._contract(r) for r in rows]
 
-    def list_contracts(self, status: str | None = None, proposer: str | None = None) -> list[ContractRow]:
+    def list_contracts(self, status: str | None = None, proposer: str | None = None,
+                       name: str | None = None) -> list[ContractRow]:
         where, params = [], []
         if status is not None:
             where.append("status = ?")
@@ -206,6 +207,9 @@ class SQLStore(Store):
         if proposer is not None:
             where.append("proposer = ?")
             params.append(proposer)
+        if name is not None:
+            where.append("name = ?")
+            params.append(name)
         sql = self._CONTRACT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created, id"
         return [self._contract(r) for r in self._all(sql, tuple(params))]
 

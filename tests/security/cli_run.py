@@ -11,9 +11,11 @@ from datastation.runtime.cli import main
 
 @pytest.fixture
 def dsc(tmp_path, monkeypatch, capsys):
-    """`dsc ARGS` in tmp_path, with no config file in sight; a traceback fails the test."""
+    """`dsc ARGS` in tmp_path, with no config file in sight (`dsc init` made the escrow there); a
+    traceback fails the test."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DSC_CONFIG", raising=False)
+    monkeypatch.delenv("DSC_ESCROW", raising=False)
 
     def run(*args):
         try:
@@ -24,6 +26,7 @@ def dsc(tmp_path, monkeypatch, capsys):
         assert "Traceback" not in err and "internal error" not in err, err
         return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
+    assert run("init").returncode == 0  # every command but `dsc init` needs an escrow made by it
     return run
 
 

@@ -234,6 +234,7 @@ def test_append_rolls_back_with_its_transaction(env):
 
 def test_cli_verify_and_log(tmp_path, dsc):
     _dsc = lambda _, *a: dsc(*a)
+    assert _dsc(tmp_path, "init").returncode == 0
     assert _dsc(tmp_path, "agent", "create", "bank1", "--no-passphrase").returncode == 0
     assert _dsc(tmp_path, "agent", "create", "bank2", "--no-passphrase").returncode == 0
     r = _dsc(tmp_path, "audit", "verify")

@@ -58,11 +58,11 @@ def _dsc(*argv) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def test_dsc_run_refuses_no_trust_inprocess_as_a_usage_error(tmp_path):
+def test_dsc_run_refuses_no_trust_inprocess_as_a_config_error(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("trust_mode: no_trust\nexecutor: inprocess\n")
     code, out = _dsc("run", ROOT / "examples" / "schema" / "schema.dsc", "--approve-all", "--config", cfg)
-    assert code == 2, out
+    assert code == 1, out  # a configuration error, as for every command
     assert "executor" in out and "no_trust" in out
     assert "Traceback" not in out and "internal error" not in out
 

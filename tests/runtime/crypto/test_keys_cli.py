@@ -26,6 +26,7 @@ def escrow(tmp_path):
     cfg.write_text(f"escrow_dir: {tmp_path / 'escrow'}\ntrust_mode: no_trust\nexecutor: docker\n"
                    f"kek: {{file: {tmp_path / 'secret' / 'kek'}}}\n")
     assert dsc("keys", "init", "--kek-file", tmp_path / "secret" / "kek")[0] == 0
+    assert dsc("init", "--config", cfg)[0] == 0
     return tmp_path, cfg
 
 

@@ -23,6 +23,7 @@ def cli(tmp_path, monkeypatch, capsys):
         out = capsys.readouterr()
         return code, out.out, out.err
 
+    assert run("init")[0] == 0
     for a in ("bank1", "bank2", "auditor"):
         assert run("agent", "create", a, "--no-passphrase")[0] == 0
     for key in ("bank1.train", "bank1.test", "bank2.train", "bank2.test"):
@@ -40,7 +41,7 @@ def test_propose_approve_execute(cli):
     code, out, _ = cli("approve", cid[:10], "--as", "bank1", "--yes")
     assert code == 0 and "Who contributes which data" in out and "status pending" in out
     code, out, err = cli("execute", cid[:10], "--as", "bank1")
-    assert code == 1 and "still needs the approval of bank2" in err
+    assert code == 4 and "still needs the approval of bank2" in err  # awaiting approval
     assert cli("approve", cid, "--as", "bank2", "--yes")[0] == 0
     code, out, _ = cli("execute", cid, "--as", "bank2", "--format", "json")
     rep = json.loads(out)

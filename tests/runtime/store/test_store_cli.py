@@ -17,7 +17,7 @@ def on_store(tmp_path, backend, request):
     return backend
 
 
-def test_data_workflow(tmp_path, dsc, on_store):
+def test_data_workflow(tmp_path, on_store, dsc):
     (tmp_path / "t.csv").write_text("id,amount\n1,2.5\n2,3.0\n")
     (tmp_path / "s.json").write_text('{"id": "int", "amount": "float"}')
     assert dsc("agent", "create", "bank1", "--no-passphrase").returncode == 0
@@ -50,7 +50,7 @@ def test_data_workflow(tmp_path, dsc, on_store):
     ("agent", "register", "x", "missing.pem"),
     ("log", "--config", "nope.yaml"),
 ])
-def test_errors_exit_1(tmp_path, dsc, args, on_store):
+def test_errors_exit_1(tmp_path, on_store, dsc, args):
     (tmp_path / "t.csv").write_text("x\n1\n")
     (tmp_path / "t.txt").write_text("x\n1\n")
     assert dsc("agent", "create", "bank1", "--no-passphrase").returncode == 0
@@ -70,7 +70,10 @@ def test_usage_errors_exit_2(dsc):
     assert dsc("agent").returncode == 2
 
 
-def test_read_commands_do_not_create_an_escrow(tmp_path, dsc, on_store):
+def test_read_commands_do_not_create_an_escrow(tmp_path, dsc):
+    import shutil
+
+    shutil.rmtree(tmp_path / ".dsc-escrow")  # the one `dsc init` made
     for args in (("log",), ("audit", "verify"), ("data", "list"), ("agent", "list")):
         r = dsc(*args)
         assert r.returncode == 1 and "no escrow" in r.stderr
