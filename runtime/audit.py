@@ -67,6 +67,7 @@ class AuditLog:
         self.key = key
         self.escrow_id = escrow_id(public_pem(key))
         self._genesis_done = False
+        self.observers: list = []  # called with every entry appended (before its transaction commits)
 
     def ensure_genesis(self) -> None:
         """Write the genesis entry of a new store (nothing when it has one, or is an older store)."""
@@ -105,6 +106,8 @@ class AuditLog:
         )
         crash_point("audit.append")
         self.store.audit_insert(entry)
+        for observe in self.observers:
+            observe(entry)
         # The head is signed once per transaction, just before it commits.
         self.store.before_commit(self._sign_head)
         return entry

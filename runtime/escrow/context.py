@@ -13,7 +13,7 @@ transaction back and leaves a `refusal` audit entry (and nothing else).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -31,6 +31,7 @@ from ..keys import (
 )
 from ..storage import Storage, codec_for
 from ..store import Store, StoreError, open_store
+from .decisions import DecisionIndex
 
 T = TypeVar("T")
 
@@ -50,6 +51,10 @@ class EscrowContext:
     storage: Storage
     audit: AuditLog
     escrow_key: Ed25519PrivateKey
+    decisions: DecisionIndex = field(default_factory=DecisionIndex)  # see decisions.py
+
+    def __post_init__(self):
+        self.audit.observers.append(self.decisions.observe)
 
     @functools.cached_property
     def escrow_public_pem(self) -> str:

@@ -311,6 +311,17 @@ class SQLiteStore(Store):
         )
         return cur.rowcount == 1
 
+    _DECISION = (
+        "SELECT c.name, c.status, EXISTS (SELECT 1 FROM releases r WHERE r.contract_id = c.id), h.seq, h.hash"
+        " FROM contracts c LEFT JOIN audit_head h ON h.id = 1 WHERE c.id = ?"
+    )
+
+    def decision_state(self, contract_id: str):
+        r = self._one(self._DECISION, (contract_id,))
+        if r is None:
+            return None
+        return r[0], r[1], bool(r[2]), (int(r[3]), r[4]) if r[3] is not None else None
+
     def contracts_using(self, data_key: str, statuses: tuple[str, ...] | None = OPEN_STATUSES) -> list[ContractRow]:
         sql = self._CONTRACT + " WHERE id IN (SELECT contract_id FROM contract_inputs WHERE data_key = ?)"
         params: tuple = (data_key,)
