@@ -212,6 +212,12 @@ class Store(abc.ABC):
     def swap_contract_status(self, contract_id: str, expected: str, status: str) -> bool:
         """Set `status` only if the contract's status is `expected` now (one atomic compare-and-set);
         True when it changed. How one execution claims a contract before any user code runs."""
+    def pending_for(self, agent: str) -> list[ContractRow]:
+        """Pending contracts among whose source agents `agent` is and that it has not approved, in
+        creation order (a backend answers from an index of source agents)."""
+        return [r for r in self.list_contracts(status=ContractStatus.PENDING)
+                if agent in r.source_agents and agent not in {a.agent for a in self.approvals(r.id)}]
+
     def decision_state(self, contract_id: str) -> tuple[str, str, bool, tuple[int, str] | None] | None:
         """(name, status, released to anyone, (seq, hash) of the audit head) of a contract, read
         together (one statement where the backend can); None when there is no such contract.

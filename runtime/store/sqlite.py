@@ -269,6 +269,8 @@ class SQLiteStore(Store):
             )
             for key in sorted(set(row.inputs)):
                 self._db.execute("INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)", (row.id, key))
+            for agent in sorted(set(row.source_agents)):
+                self._db.execute("INSERT INTO contract_owners (contract_id, agent) VALUES (?, ?)", (row.id, agent))
 
     def get_contract(self, contract_id: str) -> ContractRow | None:
         r = self._one(self._CONTRACT + " WHERE id = ?", (contract_id,))
@@ -310,6 +312,13 @@ class SQLiteStore(Store):
             (status, time.time(), contract_id, expected),
         )
         return cur.rowcount == 1
+
+    def pending_for(self, agent: str) -> list[ContractRow]:
+        sql = (self._CONTRACT + " WHERE status = ? AND id IN (SELECT contract_id FROM contract_owners WHERE agent = ?)"
+               " AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.contract_id = contracts.id AND a.agent = ?)"
+               " ORDER BY created, id")
+        rows = [self._contract(r) for r in self._all(sql, ("pending", agent, agent))]
+        return [r for r in rows if agent in r.source_agents]  # the row's own list decides, as before
 
     _DECISION = (
         "SELECT c.name, c.status, EXISTS (SELECT 1 FROM releases r WHERE r.contract_id = c.id), h.seq, h.hash"
