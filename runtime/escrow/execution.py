@@ -50,7 +50,7 @@ from . import recovery
 from .actions import EXECUTE
 from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, signed_action
-from .decisions import Entry, release_facts_of
+from .decisions import Entry
 from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts
 from .lifecycle import contract_row
 
@@ -164,35 +164,44 @@ def _build_entry(ctx, cid: str, built: list) -> Entry:
                  approved=approvals.approved, unbound=unbound)
 
 
+_ENDED = frozenset(str(s.value) for s in ENDED_WITHOUT_RELEASE)  # plain strings: compared on every decision
+_BLOCKED = {"denied": rel.DENIED, "rejected": rel.REJECTED, "revoked": rel.REVOKED}
+
+
 def decide(ctx, cid, agent: str) -> ContractFacts | None:
     """The release decision on an execute request by `agent` (already authenticated), from the
     verified index (`decisions.py`): a refusal, or the go-ahead (with the facts when they were
-    derived in this very call, else None)."""
+    derived in this very call, else None). The verdict is `contracts.release.may_execute` on the
+    entry's bitmasks and the contract's status."""
     state = ctx.store.decision_state(cid) if isinstance(cid, str) else None
     if state is None:
         raise EscrowRefusal("no_contract", f"no contract with id {cid!r} in this escrow")
     name, status, released, head = state
     index = ctx.decisions
-    index.sync(ctx.store, head)
-    _refuse_running(name, status, released)
+    if head != index.head:
+        index.sync(ctx.store, head)
+    if status == "running" or status == "executed" or released:
+        _refuse_running(name, status, released)
     built: list = []
-    e = index.entry(cid, lambda: _build_entry(ctx, cid, built))
-    may_run = agent in e.recipients if e.recipients else agent == e.proposer
-    if not may_run:
+    e = index.entries.get(cid)
+    if e is None:
+        e = index.entry(cid, lambda: _build_entry(ctx, cid, built))
+    if not (agent in e.recipients if e.recipients else agent == e.proposer):
         who = ", ".join(sorted(e.recipients)) if e.recipients else e.proposer
         raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {e.name}: only {who} may")
-    if status in ENDED_WITHOUT_RELEASE:
+    if status in _ENDED:
         raise EscrowRefusal("closed", f"contract {e.name} already ran and ended {status}: propose it again")
     if e.unbound is not None:  # a result goes (sealed, under no_trust) to the key the log binds to them
         raise EscrowRefusal("unknown_agent", f"recipient {e.unbound} of contract {e.name} has no registered key "
                                              f"this escrow's log vouches for")
-    verdict = rel.may_execute(release_facts_of(e, status))
+    blocked = _BLOCKED.get(status)  # the order of `may_execute`: denied, rejected, revoked, awaiting
+    verdict = blocked or (rel.AWAITING if e.required & ~e.approved else rel.RELEASE)
     if verdict == rel.AWAITING:
         raise EscrowRefusal("awaiting_approval", f"contract {e.name} still needs the approval of "
                                                  f"{', '.join(e.missing())}")
     if verdict != rel.RELEASE:
         raise EscrowRefusal(verdict.replace(" ", "_"), f"contract {e.name} is {status}: it cannot run")
-    if status != APPROVED:
+    if status != "approved":
         raise EscrowRefusal("not_approved", f"contract {e.name} is {status}: it cannot run")
     return built[0] if built else None
 
