@@ -8,6 +8,7 @@ execution later runs exactly the approved text whatever happens to the files on 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import tempfile
 import threading
@@ -194,7 +195,20 @@ def checked_bundle(bundle: Any) -> Materialized:
 def bundle_scenario(bundle: dict) -> Scenario:
     """The stored bundle as a Scenario, without touching the disk (modules from the bundle);
     parsed once per identical bundle (callers only read it)."""
-    return _cached(_SCENARIOS, _bundle_key(bundle), lambda: _bundle_scenario(bundle))
+    return fresh_functions(_cached(_SCENARIOS, _bundle_key(bundle), lambda: _bundle_scenario(bundle)))
+
+
+def fresh_functions(scenario: Scenario) -> Scenario:
+    """A shallow copy of a shared scenario whose function table resolves names afresh: a function's
+    source (a built-in's included) is found again, so an identity recomputed from it sees a
+    built-in that changed since (the parsed modules stay cached while their text is unchanged)."""
+    from datastation.contracts.functions import FunctionTable
+
+    ft = scenario.functions
+    out = copy.copy(scenario)
+    if ft is not None:
+        out.functions = FunctionTable(ft.module_paths, ft._symbols, ft._texts)
+    return out
 
 
 def _bundle_scenario(bundle: dict) -> Scenario:

@@ -27,7 +27,7 @@ from datastation.contracts.status import MAY_RUN, OPEN, ContractStatus
 from ..keys import approval_message, canonical_json, sign, verify
 from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
 from .actions import APPROVE, POLICY_APPLY, PROPOSE, REJECT, REVOKE
-from .bundle import Materialized, checked_bundle
+from .bundle import Materialized, checked_bundle, fresh_functions
 from .context import EscrowContext, EscrowRefusal, signed_action
 from .facts import kept_origin
 
@@ -166,7 +166,7 @@ def propose(ctx: EscrowContext, request) -> Proposal:
         with contextlib.nullcontext(checked_bundle(p.get("bundle"))) as m:
             if not m.loaded.ok:
                 raise EscrowRefusal("check_failed", f"the file has errors, nothing was proposed: {m.first_errors()}")
-            scenario = m.loaded.scenario
+            scenario = fresh_functions(m.loaded.scenario)  # shared by identical bundles (checked once)
             contract = scenario.contracts.get(name) if isinstance(name, str) else None
             if contract is None:
                 raise EscrowRefusal("no_contract", f"no contract {name!r} in {m.file.name}")
