@@ -10,6 +10,7 @@ Append inside the transaction of the state change the entry records.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -68,6 +69,7 @@ class AuditLog:
         self.key = key
         self.escrow_id = escrow_id(public_pem(key))
         self._genesis_done = False
+        self.observers: list = []  # called with every entry appended (before its transaction commits)
 
     def ensure_genesis(self) -> None:
         """Write the genesis entry of a new store (nothing when it has one, or is an older store)."""
@@ -106,6 +108,8 @@ class AuditLog:
         )
         crash_point("audit.append")
         self.store.audit_insert(entry)
+        for observe in self.observers:
+            observe(entry)
         # The head is signed once per transaction, just before it commits.
         self.store.before_commit(self._sign_head)
         return entry
@@ -146,7 +150,27 @@ def entry_valid(entry: AuditEntry, public_key: Ed25519PublicKey | str) -> bool:
         h = entry_hash(entry.seq, entry.ts, entry.kind, entry.actor, entry.contract, payload_text, entry.prev_hash)
     except (TypeError, ValueError):
         return False
-    return h == entry.hash and verify(_public(public_key), h.encode(), entry.signature)
+    if h != entry.hash:
+        return False
+    if isinstance(public_key, str) and isinstance(entry.signature, str):
+        return _signed(public_key, h, entry.signature)
+    return verify(_public(public_key), h.encode(), entry.signature)
+
+
+@functools.lru_cache(maxsize=65536)
+def _signed(public_key_pem: str, h: str, signature: str) -> bool:
+    """Whether `signature` is the escrow's signature of entry hash `h` (a pure function, so each
+    entry's signature is verified once per process however often the entry is read back)."""
+    try:
+        key = _key(public_key_pem)
+    except KeysError:
+        return False
+    return verify(key, h.encode(), signature)
+
+
+@functools.lru_cache(maxsize=64)
+def _key(pem: str) -> Ed25519PublicKey:
+    return load_public_key(pem)
 
 
 def public_key_sha256(pem: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import os
@@ -89,12 +90,18 @@ def sign(key: Ed25519PrivateKey, message: bytes) -> str:
 def verify(public_key: Ed25519PublicKey | str | bytes, message: bytes, signature: str) -> bool:
     """True when `signature` (base64) is a valid signature of `message` by `public_key`."""
     try:
-        pub = public_key if isinstance(public_key, Ed25519PublicKey) else load_public_key(public_key)
+        pub = public_key if isinstance(public_key, Ed25519PublicKey) else _parsed_public_key(public_key)
         raw = base64.b64decode(signature.encode() if isinstance(signature, str) else signature, validate=True)
         pub.verify(raw, message)
         return True
     except (InvalidSignature, KeysError, ValueError, TypeError, binascii.Error):
         return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_public_key(pem: str | bytes) -> Ed25519PublicKey:
+    """Parsed public keys (parsing a PEM costs about as much as verifying a signature)."""
+    return load_public_key(pem)
 
 
 def normalized_public_pem(pem: str | bytes) -> str:

@@ -8,7 +8,11 @@ execution later runs exactly the approved text whatever happens to the files on 
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -150,8 +154,69 @@ class Materialized:
         self.close()
 
 
+# Identical bundles are checked (and parsed) once: a proposer sends the same file for each of
+# its contracts. Keyed by the SHA-256 of the bundle's canonical JSON; a few kept (an evicted
+# one's folder is removed when its last user lets go of it: TemporaryDirectory's finalizer).
+CACHE_SIZE = 16
+_CHECKED: OrderedDict = OrderedDict()
+_SCENARIOS: OrderedDict = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _bundle_key(bundle: Any) -> str | None:
+    if not isinstance(bundle, dict):
+        return None
+    from ..keys import canonical_json
+
+    try:
+        return hashlib.sha256(canonical_json(bundle)).hexdigest()
+    except (TypeError, ValueError):
+        return None
+
+
+def _cached(cache: OrderedDict, key: str | None, make):
+    if key is None:
+        return make()
+    with _LOCK:
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+    value = make()
+    with _LOCK:
+        cache[key] = value
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    return value
+
+
+def checked_bundle(bundle: Any) -> Materialized:
+    """`Materialized(bundle)`, checked once per identical bundle (the caller must not close it).
+    The check reads only the bundle's own text (and the built-in signatures), so its outcome is
+    a function of the bundle."""
+    return _cached(_CHECKED, _bundle_key(bundle), lambda: Materialized(bundle))
+
+
 def bundle_scenario(bundle: dict) -> Scenario:
-    """The stored bundle as a Scenario, without touching the disk (modules from the bundle)."""
+    """The stored bundle as a Scenario, without touching the disk (modules from the bundle);
+    parsed once per identical bundle (callers only read it)."""
+    return fresh_functions(_cached(_SCENARIOS, _bundle_key(bundle), lambda: _bundle_scenario(bundle)))
+
+
+def fresh_functions(scenario: Scenario) -> Scenario:
+    """A shallow copy of a shared scenario whose function table resolves names afresh: a function's
+    source (a built-in's included) is found again, so an identity recomputed from it sees a
+    built-in that changed since (the parsed modules stay cached while their text is unchanged)."""
+    from datastation.contracts.functions import FunctionTable
+
+    ft = scenario.functions
+    out = copy.copy(scenario)
+    if ft is not None:
+        out.functions = FunctionTable(ft.module_paths, ft._symbols, ft._texts)
+    return out
+
+
+def _bundle_scenario(bundle: dict) -> Scenario:
     from datastation.dsl.parser import parse
 
     file = str(PurePosixPath(str(bundle.get("file") or "contract.dsc").replace("\\", "/")).name or "contract.dsc")

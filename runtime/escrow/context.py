@@ -8,12 +8,23 @@ the one wrapper every signed action runs through (`signed_action`).
 A signed action verifies the request (signature, nonce, timestamp window) inside the one
 transaction in which `body(agent)` changes the state; any `EscrowRefusal` rolls that
 transaction back and leaves a `refusal` audit entry (and nothing else).
+
+A request that does not authenticate (`Unauthenticated`: malformed, for another escrow or
+action, an unknown agent, a signature that does not verify against the key the log binds, a
+stale timestamp or a replayed nonce) is refused *without* an audit entry: anyone who can reach
+the escrow could otherwise grow its signed log without limit. Those refusals are counted in
+memory (`EscrowContext.unauthenticated`) and reported on stderr at most once per
+`NOTICE_SECONDS`, with counts per code and nothing of the requests.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
-from dataclasses import dataclass
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -31,6 +42,7 @@ from ..keys import (
 )
 from ..storage import Storage, codec_for
 from ..store import Store, StoreError, open_store, store_exists
+from .decisions import DecisionIndex
 
 T = TypeVar("T")
 
@@ -43,6 +55,37 @@ class EscrowRefusal(Exception):
         self.code = code
 
 
+class Unauthenticated(EscrowRefusal):
+    """A refusal of a request that no registered agent's key verifiably signed: not audited."""
+
+
+NOTICE_SECONDS = 60.0
+
+
+class RefusalCounter:
+    """Unauthenticated refusals counted in memory; one stderr line per `NOTICE_SECONDS` at most."""
+
+    def __init__(self, stream=None):
+        self.total: collections.Counter = collections.Counter()
+        self._since: collections.Counter = collections.Counter()
+        self._last = 0.0
+        self._lock = threading.Lock()
+        self.stream = stream
+
+    def count(self, code: str) -> None:
+        with self._lock:
+            self.total[code] += 1
+            self._since[code] += 1
+            now = time.monotonic()
+            if now - self._last < NOTICE_SECONDS:
+                return
+            self._last, since = now, self._since
+            self._since = collections.Counter()
+        codes = ", ".join(f"{c} {n}" for c, n in sorted(since.items()))
+        print(f"dsc escrow: {sum(since.values())} unauthenticated request(s) refused, not audited ({codes})",
+              file=self.stream or sys.stderr, flush=True)
+
+
 @dataclass
 class EscrowContext:
     config: Any
@@ -50,6 +93,11 @@ class EscrowContext:
     storage: Storage
     audit: AuditLog
     escrow_key: Ed25519PrivateKey
+    decisions: DecisionIndex = field(default_factory=DecisionIndex)  # see decisions.py
+    unauthenticated: RefusalCounter = field(default_factory=RefusalCounter)
+
+    def __post_init__(self):
+        self.audit.observers.append(self.decisions.observe)
 
     @functools.cached_property
     def escrow_public_pem(self) -> str:
@@ -78,6 +126,11 @@ class EscrowContext:
         self.audit.append("refusal", actor=actor, contract=contract,
                           payload={"action": action, "code": code, "reason": message, **payload})
         return EscrowRefusal(code, message)
+
+    def refuse_unauthenticated(self, exc: EscrowRefusal) -> EscrowRefusal:
+        """Count a refusal of an unauthenticated request (no audit entry); return it to raise."""
+        self.unauthenticated.count(exc.code)
+        return Unauthenticated(exc.code, str(exc))
 
     def close(self) -> None:
         self.store.close()
@@ -135,7 +188,7 @@ def authenticate(ctx: EscrowContext, request: SignedRequest, action: str) -> str
     try:
         return ctx.verify(request, action).name
     except AuthError as exc:
-        raise EscrowRefusal(exc.code, str(exc)) from None
+        raise Unauthenticated(exc.code, str(exc)) from None
 
 
 class _DryRun(Exception):
@@ -152,6 +205,8 @@ def preverify(ctx: EscrowContext, request: SignedRequest, action: str) -> str:
             raise _DryRun(agent)  # rolls the transaction (and the nonce) back
     except _DryRun as done:
         return str(done.args[0])
+    except Unauthenticated as exc:
+        raise ctx.refuse_unauthenticated(exc) from None
     except EscrowRefusal as exc:
         raise ctx.refuse(exc.code, str(exc), actor=claimed, action=action) from None
 
@@ -164,6 +219,8 @@ def signed_action(ctx: EscrowContext, request: SignedRequest, action: str, body:
     try:
         with ctx.store.transaction():
             return body(authenticate(ctx, request, action))
+    except Unauthenticated as exc:
+        raise ctx.refuse_unauthenticated(exc) from None
     except EscrowRefusal as exc:
         raise ctx.refuse(exc.code, str(exc), actor=claimed, action=action, contract=contract,
                          **refusal_payload) from None

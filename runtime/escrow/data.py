@@ -21,7 +21,7 @@ from ..storage import sha256_hex
 from ..store import DataRow, Store
 from ..data_schema import SchemaError, compare_schema, infer_schema, infer_schema_path, normalise_declared
 from .actions import DATA_ADD, DATA_REMOVE
-from .context import EscrowContext, EscrowRefusal, signed_action
+from .context import EscrowContext, EscrowRefusal, Unauthenticated, signed_action
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -73,8 +73,18 @@ def _add(ctx: EscrowContext, request: SignedRequest, h: str, size: int, infer, p
     try:
         owner, fmt, inferred, declared = _checked_contents(p, h, infer)
     except EscrowRefusal as exc:
-        ctx.refuse(exc.code, _AUDITED_REASON.get(exc.code, str(exc)), actor=request.agent, action=DATA_ADD,
-                   key=key if isinstance(key, str) else None)
+        # audited only for a request that authenticates (else `Unauthenticated` propagates, unaudited)
+        problem = exc
+
+        def refuse(agent: str):
+            raise EscrowRefusal(problem.code, _AUDITED_REASON.get(problem.code, str(problem)))
+
+        try:
+            signed_action(ctx, request, DATA_ADD, refuse, key=key if isinstance(key, str) else None)
+        except Unauthenticated:
+            raise
+        except EscrowRefusal:
+            pass
         raise EscrowRefusal(exc.code, str(exc)) from None
 
     row = DataRow(key=key, owner=owner, format=fmt, content_hash=h, size=size, inferred_schema=inferred,

@@ -62,6 +62,7 @@ from . import recovery
 from .actions import EXECUTE
 from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, signed_action
+from .decisions import Entry
 from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts
 from .lifecycle import attempt_of, contract_row
 
@@ -161,33 +162,84 @@ def _approval_valid(ctx, facts: ContractFacts, a) -> bool:
     return pem is not None and verify(_public_key(pem), approval_message(ctx.escrow_id, row.id), a.signature)
 
 
-def _verify_before_run(ctx, row, agent: str) -> tuple[Scenario, ContractFacts]:
+PROBE = None  # benchmarks: called with "verified" (request checked) and "decided" (verdict reached)
+
+
+def _refuse_running(name: str, status: str, released: bool) -> None:
     # Claimed or finished: refused on the status alone, before anything is derived or read.
-    if row.status == RUNNING:
-        raise EscrowRefusal("already_running", f"contract {row.name} is being executed: one execution only")
-    if row.status == EXECUTED or ctx.store.releases(contract_id=row.id):
-        raise EscrowRefusal("already_executed", f"contract {row.name} was already executed")
+    if status == RUNNING:
+        raise EscrowRefusal("already_running", f"contract {name} is being executed: one execution only")
+    if status == EXECUTED or released:
+        raise EscrowRefusal("already_executed", f"contract {name} was already executed")
+
+
+def _build_entry(ctx, cid: str, built: list) -> Entry:
+    """An index entry by the full derivation (`facts.py`, approvals re-verified); the facts are
+    kept in `built` for a run decided in the same call."""
+    row = contract_row(ctx, cid)
     facts = contract_facts(ctx, row)
-    may_run = agent in facts.recipients if facts.recipients else agent == facts.proposer
-    if not may_run:
-        who = ", ".join(facts.recipients) if facts.recipients else facts.proposer
-        raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {row.name}: only {who} may")
-    if row.status in ENDED_WITHOUT_RELEASE:
-        raise EscrowRefusal("closed", f"contract {row.name} already ran and ended {row.status}: propose it again")
-    for r in facts.recipients:  # a result goes (sealed, under no_trust) to the key the log binds to them
-        if agent_key(ctx, r) is None:
-            raise EscrowRefusal("unknown_agent", f"recipient {r} of contract {row.name} has no registered key "
-                                                 f"this escrow's log vouches for")
+    bits = rel.AgentBits(facts.source_agents)
+    unbound = next((r for r in facts.recipients if agent_key(ctx, r) is None), None)
     approvals = release_facts(ctx, row, facts)
-    verdict = rel.may_execute(approvals)
+    built.append(facts)
+    return Entry(name=row.name, proposer=facts.proposer, recipients=frozenset(facts.recipients),
+                 source_agents=facts.source_agents, bits=bits, required=approvals.required,
+                 approved=approvals.approved, unbound=unbound)
+
+
+_ENDED = frozenset(str(s.value) for s in ENDED_WITHOUT_RELEASE)  # plain strings: compared on every decision
+_BLOCKED = {"denied": rel.DENIED, "rejected": rel.REJECTED, "revoked": rel.REVOKED}
+
+
+def decide(ctx, cid, agent: str) -> ContractFacts | None:
+    """The release decision on an execute request by `agent` (already authenticated), from the
+    verified index (`decisions.py`): a refusal, or the go-ahead (with the facts when they were
+    derived in this very call, else None). The verdict is `contracts.release.may_execute` on the
+    entry's bitmasks and the contract's status."""
+    state = ctx.store.decision_state(cid) if isinstance(cid, str) else None
+    if state is None:
+        raise EscrowRefusal("no_contract", f"no contract with id {cid!r} in this escrow")
+    name, status, released, head = state
+    index = ctx.decisions
+    if head != index.head:
+        index.sync(ctx.store, head)
+    if status == "running" or status == "executed" or released:
+        _refuse_running(name, status, released)
+    built: list = []
+    e = index.entries.get(cid)
+    if e is None:
+        e = index.entry(cid, lambda: _build_entry(ctx, cid, built))
+    if not (agent in e.recipients if e.recipients else agent == e.proposer):
+        who = ", ".join(sorted(e.recipients)) if e.recipients else e.proposer
+        raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {e.name}: only {who} may")
+    if status in _ENDED:
+        raise EscrowRefusal("closed", f"contract {e.name} already ran and ended {status}: propose it again")
+    if e.unbound is not None:  # a result goes (sealed, under no_trust) to the key the log binds to them
+        raise EscrowRefusal("unknown_agent", f"recipient {e.unbound} of contract {e.name} has no registered key "
+                                             f"this escrow's log vouches for")
+    blocked = _BLOCKED.get(status)  # the order of `may_execute`: denied, rejected, revoked, awaiting
+    verdict = blocked or (rel.AWAITING if e.required & ~e.approved else rel.RELEASE)
     if verdict == rel.AWAITING:
-        missing = rel.AgentBits(facts.source_agents).names(approvals.required & ~approvals.approved)
-        raise EscrowRefusal("awaiting_approval", f"contract {row.name} still needs the approval of "
-                                                 f"{', '.join(missing)}")
+        raise EscrowRefusal("awaiting_approval", f"contract {e.name} still needs the approval of "
+                                                 f"{', '.join(e.missing())}")
     if verdict != rel.RELEASE:
-        raise EscrowRefusal(verdict.replace(" ", "_"), f"contract {row.name} is {row.status}: it cannot run")
-    if row.status != APPROVED:
-        raise EscrowRefusal("not_approved", f"contract {row.name} is {row.status}: it cannot run")
+        raise EscrowRefusal(verdict.replace(" ", "_"), f"contract {e.name} is {status}: it cannot run")
+    if status != "approved":
+        raise EscrowRefusal("not_approved", f"contract {e.name} is {status}: it cannot run")
+    return built[0] if built else None
+
+
+def _verify_before_run(ctx, cid, agent: str) -> tuple:
+    """(row, scenario, facts) of a contract the index decided may run; decided from an entry built
+    earlier, the facts are derived and checked again in full before anything runs."""
+    try:
+        facts = decide(ctx, cid, agent)
+    finally:
+        if PROBE is not None:
+            PROBE("decided")
+    row = contract_row(ctx, cid)
+    if facts is None:
+        facts = _check_in_full(ctx, row, agent)
     scenario = Scenario(program=ir.Program(decls=()), base_dir=BUNDLE_ROOT)
     # the agents a condition can name: the bare names of the contract that are registered agents
     contract = facts.contract
@@ -196,7 +248,22 @@ def _verify_before_run(ctx, row, agent: str) -> tuple[Scenario, ContractFacts]:
     names |= set(facts.source_agents) | set(facts.recipients)
     scenario.agents = {n: None for n in sorted(names) if ctx.store.get_agent(n) is not None}
     scenario.kept = {k: None for k in facts.inputs if "." not in k}
-    return scenario, facts
+    return row, scenario, facts
+
+
+def _check_in_full(ctx, row, agent: str) -> ContractFacts:
+    """The checks of the decision, from the stored proposal and the signed log again."""
+    _refuse_running(row.name, row.status, bool(ctx.store.releases(contract_id=row.id)))
+    facts = contract_facts(ctx, row)
+    may_run = agent in facts.recipients if facts.recipients else agent == facts.proposer
+    for r in facts.recipients:
+        if agent_key(ctx, r) is None:
+            may_run = False
+    approvals = release_facts(ctx, row, facts)
+    if not may_run or rel.may_execute(approvals) != rel.RELEASE or row.status != APPROVED:
+        raise EscrowRefusal("record_tampered", f"the records of contract {row.name} changed since they were "
+                                               f"verified: it cannot run")
+    return facts
 
 
 def _reporter(progress):
@@ -221,8 +288,9 @@ def execute(ctx, request, executor=None, progress=None) -> ExecutionReport:
     held: list[recovery.RunLock] = []
 
     def begin(agent: str):
-        row = contract_row(ctx, cid)
-        scenario, facts = _verify_before_run(ctx, row, agent)
+        if PROBE is not None:
+            PROBE("verified")
+        row, scenario, facts = _verify_before_run(ctx, cid, agent)
         lock = recovery.RunLock.try_acquire(ctx.config, row.id)
         if lock is None:
             raise EscrowRefusal("already_running", f"contract {row.name} is being executed: one execution only")

@@ -56,7 +56,14 @@ def register_invited(ctx: EscrowContext, request: SignedRequest) -> AgentRow:
         with ctx.store.transaction():
             return _register(ctx, request)
     except EscrowRefusal as exc:
+        if exc.code in UNAUTHENTICATED:  # nobody holding a valid invitation signed it: not audited
+            raise ctx.refuse_unauthenticated(exc) from None
         raise ctx.refuse(exc.code, str(exc), actor=claimed, action=REGISTER) from None
+
+
+# Refusals of a registration before its invitation is found valid (anyone can make a key and sign).
+UNAUTHENTICATED = frozenset({"malformed", "wrong_escrow", "bad_request", "bad_key", "bad_signature", "stale",
+                             "bad_invite"})
 
 
 def _register(ctx: EscrowContext, request: SignedRequest) -> AgentRow:

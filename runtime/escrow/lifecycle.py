@@ -12,6 +12,7 @@ so that execution later runs exactly the approved text, whatever happens to the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from datastation.contracts.status import ENDED_WITHOUT_RELEASE, MAY_RUN, OPEN, C
 from ..keys import approval_message, canonical_json, sign, verify
 from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
 from .actions import APPROVE, POLICY_APPLY, PROPOSE, REJECT, REVOKE
-from .bundle import Materialized, make_bundle
+from .bundle import Materialized, checked_bundle, fresh_functions, make_bundle
 from .context import EscrowContext, EscrowRefusal, signed_action
 from .facts import kept_origin
 
@@ -188,10 +189,10 @@ def propose(ctx: EscrowContext, request) -> Proposal:
     now = time.time()
 
     def body(agent: str) -> Proposal:
-        with Materialized(p.get("bundle")) as m:
+        with contextlib.nullcontext(checked_bundle(p.get("bundle"))) as m:
             if not m.loaded.ok:
                 raise EscrowRefusal("check_failed", f"the file has errors, nothing was proposed: {m.first_errors()}")
-            scenario = m.loaded.scenario
+            scenario = fresh_functions(m.loaded.scenario)  # shared by identical bundles (checked once)
             contract = scenario.contracts.get(name) if isinstance(name, str) else None
             if contract is None:
                 raise EscrowRefusal("no_contract", f"no contract {name!r} in {m.file.name}")
@@ -544,8 +545,4 @@ def status(ctx, cid: str) -> Status:
 
 def pending_for(ctx, agent: str) -> list[ContractRow]:
     """Open contracts waiting for `agent`'s approval."""
-    out = []
-    for row in ctx.store.list_contracts(status=PENDING):
-        if agent in row.source_agents and agent not in _approved_by(ctx, row.id):
-            out.append(row)
-    return out
+    return ctx.store.pending_for(agent)

@@ -4,6 +4,8 @@ dataflow graph (what the review page draws)."""
 
 from __future__ import annotations
 
+import copy
+
 from ..store import ContractRow, StoreError
 from .context import EscrowContext
 
@@ -26,7 +28,7 @@ def stored_summary(ctx: EscrowContext, row: ContractRow) -> dict:
     extra = []
     for owner in facts.source_agents:
         extra += rules_from_row(ctx.store.get_policy(owner))
-    scenario = facts.scenario
+    scenario = copy.copy(facts.scenario)  # the parsed bundle is shared (bundle.py): not changed here
     scenario.policies = {}  # policies registered in the escrow decide, not the ones written in the file
     s = summarize(scenario, facts.contract, extra_policies=extra, records=records)
     if s["identity"] != row.id:  # contract_facts recomputed it: only a bug gets here

@@ -213,6 +213,22 @@ class Store(abc.ABC):
     def swap_contract_status(self, contract_id: str, expected: str, status: str) -> bool:
         """Set `status` only if the contract's status is `expected` now (one atomic compare-and-set);
         True when it changed. How one execution claims a contract before any user code runs."""
+    def pending_for(self, agent: str) -> list[ContractRow]:
+        """Pending contracts among whose source agents `agent` is and that it has not approved, in
+        creation order (a backend answers from an index of source agents)."""
+        return [r for r in self.list_contracts(status=ContractStatus.PENDING)
+                if agent in r.source_agents and agent not in {a.agent for a in self.approvals(r.id)}]
+
+    def decision_state(self, contract_id: str) -> tuple[str, str, bool, tuple[int, str] | None] | None:
+        """(name, status, released to anyone, (seq, hash) of the audit head) of a contract, read
+        together (one statement where the backend can); None when there is no such contract.
+        What the escrow reads on every release decision (`escrow/decisions.py`)."""
+        row = self.get_contract(contract_id)
+        if row is None:
+            return None
+        head = self.audit_head()
+        return row.name, row.status, bool(self.releases(contract_id=contract_id)), head[:2] if head else None
+
     @abc.abstractmethod
     def contracts_using(self, data_key: str, statuses: tuple[str, ...] | None = OPEN_STATUSES) -> list[ContractRow]:
         """Contracts whose inputs include `data_key` (any status when `statuses` is None)."""

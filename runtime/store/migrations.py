@@ -155,11 +155,26 @@ def _v4_integrity(db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO settings (key, value) VALUES ('audit.genesis', 'pending')")
 
 
+def _v5_contract_owners(db: sqlite3.Connection) -> None:
+    """Who must approve each contract, indexed by agent (one agent's pending contracts without
+    reading every contract), filled from the contracts already stored."""
+    db.execute(
+        """CREATE TABLE contract_owners (
+            contract_id TEXT NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+            agent TEXT NOT NULL,
+            PRIMARY KEY (agent, contract_id))"""
+    )
+    for cid, agents in db.execute("SELECT id, source_agents FROM contracts").fetchall():
+        for agent in set(json.loads(agents or "[]")):
+            db.execute("INSERT INTO contract_owners (contract_id, agent) VALUES (?, ?)", (cid, agent))
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_core,
     _v2_state,
     _v3_sizes_meta_inputs,
     _v4_integrity,
+    _v5_contract_owners,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -186,11 +186,27 @@ def _v4_integrity(conn) -> None:
         conn.execute("INSERT INTO settings (key, value) VALUES ('audit.genesis', 'pending')")
 
 
+def _v5_contract_owners(conn) -> None:
+    """Who must approve each contract, indexed by agent (one agent's pending contracts without
+    reading every contract), filled from the contracts already stored."""
+    _run(
+        conn,
+        f"""CREATE TABLE contract_owners (
+            contract_id {C} NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+            agent {C} NOT NULL,
+            PRIMARY KEY (agent, contract_id))""",
+    )
+    for cid, agents in conn.execute("SELECT id, source_agents FROM contracts").fetchall():
+        for agent in sorted(set(json.loads(agents or "[]"))):
+            conn.execute("INSERT INTO contract_owners (contract_id, agent) VALUES (%s, %s)", (cid, agent))
+
+
 MIGRATIONS: list[Callable] = [
     _v1_core,
     _v2_state,
     _v3_sizes_meta_inputs,
     _v4_integrity,
+    _v5_contract_owners,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -187,6 +187,10 @@ class SQLStore(Store):
             if keys:
                 self._write_many("put_contract", "INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)",
                                  [(row.id, key) for key in keys])
+            owners = sorted(set(row.source_agents))
+            if owners:
+                self._write_many("put_contract", "INSERT INTO contract_owners (contract_id, agent) VALUES (?, ?)",
+                                 [(row.id, agent) for agent in owners])
 
     def get_contract(self, contract_id: str) -> ContractRow | None:
         r = self._one(self._CONTRACT + " WHERE id = ?", (contract_id,))
@@ -235,6 +239,24 @@ class SQLStore(Store):
             (status, time.time(), contract_id, expected),
         )
         return n == 1
+
+    def pending_for(self, agent: str) -> list[ContractRow]:
+        sql = (self._CONTRACT + " WHERE status = ? AND id IN (SELECT contract_id FROM contract_owners WHERE agent = ?)"
+               " AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.contract_id = contracts.id AND a.agent = ?)"
+               " ORDER BY created, id")
+        rows = [self._contract(r) for r in self._all(sql, ("pending", agent, agent))]
+        return [r for r in rows if agent in r.source_agents]  # the row's own list decides, as before
+
+    _DECISION = (
+        "SELECT c.name, c.status, EXISTS (SELECT 1 FROM releases r WHERE r.contract_id = c.id), h.seq, h.hash"
+        " FROM contracts c LEFT JOIN audit_head h ON h.id = 1 WHERE c.id = ?"
+    )
+
+    def decision_state(self, contract_id: str):
+        r = self._one(self._DECISION, (contract_id,))
+        if r is None:
+            return None
+        return r[0], r[1], bool(r[2]), (int(r[3]), r[4]) if r[3] is not None else None
 
     def contracts_using(self, data_key: str, statuses: tuple[str, ...] | None = OPEN_STATUSES) -> list[ContractRow]:
         sql = self._CONTRACT + " WHERE id IN (SELECT contract_id FROM contract_inputs WHERE data_key = ?)"

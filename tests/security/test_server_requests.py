@@ -239,3 +239,44 @@ def test_an_invitation_registers_only_its_agent_and_only_the_key_that_signs(worl
 def test_errors_are_json_with_a_code(world):
     assert code_of(httpx.get(world.url + "/v1/nothing-here")) == (404, "not_found")
     assert code_of(httpx.get(world.url + "/v1/contracts/list")) == (405, "method_not_allowed")
+
+
+# ------------------------------------------------------------------ the signed log cannot be flooded
+
+
+def _audit_count(world) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{world.served.root / 'escrow' / 'escrow.db'}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_unauthenticated_requests_do_not_grow_the_audit_log(world):
+    """Anyone who reaches the server can send requests; only an agent's verified request may leave a
+    trace in the signed log (else the log grows without limit). Refusals are counted, and the
+    server's stderr reports them (rate-limited) without anything from the requests."""
+    marker = "mallorymarker"
+    before = _audit_count(world)
+    outsider = generate_key()
+    reg = {"token": "dsc-invite-" + marker, "public_key": public_pem(outsider), "display": marker}
+    for i in range(60):
+        forged = world.signed(world.alice, "read.contracts", {"note": marker})
+        forged.envelope["params"]["note"] = marker + str(i)  # changed after signing
+        assert code_of(world.post("/v1/contracts/list", forged.to_json()))[1] == "bad_signature"
+        ghost = make_request(marker, outsider, "contract.execute", {"contract": world.count_a}, escrow=world.escrow_id)
+        assert code_of(world.post("/v1/contracts/execute", ghost.to_json()))[1] == "unknown_agent"
+        other = world.signed(world.alice, "contract.approve", {"contract": world.count_b, "signature": "x"},
+                             escrow="escrow-" + "1" * 24)
+        assert code_of(world.post("/v1/contracts/approve", other.to_json()))[1] == "wrong_escrow"
+        bad_invite = make_request("mallory", outsider, "agent.register", reg, escrow=world.escrow_id)
+        assert code_of(world.post("/v1/agents/register", bad_invite.to_json()))[1] == "bad_invite"
+    assert _audit_count(world) == before
+    # a registered agent's verified request that is refused is still audited
+    refused("not_party", world.carol.status, world.count_a)
+    assert _audit_count(world) == before + 1
+    log = world.served.log_text()
+    assert "unauthenticated request(s) refused, not audited" in log
+    assert marker not in log

@@ -1,5 +1,7 @@
-"""The authorization matrix: every lifecycle action by a wrong agent (or with a wrong signature)
-is refused with a stable code and leaves no trace but one `refusal` audit entry."""
+"""The authorization matrix: every lifecycle action by a wrong agent is refused with a stable code
+and leaves no trace but one `refusal` audit entry; a request that does not authenticate (wrong
+signature, unknown agent, replay, other action) is refused and leaves no trace at all in the log
+(counted in memory only: anyone could otherwise grow the signed log)."""
 
 import pytest
 
@@ -32,6 +34,19 @@ def refused(world, code, action):
     entries = list(world.store.audit_entries())
     assert len(entries) == n + 1 and entries[-1].kind == "refusal"
     assert entries[-1].payload["code"] == code
+    return exc.value
+
+
+def refused_unaudited(world, code, action):
+    """Run `action()`; refused with `code`, changing nothing, not even the audit log."""
+    before, n = snapshot(world.store), world.store.audit_count()
+    counted = world.escrow.ctx.unauthenticated.total[code]
+    with pytest.raises(EscrowRefusal) as exc:
+        action()
+    assert exc.value.code == code, str(exc.value)
+    assert str(exc.value)
+    assert snapshot(world.store) == before and world.store.audit_count() == n
+    assert world.escrow.ctx.unauthenticated.total[code] == counted + 1
     return exc.value
 
 
@@ -91,13 +106,13 @@ def test_cannot_approve_twice(world, joint):
 def test_forged_signature(world, joint):
     outsider = generate_key()
     params = {"contract": joint.id, "signature": "AAAA"}
-    refused(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", outsider, APPROVE, params, escrow=world.escrow.ctx.escrow_id)))
+    refused_unaudited(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", outsider, APPROVE, params, escrow=world.escrow.ctx.escrow_id)))
 
 
 def test_wrong_key_signature(world, joint):
     bank1_key = world.escrow._key("bank1")  # bank1's key, claiming to be bank2
     params = world.escrow.approval_params("bank1", joint.id)
-    refused(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", bank1_key, APPROVE, params, escrow=world.escrow.ctx.escrow_id)))
+    refused_unaudited(world, "bad_signature", lambda: world.escrow.approve(make_request("bank2", bank1_key, APPROVE, params, escrow=world.escrow.ctx.escrow_id)))
 
 
 def test_approval_signed_with_another_agents_key(world, joint):
@@ -107,25 +122,25 @@ def test_approval_signed_with_another_agents_key(world, joint):
 
 def test_unknown_agent(world, joint):
     key = generate_key()
-    refused(world, "unknown_agent", lambda: world.escrow.execute(make_request("mallory", key, EXECUTE, {"contract": joint.id}, escrow=world.escrow.ctx.escrow_id)))
+    refused_unaudited(world, "unknown_agent", lambda: world.escrow.execute(make_request("mallory", key, EXECUTE, {"contract": joint.id}, escrow=world.escrow.ctx.escrow_id)))
 
 
 def test_replayed_request(world, joint):
     req = world.escrow.sign_as("bank2", APPROVE, world.escrow.approval_params("bank2", joint.id))
     world.escrow.approve(req)
-    refused(world, "replay", lambda: world.escrow.approve(req))
+    refused_unaudited(world, "replay", lambda: world.escrow.approve(req))
 
 
 def test_request_signed_for_another_action(world, joint):
     approved(world, joint)
     req = world.escrow.sign_as("bank1", REVOKE, {"contract": joint.id})
-    refused(world, "wrong_action", lambda: world.escrow.execute(req))
+    refused_unaudited(world, "wrong_action", lambda: world.escrow.execute(req))
 
 
 def test_tampered_request_params(world, joint):
     req = world.escrow.sign_as("bank2", REJECT, {"contract": joint.id, "reason": "no"})
     req.envelope["params"]["reason"] = "changed after signing"
-    refused(world, "bad_signature", lambda: world.escrow.reject(req))
+    refused_unaudited(world, "bad_signature", lambda: world.escrow.reject(req))
 
 
 # ---------------------------------------------------------------- approvals bound to content

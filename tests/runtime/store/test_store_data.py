@@ -115,8 +115,6 @@ def test_shared_contents_survive_removal(ctx):
     (lambda ctx: add(ctx, "bank1.../x", CSV), "bad_key"),
     (lambda ctx: add_data(ctx, sign_request_as(ctx, "bank1", "data.add",
                                                data_add_params("bank1.t", "csv", CSV)), b"x\n9\n"), "content_mismatch"),
-    (lambda ctx: add_data(ctx, sign_request_as(ctx, "bank1", "data.remove",
-                                               data_add_params("bank1.t", "csv", CSV)), CSV), "wrong_action"),
     (lambda ctx: remove_data(ctx, sign_request_as(ctx, "bank1", "data.remove", {"key": "bank1.none"})), "no_data"),
 ])
 def test_refusals_leave_only_an_audit_entry(ctx, attempt, code):
@@ -126,6 +124,19 @@ def test_refusals_leave_only_an_audit_entry(ctx, attempt, code):
     last = list(ctx.store.audit_entries())[-1]
     assert (last.kind, last.payload["code"]) == ("refusal", code)
     assert ctx.storage.all_objects() == set()
+
+
+def test_unauthenticated_refusals_leave_no_audit_entry(ctx):
+    n = ctx.store.audit_count()
+    wrong_action = sign_request_as(ctx, "bank1", "data.remove", data_add_params("bank1.t", "csv", CSV))
+    assert refusal(lambda: add_data(ctx, wrong_action, CSV)) == "wrong_action"
+    from datastation.runtime.keys import generate_key
+
+    forged = make_request("bank1", generate_key(), "data.add", data_add_params("bank1.t", "csv", CSV),
+                          escrow=ctx.escrow_id)
+    assert refusal(lambda: add_data(ctx, forged, b"not what was signed")) == "bad_signature"  # not content_mismatch
+    assert ctx.store.audit_count() == n and ctx.storage.all_objects() == set()
+    assert ctx.unauthenticated.total["wrong_action"] == 1 and ctx.unauthenticated.total["bad_signature"] == 1
 
 
 def test_forged_request(ctx):

@@ -30,7 +30,8 @@ SEED = {
 }
 
 TABLES = {"agents", "data", "contracts", "approvals", "rejections", "policies", "executions", "releases",
-          "audit", "kept", "app_state", "nonces", "audit_head", "contract_inputs", "schema_version", "settings"}
+          "audit", "kept", "app_state", "nonces", "audit_head", "contract_inputs", "schema_version", "settings",
+          "contract_owners"}
 
 
 def _tables(path):
@@ -121,3 +122,21 @@ def test_not_a_database(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open"):
         SQLiteStore(path)
+
+
+def test_v5_indexes_the_source_agents_of_stored_contracts(tmp_path):
+    path = tmp_path / "v4.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for version in (1, 2, 3):
+        migrations.migrate(db, target=version)
+        for stmt in SEED[version]:
+            db.execute(stmt)
+    migrations.migrate(db, target=4)
+    db.execute("INSERT INTO contracts (id, name, canonical, proposer, status, source_agents, created, updated)"
+               " VALUES ('c2', 'other', '{}', 'bank1', 'pending', '[\"bank1\",\"bank2\"]', 3.0, 3.0)")
+    db.close()
+    store = SQLiteStore(path)
+    assert [r.id for r in store.pending_for("bank2")] == ["c2"]
+    assert [r.id for r in store.pending_for("bank1")] == ["c2"]  # c1: bank1 approved it
+    assert store.pending_for("nobody") == []
+    store.close()

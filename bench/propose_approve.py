@@ -1,0 +1,120 @@
+"""Propose + approve throughput through the Python API (the `Escrow` facade, as `tests/harness.py`
+World uses it), and the listing of one agent's pending contracts.
+
+    python bench/propose_approve.py [--contracts 2000] [--per-bundle 100] [--agents 10] [--runs 5]
+                                    [--dir /tmp] [--profile]
+
+Each contract is `contract cJ { by aP  compute rows(aS.t)  to aR }` in a generated .dsc file
+of `per-bundle` contracts (a proposer sends the same file for each of its contracts, as
+`dsc propose FILE NAME` does); every contract is proposed by its proposer (signed request),
+then approved by its one source agent (signed approval signature in a signed request). Timed:
+the loop of propose + approve, client signing included, on a fresh escrow (SQLite, the
+default `synchronous: FULL`) per run. Then `pending_for` of one agent (the server's
+`read.contracts {pending: true}` body) is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+def scenario(agents: int, start: int, count: int) -> str:
+    lines = [f"agent a{i}" for i in range(agents)]
+    lines += [f'data a{i}.t csv "a{i}.csv"' for i in range(agents)]
+    for j in range(start, start + count):
+        p, s, r = j % agents, (j * 7 + 1) % agents, (j * 3 + 2) % agents
+        lines.append(f"contract c{j} {{\n  by a{p}\n  compute rows(a{s}.t)\n  to a{r}\n}}")
+    return "\n".join(lines) + "\n"
+
+
+def contract_parts(j: int, agents: int) -> tuple[str, str]:
+    """(proposer, source agent) of contract cJ."""
+    return f"a{j % agents}", f"a{(j * 7 + 1) % agents}"
+
+
+def build(root: Path, agents: int, n: int, per_bundle: int, *, config=None):
+    """A World with `agents` agents and their data, and the bundles of `n` contracts."""
+    from harness import World
+
+    from datastation.runtime.escrow import make_bundle
+
+    w = World(root, config=config)
+    w.agent(*[f"a{i}" for i in range(agents)])
+    for i in range(agents):
+        w.data(f"a{i}.t", b"x,y\n1,2\n3,4\n")
+    bundles = []
+    for b, start in enumerate(range(0, n, per_bundle)):
+        f = root / f"b{b}.dsc"
+        f.write_text(scenario(agents, start, min(per_bundle, n - start)))
+        bundles.append((start, min(per_bundle, n - start), make_bundle(f)))
+    return w, bundles
+
+
+def propose_approve_all(w, bundles, agents: int) -> list[str]:
+    from datastation.runtime.escrow import APPROVE, PROPOSE, propose_params
+
+    e = w.escrow
+    ids = []
+    for start, count, bundle in bundles:
+        for j in range(start, start + count):
+            proposer, source = contract_parts(j, agents)
+            row = e.propose(e.sign_as(proposer, PROPOSE, propose_params(bundle, f"c{j}"))).row
+            e.approve(e.sign_as(source, APPROVE, e.approval_params(source, row.id)))
+            ids.append(row.id)
+    return ids
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--contracts", type=int, default=2000)
+    ap.add_argument("--per-bundle", type=int, default=100)
+    ap.add_argument("--agents", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--dir", default=None)
+    ap.add_argument("--profile", action="store_true")
+    a = ap.parse_args(argv)
+
+    rates, listings = [], []
+    for run in range(a.runs):
+        with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
+            w, bundles = build(Path(tmp), a.agents, a.contracts, a.per_bundle)
+            try:
+                if a.profile and run == 0:
+                    import cProfile
+                    import pstats
+
+                    prof = cProfile.Profile()
+                    prof.enable()
+                t = time.perf_counter()
+                propose_approve_all(w, bundles, a.agents)
+                dt = time.perf_counter() - t
+                if a.profile and run == 0:
+                    prof.disable()
+                    pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+                rates.append(a.contracts / dt)
+                t = time.perf_counter()
+                from datastation.runtime.escrow.lifecycle import pending_for
+
+                pending_for(w.escrow.ctx, "a3")
+                listings.append((time.perf_counter() - t) * 1000)
+            finally:
+                w.close()
+        print(f"run {run + 1}: {rates[-1]:,.0f} contracts/s (propose + approve), pending_for {listings[-1]:.2f} ms",
+              flush=True)
+    print(f"propose+approve, {a.contracts:,} contracts in bundles of {a.per_bundle}: median {statistics.median(rates):,.0f}"
+          f"/s  best {max(rates):,.0f}/s  (runs: {', '.join(f'{r:,.0f}' for r in rates)})")
+    print(f"pending_for one agent at {a.contracts:,} contracts: median {statistics.median(listings):.2f} ms  "
+          f"best {min(listings):.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
