@@ -40,7 +40,9 @@ class Located:
 
     @property
     def exists(self) -> bool:
-        return Path(self.config.store.path).exists()
+        from .store import store_exists  # SQLite: its file; PostgreSQL: its migrated schema
+
+        return store_exists(self.config)
 
 
 def locate(escrow: str | None = None, config: str | None = None, *, cwd: str | os.PathLike | None = None,

@@ -91,6 +91,7 @@ class Scenario:
                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def setup(self) -> None:
+        assert self("init").returncode == 0  # every command but `dsc init` needs an escrow made by it
         for a in ("alice", "bob"):
             assert self("agent", "create", a, "--no-passphrase").returncode == 0
         r = self("data", "add", "alice.nums", "nums.csv", "--as", "alice")
