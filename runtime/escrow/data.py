@@ -103,8 +103,8 @@ def _add(ctx: EscrowContext, request: SignedRequest, h: str, size: int, infer, p
         ctx.store.put_data(row)
         ctx.audit.append(
             "data_replace" if old else "data_add", actor=agent,
-            payload={"key": key, "owner": owner, "format": fmt, "content_hash": h, "size": size,
-                     "schema": inferred, **({"previous_hash": old.content_hash} if old else {})},
+            payload={"key": key, "owner": owner, "format": fmt, "content_mac": ctx.mac(h), "size": size,
+                     "schema": inferred, **({"previous_mac": ctx.mac(old.content_hash)} if old else {})},
         )
         return old
 
@@ -163,7 +163,7 @@ def remove_data(ctx: EscrowContext, request: SignedRequest) -> DataRow:
         _refuse_if_used(ctx, key, "remove")
         ctx.store.remove_data(key)
         ctx.audit.append("data_remove", actor=agent,
-                         payload={"key": key, "owner": row.owner, "content_hash": row.content_hash})
+                         payload={"key": key, "owner": row.owner, "content_mac": ctx.mac(row.content_hash)})
         return row
 
     row = signed_action(ctx, request, DATA_REMOVE, body, key=key)

@@ -235,7 +235,7 @@ def bound_original(ctx, key: str) -> DataRow:
         raise EscrowRefusal("no_data", f"data element {key} is not in this escrow")
     last = _last_valid(ctx, ctx.store.audit_find(DATA_KINDS, field="key", value=key))
     if (d.derived or d.owner != owner_of(key) or last is None or last.kind == "data_remove"
-            or last.payload.get("owner") != d.owner or last.payload.get("content_hash") != d.content_hash):
+            or last.payload.get("owner") != d.owner or not ctx.mac_matches(last.payload, "content", d.content_hash)):
         raise EscrowRefusal("data_tampered", f"data element {key} is not what its owner registered (its record "
                                              f"does not match the audit log)")
     return d
@@ -259,7 +259,7 @@ def kept_origin(ctx, name: str, *, need_data: bool = True, _seen: frozenset = fr
     kf = contract_facts(ctx, keeper, strict=False, need_data=False, bind_data=False, _seen=_seen)
     entries = [e for e in ctx.store.audit_find(("kept",), contract=keeper.id) if e.payload.get("name") == name]
     last = _last_valid(ctx, entries)
-    if (kf.kept_as != name or last is None or last.payload.get("content_hash") != d.content_hash
+    if (kf.kept_as != name or last is None or not ctx.mac_matches(last.payload, "content", d.content_hash)
             or sorted(last.payload.get("provenance") or []) != list(kf.source_data)
             or sorted(d.provenance) != list(kf.source_data)):
         raise tampered

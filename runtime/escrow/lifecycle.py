@@ -498,6 +498,7 @@ class Status:
     missing: list[str]
     releases: list
     executions: list
+    release_macs: dict = field(default_factory=dict)  # recipient -> keyed digest of its release
 
     def to_json(self) -> dict:
         r = self.row
@@ -514,7 +515,10 @@ class Status:
             "rejections": [{"agent": x.agent, "reason": x.reason, "via_policy": x.via_policy} for x in self.rejections],
             "executions": [{"id": e.id, "number": i, "attempt": execution_attempt(e), "status": e.status,
                             "actor": e.actor, "detail": e.detail} for i, e in enumerate(self.executions, start=1)],
-            "releases": [{"recipient": x.recipient, "path": x.path, "content_hash": x.content_hash} for x in self.releases],
+            # a keyed digest (`EscrowContext.mac`), never the plaintext sha256 a non-recipient could
+            # test guesses of a small result against
+            "releases": [{"recipient": x.recipient, "path": x.path, "content_mac": self.release_macs.get(x.recipient)}
+                         for x in self.releases],
             "attempt": attempt_of(r),
             "attempts": attempts(r),
         }
@@ -539,8 +543,9 @@ def status(ctx, cid: str) -> Status:
     row = contract_row(ctx, cid)
     approvals = ctx.store.approvals(row.id)
     got = {a.agent for a in approvals}
+    releases = ctx.store.releases(contract_id=row.id)
     return Status(row, approvals, ctx.store.rejections(row.id), [a for a in row.source_agents if a not in got],
-                  ctx.store.releases(contract_id=row.id), ctx.store.executions(row.id))
+                  releases, ctx.store.executions(row.id), {x.recipient: ctx.mac(x.content_hash) for x in releases})
 
 
 def pending_for(ctx, agent: str) -> list[ContractRow]:
