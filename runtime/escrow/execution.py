@@ -159,10 +159,7 @@ def _approval_valid(ctx, facts: ContractFacts, a) -> bool:
         rules = bound_policy(ctx, a.agent)
         if rules is None:  # the policies table no longer holds what the owner applied
             return False
-        called = pol.facts_for(facts.scenario, facts.contract)  # identities in the approved bundle
-        decided = pol.ContractFacts(functions=called.functions, data=frozenset(facts.source_data),
-                                    to=frozenset(facts.recipients))
-        return pol.decide(a.agent, rules, decided).effect == pol.ALLOW
+        return pol.decide(a.agent, rules, facts.policy_facts()).effect == pol.ALLOW
     pem = agent_key(ctx, a.agent)
     return pem is not None and verify(_public_key(pem), approval_message(ctx.escrow_id, row.id), a.signature)
 

@@ -60,10 +60,15 @@ def rules_from_row(row: PolicyRow | None) -> list[pol.PolicyRule]:
     return [] if row is None else pol.rules_from_json(row.owner, row.rules)
 
 
-def policy_facts(row: ContractRow) -> pol.ContractFacts:
+def policy_facts(ctx, row: ContractRow) -> pol.ContractFacts:
     """What standing policies look at in a stored contract: the identity of every function it
-    calls (as recorded at proposal and bound into its identity), its source data, its recipients."""
-    return pol.facts_from_record(row.meta.get("functions", {}), row.meta.get("source_data", []), row.recipients)
+    calls (as recorded at proposal and bound into its identity) and of every function in the
+    provenance of its kept inputs (`facts.provenance_functions`), its source data, its recipients."""
+    from .facts import provenance_functions
+
+    f = pol.facts_from_record(row.meta.get("functions", {}), row.meta.get("source_data", []), row.recipients)
+    chain = provenance_functions(ctx, row.inputs)
+    return pol.ContractFacts(functions=f.functions | chain, data=f.data, to=f.to) if chain else f
 
 
 def _policy_label(rule: pol.PolicyRule) -> str:
@@ -136,7 +141,7 @@ class Decided:
 
 def _apply_policy(ctx, row: ContractRow, owner: str, rules: list[pol.PolicyRule], now: float) -> Decided:
     """Apply `owner`'s standing rules to an open contract (inside the caller's transaction)."""
-    d = pol.decide(owner, rules, policy_facts(row))
+    d = pol.decide(owner, rules, policy_facts(ctx, row))
     existing = _approved_by(ctx, row.id).get(owner)
     label = _policy_label(d.rule) if d.rule else None
     if d.effect == pol.DENY:
