@@ -94,6 +94,11 @@ def _add(ctx: EscrowContext, request: SignedRequest, h: str, size: int, infer, p
         if agent != owner:
             raise EscrowRefusal("not_owner", f"only {owner} may add or replace {key} (request signed by {agent})")
         old = ctx.store.get_data(key)
+        if old is None:
+            twin = next((d.key for d in ctx.store.list_data() if d.key.casefold() == key.casefold()), None)
+            if twin is not None:
+                raise EscrowRefusal("name_confusable", f"data element {key} differs from {twin} only in case: "
+                                                       f"choose another name")
         if old is not None:
             if not p.get("replace"):
                 raise EscrowRefusal("data_exists", f"{key} is already registered; pass --replace to replace it")

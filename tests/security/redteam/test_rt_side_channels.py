@@ -107,15 +107,15 @@ def test_app_state_size_does_not_reach_a_non_recipient(tmp_path):
     assert not differs, _diff(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (low, by design of error reports): the line of a user "
-                   "function's failure is chosen by the data: log2(lines) bits per run")
+@pytest.mark.xfail(strict=True, reason="ACCEPTED RESIDUAL (H6, docs/security.md 'Residual channels'): the line "
+                   "of a user function's failure is chosen by the data: at most log2(lines) bits per run, both modes")
 def test_the_failing_line_does_not_depend_on_the_data(tmp_path):
     differs, a, b = _differs(tmp_path, "c_line")
     assert not differs, _diff(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (low, by design of error reports): the exception type is chosen "
-                   "by the data: log2(number of built-in exception types) bits per run")
+@pytest.mark.xfail(strict=True, reason="ACCEPTED RESIDUAL (H6, docs/security.md 'Residual channels'): the "
+                   "exception type is chosen by the data: at most log2(built-in exception types) bits per run, both modes")
 def test_the_exception_type_does_not_depend_on_the_data(tmp_path):
     differs, a, b = _differs(tmp_path, "c_type")
     assert not differs, _diff(a, b)
