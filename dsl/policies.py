@@ -14,9 +14,12 @@ A contract presents three facts:
 
 * **F**: every function it calls, each as a `FunctionId`: its `compute`/`keep` call, every call
   nested in that call's arguments, and every call in its `require` and `ensure` conditions;
+  and, for every kept result it reads, every function of that result's provenance (the
+  functions the contract that keeps it calls, and theirs for the kept results *it* reads, and
+  so on): a policy judges the whole chain that made what it releases, not its last step;
 * **D**: the original data elements of the owner that it uses, in its computation or its
   conditions (kept results expanded through their provenance);
-* **T**: its recipients.
+* **T**: its recipients (none for a contract that only keeps its result).
 
 The owner's decision:
 
@@ -30,7 +33,10 @@ The owner's decision:
   decides by hand. A contract that uses none of the owner's data, or calls no function, gets
   no decision.
 
-Omitted `on` means every data element of the owner; omitted `to` means any recipient. Rules
+Omitted `on` means every data element of the owner; omitted `to` means any recipient. A
+contract with no recipient (it only keeps its result) is covered by an allow whose `to` is
+omitted or says `any`, never by `to AGENT`: a rule about who may receive a result does not
+speak for a result kept for later contracts. Rules
 only ever speak for the data of the policy's owner. A name that resolved to nothing (refused
 when a policy is applied, DSC064 in `dsc check`) names and excepts nothing.
 
@@ -131,6 +137,11 @@ def to_any(rule: ir.Rule, to: Iterable[str]) -> bool:
 
 
 def to_all(rule: ir.Rule, to: Iterable[str]) -> bool:
+    """Every recipient matches the rule's `to`. A contract with no recipient (it only keeps its
+    result) matches a `to` list only when that list says `any` (or `*`)."""
+    to = list(to)
+    if rule.to and not to:
+        return any(p.is_wildcard for p in rule.to)
     return not rule.to or all(any(p.matches(a) for p in rule.to) for a in to)
 
 
@@ -208,8 +219,18 @@ def called_names(symbols, contract: ir.Contract) -> list[str]:
 def facts_of(symbols, contract: ir.Contract) -> ContractFacts:
     """The policy facts of a contract, from the checker's `Symbols`."""
     view = _view(symbols)
+    names = dict.fromkeys(called_names(symbols, contract))
+    seen, todo = {id(contract)}, [contract]
+    while todo:  # the provenance chain: contracts keeping the kept results read, transitively
+        c = todo.pop()
+        for key in (*symbols.contract_inputs(c), *symbols.condition_inputs(c)):
+            keeper = symbols.kept.get(key) if key not in symbols.data else None
+            if keeper is not None and id(keeper) not in seen:
+                seen.add(id(keeper))
+                todo.append(keeper)
+                names.update(dict.fromkeys(called_names(symbols, keeper)))
     return ContractFacts(
-        functions=frozenset(view.called(n) for n in called_names(symbols, contract)),
+        functions=frozenset(view.called(n) for n in names),
         data=frozenset(symbols.source_data(contract)),
         to=frozenset(t.name for t in contract.to),
     )

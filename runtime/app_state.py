@@ -116,19 +116,24 @@ class AppState:
         """Forget this run's writes (nothing was released)."""
         self.pending.clear()
 
-    def commit(self, store, audit=None, actor: str | None = None, contract: str | None = None) -> list[str]:
-        """Write the pending values (inside the caller's transaction) and record each one."""
-        written = []
+    def commit(self, store, audit=None, actor: str | None = None, contract: str | None = None,
+               mac=None) -> list[str]:
+        """Write the pending values (inside the caller's transaction) and record them in one entry.
+
+        The entry says neither a value, nor a key, nor a size, nor how many keys were written, nor
+        a plain hash a small value could be found from: only the scope and a keyed digest (`mac`,
+        the escrow's `EscrowContext.mac`) of everything written, which the escrow can check."""
+        written, forms = [], hashlib.sha256()
         for key, text in sorted(self.pending.items()):
             stored = self._stored(key, text)
             store.set_state(self.scope, key, stored)
-            if audit is not None:
-                # neither the value, nor its key, nor a hash a small value could be found from
-                form = json.dumps(stored, sort_keys=True, separators=(",", ":"))
-                audit.append("app_state", actor=actor, contract=contract,
-                             payload={"scope": self.scope, "bytes": len(text),
-                                      "stored_sha256": hashlib.sha256(form.encode()).hexdigest()})
+            form = json.dumps([key, stored], sort_keys=True, separators=(",", ":"))
+            forms.update(hashlib.sha256(form.encode()).digest())
             written.append(key)
+        if audit is not None and written:
+            digest = forms.hexdigest()
+            audit.append("app_state", actor=actor, contract=contract,
+                         payload={"scope": self.scope, "state_mac": mac(digest) if mac else None})
         self.pending.clear()
         return written
 

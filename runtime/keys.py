@@ -18,6 +18,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -146,6 +147,21 @@ def load_or_create_escrow_key(path: Path) -> Ed25519PrivateKey:
         except KeysError:
             pass  # created concurrently by another process: load theirs
     return load_private_key_file(path, None, what="escrow key")
+
+
+def digest_key(escrow_key: Ed25519PrivateKey) -> bytes:
+    """The escrow's secret for keyed digests (`keyed_digest`), derived from its signing key: held
+    exactly like that key (mode 0600, the escrow's process only), never written anywhere else."""
+    raw = escrow_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                   serialization.NoEncryption())
+    return hmac.new(raw, b"datastation-digest-key:v1", hashlib.sha256).digest()
+
+
+def keyed_digest(key: bytes, sha256_hex: str) -> str:
+    """A commitment to contents whose plaintext sha256 is `sha256_hex`, keyed with the escrow's
+    secret: whoever lacks the key cannot test a guess of the contents against it (a small result
+    or data file is not brute-forced from the audit log), and the escrow can check it."""
+    return hmac.new(key, b"datastation-content:v1:" + sha256_hex.encode(), hashlib.sha256).hexdigest()
 
 
 def publish_public_key(path: Path, pem: str) -> None:

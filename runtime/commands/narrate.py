@@ -40,10 +40,7 @@ def report_lines(rep, values: bool = True) -> list[str]:
         if rep.kept:
             out.append(f"[green]kept[/] in the escrow as {e(rep.kept)} (a derived data element, released to nobody)")
     elif rep.status == "short_circuit":
-        if rep.forbidden_key:
-            what = f"the function read {e(rep.forbidden_key)}, which the contract does not allow"
-        else:
-            what = f"{e(rep.blocked or 'an access outside the contract refused')} by the escrow"
+        what = f"{e(rep.blocked or 'an access outside the contract refused')} by the escrow"
         out.append(f"[red]short-circuit[/]: {what}; it was stopped at once and [bold]nothing was released[/]")
     elif rep.status == "failed":
         bad = rep.failed_condition

@@ -303,7 +303,7 @@ class _Play:
         for line in report_lines(rep):
             self.say(cs.safe_text(line), 2)
         entry["outcome"] = rep.status
-        entry["execution"] = rep.to_json()
+        entry["execution"] = rep.to_json(values=True)
         if rep.status == "executed" and rep.releases:
             self.show_result(entry, rep, runner)
         return EXIT_RELEASED if rep.status == "executed" else EXIT_CONDITION
@@ -316,10 +316,10 @@ class _Play:
 
         req = self.escrow.sign_as(runner, EXECUTE, {"contract": cid})
         if self.json:
-            return self.escrow.execute(req)
+            return self.escrow.execute(req, values=True)  # dev mode: its user is every party
         self.say(f"executing as {e(runner)}:")
         with StageProgress(self.con, prefix="      ") as show:
-            return self.escrow.execute(req, progress=show)
+            return self.escrow.execute(req, progress=show, values=True)
 
     def show_result(self, entry: dict, rep, runner: str) -> None:
         """A preview of the released result (as one recipient reads it), before the escrow is deleted."""

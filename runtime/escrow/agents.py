@@ -26,6 +26,10 @@ def register_agent(ctx: EscrowContext, name: str, public_key_pem: str, display: 
     with ctx.store.transaction():
         if ctx.store.get_agent(name):
             raise EscrowRefusal("agent_exists", f"agent {name!r} is already registered with this escrow")
+        twin = next((a.name for a in ctx.store.list_agents() if a.name.casefold() == name.casefold()), None)
+        if twin is not None:  # `Bank1` beside `bank1` reads as the same party (and is one folder on some disks)
+            raise EscrowRefusal("name_confusable", f"agent {name!r} differs from the registered agent {twin!r} only "
+                                                   f"in case: choose another name")
         ctx.store.add_agent(row)
         ctx.audit.append("agent_created", actor=name, payload={
             "agent": name, "display": display, "key": fingerprint(pem), "public_key_sha256": public_key_sha256(pem)})

@@ -34,7 +34,9 @@ from ..audit import AuditLog, bound_agent_key
 from ..keys import (
     AuthError,
     SignedRequest,
+    digest_key,
     escrow_id,
+    keyed_digest,
     load_or_create_escrow_key,
     public_pem,
     publish_public_key,
@@ -107,6 +109,23 @@ class EscrowContext:
     def escrow_id(self) -> str:
         """The id every signed message for this escrow names (`keys.escrow_id`)."""
         return escrow_id(self.escrow_public_pem)
+
+    @functools.cached_property
+    def _digest_key(self) -> bytes:
+        return digest_key(self.escrow_key)
+
+    def mac(self, sha256_hex: str | None) -> str | None:
+        """What the audit log, status and reads record of contents (data, a result, a sealed copy)
+        whose plaintext sha256 is `sha256_hex`: a keyed digest (`keys.keyed_digest`), never the
+        plain sha256 a party could test guesses of a small result or file against."""
+        return None if sha256_hex is None else keyed_digest(self._digest_key, sha256_hex)
+
+    def mac_matches(self, payload: dict, name: str, sha256_hex: str | None) -> bool:
+        """Whether an audit payload records contents `sha256_hex` as `<name>_mac` (entries written
+        before keyed digests: the plain `<name>_hash`)."""
+        if f"{name}_mac" in payload:
+            return payload[f"{name}_mac"] == self.mac(sha256_hex)
+        return payload.get(f"{name}_hash") == sha256_hex
 
     def verify(self, request: SignedRequest, action: str):
         """Verify a signed request (inside the caller's transaction); returns the AgentRow.

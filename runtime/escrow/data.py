@@ -94,6 +94,11 @@ def _add(ctx: EscrowContext, request: SignedRequest, h: str, size: int, infer, p
         if agent != owner:
             raise EscrowRefusal("not_owner", f"only {owner} may add or replace {key} (request signed by {agent})")
         old = ctx.store.get_data(key)
+        if old is None:
+            twin = next((d.key for d in ctx.store.list_data() if d.key.casefold() == key.casefold()), None)
+            if twin is not None:
+                raise EscrowRefusal("name_confusable", f"data element {key} differs from {twin} only in case: "
+                                                       f"choose another name")
         if old is not None:
             if not p.get("replace"):
                 raise EscrowRefusal("data_exists", f"{key} is already registered; pass --replace to replace it")
@@ -103,8 +108,8 @@ def _add(ctx: EscrowContext, request: SignedRequest, h: str, size: int, infer, p
         ctx.store.put_data(row)
         ctx.audit.append(
             "data_replace" if old else "data_add", actor=agent,
-            payload={"key": key, "owner": owner, "format": fmt, "content_hash": h, "size": size,
-                     "schema": inferred, **({"previous_hash": old.content_hash} if old else {})},
+            payload={"key": key, "owner": owner, "format": fmt, "content_mac": ctx.mac(h), "size": size,
+                     "schema": inferred, **({"previous_mac": ctx.mac(old.content_hash)} if old else {})},
         )
         return old
 
@@ -163,7 +168,7 @@ def remove_data(ctx: EscrowContext, request: SignedRequest) -> DataRow:
         _refuse_if_used(ctx, key, "remove")
         ctx.store.remove_data(key)
         ctx.audit.append("data_remove", actor=agent,
-                         payload={"key": key, "owner": row.owner, "content_hash": row.content_hash})
+                         payload={"key": key, "owner": row.owner, "content_mac": ctx.mac(row.content_hash)})
         return row
 
     row = signed_action(ctx, request, DATA_REMOVE, body, key=key)

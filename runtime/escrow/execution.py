@@ -25,8 +25,8 @@ data. A failing callback is ignored (it cannot change the execution).
 
 Nothing in a report, in `dsc status` or in the audit log carries data before release: a
 failure is described by type and place (`executors/failure.py`), a compared value by type and
-shape unless a built-in computed it (`contracts/conditions.py`), a short-circuit names a
-registered data element or the kind of access refused, never a text the function chose.
+shape unless a built-in computed it (`contracts/conditions.py`), a short-circuit names the kind
+of access refused, never a key or a text the function chose.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ INTERRUPTED = recovery.INTERRUPTED  # an execution stopped by Ctrl-C: the contra
 __all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "STAGES", "ExecutionInterrupted", "ExecutionReport", "execute",
            "release_facts"]
 
+READ_OUTSIDE = "read of a data element outside the contract"  # a short-circuit names no key
 SEALED_SUFFIX = ".sealed"  # outbox files sealed for their recipient (no_trust)
 STAGES: tuple[str, ...] = ("verifying", "require", "compute", "ensure", "release")  # in order
 
@@ -89,20 +90,25 @@ class ExecutionReport:
     kept: str | None = None
     kind: str | None = None
     error: str | None = None
-    forbidden_key: str | None = None  # a registered data element read outside the contract
     blocked: str | None = None  # what a short-circuit refused, in words
     execution_id: int | None = None  # the escrow's id of the execution (global)
     number: int | None = None  # the contract's own count: 1 for its first execution
     attempt: int = 1  # the attempt of the contract it ran for
     seconds: float = 0.0
 
+    def without_values(self) -> "ExecutionReport":
+        """This report with the values conditions compared dropped (in place; returns self)."""
+        for c in self.conditions:
+            c.comparisons = []
+        return self
+
     @property
     def failed_condition(self) -> ConditionResult | None:
         return next((c for c in self.conditions if not c.held), None)
 
-    def to_json(self, values: bool = True) -> dict:
-        """`values=False` leaves out the values conditions compared (what is stored and shown to
-        a recipient: they may describe other owners' data); `dsc run` shows them."""
+    def to_json(self, values: bool = False) -> dict:
+        """Without `values` (the default) the values conditions compared are left out (what is
+        stored and shown to a party: they may describe other owners' data); `dsc run` shows them."""
         return {
             "contract": self.contract_id,
             "name": self.name,
@@ -113,7 +119,6 @@ class ExecutionReport:
             "kept": self.kept,
             "kind": self.kind,
             "error": self.error,
-            "forbidden_key": self.forbidden_key,
             "blocked": self.blocked,
             "number": self.number,
             "attempt": self.attempt,
@@ -154,10 +159,7 @@ def _approval_valid(ctx, facts: ContractFacts, a) -> bool:
         rules = bound_policy(ctx, a.agent)
         if rules is None:  # the policies table no longer holds what the owner applied
             return False
-        called = pol.facts_for(facts.scenario, facts.contract)  # identities in the approved bundle
-        decided = pol.ContractFacts(functions=called.functions, data=frozenset(facts.source_data),
-                                    to=frozenset(facts.recipients))
-        return pol.decide(a.agent, rules, decided).effect == pol.ALLOW
+        return pol.decide(a.agent, rules, facts.policy_facts()).effect == pol.ALLOW
     pem = agent_key(ctx, a.agent)
     return pem is not None and verify(_public_key(pem), approval_message(ctx.escrow_id, row.id), a.signature)
 
@@ -306,7 +308,7 @@ def execute(ctx, request, executor=None, progress=None) -> ExecutionReport:
             "phase": "start", "execution": eid, "number": number, "attempt": attempt,
             "recipients": list(facts.recipients),
             "source_agents": list(facts.source_agents), "source_data": list(facts.source_data),
-            "inputs": {k: d.content_hash for k, d in sorted(facts.data.items())},
+            "inputs": {k: ctx.mac(d.content_hash) for k, d in sorted(facts.data.items())},
             "kept_inputs": {k: o.contract_id for k, o in sorted(facts.kept.items())}})
         return agent, row, scenario, facts, (eid, number, attempt)
 
@@ -376,7 +378,7 @@ class _Runner:
 
     def _record_read(self, key: str, d) -> None:
         self.ctx.audit.append("data_read", actor=self.agent, contract=self.row.id,
-                              payload={"key": key, "phase": self.phase, "content_hash": d.content_hash,
+                              payload={"key": key, "phase": self.phase, "content_mac": self.ctx.mac(d.content_hash),
                                        "execution": self.report.execution_id})
         if key not in self.report.reads:
             self.report.reads.append(key)
@@ -514,25 +516,23 @@ class _Runner:
                 return
             rep.status = EXECUTED
         except _ShortCircuit as exc:
-            key, what = self._refused_words(exc)
-            rep.status, rep.forbidden_key, rep.blocked = SHORT_CIRCUITED, key, what
+            what = self._refused_words(exc)
+            rep.status, rep.blocked = SHORT_CIRCUITED, what
             rep.error = f"{what}: stopped at once, nothing released"
             self.ctx.audit.append("short_circuit", actor=self.agent, contract=self.row.id,
-                                  payload={"key": key, "blocked": what, "phase": self.phase})
+                                  payload={"blocked": what, "phase": self.phase})
         except ConditionError as exc:  # a compute argument that could not be evaluated
             rep.status, rep.error = ERRORED, str(exc)
         except Exception as exc:  # storage or data problems: recorded, never a traceback
             rep.status, rep.error = ERRORED, _escrow_error(exc)
 
-    def _refused_words(self, exc: _ShortCircuit) -> tuple[str | None, str]:
-        """(the key, what was refused): a key is named only if it is a registered data element or
-        kept result; any other text the function asked for could be data."""
-        key = exc.key if isinstance(exc.key, str) and self.ctx.store.get_data(exc.key) is not None else None
-        if key is not None:
-            return key, f"read of {key} outside the contract"
+    @staticmethod
+    def _refused_words(exc: _ShortCircuit) -> str:
+        """What was refused, in fixed words: a read outside the contract never names the key (which
+        one the function asked for, registered or not, is its choice, and so may be data)."""
         if exc.key is not None:
-            return None, "read of an unregistered data element, outside the contract"
-        return None, f"{exc.blocked or 'an access outside the contract'} refused"
+            return READ_OUTSIDE
+        return f"{exc.blocked or 'an access outside the contract'} refused"
 
     def sealed(self, recipient: str) -> bytes:
         """The outbox bytes for `recipient`: sealed for their registered key under no_trust, else plain."""
@@ -631,7 +631,7 @@ class _Runner:
                 self._record_release(staged, kept_hash)
             detail = rep.to_json(values=False)
             if rep.status == EXECUTED:  # app state is data: kept only with a release
-                self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id)
+                self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id, mac=ctx.mac)
             else:
                 self.state.discard()
             ctx.store.finish_execution(rep.execution_id, rep.status, detail, time.time())
@@ -649,7 +649,8 @@ class _Runner:
             ctx.store.add_release(ReleaseRow(contract_id=row.id, recipient=r, path=str(path), content_hash=h,
                                              execution_id=rep.execution_id, ts=time.time(), file_hash=file_hash))
             ctx.audit.append("release", actor=self.agent, contract=row.id,
-                             payload={"recipient": r, "path": str(path), "content_hash": h, "file_hash": file_hash,
+                             payload={"recipient": r, "path": str(path), "content_mac": ctx.mac(h),
+                                      "file_mac": ctx.mac(file_hash),
                                       "kind": self.outcome.kind, "execution": rep.execution_id})
             rep.releases.append((r, str(path)))
         if kept_hash is not None:
@@ -661,7 +662,7 @@ class _Runner:
             ctx.store.put_kept(KeptRow(name=name, contract_id=row.id, data_key=name,
                                        execution_id=rep.execution_id, ts=time.time()))
             ctx.audit.append("kept", actor=self.agent, contract=row.id,
-                             payload={"name": name, "content_hash": kept_hash, "provenance": origins,
+                             payload={"name": name, "content_mac": ctx.mac(kept_hash), "provenance": origins,
                                       "owners": sorted({owner_of(k) for k in origins}),
                                       "execution": rep.execution_id})
             rep.kept = name

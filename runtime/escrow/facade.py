@@ -94,9 +94,18 @@ class Escrow:
     def apply_policy(self, request) -> lifecycle.PolicyApplied:
         return lifecycle.apply_policy(self.ctx, request)
 
-    def execute(self, request, progress=None) -> execution.ExecutionReport:
-        """Run an approved contract; `progress(stage)` is told each stage (`execution.STAGES`) as it begins."""
-        return execution.execute(self.ctx, request, self.executor, progress)
+    def execute(self, request, progress=None, *, values: bool = False) -> execution.ExecutionReport:
+        """Run an approved contract; `progress(stage)` is told each stage (`execution.STAGES`) as it begins.
+
+        The report carries the values its conditions compared only with `values=True` (`dsc run`,
+        whose user is every party): they may describe data the caller may not see."""
+        try:
+            rep = execution.execute(self.ctx, request, self.executor, progress)
+        except execution.ExecutionInterrupted as exc:
+            if not values:
+                exc.report.without_values()
+            raise
+        return rep if values else rep.without_values()
 
     # ------------------------------------------------------------ reads
     def resolve(self, ref: str):

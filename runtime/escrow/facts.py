@@ -55,6 +55,9 @@ class KeptOrigin:
     contract_name: str
     sources: tuple[str, ...]  # the original data elements behind it
     row: DataRow | None  # its data row, bound to the log; None while the keeping contract has not run
+    # every function of its provenance chain: those the keeping contract calls, and (transitively)
+    # those that made the kept results it read; standing policies judge a reader by them too
+    functions: frozenset = frozenset()
 
     @property
     def content_hash(self) -> str | None:
@@ -77,6 +80,18 @@ class ContractFacts:
     function_hashes: dict[str, str] = field(default_factory=dict)  # strict only
     data: dict[str, DataRow] = field(default_factory=dict)  # the bound rows of the inputs held now
     kept: dict[str, KeptOrigin] = field(default_factory=dict)
+
+    def provenance_functions(self) -> frozenset:
+        """The functions of the contracts that made this contract's kept inputs, transitively."""
+        return frozenset().union(*(o.functions for o in self.kept.values()))
+
+    def policy_facts(self) -> pol.ContractFacts:
+        """What standing policies judge (docs/language.md): every function this contract calls and
+        every function of its kept inputs' provenance (F), the original data behind it (D), its
+        recipients (T; none for a contract that only keeps its result)."""
+        called = pol.facts_for(self.scenario, self.contract)  # identities in the approved bundle
+        return pol.ContractFacts(functions=called.functions | self.provenance_functions(),
+                                 data=frozenset(self.source_data), to=frozenset(self.recipients))
 
 
 def contract_facts(ctx, row: ContractRow, *, strict: bool = True, need_data: bool = True, bind_data: bool = True,
@@ -235,7 +250,7 @@ def bound_original(ctx, key: str) -> DataRow:
         raise EscrowRefusal("no_data", f"data element {key} is not in this escrow")
     last = _last_valid(ctx, ctx.store.audit_find(DATA_KINDS, field="key", value=key))
     if (d.derived or d.owner != owner_of(key) or last is None or last.kind == "data_remove"
-            or last.payload.get("owner") != d.owner or last.payload.get("content_hash") != d.content_hash):
+            or last.payload.get("owner") != d.owner or not ctx.mac_matches(last.payload, "content", d.content_hash)):
         raise EscrowRefusal("data_tampered", f"data element {key} is not what its owner registered (its record "
                                              f"does not match the audit log)")
     return d
@@ -259,11 +274,30 @@ def kept_origin(ctx, name: str, *, need_data: bool = True, _seen: frozenset = fr
     kf = contract_facts(ctx, keeper, strict=False, need_data=False, bind_data=False, _seen=_seen)
     entries = [e for e in ctx.store.audit_find(("kept",), contract=keeper.id) if e.payload.get("name") == name]
     last = _last_valid(ctx, entries)
-    if (kf.kept_as != name or last is None or last.payload.get("content_hash") != d.content_hash
+    if (kf.kept_as != name or last is None or not ctx.mac_matches(last.payload, "content", d.content_hash)
             or sorted(last.payload.get("provenance") or []) != list(kf.source_data)
             or sorted(d.provenance) != list(kf.source_data)):
         raise tampered
-    return KeptOrigin(name, keeper.id, keeper.name, kf.source_data, d)
+    return KeptOrigin(name, keeper.id, keeper.name, kf.source_data, d, _chain_functions(kf))
+
+
+def _chain_functions(kf: ContractFacts) -> frozenset:
+    """The functions a keeping contract calls and those of its own kept inputs' provenance."""
+    return pol.facts_for(kf.scenario, kf.contract).functions | kf.provenance_functions()
+
+
+def provenance_functions(ctx, inputs) -> frozenset:
+    """The provenance functions of the kept results among `inputs` (names without a dot), traced
+    through the contracts that kept (or will keep) them; a chain that cannot be traced gives a
+    function no rule but a wildcard names."""
+    out = frozenset()
+    for name in inputs:
+        if "." not in name:
+            try:
+                out |= kept_origin(ctx, name, need_data=False).functions
+            except EscrowRefusal:
+                out |= {pol.FunctionId(f"provenance of {name}", pol.UNKNOWN, "")}
+    return out
 
 
 def _future_kept(ctx, name: str, seen: frozenset) -> KeptOrigin:
@@ -271,7 +305,7 @@ def _future_kept(ctx, name: str, seen: frozenset) -> KeptOrigin:
         if c.status in MAY_RUN and (c.meta or {}).get("kept_as") == name:
             kf = contract_facts(ctx, c, strict=False, need_data=False, bind_data=False, _seen=seen)
             if kf.kept_as == name:
-                return KeptOrigin(name, c.id, c.name, kf.source_data, None)
+                return KeptOrigin(name, c.id, c.name, kf.source_data, None, _chain_functions(kf))
     raise EscrowRefusal("no_kept", f"kept result '{name}' does not exist in this escrow: propose the contract that "
                                    f"keeps it first")
 

@@ -60,10 +60,15 @@ def rules_from_row(row: PolicyRow | None) -> list[pol.PolicyRule]:
     return [] if row is None else pol.rules_from_json(row.owner, row.rules)
 
 
-def policy_facts(row: ContractRow) -> pol.ContractFacts:
+def policy_facts(ctx, row: ContractRow) -> pol.ContractFacts:
     """What standing policies look at in a stored contract: the identity of every function it
-    calls (as recorded at proposal and bound into its identity), its source data, its recipients."""
-    return pol.facts_from_record(row.meta.get("functions", {}), row.meta.get("source_data", []), row.recipients)
+    calls (as recorded at proposal and bound into its identity) and of every function in the
+    provenance of its kept inputs (`facts.provenance_functions`), its source data, its recipients."""
+    from .facts import provenance_functions
+
+    f = pol.facts_from_record(row.meta.get("functions", {}), row.meta.get("source_data", []), row.recipients)
+    chain = provenance_functions(ctx, row.inputs)
+    return pol.ContractFacts(functions=f.functions | chain, data=f.data, to=f.to) if chain else f
 
 
 def _policy_label(rule: pol.PolicyRule) -> str:
@@ -136,7 +141,7 @@ class Decided:
 
 def _apply_policy(ctx, row: ContractRow, owner: str, rules: list[pol.PolicyRule], now: float) -> Decided:
     """Apply `owner`'s standing rules to an open contract (inside the caller's transaction)."""
-    d = pol.decide(owner, rules, policy_facts(row))
+    d = pol.decide(owner, rules, policy_facts(ctx, row))
     existing = _approved_by(ctx, row.id).get(owner)
     label = _policy_label(d.rule) if d.rule else None
     if d.effect == pol.DENY:
@@ -498,6 +503,7 @@ class Status:
     missing: list[str]
     releases: list
     executions: list
+    release_macs: dict = field(default_factory=dict)  # recipient -> keyed digest of its release
 
     def to_json(self) -> dict:
         r = self.row
@@ -514,7 +520,10 @@ class Status:
             "rejections": [{"agent": x.agent, "reason": x.reason, "via_policy": x.via_policy} for x in self.rejections],
             "executions": [{"id": e.id, "number": i, "attempt": execution_attempt(e), "status": e.status,
                             "actor": e.actor, "detail": e.detail} for i, e in enumerate(self.executions, start=1)],
-            "releases": [{"recipient": x.recipient, "path": x.path, "content_hash": x.content_hash} for x in self.releases],
+            # a keyed digest (`EscrowContext.mac`), never the plaintext sha256 a non-recipient could
+            # test guesses of a small result against
+            "releases": [{"recipient": x.recipient, "path": x.path, "content_mac": self.release_macs.get(x.recipient)}
+                         for x in self.releases],
             "attempt": attempt_of(r),
             "attempts": attempts(r),
         }
@@ -539,8 +548,9 @@ def status(ctx, cid: str) -> Status:
     row = contract_row(ctx, cid)
     approvals = ctx.store.approvals(row.id)
     got = {a.agent for a in approvals}
+    releases = ctx.store.releases(contract_id=row.id)
     return Status(row, approvals, ctx.store.rejections(row.id), [a for a in row.source_agents if a not in got],
-                  ctx.store.releases(contract_id=row.id), ctx.store.executions(row.id))
+                  releases, ctx.store.executions(row.id), {x.recipient: ctx.mac(x.content_hash) for x in releases})
 
 
 def pending_for(ctx, agent: str) -> list[ContractRow]:

@@ -173,7 +173,8 @@ def result_for(ctx: EscrowContext, request) -> ResultFile:
             raise EscrowRefusal("no_release_file", f"the released file of contract {row.name} is no longer in "
                                                    f"the outbox")
         ctx.audit.append("result_fetch", actor=agent, contract=row.id,
-                         payload={"recipient": agent, "file_hash": rel.file_hash, "execution": rel.execution_id})
+                         payload={"recipient": agent, "file_mac": ctx.mac(rel.file_hash or rel.content_hash),
+                                  "execution": rel.execution_id})
         return ResultFile(rel, path, ctx.config.trust_mode == "no_trust", path.name)
 
     return _read(ctx, request, READ_RESULT, body)

@@ -101,15 +101,15 @@ def _data(ctx, by_kind, report: StoreReport) -> None:
             e = kept.get(key)
             if e is None or d.owner != DERIVED_OWNER:
                 report.problems.append(f"kept result {key} has no kept entry")
-            elif (e.payload.get("content_hash") != d.content_hash
+            elif (not ctx.mac_matches(e.payload, "content", d.content_hash)
                   or sorted(e.payload.get("provenance") or []) != sorted(d.provenance)):
                 report.problems.append(f"kept result {key} differs from its kept entry (contents or provenance)")
             continue
         e = last.get(key)
         if e is None or e.kind == "data_remove":
             report.problems.append(f"data element {key} is stored but its last entry is {e.kind if e else 'missing'}")
-        elif (e.payload.get("owner"), e.payload.get("content_hash"), e.payload.get("format")) != (
-                d.owner, d.content_hash, d.format):
+        elif (e.payload.get("owner"), e.payload.get("format")) != (d.owner, d.format) or not ctx.mac_matches(
+                e.payload, "content", d.content_hash):
             report.problems.append(f"data element {key} differs from its {e.kind} entry (owner, contents or format)")
     for key, e in last.items():
         if e.kind != "data_remove" and key not in rows:
@@ -261,8 +261,9 @@ def _releases(ctx, by_kind, report: StoreReport) -> None:
             report.problems.append(f"{where} has no release entry")
             continue
         p = e.payload
-        if (p.get("path"), p.get("content_hash")) != (r.path, r.content_hash) or (
-                "file_hash" in p and p["file_hash"] != r.file_hash):
+        if p.get("path") != r.path or not ctx.mac_matches(p, "content", r.content_hash) or (
+                "file_hash" in p and p["file_hash"] != r.file_hash) or (
+                "file_mac" in p and p["file_mac"] != ctx.mac(r.file_hash)):
             report.problems.append(f"{where} differs from its release entry")
         path, want = Path(r.path), r.file_hash or r.content_hash
         if not path.is_file():

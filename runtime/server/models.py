@@ -109,7 +109,7 @@ class ExecutionRecordOut(BaseModel):
 
 class ReleaseOut(BaseModel):
     recipient: str
-    content_hash: str
+    content_mac: str  # a keyed digest of the result (the escrow's secret), not its sha256
 
 
 class GraphOut(BaseModel):
@@ -143,7 +143,7 @@ class ReportOut(BaseModel):
     kept: str | None = None
     kind: str | None = None
     error: str | None = None
-    forbidden_key: str | None = None
+    blocked: str | None = None  # what a short-circuit refused, in fixed words (never a key)
     seconds: float
 
 

@@ -185,7 +185,7 @@ def _status(st: dict) -> str:
     items += [f'{h(x["agent"])} rejected it: {h(x.get("reason") or "(no reason)")}'
               + (f' (policy {h(x["via_policy"])})' if x.get("via_policy") else "") for x in st.get("rejections") or []]
     items += [f'execution {h(e["id"])}: {h(e["status"])} (by {h(e["actor"])})' for e in st.get("executions") or []]
-    items += [f'released to {h(x["recipient"])} (sha256 <code>{h(x["content_hash"])}</code>)'
+    items += [f'released to {h(x["recipient"])} (digest <code>{h(x["content_mac"])}</code>)'
               for x in st.get("releases") or []]
     return (f'<section aria-labelledby="status-title"><h3 id="status-title">Status: '
             f'<span id="contract-status" class="status status-{h(st["status"])}">{h(st["status"])}</span></h3>'

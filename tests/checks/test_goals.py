@@ -26,7 +26,8 @@ def test_input_never_produced():
                      'contract k { by bank1 keep pool = join_tables(left = bank1.train, right = bank2.train, on = "id") }\n'
                      'contract m { by bank1 compute train_model(train = [pool], label = "y") to bank1 }\n')
     (d,) = expect("DSC062", src)
-    assert "pool" in d.message
+    # m reads pool, whose provenance calls join_tables: bank2's deny judges the whole chain (H3)
+    assert "denies contract 'm'" in d.message
 
 
 def test_reachable_goal():

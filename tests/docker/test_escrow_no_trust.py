@@ -10,6 +10,7 @@ pytestmark = pytest.mark.docker
 
 FUNCTIONS = '''
 from datastation.runtime.app_api import read_data
+from datastation.runtime.escrow.execution import READ_OUTSIDE
 from datastation.stdlib.types import Table
 
 
@@ -83,7 +84,7 @@ def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_p
     # `dsc run` stores only the data its contracts read: b.s is not in the escrow, so the report
     # names no key (a key the function chose could be data), only what was refused
     assert [e.payload.get("key") for e in shorts] == [None]
-    assert "unregistered data element" in shorts[0].payload["blocked"]
+    assert shorts[0].payload["blocked"] == READ_OUTSIDE
     reads = [(e.contract, e.payload["key"]) for e in entries if e.kind == "data_read"]
     assert sorted(k for _, k in reads) == ["a.t", "a.t"]  # b.s was never decrypted for anyone
     releases = [e for e in entries if e.kind == "release"]

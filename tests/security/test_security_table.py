@@ -72,3 +72,9 @@ def test_the_threat_model_names_each_mode():
     for heading in ("## Threat model", "### Full trust", "### No trust", "Not protected against in full trust",
                     "What no trust adds", "Not protected against in no trust"):
         assert heading in text, heading
+
+
+def test_the_table_covers_every_red_team_hole():
+    """The red team's holes (H1-H8) each have a row naming the tests that play them."""
+    rows = {row[0] for row in table_rows()}
+    assert {f"H{n}" for n in range(1, 9)} <= rows, sorted(rows)

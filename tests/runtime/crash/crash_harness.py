@@ -389,7 +389,7 @@ def data_match_audit(ctx: EscrowContext) -> list[str]:
         e = last.get(key)
         if e is None or e.kind == "data_remove":
             problems.append(f"{key} is stored but its last audit entry is {e.kind if e else 'missing'}")
-        elif e.payload.get("content_hash") != row.content_hash:
+        elif not ctx.mac_matches(e.payload, "content", row.content_hash):
             problems.append(f"{key}: stored contents differ from the audited ones")
     for key, e in last.items():
         if e.kind != "data_remove" and key not in rows:

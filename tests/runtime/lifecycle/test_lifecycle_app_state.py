@@ -29,11 +29,11 @@ def test_buffered_until_commit():
     s = AppState("contract:x", store)
     s.store_value("n", {"a": [1, 2]})
     assert s.load("n") == {"a": [1, 2]} and store.d == {}
-    assert s.commit(store, audit, actor="bob", contract="x") == ["n"]
+    assert s.commit(store, audit, actor="bob", contract="x", mac=lambda h: "mac:" + h) == ["n"]
     assert list(store.d) == [("contract:x", "n")] and store.d[("contract:x", "n")]["value"] == {"a": [1, 2]}
     kind, kw = audit.entries[0]
-    assert kind == "app_state" and len(kw["payload"]["stored_sha256"]) == 64
-    assert "value" not in kw["payload"] and "key" not in kw["payload"]  # a key may spell out data too
+    assert kind == "app_state" and kw["payload"]["state_mac"].startswith("mac:")  # keyed by the escrow
+    assert set(kw["payload"]) == {"scope", "state_mac"}  # no value, key (it may spell data), size or count
     assert AppState("contract:x", store).load("n") == {"a": [1, 2]}
     assert AppState("contract:y", store).load("n", 0) == 0  # scoped to the contract
 
@@ -57,9 +57,18 @@ def test_the_audit_hash_does_not_give_a_small_value_away():
     store, audit = FakeStore(), FakeAudit()
     s = AppState("contract:x", store)
     s.store_value("n", 42)
-    s.commit(store, audit)
-    logged = audit.entries[0][1]["payload"]["stored_sha256"]
-    assert logged != hashlib.sha256(json.dumps(42).encode()).hexdigest()  # salted
+    s.commit(store, audit, mac=lambda h: "mac:" + h)
+    logged = audit.entries[0][1]["payload"]["state_mac"]
+    assert hashlib.sha256(json.dumps(42).encode()).hexdigest() not in logged  # salted, and keyed
+
+
+def test_one_entry_however_many_keys_were_written():
+    store, audit = FakeStore(), FakeAudit()
+    s = AppState("contract:x", store)
+    for i in range(5):
+        s.store_value(f"k{i}", "v" * i)
+    s.commit(store, audit, mac=lambda h: h)
+    assert len(audit.entries) == 1
 
 
 class FakeCodec:

@@ -10,17 +10,32 @@ from rt_support import dsc
 def test_look_alike_agent_names_are_refused(tmp_path, name):
     cfg = tmp_path / "e.yaml"
     cfg.write_text(f"escrow_dir: '{tmp_path / 'escrow'}'\n")
+    assert dsc("init", "--config", cfg)[0] == 0
     assert dsc("agent", "create", "bank1", "--no-passphrase", "--config", cfg)[0] == 0
     code, out = dsc("agent", "create", name, "--no-passphrase", "--config", cfg)
     assert code != 0, out
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (low): agent names that differ only in case (`Bank1` next to "
-                   "`bank1`) are both accepted; a summary `to Bank1` reads as bank1, and on a case-insensitive "
-                   "filesystem their outbox folders and keyring files are the same")
 def test_agent_names_differing_only_in_case_are_refused(tmp_path):
     cfg = tmp_path / "e.yaml"
     cfg.write_text(f"escrow_dir: '{tmp_path / 'escrow'}'\n")
+    assert dsc("init", "--config", cfg)[0] == 0
     assert dsc("agent", "create", "bank1", "--no-passphrase", "--config", cfg)[0] == 0
     code, out = dsc("agent", "create", "Bank1", "--no-passphrase", "--config", cfg)
     assert code != 0, out
+
+
+def test_data_element_names_differing_only_in_case_are_refused(tmp_path):
+    from harness import World
+
+    (tmp_path / "s.dsc").write_text('agent bank1\ndata bank1.tx csv "t.csv"\n')
+    (tmp_path / "t.csv").write_text("a\n1\n")
+    w = World(tmp_path, tmp_path / "s.dsc")
+    try:
+        w.agent("bank1")
+        w.data("bank1.tx", b"a\n1\n")
+        with pytest.raises(Exception) as exc:
+            w.data("bank1.TX", b"a\n2\n")
+        assert getattr(exc.value, "code", None) == "name_confusable", exc.value
+    finally:
+        w.close()

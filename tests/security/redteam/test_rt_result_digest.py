@@ -35,8 +35,6 @@ def _guess(views) -> object | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: `dsc status`/`dsc log` show the plaintext sha256 of a release "
-                   "to every party; a non-recipient brute-forces a low-entropy result")
 def test_a_non_recipient_cannot_recover_the_result_from_status_or_log(tmp_path):
     s = Scenario(tmp_path, {"s.dsc": DSC, "t.csv": SECRET_CSV})
     try:
@@ -48,8 +46,6 @@ def test_a_non_recipient_cannot_recover_the_result_from_status_or_log(tmp_path):
         s.close()
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: over `dsc serve`, read.status and read.audit give the proposer "
-                   "(not a recipient) the plaintext sha256 of the release")
 def test_a_non_recipient_cannot_recover_the_result_over_the_server(tmp_path):
     from serving import Served
 
@@ -69,8 +65,6 @@ def test_a_non_recipient_cannot_recover_the_result_over_the_server(tmp_path):
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="HOLE: under no_trust the result is sealed for the recipient, yet the "
-                   "log carries the plaintext sha256: other parties and the operator brute-force it")
 def test_a_sealed_result_is_not_recoverable_from_the_log(tmp_path, no_trust_config):
     s = Scenario(tmp_path, {"s.dsc": DSC, "t.csv": SECRET_CSV}, config_text=no_trust_config.read_text())
     try:
@@ -118,9 +112,6 @@ contract how_many {
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: the sha256 of an owner's whole data file is in the `execution` "
-                   "entry (`inputs`) that the proposer reads over the server; a small file (a PIN) is brute-forced "
-                   "although only its row count was approved")
 def test_the_proposer_cannot_recover_a_small_data_file_from_its_digest(tmp_path):
     import hashlib
 

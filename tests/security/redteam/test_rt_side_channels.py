@@ -71,7 +71,7 @@ contract c_chain { by mallory compute chained(t = alice.t) to alice }
 contract c_exit  { by mallory compute exit_code(t = alice.t) to alice }
 '''
 
-VOLATILE = re.compile(r'"(ts|seconds|hash|prev_hash|signature|nonce|public_key_sha256|key|content_hash|'
+VOLATILE = re.compile(r'"(ts|proposed|created|started|finished|seconds|hash|prev_hash|signature|nonce|public_key_sha256|key|content_hash|'
                       r'file_hash|stored_sha256|path|escrow_id)": ("[^"]*"|[0-9.e+-]+)')
 
 
@@ -102,29 +102,25 @@ def _diff(a, b):
     return "\n".join(list(difflib.unified_diff(a.split(","), b.split(","), lineterm=""))[:30])
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: the `app_state` audit entry records the stored value's size "
-                   "(`bytes`) for every party: up to 64 KB x 256 keys of length channel per execution")
 def test_app_state_size_does_not_reach_a_non_recipient(tmp_path):
     differs, a, b = _differs(tmp_path, "c_state")
     assert not differs, _diff(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (low, by design of error reports): the line of a user "
-                   "function's failure is chosen by the data: log2(lines) bits per run")
+@pytest.mark.xfail(strict=True, reason="ACCEPTED RESIDUAL (H6, docs/security.md 'Residual channels'): the line "
+                   "of a user function's failure is chosen by the data: at most log2(lines) bits per run, both modes")
 def test_the_failing_line_does_not_depend_on_the_data(tmp_path):
     differs, a, b = _differs(tmp_path, "c_line")
     assert not differs, _diff(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (low, by design of error reports): the exception type is chosen "
-                   "by the data: log2(number of built-in exception types) bits per run")
+@pytest.mark.xfail(strict=True, reason="ACCEPTED RESIDUAL (H6, docs/security.md 'Residual channels'): the "
+                   "exception type is chosen by the data: at most log2(built-in exception types) bits per run, both modes")
 def test_the_exception_type_does_not_depend_on_the_data(tmp_path):
     differs, a, b = _differs(tmp_path, "c_type")
     assert not differs, _diff(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: a short-circuit names the registered key the function asked "
-                   "for; the attacker registers N keys of its own and picks one with the data: log2(N) bits per run")
 def test_the_short_circuit_report_does_not_depend_on_the_data(tmp_path):
     differs, a, b = _differs(tmp_path, "c_key")
     assert not differs, _diff(a, b)
@@ -144,16 +140,12 @@ def test_an_exit_status_chosen_by_the_data_is_not_shown(tmp_path):
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="HOLE: also under no_trust: app state is encrypted at rest, but its "
-                   "size is in the audit log every party reads")
 def test_app_state_size_does_not_reach_a_non_recipient_no_trust(tmp_path, no_trust_config):
     differs, a, b = _differs(tmp_path, "c_state", no_trust_config.read_text())
     assert not differs, _diff(a, b)
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="HOLE: also under no_trust: the short-circuit names the registered key "
-                   "the data chose")
 def test_the_short_circuit_report_does_not_depend_on_the_data_no_trust(tmp_path, no_trust_config):
     differs, a, b = _differs(tmp_path, "c_key", no_trust_config.read_text())
     assert not differs, _diff(a, b)
