@@ -11,6 +11,7 @@ def register(sub) -> None:
                    help="the contract: its name (the latest proposal of that name), its id, or an id prefix of at "
                         "least 4 characters (default: every contract)")
     cs.add_format(p)
+    cs.add_as(p, required=False)
     cs.add_config(p)
     p.set_defaults(func=run)
 
