@@ -11,12 +11,14 @@ the local rows and reports. Uploads and downloads stream, with a progress bar on
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 AGENT_ENV = "DSC_AGENT"
+_HEX = re.compile(r"[0-9a-f]+\Z")
 
 
 def is_url(text: str | None) -> bool:
@@ -45,7 +47,8 @@ class _Report:
         self.conditions = [SimpleNamespace(kind=c["kind"], line=c["line"], held=c["held"], text=c.get("condition", ""),
                                            error=c.get("error"), comparisons=[]) for c in d.get("conditions", ())]
         self.reads = list(d.get("reads") or ())
-        self.releases = [(r["recipient"], r["path"]) for r in d.get("releases") or ()]
+        self.releases = [(r["recipient"], r.get("path") or "its copy at the escrow (`dsc result`)")
+                         for r in d.get("releases") or ()]
         self.kept, self.kind, self.error = d.get("kept"), d.get("kind"), d.get("error")
         self.forbidden_key, self.blocked = d.get("forbidden_key"), d.get("blocked")
         self.number, self.seconds = d.get("number") or "?", float(d.get("seconds") or 0.0)
@@ -187,14 +190,23 @@ class RemoteEscrow:
         return _Report(self._send(request))
 
     # ------------------------------------------------------------ reads
+    def _id(self, ref: str, agent: str | None = None) -> str:
+        """A contract reference as the local escrow reads it: an id or an id prefix (the server
+        matches it among the agent's contracts), else a name: the latest proposal of that name
+        among the agent's contracts."""
+        if _HEX.match(ref) and len(ref) >= 4:
+            return ref
+        named = [d for d in self.client(agent).contracts() if d["name"] == ref]
+        return named[-1]["id"] if named else ref  # none: the server says no_contract
+
     def resolve(self, ref: str):
-        return _ns(self.client().status(ref))
+        return _ns(self.client().status(self._id(ref)))
 
     def resolve_id(self, ref: str) -> str:
         return self.resolve(ref).id
 
     def status(self, ref: str):
-        return _Status(self.client().status(ref))
+        return _Status(self.client().status(self._id(ref)))
 
     def contracts(self, status: str | None = None):
         return [_ns(d) for d in self.client().contracts(status)]
@@ -203,7 +215,7 @@ class RemoteEscrow:
         return [_ns(d) for d in self.client(agent).pending()]
 
     def summary(self, ref: str) -> dict:
-        return self.client().summary(ref)
+        return self.client().summary(self._id(ref))
 
     def check_approver(self, agent: str, contract_id: str, passphrase_env: str | None = None) -> None:
         self.client(agent, passphrase_env)._private_key()  # a key this machine does not hold fails first
@@ -220,19 +232,28 @@ class RemoteEscrow:
         """The result released to `agent`, downloaded (streamed) and opened on this machine."""
         import hashlib
 
-        from datastation.runtime.escrow.results import kind_of_path
-
         c = self.client(agent, passphrase_env)
-        st = c.status(ref)
-        mine = next((r for r in st.get("releases", ()) if r.get("recipient") == agent), None)
+        st = c.status(self._id(ref, agent))
         with tempfile.TemporaryDirectory(prefix="dsc-result-") as tmp:
             with _bar(f"downloading the result of {st['name']}") as progress:
                 out = c.result(st["id"], Path(tmp) / "result", progress=progress)
             data = out.read_bytes()
-        path = mine["path"] if mine else ""
-        return SimpleNamespace(contract_id=st["id"], name=st["name"], recipient=agent, path=f"{self.url} {path}".strip(),
-                               kind=kind_of_path(path) if path else "json", data=data,
-                               sha256=hashlib.sha256(data).hexdigest())
+        return SimpleNamespace(contract_id=st["id"], name=st["name"], recipient=agent, path=f"from {self.url}",
+                               kind=_kind(data), data=data, sha256=hashlib.sha256(data).hexdigest())
+
+
+def _kind(data: bytes) -> str:
+    """A released result's kind from its bytes: Parquet is a table, a model's JSON says its format."""
+    import json
+
+    if data[:4] == b"PAR1":
+        return "table"
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return "json"
+    fmt = value.get("format") if isinstance(value, dict) else None
+    return "model" if isinstance(fmt, str) and "model" in fmt else "json"
 
 
 class _bar:
