@@ -113,7 +113,7 @@ class RemoteEscrow:
             c.close()
 
     def client(self, agent: str | None = None, passphrase_env: str | None = None):
-        from datastation.client import Client
+        from datastation.runtime.client import Client
         from datastation.runtime.escrow import EscrowRefusal
 
         agent = agent or self.agent
