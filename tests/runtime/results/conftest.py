@@ -59,6 +59,7 @@ def bank(tmp_path, monkeypatch, capsys):
             r = run("approve", cid, "--as", agent, "--yes")
             assert r.code == 0, r.err
 
+    assert run("init").code == 0  # only `dsc init` creates an escrow
     for a in ("bank1", "bank2", "auditor"):
         assert run("agent", "create", a, "--no-passphrase").code == 0
     for key in ("bank1.train", "bank1.test", "bank2.train", "bank2.test"):
