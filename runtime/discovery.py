@@ -79,6 +79,18 @@ def find(escrow: str | None = None, config: str | None = None, *, cwd: str | os.
                    f"(in the directory to share), or name one with --escrow DIR or ${ESCROW_ENV}")
 
 
+def remote_url(escrow: str | None = None, config: str | None = None) -> str | None:
+    """The URL of a served escrow (`dsc serve`) that `--escrow` or `$DSC_ESCROW` names
+    (`https://HOST:PORT`, or `http://` for one on this machine), else None: the escrow is local."""
+    text = escrow if escrow is not None else (None if config is not None else os.environ.get(ESCROW_ENV))
+    if not text or "://" not in text:
+        return None
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"{text}: a served escrow is reached over https:// (or http:// on this machine)")
+    return text.rstrip("/")
+
+
 def for_init(directory: str | None, config: str | None) -> Config:
     """The configuration `dsc init [DIR]` creates: `--config`'s, else DIR's (default: the current
     directory) `data_station_config.yaml`, else `DIR/.dsc-escrow` with the defaults."""
@@ -104,7 +116,8 @@ def _project(d: Path) -> Config | None:
 
 def _from_dir(text: str, how: str) -> Config:
     if "://" in text:
-        raise ConfigError(f"{how} {text}: only a local escrow directory can be named here")
+        raise ConfigError(f"{how} {text}: this command acts on a local escrow directory only (a served escrow is "
+                          f"reached by the lifecycle commands: agent create, data, propose, approve, ...)")
     d = Path(text).expanduser().absolute()
     if not d.is_dir():
         raise NoEscrow(f"no escrow at {d} ({how}: no such directory): create one with `dsc init {d}`")

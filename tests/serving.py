@@ -48,6 +48,8 @@ class Served:
         self.log = open(self.root / "server.log", "wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DSC_PASSPHRASE")}
         env["DSC_KEYRING"] = str(self.root / "operator-keys")  # the server never reads a keyring
+        subprocess.run([sys.executable, "-m", "datastation.runtime.cli", "init", "--config", str(self.config)],
+                       env=env, cwd=self.root, check=True, capture_output=True)  # only `dsc init` creates an escrow
         self.proc = subprocess.Popen([sys.executable, "-m", "datastation.runtime.cli", "serve", "--config",
                                       str(self.config), "--log-level", "warning"],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=self.root)

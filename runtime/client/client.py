@@ -40,6 +40,12 @@ _FULL_ID = re.compile(r"[0-9a-f]{64}\Z")
 UPLOAD_HEADER = "X-DSC-Request"
 
 
+# The route of each signed action that is a plain JSON post (`send`).
+ACTION_ROUTES = {PROPOSE: "/v1/contracts/propose", APPROVE: "/v1/contracts/approve", REJECT: "/v1/contracts/reject",
+                 REVOKE: "/v1/contracts/revoke", EXECUTE: "/v1/contracts/execute", POLICY_APPLY: "/v1/policies/apply",
+                 DATA_REMOVE: "/v1/data/remove"}
+
+
 class RemoteError(EscrowRefusal):
     """The escrow refused (or could not answer) a request: `.code` stable, `.status` the HTTP status."""
 
@@ -126,6 +132,13 @@ class Client:
     def _post(self, path: str, action: str, params: dict):
         body = self.sign(action, params).to_json()
         return self._answer(self._http.post(path, content=body, headers={"Content-Type": "application/json"}))
+
+    def send(self, request: SignedRequest):
+        """Post a request already signed (by `sign`) to the route of its action; the answer's JSON."""
+        path = ACTION_ROUTES.get(request.action)
+        if path is None:
+            raise RemoteError("wrong_action", f"no route for the action {request.action!r}")
+        return self._answer(self._http.post(path, content=request.to_json(), headers={"Content-Type": "application/json"}))
 
     def _full_id(self, contract: str) -> str:
         """A full contract id (a prefix is resolved among this agent's contracts)."""

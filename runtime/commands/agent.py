@@ -36,6 +36,9 @@ def register(sub) -> None:
                                     "the escrow. A key your keyring already holds for NAME is registered instead.")
     c.add_argument("name", metavar="NAME", help="agent name (letters, digits, _)")
     c.add_argument("--display", default="", metavar="TEXT", help="human name, e.g. \"First Bank\"")
+    c.add_argument("--invite", metavar="TOKEN", default=None,
+                   help="with a served escrow (--escrow https://HOST:PORT): the one-time token of `dsc invite NAME` "
+                        "on the escrow's machine; the key pair is made here and only its public key is sent")
     _key_flags(c)
     cs.add_config(c)
     c.set_defaults(func=_create)
@@ -65,7 +68,11 @@ def register(sub) -> None:
 
 
 def _keyring(args, *, escrow: bool = True):
-    from datastation.runtime.keyring import Keyring
+    from datastation.runtime.discovery import remote_url
+    from datastation.runtime.keyring import Keyring, keyring_path
+
+    if remote_url(getattr(args, "escrow", None), getattr(args, "config", None)):
+        return Keyring(keyring_path())  # this machine's own keyring
 
     return Keyring((cs.load_config_from(args) if escrow else cs.settings_from(args)).keyring_path)
 
@@ -84,7 +91,8 @@ def _create(args) -> int:
         else:
             passphrase = passphrase_for(args.name, args.passphrase_env) if args.passphrase_env else None
         with cs.escrow_from(args) as escrow:
-            row = escrow.create_agent(args.name, args.display, passphrase=passphrase)
+            extra = {"invite": args.invite} if cs.is_remote(escrow) else {}
+            row = escrow.create_agent(args.name, args.display, passphrase=passphrase, **extra)
             path = escrow.keyring.path_of(row.name)
         protected = b"ENCRYPTED" in path.read_bytes()[:64]
     except cs.user_errors() as exc:

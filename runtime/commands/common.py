@@ -104,8 +104,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from datastation.runtime.storage import StorageError
     from datastation.runtime.store import StoreError
 
+    extra = ()
+    if "httpx" in sys.modules:  # a served escrow that cannot be reached (commands/remote.py)
+        extra = (sys.modules["httpx"].HTTPError,)
     return (EscrowRefusal, AuthError, KeysError, ConfigError, StoreError, StorageError, SchemaError, IdentityError,
-            OSError, UnicodeDecodeError)
+            OSError, UnicodeDecodeError, *extra)
 
 
 # ------------------------------------------------------------------ the escrow
@@ -138,6 +141,15 @@ def settings_from(args):
 def escrow_from(args, *, create: bool = False):
     """The escrow facade of the escrow this command acts on (closed on exit). It must exist
     (`dsc init` creates it); under no_trust the key-encryption key is checked first."""
+    from datastation.runtime.discovery import remote_url
+
+    url = remote_url(getattr(args, "escrow", None), getattr(args, "config", None))
+    if url is not None:  # a served escrow: the same methods, signed here and sent (commands/remote.py)
+        from .remote import RemoteEscrow
+
+        with RemoteEscrow(url, getattr(args, "agent", None), getattr(args, "passphrase_env", None)) as escrow:
+            yield escrow
+        return
     from datastation.runtime.escrow import Escrow, open_escrow
     from datastation.runtime.storage import codec_for
 
@@ -150,9 +162,16 @@ def escrow_from(args, *, create: bool = False):
 
 def stored_summary(escrow, row) -> dict:
     """The owner's summary of a stored contract (`escrow.views.stored_summary`)."""
+    if getattr(escrow, "remote", False):
+        return escrow.summary(row.id)
     from datastation.runtime.escrow.views import stored_summary as summary
 
     return summary(escrow.ctx, row)
+
+
+def is_remote(escrow) -> bool:
+    """Whether the escrow is a served one (`commands/remote.py`)."""
+    return bool(getattr(escrow, "remote", False))
 
 
 def describe_decision(d) -> str:

@@ -35,9 +35,12 @@ def run(args) -> int:
 def show(escrow, rows, fmt: str) -> int:
     out = []
     for r in rows:
-        got = {a.agent for a in escrow.store.approvals(r.id)}
-        out.append({"id": r.id, "name": r.name, "status": r.status, "proposer": r.proposer,
-                    "waiting_for": [a for a in r.source_agents if a not in got] if r.status == "pending" else [],
+        if hasattr(r, "waiting_for"):  # a served escrow's answer says it
+            waiting = list(r.waiting_for)
+        else:
+            got = {a.agent for a in escrow.store.approvals(r.id)}
+            waiting = [a for a in r.source_agents if a not in got] if r.status == "pending" else []
+        out.append({"id": r.id, "name": r.name, "status": r.status, "proposer": r.proposer, "waiting_for": waiting,
                     "recipients": list(r.recipients)})
     if fmt == "json":
         cs.print_json(out)

@@ -36,6 +36,7 @@ def register(sub) -> None:
     ls = dsub.add_parser("list", help="list data elements")
     ls.add_argument("--owner", default=None, metavar="AGENT", help="only this owner's data")
     ls.add_argument("--format", choices=("human", "json"), default="human")
+    cs.add_as(ls, required=False)
     cs.add_config(ls)
     ls.set_defaults(func=_list)
 
@@ -92,11 +93,18 @@ def _add(args) -> int:
             _print_refused(diags, sources, args.key)
             return cs.ExitCode.ERRORS
         with cs.escrow_from(args) as escrow:
+            if cs.is_remote(escrow):  # streamed from the file, with a progress bar on a terminal
+                row = escrow.upload(args.agent, args.key, file, fmt, declared, args.replace, args.passphrase_env)
+                return _stored(row)
             req = escrow.sign_as(args.agent, DATA_ADD, data_add_params(args.key, fmt, contents, declared, args.replace),
                                  args.passphrase_env)
             row = escrow.add_data(req, contents)
     except cs.user_errors() as exc:
         return cs.fail(exc)
+    return _stored(row)
+
+
+def _stored(row) -> int:
     cols = cs.safe_text(", ".join(f"{c}: {t}" for c, t in (row.inferred_schema or {}).items()))
     print(f"stored {row.key} ({row.format}, {row.size} bytes, sha256 {row.content_hash[:12]})")
     print(f"  schema: {cols}")

@@ -13,7 +13,7 @@ def register(sub) -> None:
                                    "(--ttl, default server.invite_ttl_seconds). The escrow keeps only its hash.")
     p.add_argument("agent", metavar="AGENT")
     p.add_argument("--ttl", type=float, default=None, metavar="SECONDS", help="how long the token stays valid")
-    cs.add_format(p)
+    cs.add_format(p, ("human", "json", "token"))  # token: the token alone (for a script)
     cs.add_config(p)
     p.set_defaults(func=run)
 
@@ -29,11 +29,15 @@ def run(args) -> int:
             escrow_id = escrow.ctx.escrow_id
     except cs.user_errors() as exc:
         return cs.fail(exc)
+    if args.format == "token":
+        print(token)
+        return 0
     if args.format == "json":
         cs.print_json({"agent": args.agent, "token": token, "expires": expires, "escrow_id": escrow_id})
         return 0
     print(f"invitation for {args.agent} (one-time, expires {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(expires))}):")
     print(f"  token:  {token}")
     print(f"  escrow: {escrow_id}")
-    print(f"{args.agent} registers with: Client(URL, {args.agent!r}).register(TOKEN)")
+    print(f"{args.agent} registers with: dsc agent create {args.agent} --invite TOKEN --escrow URL "
+          f"(or Client(URL, {args.agent!r}).register(TOKEN))")
     return 0

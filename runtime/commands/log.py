@@ -22,6 +22,7 @@ def register(sub) -> None:
     p.add_argument("--kind", metavar="KIND", action="append", default=None, choices=KINDS,
                    help=f"only entries of this kind (repeatable): {', '.join(KINDS)}")
     p.add_argument("--format", choices=("human", "json"), default="human")
+    cs.add_as(p, required=False)
     cs.add_config(p)
     p.set_defaults(func=run)
 

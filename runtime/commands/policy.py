@@ -41,6 +41,7 @@ def register(sub) -> None:
     s = psub.add_parser("show", help="show registered policies")
     s.add_argument("owner", nargs="?", metavar="OWNER")
     cs.add_format(s)
+    cs.add_as(s, required=False)
     cs.add_config(s)
     s.set_defaults(func=_show)
 
@@ -62,6 +63,9 @@ def _apply(args) -> int:
         return cs.fail(exc)
     print(f"registered the policy of {res.owner} ({len(res.rules)} rule{'s' if len(res.rules) != 1 else ''}):")
     for r in res.rules:
+        if isinstance(r, str):  # a served escrow's answer: each rule as its line and text
+            print(f"  {cs.safe_text(r)}")
+            continue
         print(f"  {r.where()}: {r.text()}")
         for line in identity_lines(r):
             print(f"      {line}")
@@ -75,6 +79,8 @@ def _show(args) -> int:
 
     try:
         with cs.escrow_from(args) as escrow:
+            if cs.is_remote(escrow):
+                return _show_remote(args, escrow.policies(args.owner))
             rows = [escrow.store.get_policy(args.owner)] if args.owner else escrow.store.list_policies()
     except cs.user_errors() as exc:
         return cs.fail(exc)
@@ -90,4 +96,18 @@ def _show(args) -> int:
             print(f"  {x.where()}: {x.text()}")
             for line in identity_lines(x):
                 print(f"      {line}")
+    return 0
+
+
+def _show_remote(args, rows) -> int:
+    """A served escrow's answer: the agent's own policy, each rule as its line and text."""
+    if args.format == "json":
+        cs.print_json(rows)
+        return 0
+    if not rows:
+        print("no policies")
+    for r in rows:
+        print(cs.safe_text(f"policy {r['owner']}:"))
+        for line in r["rules"]:
+            print(f"  {cs.safe_text(line)}")
     return 0

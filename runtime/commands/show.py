@@ -28,6 +28,7 @@ def register(sub) -> None:
                    help="the .dsc file, or a proposed contract (its name, id, or an id prefix of at least 4 characters)")
     p.add_argument("contract", metavar="CONTRACT", nargs="?", help="the contract's name (with FILE)")
     p.add_argument("--format", choices=("human", "json"), default="human", help="output format")
+    cs.add_as(p, required=False)
     cs.add_config(p)
     p.set_defaults(func=run)
 

@@ -11,6 +11,7 @@ def register(sub) -> None:
                    help="the contract: its name (the latest proposal of that name), its id, or an id prefix of at "
                         "least 4 characters (default: every contract)")
     cs.add_format(p)
+    cs.add_as(p, required=False)
     cs.add_config(p)
     p.set_defaults(func=run)
 
@@ -31,7 +32,7 @@ def run(args) -> int:
     j = st.to_json()
     t = cs.safe_text  # names and reasons come from data and from other parties
     print(t(f"contract {j['name']}  {j['id']}"))
-    attempt = f"attempt {j['attempt']}, " if j["attempt"] > 1 else ""
+    attempt = f"attempt {j['attempt']}, " if j.get("attempt", 1) > 1 else ""
     print(t(f"  status: {j['status']}  ({attempt}proposed by {j['proposer']})"))
     print(t(f"  recipients: {', '.join(j['recipients']) or 'none'}" + (f"; kept as {j['kept_as']}" if j["kept_as"] else "")))
     for a in j["approvals"]:
@@ -44,15 +45,17 @@ def run(args) -> int:
     for r in j["rejections"]:
         how = f" (policy {r['via_policy']})" if r["via_policy"] else ""
         print(t(f"  rejected by {r['agent']}: {r['reason']}{how}"))
-    several = len(j["attempts"]) > 1
-    for a in j["attempts"]:
+    # a served escrow's answer carries no attempts: its executions are shown under one
+    attempts = j.get("attempts") or [{"attempt": j.get("attempt", 1), "proposer": j["proposer"]}]
+    several = len(attempts) > 1
+    for a in attempts:
         if several:
             print(t(f"  attempt {a['attempt']} (proposed by {a['proposer']}): {a.get('outcome', '')}"))
         for e in j["executions"]:
-            if e["attempt"] == a["attempt"]:
+            if e.get("attempt", a["attempt"]) == a["attempt"]:
                 err = (e["detail"] or {}).get("error")
-                print(t(f"  {'  ' if several else ''}execution #{e['number']} by {e['actor']}: {e['status']}"
+                print(t(f"  {'  ' if several else ''}execution #{e.get('number') or e.get('id')} by {e['actor']}: {e['status']}"
                         + (f" ({err})" if err else "")))
     for r in j["releases"]:
-        print(t(f"  released to {r['recipient']}: {r['path']}"))
+        print(t(f"  released to {r['recipient']}: {r.get('path') or 'sha256 ' + r['content_hash'][:16]}"))
     return 0

@@ -18,6 +18,7 @@ def test_serve_refuses_a_bad_server_section(dsc, tmp_path):
 def test_invite_prints_the_token_and_keeps_its_hash(dsc, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"escrow_dir: {tmp_path / 'e'}\n")
+    assert dsc("init", "--config", cfg).returncode == 0  # only `dsc init` creates an escrow
     r = dsc("invite", "bank2", "--config", cfg)
     assert r.returncode == 0
     token = next(line.split()[-1] for line in r.stdout.splitlines() if "token:" in line)
@@ -28,3 +29,5 @@ def test_invite_prints_the_token_and_keeps_its_hash(dsc, tmp_path):
         assert set(kept) == {token_hash(token), token_hash(out["token"])}
         assert token not in json.dumps(kept) and token not in json.dumps([e.payload for e in escrow.store.audit_entries()])
     assert dsc("invite", "bad name", "--config", cfg).returncode == 1
+    alone = dsc("invite", "bank4", "--format", "token", "--config", cfg)
+    assert alone.returncode == 0 and alone.stdout.strip().startswith("dsci_") and len(alone.stdout.split()) == 1
