@@ -23,8 +23,8 @@ def _use_names(sym) -> set[str]:
     """The names under which the program's `use` modules (and their folders) could be imported."""
     names: set[str] = set()
     for m in sym.modules:
-        parts = PurePosixPath(m.use.path.value.replace("\\", "/")).with_suffix("").parts
-        parts = [p for p in parts if p not in ("", ".")]
+        path = PurePosixPath(m.use.path.value.replace("\\", "/"))
+        parts = [p for p in (path.with_suffix("") if path.name else path).parts if p not in ("", ".", "/")]
         if parts:
             names.add(parts[0])
             names.add(parts[-1])

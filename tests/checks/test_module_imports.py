@@ -68,3 +68,10 @@ def test_module_texts_of_a_proposal(tmp_path):
                                                    "helpers.py": "def g(x):\n    return x\n"})
     ctx = CheckContext(program=program, symbols=sym, base_dir=tmp_path)
     assert [d.code for d in module_imports.check(ctx)] == ["DSC039"]
+
+
+def test_use_paths_without_a_file_name_are_diagnosed_not_raised(tmp_path):
+    # `use ""`, `use "."`, `use "/"`: no module name to import by (found by the never-raises property)
+    for path in ('""', '"."', '"/"'):
+        found = codes(f"use {path}\n" + BODY, base=tmp_path)
+        assert "DSC039" not in found and ("DSC031" in found or "DSC030" in found), found

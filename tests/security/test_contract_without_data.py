@@ -75,7 +75,12 @@ def test_the_escrow_refuses_it_from_its_own_records(tmp_path, monkeypatch):
     from datastation.dsl.checks import contract_reads_data
     from datastation.runtime.escrow import EscrowRefusal
 
+    from collections import OrderedDict
+
+    from datastation.runtime.escrow import bundle
+
     monkeypatch.setattr(checker, "RULES", tuple(r for r in checker.RULES if r is not contract_reads_data))
+    monkeypatch.setattr(bundle, "_CHECKED", OrderedDict())  # no check outcome cached with the rule in place
     (tmp_path / "functions.py").write_text(FUNCTIONS)
     (tmp_path / "s.dsc").write_text(DSC)
     w = World(tmp_path, tmp_path / "s.dsc")
