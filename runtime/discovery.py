@@ -40,6 +40,8 @@ class Located:
 
     @property
     def exists(self) -> bool:
+        if self.config.store.backend == "postgresql":  # the database is elsewhere; the key is here
+            return Path(self.config.escrow_key_path).exists()
         return Path(self.config.store.path).exists()
 
 

@@ -43,6 +43,10 @@ class Served:
         self.config = self.root / "escrow.yaml"
         self.config.write_text(f"escrow_dir: {self.root / 'escrow'}\n{extra_top}server:\n  port: {self.port}\n"
                                f"{extra_config}")
+        with contextlib.redirect_stdout(io.StringIO()):  # `dsc serve` serves an escrow made by `dsc init`
+            code = main(["init", "--config", str(self.config)])
+        if code != 0:
+            raise RuntimeError(f"dsc init --config {self.config} exited {code}")
         self.log = open(self.root / "server.log", "wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DSC_PASSPHRASE")}
         env["DSC_KEYRING"] = str(self.root / "operator-keys")  # the server never reads a keyring

@@ -18,6 +18,7 @@ def test_serve_refuses_a_bad_server_section(dsc, tmp_path):
 def test_invite_prints_the_token_and_keeps_its_hash(dsc, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"escrow_dir: {tmp_path / 'e'}\n")
+    assert dsc("init", "--config", cfg).returncode == 0
     r = dsc("invite", "bank2", "--config", cfg)
     assert r.returncode == 0
     token = next(line.split()[-1] for line in r.stdout.splitlines() if "token:" in line)
