@@ -47,14 +47,24 @@ class Served:
             code = main(["init", "--config", str(self.config)])
         if code != 0:
             raise RuntimeError(f"dsc init --config {self.config} exited {code}")
-        self.log = open(self.root / "server.log", "wb")
+        self.start()
+        self.clients: list[Client] = []
+
+    def start(self) -> None:
+        """Start (or start again, on the same escrow and port) the `dsc serve` process; wait until it answers."""
+        self.log = open(self.root / "server.log", "ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DSC_PASSPHRASE")}
         env["DSC_KEYRING"] = str(self.root / "operator-keys")  # the server never reads a keyring
         self.proc = subprocess.Popen([sys.executable, "-m", "datastation.runtime.cli", "serve", "--config",
                                       str(self.config), "--log-level", "warning"],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=self.root)
         self._wait()
-        self.clients: list[Client] = []
+
+    def kill(self) -> None:
+        """SIGKILL the server process (no shutdown of any kind) and reap it."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
 
     def _wait(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
