@@ -120,6 +120,15 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process (its threads) or of process `pid` (Linux /proc)."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def setup(root: Path, served, clients: int, names: list[str]) -> list[Party]:
     parties = []
     for i in range(clients):
@@ -162,6 +171,7 @@ def main(argv=None) -> int:
                 store = "PostgreSQL" if args.store else f"SQLite synchronous {args.sync}"
                 print(f"dsc serve on 127.0.0.1 ({store}), {args.clients} clients x {args.per_client} contracts, "
                       f"{args.runs} runs; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+                cpu0 = cpu_seconds(), cpu_seconds(served.proc.pid), time.perf_counter()
                 rates = {a: [] for a in ACTIONS}
                 lats = {a: [] for a in ACTIONS}
                 for names in per_run[1:]:
@@ -173,8 +183,12 @@ def main(argv=None) -> int:
                     print(f"{a:<8} median {statistics.median(rates[a]):6.0f} req/s  best {max(rates[a]):6.0f} req/s  "
                           f"p50 {pct(lats[a], 50) * 1e3:6.1f} ms  p99 {pct(lats[a], 99) * 1e3:6.1f} ms  "
                           f"(runs: {', '.join(f'{r:.0f}' for r in rates[a])})")
+                wall = time.perf_counter() - cpu0[2]
+                clients_cpu, server_cpu = cpu_seconds() - cpu0[0], cpu_seconds(served.proc.pid) - cpu0[1]
                 load1 = os.getloadavg()
-                print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+                print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; CPU over {wall:.0f} s of "
+                      f"load: server {server_cpu:.0f} s ({server_cpu / wall:.0%} of a core), clients {clients_cpu:.0f} s "
+                      f"({clients_cpu / wall:.0%}); functions run in child processes, not counted")
             finally:
                 served.stop()
     finally:
