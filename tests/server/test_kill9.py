@@ -3,7 +3,8 @@
 Six agents (each its own key) propose and approve trivial contracts against a `dsc serve`
 subprocess as fast as they can; the server is SIGKILLed mid-load, started again on the same
 escrow, and every proposal and approval the server acknowledged (HTTP 200) must be in the store;
-`dsc audit verify` must pass.
+`dsc audit verify` must pass. On SQLite and on PostgreSQL (`tests/pg_support.py`: skipped without
+a server, failing under CI=true).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from datastation.contracts.identity import identity
 from datastation.contracts.loading import load_checked
@@ -20,6 +22,8 @@ from datastation.runtime.escrow import Escrow
 from datastation.runtime.escrow.actions import APPROVE, PROPOSE
 from datastation.runtime.escrow.bundle import make_bundle
 from datastation.runtime.keys import approval_message, sign
+from pg_support import Schema, server_url
+from serving import Served
 
 AGENTS = 6
 CONTRACTS = 60  # per agent: more than the load reaches before the kill
@@ -31,7 +35,19 @@ def _scenario(agent: str) -> str:
     return f'agent {agent}\n\ndata {agent}.t csv "{agent}.csv"\n{body}'
 
 
-def test_kill9_under_load_loses_no_acknowledged_action(served, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_served(request, tmp_path):
+    """`dsc serve` on SQLite (synchronous FULL, the default) or on a fresh PostgreSQL schema."""
+    schema = Schema(server_url()) if request.param == "postgresql" else None
+    served = Served(tmp_path / "site", extra_top=f"store:\n  url: {schema.url}\n" if schema else "")
+    yield served
+    served.stop()
+    if schema is not None:
+        schema.drop()
+
+
+def test_kill9_under_load_loses_no_acknowledged_action(store_served, tmp_path):
+    served = store_served
     parties = []
     for i in range(AGENTS):
         agent = f"k{i}"
