@@ -1,25 +1,34 @@
-"""Signed requests per second through the real HTTP path of `dsc serve` (127.0.0.1).
+"""Load on `dsc serve` over 127.0.0.1: concurrent agents proposing, approving, executing, reading.
 
-    python bench/server_load.py [--clients 8] [--requests 100] [--runs 5]
+    python bench/server_load.py                                  # 50 clients, SQLite (synchronous FULL)
+    python bench/server_load.py --sync NORMAL                    # SQLite, synchronous NORMAL
+    python bench/server_load.py --store postgresql://USER:PW@127.0.0.1:5432/DB   # PostgreSQL
+    python bench/server_load.py --clients 8 --per-client 5 --runs 3              # a quick one
 
-Starts `dsc serve` on a fresh escrow in a temporary directory, registers alice and bob through
-invitations, adds a small data element each, and has alice propose `count_b` (on bob's data,
-result to alice) which bob has not approved. Then, `--runs` times, `--clients` threads (each its
-own `datastation.client.Client`, its own connection) send `--requests` requests each, of:
+Starts `dsc serve` itself on a free port, on a fresh escrow in a temporary directory (on
+PostgreSQL: in a fresh schema of the database, dropped at the end), and stops it at the end.
+`--clients` agents are invited and register their own keys (each its own keyring); each uploads
+a small data element. Each agent has a .dsc file of its own with `--per-client` trivial
+contracts per run (`rows(aNN.t)`, to itself), checked once on its side (its identities).
 
-- status: a signed `read.status` of the contract (verified, nonce spent, authorized, answered);
-- release decision: a signed `contract.execute` by alice, which the escrow verifies, derives
-  the contract's facts for, re-verifies the approvals of and decides: `409 awaiting_approval`
-  (the refusal audited) - the release decision as a request reaches it, without running a
-  function.
+Each run has four phases, one after the other; in a phase every client thread (its own
+`datastation.client.Client`, its own connection, signing every request with its own key) sends
+`--per-client` requests of one kind, all clients at once:
 
-Prints requests/second per run (median and best over the runs) and the latency p50/p99 over
-every request. Everything stops by itself; the server is ended at the end.
+- propose: a signed `contract.propose` (bundle, contract name, expected identity);
+- approve: the agent's approval signature over (escrow id, contract id), in a signed
+  `contract.approve` (the only approval needed: the contract becomes `approved`);
+- execute: a signed `contract.execute` by the recipient: decision, run, release;
+- status: a signed `read.status`.
+
+Prints, per action, requests/s per run (median and best) and p50/p99 latency over all runs,
+and the load average before and after (the machine may be shared: compare within one run).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -30,40 +39,72 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-SCENARIO = """agent alice
-agent bob
-
-data alice.t csv "a.csv"
-data bob.t csv "b.csv"
-
-contract count_b {
-  by      alice
-  compute rows(bob.t)
-  to      alice
-}
-"""
+ACTIONS = ("propose", "approve", "execute", "status")
 
 
-def measure(clients, call, per_client: int) -> tuple[float, list[float]]:
-    """(requests per second, latencies) of `per_client` calls from each client, all at once."""
-    latencies: list[list[float]] = [[] for _ in clients]
+def scenario(agent: str, names: list[str]) -> str:
+    body = "".join(f"\ncontract {n} {{\n  by      {agent}\n  compute rows({agent}.t)\n  to      {agent}\n}}\n"
+                   for n in names)
+    return f'agent {agent}\n\ndata {agent}.t csv "{agent}.csv"\n{body}'
+
+
+class Party:
+    """One load client: an agent with its own key, its .dsc file and the identities of its contracts."""
+
+    def __init__(self, client, path: Path, names: list[str]):
+        from datastation.contracts.identity import identity
+        from datastation.contracts.loading import load_checked
+        from datastation.runtime.escrow.bundle import make_bundle
+
+        self.client = client
+        loaded = load_checked(str(path))
+        assert loaded.ok, [d.message for d in loaded.errors]
+        self.bundle = make_bundle(path)
+        self.ids = {n: identity(loaded.scenario, n).sha256 for n in names}
+
+    def propose(self, name: str) -> dict:
+        from datastation.runtime.escrow.actions import PROPOSE
+
+        return self.client._post("/v1/contracts/propose", PROPOSE,
+                                 {"bundle": self.bundle, "contract": name, "identity": self.ids[name]})
+
+    def approve(self, name: str) -> dict:
+        from datastation.runtime.escrow.actions import APPROVE
+        from datastation.runtime.keys import approval_message, sign
+
+        c = self.client
+        cid = self.ids[name]
+        signature = sign(c._private_key(), approval_message(c.escrow_id, cid))
+        return c._post("/v1/contracts/approve", APPROVE, {"contract": cid, "signature": signature})
+
+    def execute(self, name: str) -> dict:
+        return self.client.execute(self.ids[name])
+
+    def status(self, name: str) -> dict:
+        return self.client.status(self.ids[name])
+
+
+def run_phase(parties: list[Party], action: str, names: list[str]) -> tuple[float, list[float]]:
+    """(requests per second, latencies) of `action` on each of `names` from every party at once."""
+    latencies: list[list[float]] = [[] for _ in parties]
     errors: list[BaseException] = []
-    start_gate = threading.Barrier(len(clients) + 1)
+    gate = threading.Barrier(len(parties) + 1)
 
-    def work(i, client):
-        start_gate.wait()
+    def work(i: int, party: Party) -> None:
+        call = getattr(party, action)
+        gate.wait()
         try:
-            for _ in range(per_client):
+            for n in names:
                 t = time.perf_counter()
-                call(client)
+                call(n)
                 latencies[i].append(time.perf_counter() - t)
-        except BaseException as exc:  # reported after the run
+        except BaseException as exc:  # reported after the phase
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(clients)]
+    threads = [threading.Thread(target=work, args=(i, p)) for i, p in enumerate(parties)]
     for t in threads:
         t.start()
-    start_gate.wait()
+    gate.wait()
     t0 = time.perf_counter()
     for t in threads:
         t.join()
@@ -79,61 +120,80 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def main() -> int:
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process (its threads) or of process `pid` (Linux /proc)."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def setup(root: Path, served, clients: int, names: list[str]) -> list[Party]:
+    parties = []
+    for i in range(clients):
+        agent = f"a{i:02d}"
+        c = served.agent(agent)
+        (root / f"{agent}.csv").write_text("x,y\n1,2\n3,4\n")
+        c.add_data(f"{agent}.t", root / f"{agent}.csv")
+        (root / f"{agent}.dsc").write_text(scenario(agent, names))
+        parties.append(Party(c, root / f"{agent}.dsc", names))
+    return parties
+
+
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--requests", type=int, default=100, help="requests per client and run")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--per-client", type=int, default=10, help="contracts per client and run")
     ap.add_argument("--runs", type=int, default=5)
-    args = ap.parse_args()
+    ap.add_argument("--store", help="postgresql://... URL (a fresh schema is made in it); default SQLite")
+    ap.add_argument("--sync", default="FULL", choices=("FULL", "NORMAL"), help="SQLite synchronous pragma")
+    args = ap.parse_args(argv)
 
-    import os
-
-    from datastation.client import Client, RemoteError
     from serving import Served
 
-    with tempfile.TemporaryDirectory(prefix="dsc-bench-serve-") as tmp:
-        root = Path(tmp)
-        os.environ["DSC_KEYRING"] = str(root / "operator-keys")
-        served = Served(root / "site", "  max_request_bytes: 1048576\n")
-        try:
-            (root / "a.csv").write_text("x,y\n1,2\n")
-            (root / "b.csv").write_text("x,y\n3,4\n5,6\n")
-            (root / "s.dsc").write_text(SCENARIO)
-            alice, bob = served.agent("alice"), served.agent("bob")
-            alice.add_data("alice.t", root / "a.csv")
-            bob.add_data("bob.t", root / "b.csv")
-            cid = alice.propose(root / "s.dsc", "count_b")["contract"]["id"]
-            clients = [Client(served.url, "alice", keyring=alice.keyring) for _ in range(args.clients)]
+    top, schema = f"store:\n  synchronous: {args.sync}\n", None
+    if args.store:
+        from pg_support import Schema
 
-            def status(c):
-                c.status(cid)
-
-            def decision(c):
-                try:
-                    c.execute(cid)
-                except RemoteError as exc:
-                    if exc.code != "awaiting_approval":
-                        raise
-                else:
-                    raise AssertionError("the contract ran: it was never approved")
-
-            for c in clients:  # warm: keys loaded, connections open, escrow id fetched
-                status(c)
-                decision(c)
-            print(f"dsc serve on 127.0.0.1, {args.clients} clients x {args.requests} requests, {args.runs} runs")
-            for name, call in (("signed status read", status), ("release decision (execute)", decision)):
-                rates, lats = [], []
-                for _ in range(args.runs):
-                    rate, lat = measure(clients, call, args.requests)
-                    rates.append(rate)
-                    lats += lat
-                print(f"{name:<28} median {statistics.median(rates):7.0f} req/s  best {max(rates):7.0f} req/s  "
-                      f"p50 {pct(lats, 50) * 1e3:6.1f} ms  p99 {pct(lats, 99) * 1e3:6.1f} ms  "
-                      f"(runs: {', '.join(f'{r:.0f}' for r in rates)})")
-            for c in clients:
-                c.close()
-        finally:
-            served.stop()
+        schema = Schema(args.store)
+        top = f"store:\n  url: {schema.url}\n"
+    per_run = [[f"c{r}_{k}" for k in range(args.per_client)] for r in range(args.runs + 1)]
+    try:
+        with tempfile.TemporaryDirectory(prefix="dsc-bench-load-") as tmp:
+            root = Path(tmp)
+            os.environ["DSC_KEYRING"] = str(root / "operator-keys")
+            served = Served(root / "site", "  max_request_bytes: 1048576\n", extra_top=top)
+            try:
+                parties = setup(root, served, args.clients, [n for names in per_run for n in names])
+                run_phase(parties, "propose", per_run[0][:1])  # warm: each bundle checked once, connections open
+                load0 = os.getloadavg()
+                store = "PostgreSQL" if args.store else f"SQLite synchronous {args.sync}"
+                print(f"dsc serve on 127.0.0.1 ({store}), {args.clients} clients x {args.per_client} contracts, "
+                      f"{args.runs} runs; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+                cpu0 = cpu_seconds(), cpu_seconds(served.proc.pid), time.perf_counter()
+                rates = {a: [] for a in ACTIONS}
+                lats = {a: [] for a in ACTIONS}
+                for names in per_run[1:]:
+                    for action in ACTIONS:
+                        rate, lat = run_phase(parties, action, names)
+                        rates[action].append(rate)
+                        lats[action] += lat
+                for a in ACTIONS:
+                    print(f"{a:<8} median {statistics.median(rates[a]):6.0f} req/s  best {max(rates[a]):6.0f} req/s  "
+                          f"p50 {pct(lats[a], 50) * 1e3:6.1f} ms  p99 {pct(lats[a], 99) * 1e3:6.1f} ms  "
+                          f"(runs: {', '.join(f'{r:.0f}' for r in rates[a])})")
+                wall = time.perf_counter() - cpu0[2]
+                clients_cpu, server_cpu = cpu_seconds() - cpu0[0], cpu_seconds(served.proc.pid) - cpu0[1]
+                load1 = os.getloadavg()
+                print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; CPU over {wall:.0f} s of "
+                      f"load: server {server_cpu:.0f} s ({server_cpu / wall:.0%} of a core), clients {clients_cpu:.0f} s "
+                      f"({clients_cpu / wall:.0%}); functions run in child processes, not counted")
+            finally:
+                served.stop()
+    finally:
+        if schema is not None:
+            schema.drop()
     return 0
 
 

@@ -65,6 +65,7 @@ class ServerConfig:
     max_upload_bytes: int = 4 * 1024 * 1024 * 1024  # one data upload (streamed to a temp file)
     invite_ttl_seconds: float = 7 * 24 * 3600.0  # default lifetime of a `dsc invite` token
     forwarded_allow_ips: str | None = None  # behind a reverse proxy: the proxy's address(es)
+    threads: int = 4  # worker threads for the escrow's blocking work (bench/server_load.py)
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,15 @@ def _server(raw: dict, path) -> ServerConfig:
         max_upload_bytes=int(positive("max_upload_bytes", d.max_upload_bytes)),
         invite_ttl_seconds=float(positive("invite_ttl_seconds", d.invite_ttl_seconds)),
         forwarded_allow_ips=forwarded,
+        threads=_threads(raw, d.threads),
     )
+
+
+def _threads(raw: dict, default: int) -> int:
+    value = _typed(raw, "threads", int, default, "server")
+    if not 1 <= value <= 256:
+        raise ConfigError("config key 'server.threads' must be a whole number from 1 to 256")
+    return value
 
 
 def _store(store_raw: dict, path, escrow_dir: Path) -> StoreConfig:

@@ -43,18 +43,28 @@ class Served:
         self.config = self.root / "escrow.yaml"
         self.config.write_text(f"escrow_dir: {self.root / 'escrow'}\n{extra_top}server:\n  port: {self.port}\n"
                                f"{extra_config}")
-        with contextlib.redirect_stdout(io.StringIO()):  # `dsc serve` serves an escrow `dsc init` made
-            assert main(["init", "--config", str(self.config)]) == 0
-        self.log = open(self.root / "server.log", "wb")
+        with contextlib.redirect_stdout(io.StringIO()):  # `dsc serve` serves an escrow made by `dsc init`
+            code = main(["init", "--config", str(self.config)])
+        if code != 0:
+            raise RuntimeError(f"dsc init --config {self.config} exited {code}")
+        self.start()
+        self.clients: list[Client] = []
+
+    def start(self) -> None:
+        """Start (or start again, on the same escrow and port) the `dsc serve` process; wait until it answers."""
+        self.log = open(self.root / "server.log", "ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DSC_PASSPHRASE")}
         env["DSC_KEYRING"] = str(self.root / "operator-keys")  # the server never reads a keyring
-        subprocess.run([sys.executable, "-m", "datastation.runtime.cli", "init", "--config", str(self.config)],
-                       env=env, cwd=self.root, check=True, capture_output=True)  # only `dsc init` creates an escrow
         self.proc = subprocess.Popen([sys.executable, "-m", "datastation.runtime.cli", "serve", "--config",
                                       str(self.config), "--log-level", "warning"],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=self.root)
         self._wait()
-        self.clients: list[Client] = []
+
+    def kill(self) -> None:
+        """SIGKILL the server process (no shutdown of any kind) and reap it."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
 
     def _wait(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

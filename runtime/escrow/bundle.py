@@ -155,9 +155,12 @@ class Materialized:
 
 
 # Identical bundles are checked (and parsed) once: a proposer sends the same file for each of
-# its contracts. Keyed by the SHA-256 of the bundle's canonical JSON; a few kept (an evicted
-# one's folder is removed when its last user lets go of it: TemporaryDirectory's finalizer).
-CACHE_SIZE = 16
+# its contracts. Keyed by the SHA-256 of the bundle's canonical JSON; the most recently used
+# kept (an evicted one's folder is removed when its last user lets go of it: TemporaryDirectory's
+# finalizer). Enough for a served escrow's active proposers: with 50 parties each proposing its
+# own file, 16 entries thrashed and every proposal and execution checked its bundle again
+# (bench/server_load.py).
+CACHE_SIZE = 256
 _CHECKED: OrderedDict = OrderedDict()
 _SCENARIOS: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()

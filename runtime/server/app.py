@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from . import api, errors, review, transfer
@@ -37,6 +38,9 @@ def create_app(config, escrow=None) -> FastAPI:
         owned = escrow is None
         app.state.escrow = Escrow.open(config) if owned else escrow
         _sweep_uploads(config)
+        # Requests take turns on the store: a few threads keep it busy, more only queue (and
+        # lengthen the tail: bench/server_load.py, 50 clients). Set in the event loop, per app.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.server.threads
         try:
             yield
         finally:
