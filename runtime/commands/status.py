@@ -57,5 +57,5 @@ def run(args) -> int:
                 print(t(f"  {'  ' if several else ''}execution #{e.get('number') or e.get('id')} by {e['actor']}: {e['status']}"
                         + (f" ({err})" if err else "")))
     for r in j["releases"]:
-        print(t(f"  released to {r['recipient']}: {r.get('path') or 'sha256 ' + r['content_hash'][:16]}"))
+        print(t(f"  released to {r['recipient']}: {r.get('path') or 'digest ' + str(r.get('content_mac', ''))[:16]}"))
     return 0
