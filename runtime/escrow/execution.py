@@ -530,7 +530,9 @@ class _Runner:
     def _refused_words(exc: _ShortCircuit) -> str:
         """What was refused, in fixed words: a read outside the contract never names the key (which
         one the function asked for, registered or not, is its choice, and so may be data)."""
-        if exc.key is not None:
+        from ..executors.failure import describe_blocked
+
+        if exc.key is not None or exc.blocked == describe_blocked("data"):
             return READ_OUTSIDE
         return f"{exc.blocked or 'an access outside the contract'} refused"
 

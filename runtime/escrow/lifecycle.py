@@ -243,10 +243,11 @@ def attempt_of(row: ContractRow) -> int:
 def _new_attempt(ctx, row: ContractRow, agent: str, sources: set[str], now: float) -> Proposal:
     """Propose again a contract whose last attempt ended without a release (its `require` or
     `ensure` failed, it errored or short-circuited, it was rejected, denied or revoked): a new
-    attempt of the same contract (same identity, same stored proposal). The hand approvals of
-    the same identity at this escrow carry over (they are signatures over it, re-verified at
-    execution), except an approval its agent followed with a rejection; standing policies
-    decide again. A contract that released its result, or that is still open, is refused."""
+    attempt of the same contract (same identity, same stored proposal). After an execution that
+    released nothing, the hand approvals of the same identity carry over (they are signatures
+    over it, re-verified at execution), except an approval its agent followed with a rejection;
+    after a revocation, rejection or denial none does (every owner decides afresh); standing
+    policies decide again. A contract that released its result, or that is still open, is refused."""
     if row.status == EXECUTED or ctx.store.releases(contract_id=row.id):
         raise EscrowRefusal("already_executed", f"contract {row.name} ({row.id[:12]}) released its result: it is done. "
                                                 f"A contract runs to release once; to run it again propose a new "
@@ -260,8 +261,11 @@ def _new_attempt(ctx, row: ContractRow, agent: str, sources: set[str], now: floa
     last_rejection: dict[str, float] = {}
     for r in ctx.store.rejections(row.id):
         last_rejection[r.agent] = max(r.ts, last_rejection.get(r.agent, 0.0))
-    dropped = sorted(a.agent for a in ctx.store.approvals(row.id)
-                     if a.agent in last_rejection and last_rejection[a.agent] >= a.ts)
+    if row.status in (REVOKED, REJECTED, DENIED):  # withdrawn or blocked: every owner decides afresh
+        dropped = sorted({a.agent for a in ctx.store.approvals(row.id)})
+    else:  # it ran and released nothing: consent to the same identity stands, unless withdrawn by a rejection
+        dropped = sorted(a.agent for a in ctx.store.approvals(row.id)
+                         if a.agent in last_rejection and last_rejection[a.agent] >= a.ts)
     for a in dropped:
         ctx.store.remove_approvals(row.id, a)
     carried = sorted(a.agent for a in ctx.store.approvals(row.id) if not a.via_policy)

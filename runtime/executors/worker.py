@@ -303,9 +303,14 @@ def read_dirs() -> list[str]:
     these: then only the audit hook refuses them)."""
     import sysconfig
 
-    from datastation import stdlib
+    import importlib.util
 
-    dirs = {os.path.dirname(stdlib.__file__)}
+    # The packages of ours a function may import (`datastation.stdlib`, `datastation.runtime.app_api`),
+    # wherever they are installed (an editable install keeps them outside site-packages).
+    ours = {os.path.dirname(importlib.util.find_spec(f"datastation.{p}").origin) for p in ("stdlib", "runtime")}
+    # ... and, for an editable install, its source tree (imports look up siblings of the packages;
+    # the escrow's folders, should they lie inside it, stay refused by the audit hook)
+    dirs = ours | {os.path.dirname(d) for d in ours}
     dirs.update(p for p in sys.path if p and os.path.isdir(p))
     dirs.update(v for k, v in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib"))
     dirs.update(os.path.join(p, "lib") for p in {sys.prefix, sys.base_prefix})
