@@ -243,3 +243,27 @@ contract aggregate_shown {
 
 LEAKY_FILES = {"s.dsc": LEAKY_DSC, "functions.py": LEAKY_FUNCTIONS, "t.csv": SECRET_CSV}
 LEAKY_CONTRACTS = [line.split()[1] for line in LEAKY_DSC.splitlines() if line.startswith("contract ")]
+
+
+def bypass_checker(monkeypatch, *ignored: str) -> None:
+    """The escrow's check at propose, with the given codes dropped: an escrow handed a module
+    that its checker would refuse (what the executors do must not depend on the checker)."""
+    from pathlib import Path
+
+    from datastation.contracts import loading
+    from datastation.contracts.model import Scenario
+    from datastation.runtime.escrow import bundle as bundle_module
+
+    real = loading.load_checked
+
+    def lenient(path):
+        loaded = real(path)
+        if loaded.ok:
+            return loaded
+        left = tuple(d for d in loaded.errors if d.code not in ignored)
+        assert not left, left
+        result = loaded.result
+        return loading.Loaded(Scenario.build(result.program, Path(path).resolve().parent, result.symbols), result, ())
+
+    monkeypatch.setattr(bundle_module, "load_checked", lenient)
+    monkeypatch.setattr(bundle_module, "_CHECKED", type(bundle_module._CHECKED)())  # no outcome cached by the strict check

@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from datastation.contracts import loading
-from datastation.contracts.model import Scenario
+from attack_support import bypass_checker
+
 from datastation.runtime.config import Config, load_config
 from datastation.runtime.escrow import EscrowRefusal
-from datastation.runtime.escrow import bundle as bundle_module
 from datastation.stdlib.serialize import from_bytes
 from harness import World
 
@@ -111,22 +110,6 @@ def _dsc(*argv) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def _bypass_checker(monkeypatch, *ignored: str) -> None:
-    """The escrow's check at propose, with the given codes dropped: an escrow handed a module
-    that its checker would refuse (what the executors do must not depend on the checker)."""
-    real = loading.load_checked
-
-    def lenient(path):
-        loaded = real(path)
-        if loaded.ok:
-            return loaded
-        left = tuple(d for d in loaded.errors if d.code not in ignored)
-        assert not left, left
-        result = loaded.result
-        return loading.Loaded(Scenario.build(result.program, Path(path).resolve().parent, result.symbols), result, ())
-
-    monkeypatch.setattr(bundle_module, "load_checked", lenient)
-    monkeypatch.setattr(bundle_module, "_CHECKED", type(bundle_module._CHECKED)())  # no outcome cached by the strict check
 
 
 def _run(world: World) -> bytes:
@@ -202,7 +185,7 @@ def test_propose_refuses_a_module_importing_another_module_of_the_proposal(tmp_p
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_full_trust_escrow_runs_only_the_hashed_closure(tmp_path, monkeypatch, variant):
-    _bypass_checker(monkeypatch, "DSC038")
+    bypass_checker(monkeypatch, "DSC038")
     world = World(tmp_path, _write(tmp_path, *VARIANTS[variant]))
     try:
         _assert_benign(variant, _run(world))
@@ -214,7 +197,7 @@ def test_full_trust_top_level_call_does_not_run(tmp_path, monkeypatch):
     marker = tmp_path / "top-level-ran"
     module = (f"import pathlib\n\n\ndef n_rows(data):\n    return len(data)\n\n\n"
               f"pathlib.Path({str(marker)!r}).write_text('ran')\n")
-    _bypass_checker(monkeypatch, "DSC038")
+    bypass_checker(monkeypatch, "DSC038")
     world = World(tmp_path, _write(tmp_path, module, COUNT_DSC))
     try:
         assert json.loads(_run(world)) == 3
@@ -271,7 +254,7 @@ def _open_sealed(config: Config, blob: bytes) -> bytes:
 @pytest.mark.docker
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_no_trust_escrow_runs_only_the_hashed_closure(tmp_path, monkeypatch, no_trust_config, variant):
-    _bypass_checker(monkeypatch, "DSC038")
+    bypass_checker(monkeypatch, "DSC038")
     world = World(tmp_path, _write(tmp_path, *VARIANTS[variant]), config=load_config(no_trust_config))
     try:
         assert world.config.trust_mode == "no_trust"

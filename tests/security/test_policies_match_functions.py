@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from datastation.contracts import loading
-from datastation.contracts.model import Scenario
+from attack_support import bypass_checker
+
 from datastation.runtime.escrow import EscrowRefusal
-from datastation.runtime.escrow import bundle as bundle_module
 from harness import World
 
 ROWS = "id,secret\n1,alpha\n2,beta\n"
@@ -79,20 +78,6 @@ def _propose(world: World, tmp_path: Path, contract: str, module: str | None):
     return world.propose("c", "b", _files(tmp_path / "proposer", HEADER + contract, module))
 
 
-def _bypass_checker(monkeypatch, *ignored: str) -> None:
-    real = loading.load_checked
-
-    def lenient(path):
-        loaded = real(path)
-        if loaded.ok:
-            return loaded
-        left = tuple(d for d in loaded.errors if d.code not in ignored)
-        assert not left, left
-        result = loaded.result
-        return loading.Loaded(Scenario.build(result.program, Path(path).resolve().parent, result.symbols), result, ())
-
-    monkeypatch.setattr(bundle_module, "load_checked", lenient)
-    monkeypatch.setattr(bundle_module, "_CHECKED", type(bundle_module._CHECKED)())  # no outcome cached by the strict check
 
 
 def _not_released(world: World, row) -> None:
@@ -126,7 +111,7 @@ def test_2a_propose_refuses_a_user_function_shadowing_a_builtin(escrow, tmp_path
 def test_2a_shadowing_function_is_not_the_builtin_the_policy_names(escrow, tmp_path, monkeypatch):
     """Even past the checker, the owner's `allow schema` names the built-in, not this function."""
     _apply(escrow, tmp_path, OWNER_ALLOWS_SCHEMA)
-    _bypass_checker(monkeypatch, "DSC032")
+    bypass_checker(monkeypatch, "DSC032")
     row = _propose(escrow, tmp_path, SCHEMA_CONTRACT, OWN_SCHEMA)
     assert row.meta["functions"]["schema"]["origin"] == "user"
     _not_released(escrow, row)
