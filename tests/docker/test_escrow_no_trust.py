@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from datastation.runtime.escrow.execution import READ_OUTSIDE
+
 pytestmark = pytest.mark.docker
 
 FUNCTIONS = '''
 from datastation.runtime.app_api import read_data
-from datastation.runtime.escrow.execution import READ_OUTSIDE
 from datastation.stdlib.types import Table
 
 
@@ -47,9 +48,6 @@ contract fine {
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="OPEN: in the no-trust sandbox a user module importing "
-                   "`datastation.stdlib.types` / `datastation.runtime.app_api` fails with ModuleNotFoundError "
-                   "since the runner's child split; recorded in issue 9's closing note")
 def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_path, no_trust_config, dsc,
                                                                            monkeypatch):
     from datastation.runtime.escrow import execution
