@@ -153,6 +153,8 @@ class Pool:
         self.asked = 0
         self.ready: list[Child] = []
         self.done: list[Child] = []
+        self._reaper: threading.Thread | None = None
+        self._wake = threading.Event()
 
     def _start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -200,7 +202,6 @@ class Pool:
     def acquire(self) -> Child:
         """A forked, confined child waiting for its job (and the next ones asked for)."""
         with self.lock:
-            self._clean()
             try:
                 self._collect(block=False)
                 if not self.ready:
@@ -218,9 +219,34 @@ class Pool:
             return child
 
     def release(self, child: Child) -> None:
+        """Kill the child; its pidfd and scratch folder are let go by the reaper, off the job's path."""
         child.kill()
         with self.lock:
             self.done.append(child)
+            if self._reaper is None or not self._reaper.is_alive():
+                self._reaper = threading.Thread(target=self._reap, name="dsc-child-reaper", daemon=True)
+                self._reaper.start()
+        self._wake.set()
+
+    def _reap(self) -> None:
+        """Forget children once they have exited (erasing a scratch folder takes a millisecond)."""
+        while True:
+            self._wake.wait(1.0)
+            self._wake.clear()
+            with self.lock:
+                pending = list(self.done)
+            if not pending:
+                continue
+            fds = [c.pidfd for c in pending if c.pidfd is not None]
+            if fds:
+                try:
+                    select.select(fds, [], [], 0.05)
+                except (OSError, ValueError):  # closed under us by close(): its own loop cleans up
+                    pass
+            with self.lock:
+                self._clean()
+                if self.done:
+                    self._wake.set()
 
     def _clean(self) -> None:
         keep = []
@@ -268,6 +294,7 @@ class Pool:
             os.close(self.ctl.detach())
         self.ready, self.done, self.ctl, self.proc, self.asked = [], [], None, None, 0
         self.lock = threading.Lock()
+        self._reaper, self._wake = None, threading.Event()
 
 
 _pool: Pool | None = None

@@ -159,6 +159,10 @@ class _Escrow:
             self._cache[key] = self._load_value(payload, str(header.get("format")))
         return self._cache[key]
 
+    def set_state(self, state: dict | None) -> None:
+        """The job's app state snapshot (None: app state is not available in this run)."""
+        self._state = state
+
     def store_state(self, key, value) -> None:
         if self._state is None:
             raise RuntimeError("app state is not available in this run")
@@ -208,19 +212,18 @@ def _split(payload: bytes, sizes) -> list[bytes]:
     return out
 
 
-def run_job(job_fd: int, res_fd: int, stop) -> int:
-    """Serve one job in this (confined) child; the exit code of the process."""
-    from datastation.runtime.executors import confine
-    from datastation.runtime.executors.failure import exception_info
-    from datastation.runtime.executors.loader import load_value
-    from datastation.stdlib import serialize
+def run_job(job_fd: int, res_fd: int, stop, api: _Escrow, tools: dict) -> int:
+    """Serve one job in this (confined) child; the exit code of the process.
 
+    `api` is already installed as `datastation.runtime.app_api`, and the escrow's own modules are
+    gone from `sys.modules`, so `tools` holds the modules the job needs (imported before that)."""
+    confine, exception_info, serialize = tools["confine"], tools["exception_info"], tools["serialize"]
     header, payload = receive(job_fd)
     protected = header.get("protected")
     confine.install_hook([p for p in protected if isinstance(p, str)] if isinstance(protected, list) else [], stop)
     module_file = str(header.get("module_name") or "functions.py")
-    api = _Escrow(job_fd, res_fd, header.get("state"), load_value)
-    api.install()
+    state = header.get("state")
+    api.set_state(state if isinstance(state, dict) else None)
 
     def fail(exc: BaseException, stage: str) -> int:
         write_all(res_fd, encode({"op": "result", "status": "error", "failure": exception_info(exc, module_file,
@@ -344,7 +347,15 @@ def _child(job_r: int, res_w: int, scratch: str, readable) -> None:
 
         confine.confine(readable, scratch)
         _warm_up()  # the pages it touches are copied now, before the job, not while it waits
-        code = run_job(job_r, res_w, stop)
+        from datastation.stdlib import serialize
+
+        from .failure import exception_info
+        from .loader import load_value
+
+        tools = {"confine": confine, "exception_info": exception_info, "serialize": serialize}
+        api = _Escrow(job_r, res_w, None, load_value)
+        api.install()  # now, not when the job arrives: freeing the escrow's modules takes milliseconds
+        code = run_job(job_r, res_w, stop, api, tools)
     except BaseException:  # noqa: BLE001 - the child never returns into the fork server
         code = EXIT_ERROR
     finally:
