@@ -34,3 +34,38 @@ def _private_keyring(tmp_path, monkeypatch):
     for name in list(os.environ):
         if name in _KEY_ENV or name.startswith("DSC_PASSPHRASE_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def dsc_in(monkeypatch, capsys):
+    """`dsc_in(cwd, *args)`: run `dsc ARGS` in this process in `cwd`, with no config file or
+    escrow chosen from the environment; returncode/stdout/stderr. A traceback fails the test."""
+    from types import SimpleNamespace
+
+    from datastation.runtime.cli import main
+
+    for var in ("DSC_CONFIG", "DSC_ESCROW"):
+        monkeypatch.delenv(var, raising=False)
+
+    def run(cwd, *args):
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()  # only this command's output
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err and "internal error" not in err, err
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    return run
+
+
+@pytest.fixture
+def dsc(tmp_path, dsc_in):
+    """`dsc ARGS` in tmp_path, where `dsc init` made an escrow (every command but `dsc init` needs one)."""
+    def run(*args):
+        return dsc_in(tmp_path, *args)
+
+    assert run("init").returncode == 0
+    return run

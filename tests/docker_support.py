@@ -5,16 +5,23 @@ must run them)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 from pathlib import Path
 
 import pytest
+from harness import run_dsc
 
 HERE = Path(__file__).resolve().parent / "docker"
-__all__ = ["pytest_collection_modifyitems", "_require_engine_in_ci", "runtime_image", "sandbox",
-           "hostile_module", "dsc", "no_trust_config", "IN_CI"]
+__all__ = [
+    "IN_CI",
+    "_require_engine_in_ci",
+    "dsc_out",
+    "hostile_module",
+    "no_trust_config",
+    "pytest_collection_modifyitems",
+    "runtime_image",
+    "sandbox",
+]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -79,19 +86,10 @@ def hostile_module():
     return HERE / "hostile.py"
 
 
-def _dsc(*argv) -> tuple[int, str]:
-    from datastation.runtime.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue()
-
-
 @pytest.fixture(scope="session")
-def dsc():
-    """Run the `dsc` CLI in this process: (exit code, output)."""
-    return _dsc
+def dsc_out():
+    """Run the `dsc` CLI in this process: (exit code, output together)."""
+    return run_dsc
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 from datastation.runtime.config import Config
 from datastation.runtime.escrow import (
-    DATA_ADD,
     APPROVE,
+    DATA_ADD,
     EXECUTE,
     POLICY_APPLY,
     PROPOSE,
@@ -19,6 +21,19 @@ from datastation.runtime.escrow import (
     propose_params,
 )
 from datastation.runtime.escrow.data import data_add_params
+
+
+def run_dsc(*argv) -> tuple[int, str]:
+    """`dsc ARGV` in this process: (exit code, everything it printed on stdout and stderr)."""
+    from datastation.runtime.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue()
 
 
 class World:

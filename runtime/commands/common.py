@@ -224,26 +224,28 @@ def print_json(value) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-def print_check_refusal(result, what: str, stream=None) -> None:
-    """Show exactly the diagnostics `dsc check` shows for a checked file (a `dsl.check.CheckResult`:
-    its errors and warnings, rendered alike), then why the command stops."""
+def _show(diagnostics, result, stream, counts: str, what: str) -> None:
+    """Render `diagnostics` of a checked file as `dsc check` does, then the line saying why we stop."""
     from datastation.dsl.render import render, use_color
 
     stream = stream or sys.stderr
-    stream.write(render(result.diagnostics, {result.file: result.source}, "human", color=use_color(stream)))
+    stream.write(render(diagnostics, {result.file: result.source}, "human", color=use_color(stream)))
+    stream.write(f"{counts} in {result.file}: {what} (see `dsc check {result.file}`)\n")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def print_check_refusal(result, what: str, stream=None) -> None:
+    """Show exactly the diagnostics `dsc check` shows for a checked file (a `dsl.check.CheckResult`:
+    its errors and warnings, rendered alike), then why the command stops."""
     n, w = len(result.errors), len(result.diagnostics) - len(result.errors)
-    stream.write(f"{n} error{'s' if n != 1 else ''}, {w} warning{'s' if w != 1 else ''} in {result.file}: {what} "
-                 f"(see `dsc check {result.file}`)\n")
+    _show(result.diagnostics, result, stream, f"{_count(n, 'error')}, {_count(w, 'warning')}", what)
 
 
 def print_diagnostics(loaded, stream=None, errors=None) -> None:
     """Show the errors that stop a command (those of a `contracts.loading.Loaded`, or `errors`
     found in it), the way `dsc check` does."""
-    from datastation.dsl.render import render, use_color
-
-    stream = stream or sys.stderr
-    r = loaded.result
     errors = loaded.errors if errors is None else errors
-    stream.write(render(errors, {r.file: r.source}, "human", color=use_color(stream)))
-    n = len(errors)
-    stream.write(f"{n} error{'s' if n != 1 else ''} in {r.file}: fix them first (see `dsc check {r.file}`)\n")
+    _show(errors, loaded.result, stream, _count(len(errors), "error"), "fix them first")

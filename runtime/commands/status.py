@@ -45,7 +45,6 @@ def run(args) -> int:
     for r in j["rejections"]:
         how = f" (policy {r['via_policy']})" if r["via_policy"] else ""
         print(t(f"  rejected by {r['agent']}: {r['reason']}{how}"))
-    # a served escrow's answer carries no attempts: its executions are shown under one
     attempts = j.get("attempts") or [{"attempt": j.get("attempt", 1), "proposer": j["proposer"]}]
     several = len(attempts) > 1
     for a in attempts:

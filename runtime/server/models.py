@@ -102,6 +102,8 @@ class RejectionOut(BaseModel):
 
 class ExecutionRecordOut(BaseModel):
     id: int | None = None
+    number: int | None = None  # per contract: "execution #1" is its first run
+    attempt: int = 1  # the attempt of the contract it ran for
     status: str
     actor: str
     detail: dict[str, Any] | None = None
@@ -118,6 +120,13 @@ class GraphOut(BaseModel):
     dot: str  # Graphviz DOT: the contract's inputs, their owners, what it keeps, its recipients
 
 
+class AttemptOut(BaseModel):
+    attempt: int
+    proposer: str
+    proposed: float | None = None
+    outcome: str | None = None  # how the attempt ended; the current one's is the contract's status
+
+
 class StatusOut(BaseModel):
     id: str
     name: str
@@ -131,6 +140,8 @@ class StatusOut(BaseModel):
     rejections: list[RejectionOut]
     executions: list[ExecutionRecordOut]
     releases: list[ReleaseOut]
+    attempt: int = 1  # the current attempt (a contract that ended without a release may be proposed again)
+    attempts: list[AttemptOut] = []  # oldest first
 
 
 class ReportOut(BaseModel):

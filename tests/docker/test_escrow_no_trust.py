@@ -5,7 +5,6 @@ goes on to run the next contract."""
 from __future__ import annotations
 
 import pytest
-
 from datastation.runtime.escrow.execution import READ_OUTSIDE
 
 pytestmark = pytest.mark.docker
@@ -48,13 +47,12 @@ contract fine {
 '''
 
 
-def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_path, no_trust_config, dsc,
+def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_path, no_trust_config, dsc_out,
                                                                            monkeypatch):
-    from datastation.runtime.escrow import execution
     from datastation.runtime.config import load_config
     from datastation.runtime.crypto.results import is_sealed, open_result
+    from datastation.runtime.escrow import execution, open_escrow
     from datastation.runtime.keyring import Keyring
-    from datastation.runtime.escrow import open_escrow
 
     staged, whole = [], []
     read_into, read_bytes = execution._Runner.read_into, execution._Runner.read_bytes
@@ -67,7 +65,7 @@ def test_short_circuit_is_recorded_and_the_escrow_serves_the_next_contract(tmp_p
     (tmp_path / "t.csv").write_text("id,x\n1,2\n3,4\n")
     (tmp_path / "s.csv").write_text("id,secret\n1,hidden\n")
     escrow = tmp_path / "escrow"
-    code, out = dsc("run", tmp_path / "scenario.dsc", "--approve-all", "--escrow-dir", escrow,
+    code, out = dsc_out("run", tmp_path / "scenario.dsc", "--approve-all", "--escrow-dir", escrow,
                     "--config", no_trust_config)
     assert code != 0, out
     released = sorted(p for p in (escrow / "outbox").rglob("*") if p.is_file())

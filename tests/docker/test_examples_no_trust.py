@@ -44,14 +44,14 @@ def user_dir(tmp_path_factory, runtime_image):
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_example_no_trust_equals_full_trust(example, tmp_path, user_dir, dsc):
+def test_example_no_trust_equals_full_trust(example, tmp_path, user_dir, dsc_out):
     from datastation.runtime.crypto.results import is_sealed
 
     path = ROOT / "examples" / example
     if not path.exists():
         pytest.skip(f"{example} not in this tree")
     workdir, env = user_dir
-    full_code, full_out = dsc("run", path, "--approve-all", "--escrow-dir", tmp_path / "full",
+    full_code, full_out = dsc_out("run", path, "--approve-all", "--escrow-dir", tmp_path / "full",
                               "--config", ROOT / "data_station_config.yaml")
     assert full_code == 0, full_out
     released = files_under(tmp_path / "full" / "outbox")
@@ -74,7 +74,7 @@ def test_example_no_trust_equals_full_trust(example, tmp_path, user_dir, dsc):
         rel = rel.removesuffix(".sealed")
         out_file = tmp_path / "opened" / rel
         out_file.parent.mkdir(parents=True, exist_ok=True)
-        code, msg = dsc("keys", "decrypt", nt / "outbox" / f"{rel}.sealed", "--as", recipient,
+        code, msg = dsc_out("keys", "decrypt", nt / "outbox" / f"{rel}.sealed", "--as", recipient,
                         "--key-file", tmp_path / "nt.dev-keys" / f"{recipient}.pem", "-o", out_file,
                         "--config", workdir / "data_station_config.yaml")
         assert code == 0, msg

@@ -9,11 +9,11 @@ data appears nowhere in it.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness import run_dsc
 
 # Planted in the data of the attacks: none of these may ever be shown before a release.
 SECRET_TEXT = "S3CR3T-CELL-7f3a9c"
@@ -24,14 +24,7 @@ SECRET_CSV = f"name,amount\n{SECRET_TEXT},424000\nbob,242\n".encode()
 SECRETS = (SECRET_TEXT, SECRET_NUMBER_TEXT)
 
 
-def dsc(*argv) -> tuple[int, str]:
-    """Run the `dsc` CLI in this process: (exit code, everything it printed)."""
-    from datastation.runtime.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue()
+dsc = run_dsc  # (exit code, everything it printed)
 
 
 @dataclass

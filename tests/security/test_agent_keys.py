@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_run import ok
 from cryptography.hazmat.primitives import serialization
-
-from cli_run import dsc, ok  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).parents[1] / "contracts" / "fixtures"
 PRIVATE_PEM = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")

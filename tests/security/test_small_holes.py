@@ -10,11 +10,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from datastation.runtime.escrow import PROPOSE, EscrowRefusal, make_bundle, propose_params
+from cli_run import ok
+from datastation.runtime.escrow import (
+    PROPOSE,
+    EscrowRefusal,
+    make_bundle,
+    propose_params,
+)
 from harness import World
-
-from cli_run import dsc, ok  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).parents[1] / "contracts" / "fixtures"
 SECRET = "TOPSECRET-9c41e7"

@@ -1,7 +1,6 @@
 """`served`: a `dsc serve` subprocess on a fresh escrow (tests/serving.py)."""
 
 import pytest
-
 from serving import Served
 
 
@@ -13,20 +12,6 @@ def served(tmp_path):
 
 
 @pytest.fixture
-def dsc(tmp_path, monkeypatch, capsys):
-    """Run `dsc ARGS` in-process in tmp_path; returns returncode/stdout/stderr."""
-    from types import SimpleNamespace
-
-    from datastation.runtime.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DSC_CONFIG", raising=False)
-
-    def run(*args):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err and "internal error" not in err, err
-        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
-
-    return run
+def dsc(tmp_path, dsc_in):
+    """Run `dsc ARGS` in-process in tmp_path (no escrow made there); returncode/stdout/stderr."""
+    return lambda *args: dsc_in(tmp_path, *args)

@@ -92,3 +92,12 @@ def test_remote_refusals_keep_the_exit_code_table(served, tmp_path):
     assert got.returncode == 1 and got.stderr.startswith("dsc: error:")
     got = dsc({**env, "DSC_ESCROW": "ftp://127.0.0.1:1"}, homes["bank1"], "status", "--as", "bank1")
     assert got.returncode == 1 and got.stderr.startswith("dsc: error:")
+    # proposed again after the rejection: the remote status shows both attempts, as a local one does
+    got = dsc(env, homes["bank1"], "propose", fraud, "joint_model", "--as", "bank1")
+    assert got.returncode == 0, got.stderr
+    got = dsc(env, homes["bank2"], "status", "joint_model", "--as", "bank2", "--format", "json")
+    assert got.returncode == 0, got.stderr
+    st = json.loads(got.stdout)
+    assert st["attempt"] == 2 and [a["outcome"] for a in st["attempts"]] == ["rejected", "pending"], st
+    got = dsc(env, homes["bank2"], "status", "joint_model", "--as", "bank2")
+    assert "attempt 1 (proposed by bank1): rejected" in got.stdout, got.stdout

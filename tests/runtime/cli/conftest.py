@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-
 from datastation.runtime.cli import main
 
 FIXTURES = Path(__file__).parents[2] / "contracts" / "fixtures"
@@ -36,25 +34,6 @@ contract peek {
 '''
 
 POLICY = 'use "functions.py"\n\npolicy bank2 {\n  deny any on bank2.train except fraud_model\n}\n'
-
-
-@pytest.fixture
-def dsc_in(monkeypatch, capsys):
-    """`dsc_in(cwd, *args)`: run `dsc ARGS` in-process in `cwd`; returncode/stdout/stderr."""
-    for var in ("DSC_CONFIG", "DSC_ESCROW"):
-        monkeypatch.delenv(var, raising=False)
-
-    def run(cwd, *args):
-        monkeypatch.chdir(cwd)
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err and "internal error" not in err, err
-        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
-
-    return run
 
 
 @pytest.fixture(scope="session")

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import pytest
+from harness import run_dsc
 
-from datastation.runtime.cli import main
-
-
-def dsc(*argv) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue()
+dsc = run_dsc
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 from pathlib import Path
 
-from harness import World
+from harness import World, run_dsc
 
 # Planted in the owner's data: nothing derived from it may reach a non-recipient.
 SECRET_TEXT = "S3CR3T-CELL-7f3a9c"
@@ -16,14 +14,7 @@ SECRET_CSV = f"name,amount\n{SECRET_TEXT},424000\nbob,242\n"
 SECRET_SUM = 424242
 
 
-def dsc(*argv) -> tuple[int, str]:
-    """`dsc ARGV` in this process: (exit code, everything printed)."""
-    from datastation.runtime.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue()
+dsc = run_dsc  # (exit code, everything printed)
 
 
 class Scenario:
