@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 from pathlib import Path
 
 import pytest
 import yaml
 
 from datastation.runtime.config import DEFAULT_IMAGE, Config, ConfigError, config_from_dict, load_config
+from harness import run_dsc
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -46,22 +45,10 @@ def test_dataclass_construction_and_replace_are_checked_too():
         dataclasses.replace(Config(), trust_mode="no_trust")  # inprocess resolved already: refused
 
 
-def _dsc(*argv) -> tuple[int, str]:
-    from datastation.runtime.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue()
-
-
 def test_dsc_run_refuses_no_trust_inprocess_as_a_config_error(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("trust_mode: no_trust\nexecutor: inprocess\n")
-    code, out = _dsc("run", ROOT / "examples" / "schema" / "schema.dsc", "--approve-all", "--config", cfg)
+    code, out = run_dsc("run", ROOT / "examples" / "schema" / "schema.dsc", "--approve-all", "--config", cfg)
     assert code == 1, out  # a configuration error, as for every command
     assert "executor" in out and "no_trust" in out
     assert "Traceback" not in out and "internal error" not in out
