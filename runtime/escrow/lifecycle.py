@@ -407,7 +407,7 @@ def approve(ctx, request) -> ContractRow:
         ctx.audit.append("approval", actor=agent, contract=row.id, payload={"agent": agent, "signature": signature})
         # nothing else changed the row since it was read in this transaction: it is not read again
         status = _refresh_status(ctx, row, approved | {agent}, updated=now)
-        return row if status == row.status else dataclasses.replace(row, status=status, updated=now)
+        return row if status == row.status else dataclasses.replace(row, status=str(status), updated=now)
 
     return signed_action(ctx, request, APPROVE, body, contract=cid if isinstance(cid, str) else None)
 
