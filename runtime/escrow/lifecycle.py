@@ -230,13 +230,15 @@ def propose(ctx: EscrowContext, request) -> Proposal:
 
 
 def _apply_policies(ctx, row: ContractRow, now: float) -> Proposal:
-    """Standing policies decide for their owners at once (a proposal or a new attempt)."""
+    """Standing policies decide for their owners at once (a proposal or a new attempt). `row` is
+    the contract as stored in this transaction; it is read again only once a policy acted on it."""
     out = Proposal(row)
     for owner in row.source_agents:
         rules = rules_from_row(ctx.store.get_policy(owner))
-        if rules and ctx.store.get_contract(row.id).status in OPEN:
+        if rules and (ctx.store.get_contract(row.id) if out.decisions else row).status in OPEN:
             out.decisions.append(_apply_policy(ctx, row, owner, rules, now))
-    out.row = ctx.store.get_contract(row.id)
+    if out.decisions:
+        out.row = ctx.store.get_contract(row.id)
     return out
 
 
@@ -341,7 +343,7 @@ def _contract_row(m: Materialized, bundle: dict, scenario, contract, ident, agen
         source=bundle["source"],
         function_hashes={n: f.sha256 for n, f in ident.functions.items()},
         proposer=agent,
-        status=PENDING if owners else APPROVED,
+        status=str(PENDING if owners else APPROVED),  # a plain str, as the store returns it
         inputs=tuple(inputs),
         recipients=tuple(sorted({t.name for t in contract.to})),
         source_agents=tuple(owners),

@@ -43,6 +43,13 @@ def test_approvals_complete_then_execute_releases(world):
     assert verify_log(world.store, world.escrow.ctx.escrow_public_pem).ok
 
 
+def test_propose_returns_the_row_as_stored(world):
+    # propose does not read the row back unless a policy acted on it
+    row = world.propose("joint_model", "bank1")
+    assert row == world.store.get_contract(row.id) and type(row.status) is str and row.status == "pending"
+    assert all(type(v) is list for v in (row.meta["call_inputs"], row.meta["source_data"]))
+
+
 def test_approve_returns_the_row_as_stored(world):
     # approve does not read the row back: what it returns must be what a reader sees
     row = world.propose("joint_model", "bank1")
