@@ -2,14 +2,15 @@
 World uses it), and the listing of one agent's pending contracts.
 
     python bench/propose_approve.py [--contracts 2000] [--per-bundle 100] [--agents 10] [--runs 5]
-                                    [--dir /tmp] [--profile]
+                                    [--dir /tmp] [--profile [--profile-lines 40]] [--breakdown]
 
 Each contract is `contract cJ { by aP  compute rows(aS.t)  to aR }` in a generated .dsc file
 of `per-bundle` contracts (a proposer sends the same file for each of its contracts, as
 `dsc propose FILE NAME` does); every contract is proposed by its proposer (signed request),
 then approved by its one source agent (signed approval signature in a signed request). Timed:
 the loop of propose + approve, client signing included, on a fresh escrow (SQLite, the
-default `synchronous: FULL`) per run. Then `pending_for` of one agent (the server's
+default `synchronous: FULL`) per run; the rate is also given per CPU-second of this process
+(`time.process_time`, steadier than wall time on a loaded machine). Then `pending_for` of one agent (the server's
 `read.contracts {pending: true}` body) is timed.
 """
 
@@ -72,6 +73,60 @@ def propose_approve_all(w, bundles, agents: int) -> list[str]:
     return ids
 
 
+def breakdown(root: Path, agents: int, n: int, per_bundle: int) -> str:
+    """SQL statements of one propose and of one approve (SQLite trace), and the CPU time of the
+    Ed25519 signatures and verifications (client and escrow) over `n` contracts, the first
+    bundle excluded (its check is paid once)."""
+    from datastation.runtime import audit, keys
+    from datastation.runtime.escrow import APPROVE, PROPOSE, lifecycle, propose_params
+
+    ops = {"sign": [0, 0.0], "verify": [0, 0.0]}
+
+    def timed(name, fn):
+        def run(*args, **kw):
+            t = time.process_time()
+            try:
+                return fn(*args, **kw)
+            finally:
+                ops[name][0] += 1
+                ops[name][1] += time.process_time() - t
+        return run
+
+    originals = [(m, f, getattr(m, f)) for m in (keys, audit, lifecycle) for f in ("sign", "verify") if hasattr(m, f)]
+    for m, f, fn in originals:
+        setattr(m, f, timed(f, fn))
+    w, bundles = build(root, agents, n, per_bundle)
+    try:
+        propose_approve_all(w, bundles[:1], agents)
+        e, stmts = w.escrow, []
+        j = bundles[1][0]
+        proposer, source = contract_parts(j, agents)
+        req = e.sign_as(proposer, PROPOSE, propose_params(bundles[1][2], f"c{j}"))
+        e.store._db.set_trace_callback(stmts.append)
+        row = e.propose(req).row
+        proposed = len(stmts)
+        req = e.sign_as(source, APPROVE, e.approval_params(source, row.id))
+        e.approve(req)
+        e.store._db.set_trace_callback(None)
+        rest = [(s, c - 1 if s == j else c, b) for s, c, b in bundles[1:]]  # cJ was done above
+        rest = [(j + 1 if s == j else s, c, b) for s, c, b in rest]
+        for v in ops.values():
+            v[:] = [0, 0.0]
+        t = time.process_time()
+        propose_approve_all(w, rest, agents)
+        total = time.process_time() - t
+    finally:
+        w.close()
+        for m, f, fn in originals:
+            setattr(m, f, fn)
+    k = sum(c for _, c, _ in rest)
+    crypto = ops["sign"][1] + ops["verify"][1]
+    return (f"SQL statements: propose {proposed}, approve {len(stmts) - proposed}\n"
+            f"CPU per contract {total / k * 1e3:.2f} ms over {k} contracts: Ed25519 {ops['sign'][0] / k:.1f} signatures + "
+            f"{ops['verify'][0] / k:.1f} verifications {crypto / k * 1e3:.2f} ms ({crypto / total:.0%}), the rest "
+            f"{(total - crypto) / k * 1e3:.2f} ms")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--contracts", type=int, default=2000)
@@ -79,10 +134,17 @@ def main(argv=None) -> int:
     ap.add_argument("--agents", type=int, default=10)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--breakdown", action="store_true",
+                    help="only count the SQL statements of one propose and one approve, and time Ed25519")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile-lines", type=int, default=40, help="lines of the profile shown (with --profile)")
     a = ap.parse_args(argv)
 
-    rates, listings = [], []
+    if a.breakdown:
+        with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
+            print(breakdown(Path(tmp), a.agents, a.contracts, a.per_bundle))
+        return 0
+    rates, cpu_rates, listings = [], [], []
     for run in range(a.runs):
         with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
             w, bundles = build(Path(tmp), a.agents, a.contracts, a.per_bundle)
@@ -93,13 +155,14 @@ def main(argv=None) -> int:
 
                     prof = cProfile.Profile()
                     prof.enable()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 propose_approve_all(w, bundles, a.agents)
-                dt = time.perf_counter() - t
+                dt, dc = time.perf_counter() - t, time.process_time() - c
                 if a.profile and run == 0:
                     prof.disable()
-                    pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+                    pstats.Stats(prof).sort_stats("cumulative").print_stats(a.profile_lines)
                 rates.append(a.contracts / dt)
+                cpu_rates.append(a.contracts / dc)
                 t = time.perf_counter()
                 from datastation.runtime.escrow.lifecycle import pending_for
 
@@ -107,10 +170,11 @@ def main(argv=None) -> int:
                 listings.append((time.perf_counter() - t) * 1000)
             finally:
                 w.close()
-        print(f"run {run + 1}: {rates[-1]:,.0f} contracts/s (propose + approve), pending_for {listings[-1]:.2f} ms",
-              flush=True)
+        print(f"run {run + 1}: {rates[-1]:,.0f} contracts/s (propose + approve; {cpu_rates[-1]:,.0f} per CPU-second "
+              f"of this process), pending_for {listings[-1]:.2f} ms", flush=True)
     print(f"propose+approve, {a.contracts:,} contracts in bundles of {a.per_bundle}: median {statistics.median(rates):,.0f}"
-          f"/s  best {max(rates):,.0f}/s  (runs: {', '.join(f'{r:,.0f}' for r in rates)})")
+          f"/s  best {max(rates):,.0f}/s  (runs: {', '.join(f'{r:,.0f}' for r in rates)}); per CPU-second: median "
+          f"{statistics.median(cpu_rates):,.0f}  best {max(cpu_rates):,.0f}")
     print(f"pending_for one agent at {a.contracts:,} contracts: median {statistics.median(listings):.2f} ms  "
           f"best {min(listings):.2f} ms")
     return 0

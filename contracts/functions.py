@@ -15,7 +15,7 @@ import ast
 import functools
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from datastation.dsl.signatures import stdlib_dir
 from datastation.dsl.signatures import stdlib_functions as builtin_signatures
@@ -197,11 +197,7 @@ def _function_in(mod: _Module, name: str, origin: str) -> FunctionSource | None:
 
 
 def _stdlib_module_name(path: Path) -> str:
-    root = stdlib_dir()
-    try:
-        rel = path.resolve().relative_to(root.resolve())
-    except ValueError:
-        rel = None
+    rel = _under_stdlib(str(path), str(stdlib_dir()))
     if rel is None:
         return path.stem
     parts = list(rel.with_suffix("").parts)
@@ -251,9 +247,14 @@ class FunctionTable:
 
 
 def _is_stdlib(path: Path) -> bool:
-    root = stdlib_dir()
+    return _under_stdlib(str(path), str(stdlib_dir())) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _under_stdlib(path: str, root: str) -> PurePath | None:
+    """`path` relative to the stdlib folder `root` (both resolved), None when outside it. Memoized:
+    asked for every function of every identity, while where the built-ins live does not change."""
     try:
-        path.resolve().relative_to(root.resolve())
-        return True
+        return Path(path).resolve().relative_to(Path(root).resolve())
     except ValueError:
-        return False
+        return None

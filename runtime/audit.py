@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -91,6 +93,9 @@ class AuditLog:
     def append(self, kind: str, *, actor: str | None = None, contract: str | None = None,
                payload: dict[str, Any] | None = None, ts: float | None = None) -> AuditEntry:
         payload = dict(payload or {})
+        if self._genesis_done and self.store.in_transaction:
+            # inside the caller's transaction: no savepoint of its own (`audit_insert` is one)
+            return self._insert(kind, actor, contract, payload, ts)
         with self.store.transaction():
             self._genesis_if_pending()
             return self._insert(kind, actor, contract, payload, ts)
@@ -178,12 +183,41 @@ def public_key_sha256(pem: str) -> str:
     return hashlib.sha256(pem.encode()).hexdigest()
 
 
-def bound_agent_key(store: Store, public_key: Ed25519PublicKey | str, agent: str) -> str | None:
+#: store -> {(escrow public key, agent, registered key): ((seq, hash) of the last `agent_created` entry, bound key)}
+_BOUND: "weakref.WeakKeyDictionary[Store, dict]" = weakref.WeakKeyDictionary()
+_BOUND_LOCK = threading.Lock()
+
+
+def bound_agent_key(store: Store, public_key: Ed25519PublicKey | str, agent: str, row=None) -> str | None:
     """The registered public key (PEM) of `agent` if the escrow's signed `agent_created` entry for
-    it names that key; None when the agent is unknown or its row no longer matches the log."""
-    row = store.get_agent(agent)
+    it names that key; None when the agent is unknown or its row no longer matches the log.
+
+    `row` is the agent's row when the caller just read it (in the same transaction). The answer
+    is remembered per (store, escrow key, agent, registered key) until an `agent_created` entry
+    is written or removed anywhere in the log (one indexed look-up checks that), so a key written
+    into the agents table by hand, or a new entry binding another key, is seen at once."""
+    if row is None:
+        row = store.get_agent(agent)
     if row is None:
         return None
+    pem = public_key if isinstance(public_key, str) else public_pem(public_key)
+    last = store.audit_last_of("agent_created")
+    memo_key = (pem, agent, row.public_key)
+    with _BOUND_LOCK:
+        memo = _BOUND.get(store)
+        hit = memo.get(memo_key) if memo is not None else None
+    if hit is not None and hit[0] == last:
+        return hit[1]
+    bound = _bound_key(store, public_key, agent, row)
+    with _BOUND_LOCK:
+        memo = _BOUND.setdefault(store, {})
+        if len(memo) > 4096:
+            memo.clear()
+        memo[memo_key] = (last, bound)
+    return bound
+
+
+def _bound_key(store: Store, public_key: Ed25519PublicKey | str, agent: str, row) -> str | None:
     entries = store.audit_find(("agent_created",), field="agent", value=agent)
     if not entries or not entry_valid(entries[-1], public_key):
         return None

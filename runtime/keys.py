@@ -25,6 +25,7 @@ import re
 import secrets
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,10 @@ def make_request(
     return SignedRequest(envelope, sign(key, canonical_json(envelope)))
 
 
+PRUNE_SECONDS = 10.0
+_PRUNED: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()  # store -> when it last pruned
+
+
 def verify_request(store, request: SignedRequest, *, escrow: str, action: str | None = None,
                    window_seconds: float = 300.0, now: float | None = None):
     """Escrow side: check a signed request for the escrow `escrow` (its id) and record its nonce;
@@ -289,8 +294,12 @@ def verify_request(store, request: SignedRequest, *, escrow: str, action: str | 
         raise AuthError("stale", f"request timestamp is outside the accepted window of {window_seconds:g} s")
     try:
         store.use_nonce(agent, nonce, float(ts))
-        # Nonces older than the window can never be replayed successfully: forget them.
-        store.prune_nonces(now - window_seconds - 60)
+        # Nonces older than the window can never be replayed successfully: forget them (at most
+        # once per PRUNE_SECONDS per store: keeping them a little longer changes nothing).
+        last = _PRUNED.get(store)
+        if last is None or not 0 <= now - last < PRUNE_SECONDS:
+            store.prune_nonces(now - window_seconds - 60)
+            _PRUNED[store] = now
     except ReplayError:
         raise AuthError("replay", f"request nonce already used by {agent}: replayed request refused") from None
     return row

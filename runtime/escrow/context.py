@@ -134,7 +134,7 @@ class EscrowContext:
         names: a key written into the agents table by hand signs nothing."""
         row = verify_request(self.store, request, escrow=self.escrow_id, action=action,
                              window_seconds=self.config.request_window_seconds)
-        if bound_agent_key(self.store, self.escrow_public_pem, row.name) != row.public_key:
+        if bound_agent_key(self.store, self.escrow_public_pem, row.name, row) != row.public_key:
             raise AuthError("unbound_key", f"the registered key of {row.name} is not the one this escrow's log "
                                            f"records for it (the agents table was edited): request refused")
         return row

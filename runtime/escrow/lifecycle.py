@@ -13,6 +13,7 @@ so that execution later runs exactly the approved text, whatever happens to the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -121,14 +122,19 @@ def _approved_by(ctx, cid: str) -> dict[str, ApprovalRow]:
     return {a.agent: a for a in ctx.store.approvals(cid)}
 
 
-def _refresh_status(ctx, row: ContractRow) -> str:
-    """pending <-> approved from the recorded approvals (other statuses are left alone)."""
-    current = ctx.store.get_contract(row.id)
+def _refresh_status(ctx, row: ContractRow, approved: set[str] | None = None, updated: float | None = None) -> str:
+    """pending <-> approved from the recorded approvals (other statuses are left alone). A caller
+    that read `row` and its approvals in this transaction and changed nothing else since passes
+    the agents that approved it (`approved`), saving the reads; `updated` is the time recorded
+    when the status changes (now by default)."""
+    current = ctx.store.get_contract(row.id) if approved is None else row
     if current.status not in OPEN:
         return current.status
-    status = APPROVED if set(current.source_agents) <= set(_approved_by(ctx, row.id)) else PENDING
+    if approved is None:
+        approved = set(_approved_by(ctx, row.id))
+    status = APPROVED if set(current.source_agents) <= approved else PENDING
     if status != current.status:
-        ctx.store.set_contract_status(row.id, status)
+        ctx.store.set_contract_status(row.id, status, updated=updated)
     return status
 
 
@@ -224,13 +230,15 @@ def propose(ctx: EscrowContext, request) -> Proposal:
 
 
 def _apply_policies(ctx, row: ContractRow, now: float) -> Proposal:
-    """Standing policies decide for their owners at once (a proposal or a new attempt)."""
+    """Standing policies decide for their owners at once (a proposal or a new attempt). `row` is
+    the contract as stored in this transaction; it is read again only once a policy acted on it."""
     out = Proposal(row)
     for owner in row.source_agents:
         rules = rules_from_row(ctx.store.get_policy(owner))
-        if rules and ctx.store.get_contract(row.id).status in OPEN:
+        if rules and (ctx.store.get_contract(row.id) if out.decisions else row).status in OPEN:
             out.decisions.append(_apply_policy(ctx, row, owner, rules, now))
-    out.row = ctx.store.get_contract(row.id)
+    if out.decisions:
+        out.row = ctx.store.get_contract(row.id)
     return out
 
 
@@ -335,7 +343,7 @@ def _contract_row(m: Materialized, bundle: dict, scenario, contract, ident, agen
         source=bundle["source"],
         function_hashes={n: f.sha256 for n, f in ident.functions.items()},
         proposer=agent,
-        status=PENDING if owners else APPROVED,
+        status=str(PENDING if owners else APPROVED),  # a plain str, as the store returns it
         inputs=tuple(inputs),
         recipients=tuple(sorted({t.name for t in contract.to})),
         source_agents=tuple(owners),
@@ -373,10 +381,16 @@ def check_may_approve(ctx, cid, agent: str) -> ContractRow:
     """What `approve` refuses before looking at the signature, checked without acting (a front end
     asks before showing the summary): `agent` is a source agent, the contract is open, and
     `agent` has not approved it yet."""
+    return _may_approve(ctx, cid, agent)[0]
+
+
+def _may_approve(ctx, cid, agent: str) -> tuple[ContractRow, set[str]]:
+    """`check_may_approve`, and the agents that approved the contract so far."""
     row = _open_to_source_agent(ctx, cid, agent, "approve", "approved")
-    if agent in _approved_by(ctx, row.id):
+    approved = set(_approved_by(ctx, row.id))
+    if agent in approved:
         raise EscrowRefusal("already_approved", f"{agent} already approved contract {row.name}")
-    return row
+    return row, approved
 
 
 def approve(ctx, request) -> ContractRow:
@@ -384,16 +398,18 @@ def approve(ctx, request) -> ContractRow:
     signature = request.params.get("signature")
 
     def body(agent: str) -> ContractRow:
-        row = check_may_approve(ctx, cid, agent)
+        row, approved = _may_approve(ctx, cid, agent)
         pub = ctx.store.get_agent(agent).public_key
         if not isinstance(signature, str) or not verify(pub, approval_message(ctx.escrow_id, row.id), signature):
             raise EscrowRefusal("bad_approval", f"the approval signature is not {agent}'s signature of contract "
                                                 f"{row.id[:12]} at this escrow: an approval of another (older) version, "
                                                 f"or given at another escrow, is not valid")
-        ctx.store.add_approval(ApprovalRow(contract_id=row.id, agent=agent, signature=signature, ts=time.time()))
+        now = time.time()
+        ctx.store.add_approval(ApprovalRow(contract_id=row.id, agent=agent, signature=signature, ts=now))
         ctx.audit.append("approval", actor=agent, contract=row.id, payload={"agent": agent, "signature": signature})
-        _refresh_status(ctx, row)
-        return ctx.store.get_contract(row.id)
+        # nothing else changed the row since it was read in this transaction: it is not read again
+        status = _refresh_status(ctx, row, approved | {agent}, updated=now)
+        return row if status == row.status else dataclasses.replace(row, status=str(status), updated=now)
 
     return signed_action(ctx, request, APPROVE, body, contract=cid if isinstance(cid, str) else None)
 

@@ -207,8 +207,9 @@ class Store(abc.ABC):
     def list_contracts(self, status: str | None = None, proposer: str | None = None,
                        name: str | None = None) -> list[ContractRow]: ...
     @abc.abstractmethod
-    def set_contract_status(self, contract_id: str, status: str, meta: dict | None = None) -> None:
-        """Change status (and replace `meta` when given)."""
+    def set_contract_status(self, contract_id: str, status: str, meta: dict | None = None, *,
+                            updated: float | None = None) -> None:
+        """Change status (and replace `meta` when given); `updated` is recorded (now by default)."""
     @abc.abstractmethod
     def swap_contract_status(self, contract_id: str, expected: str, status: str) -> bool:
         """Set `status` only if the contract's status is `expected` now (one atomic compare-and-set);
@@ -324,6 +325,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def audit_count(self) -> int: ...
+
+    def audit_last_of(self, kind: str) -> tuple[int, str] | None:
+        """(seq, hash) of the last entry of `kind` (None when there is none): a cheap check that
+        no entry of that kind was written, removed or rewritten since a look-up."""
+        found = self.audit_find((kind,))
+        return (found[-1].seq, found[-1].hash) if found else None
 
     @abc.abstractmethod
     def audit_find(self, kinds: Sequence[str], *, contract: str | None = None, field: str | None = None,

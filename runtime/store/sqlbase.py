@@ -171,18 +171,21 @@ class SQLStore(Store):
     def put_contract(self, row: ContractRow) -> None:
         now = time.time()
         with self.transaction():
-            if self.get_contract(row.id):
-                raise Conflict(f"contract {row.id} already exists")
-            self._write(
-                "put_contract",
-                "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
-                " recipients, source_agents, meta, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row.id, row.name, row.canonical, row.source, dumps(row.function_hashes), row.proposer,
-                    row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
-                    dumps(list(row.source_agents)), dumps(row.meta), row.created or now, row.updated or now,
-                ),
-            )
+            # no look-up first: the primary key refuses a second row (its first statement, so a
+            # refusal leaves nothing behind)
+            try:
+                self._write(
+                    "put_contract",
+                    "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
+                    " recipients, source_agents, meta, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        row.id, row.name, row.canonical, row.source, dumps(row.function_hashes), row.proposer,
+                        row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
+                        dumps(list(row.source_agents)), dumps(row.meta), row.created or now, row.updated or now,
+                    ),
+                )
+            except Conflict:
+                raise Conflict(f"contract {row.id} already exists") from None
             keys = sorted(set(row.inputs))
             if keys:
                 self._write_many("put_contract", "INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)",
@@ -217,16 +220,18 @@ class SQLStore(Store):
         sql = self._CONTRACT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created, id"
         return [self._contract(r) for r in self._all(sql, tuple(params))]
 
-    def set_contract_status(self, contract_id: str, status: str, meta: dict | None = None) -> None:
+    def set_contract_status(self, contract_id: str, status: str, meta: dict | None = None, *,
+                            updated: float | None = None) -> None:
+        updated = time.time() if updated is None else updated
         if meta is None:
             n = self._write(
                 "set_contract_status", "UPDATE contracts SET status = ?, updated = ? WHERE id = ?",
-                (status, time.time(), contract_id),
+                (status, updated, contract_id),
             )
         else:
             n = self._write(
                 "set_contract_status", "UPDATE contracts SET status = ?, meta = ?, updated = ? WHERE id = ?",
-                (status, dumps(meta), time.time(), contract_id),
+                (status, dumps(meta), updated, contract_id),
             )
         if n == 0:
             raise NotFound(f"no contract {contract_id}")
@@ -268,14 +273,17 @@ class SQLStore(Store):
 
     # -- approvals / rejections ------------------------------------------------------
     def add_approval(self, row: ApprovalRow) -> None:
-        with self.transaction():
-            if self._one("SELECT 1 FROM approvals WHERE contract_id = ? AND agent = ?", (row.contract_id, row.agent)):
-                raise Conflict(f"{row.agent} already approved contract {row.contract_id}")
+        # One statement: the primary key (contract_id, agent) refuses a second approval.
+        try:
             self._write(
                 "add_approval",
                 "INSERT INTO approvals (contract_id, agent, signature, via_policy, ts) VALUES (?, ?, ?, ?, ?)",
                 (row.contract_id, row.agent, row.signature, row.via_policy, row.ts or time.time()),
             )
+        except Conflict:
+            if self._one("SELECT 1 FROM approvals WHERE contract_id = ? AND agent = ?", (row.contract_id, row.agent)):
+                raise Conflict(f"{row.agent} already approved contract {row.contract_id}") from None
+            raise
 
     def approvals(self, contract_id: str) -> list[ApprovalRow]:
         rows = self._all(
@@ -431,10 +439,11 @@ class SQLStore(Store):
 
     # -- nonces --------------------------------------------------------------------
     def use_nonce(self, agent: str, nonce: str, ts: float) -> None:
-        with self.transaction():
-            if self._one("SELECT 1 FROM nonces WHERE agent = ? AND nonce = ?", (agent, nonce)):
-                raise ReplayError(f"request nonce already used by {agent} (replayed request)")
-            self._write("use_nonce", "INSERT INTO nonces (agent, nonce, ts) VALUES (?, ?, ?)", (agent, nonce, ts))
+        # One statement (atomic by itself): a nonce already there inserts nothing.
+        n = self._write("use_nonce", "INSERT INTO nonces (agent, nonce, ts) VALUES (?, ?, ?)"
+                                     " ON CONFLICT (agent, nonce) DO NOTHING", (agent, nonce, ts))
+        if n == 0:
+            raise ReplayError(f"request nonce already used by {agent} (replayed request)")
 
     def prune_nonces(self, before: float) -> int:
         return self._write("prune_nonces", "DELETE FROM nonces WHERE ts < ?", (before,))
@@ -443,6 +452,10 @@ class SQLStore(Store):
     def audit_head(self) -> tuple[int, str, str] | None:
         r = self._one("SELECT seq, hash, signature FROM audit_head WHERE id = 1")
         return (int(r[0]), r[1], r[2]) if r else None
+
+    def audit_last_of(self, kind: str) -> tuple[int, str] | None:
+        r = self._one("SELECT seq, hash FROM audit WHERE kind = ? ORDER BY seq DESC LIMIT 1", (kind,))
+        return None if r is None else (int(r[0]), r[1])
 
     def audit_insert(self, entry: AuditEntry, head_signature: str | None = None) -> None:
         with self.transaction():
@@ -457,9 +470,10 @@ class SQLStore(Store):
             )
             self.set_audit_head(entry.seq, entry.hash, head_signature or "")
 
+    _SET_HEAD = upsert("audit_head", ("id", "seq", "hash", "signature"), ("id",))
+
     def set_audit_head(self, seq: int, hash_: str, signature: str) -> None:
-        self._write("audit_head", upsert("audit_head", ("id", "seq", "hash", "signature"), ("id",)),
-                    (1, seq, hash_, signature))
+        self._write("audit_head", self._SET_HEAD, (1, seq, hash_, signature))
 
     _AUDIT = "SELECT seq, ts, kind, actor, contract, payload, prev_hash, hash, signature FROM audit"
 

@@ -247,6 +247,20 @@ def test_replay_refused(store, alice):
     assert info.value.code == "replay"
 
 
+def test_old_nonces_are_forgotten_and_never_replayable(store, alice):
+    # pruned at most once per PRUNE_SECONDS: a nonce past the window may stay a little longer,
+    # but its request is refused as stale anyway, before or after it is forgotten
+    old = make_request("alice", alice, "approve", {}, escrow=ESCROW, now=NOW)
+    verify_request(store, old, escrow=ESCROW, action="approve", now=NOW)
+    for later in (NOW + 400, NOW + 400 + keys.PRUNE_SECONDS):
+        req = make_request("alice", alice, "approve", {}, escrow=ESCROW, now=later)
+        verify_request(store, req, escrow=ESCROW, action="approve", now=later)
+        with pytest.raises(AuthError) as info:
+            verify_request(store, old, escrow=ESCROW, action="approve", now=later)
+        assert info.value.code == "stale"
+    assert store.prune_nonces(NOW + 1) == 0  # the first nonce was forgotten by the last request
+
+
 def test_nonce_spent_only_when_the_action_commits(store, alice):
     req = make_request("alice", alice, "approve", {}, escrow=ESCROW, now=NOW)
     with pytest.raises(RuntimeError):

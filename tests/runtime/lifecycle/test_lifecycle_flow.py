@@ -43,6 +43,23 @@ def test_approvals_complete_then_execute_releases(world):
     assert verify_log(world.store, world.escrow.ctx.escrow_public_pem).ok
 
 
+def test_propose_returns_the_row_as_stored(world):
+    # propose does not read the row back unless a policy acted on it
+    row = world.propose("joint_model", "bank1")
+    assert row == world.store.get_contract(row.id) and type(row.status) is str and row.status == "pending"
+    assert all(type(v) is list for v in (row.meta["call_inputs"], row.meta["source_data"]))
+
+
+def test_approve_returns_the_row_as_stored(world):
+    # approve does not read the row back: what it returns must be what a reader sees
+    row = world.propose("joint_model", "bank1")
+    first = world.approve(row.id, "bank1")  # still pending: one owner to go
+    assert first == world.store.get_contract(row.id) and first.status == "pending"
+    last = world.approve(row.id, "bank2")
+    assert last == world.store.get_contract(row.id) and type(last.status) is str and last.status == "approved"
+    assert last.updated == max(a.ts for a in world.store.approvals(row.id))
+
+
 def test_nothing_is_released_twice(world):
     row = approve_all(world, world.propose("joint_model", "bank1"))
     world.execute(row.id, "bank1")

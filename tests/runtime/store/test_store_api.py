@@ -120,6 +120,27 @@ def test_conflicts(store, action):
         action(store)
 
 
+def test_refused_writes_inside_a_transaction_leave_nothing_and_the_transaction_usable(store):
+    # duplicates are refused by the primary keys themselves (one statement each, no look-up first)
+    fill(store)
+    store.add_agent(AgentRow(name="bank2", public_key="PEM"))
+    before = counts(store)
+    with store.transaction():
+        with pytest.raises(Conflict):
+            store.put_contract(contract(inputs=("bank1.train", "bank2.other")))  # same id, more inputs
+        with pytest.raises(Conflict):
+            store.add_approval(ApprovalRow(contract_id="c1", agent="bank1", signature="other"))
+        store.use_nonce("a", "n1" * 8, 5.0)
+        with pytest.raises(ReplayError):
+            store.use_nonce("a", "n1" * 8, 6.0)
+        store.add_approval(ApprovalRow(contract_id="c1", agent="bank2", signature="s2"))
+    assert counts(store) == {**before, "nonces": before["nonces"] + 1, "approvals": before["approvals"] + 1}
+    assert [(a.agent, a.signature) for a in store.approvals("c1")] == [("bank1", "sig"), ("bank2", "s2")]
+    assert store.get_contract("c1").inputs == ("bank1.train",)
+    with pytest.raises(ReplayError):
+        store.use_nonce("a", "n1" * 8, 7.0)
+
+
 def test_not_found(store):
     with pytest.raises(NotFound):
         store.remove_data("x.y")
