@@ -1,14 +1,33 @@
-"""Running the app with uvicorn: the config's `server:` section (address, TLS, proxy headers)."""
+"""Running the app with uvicorn: the config's `server:` section (address, TLS, proxy headers,
+worker processes).
+
+With `server.workers` > 1, uvicorn binds the port once and starts that many worker processes,
+each importing `worker_app` and opening the escrow itself (its own store connection): they
+share the store, whose transactions (SQLite `BEGIN IMMEDIATE`, the PostgreSQL advisory lock)
+and one-time nonces are what every process already relies on, as `dsc` commands do beside a
+running server. What one process keeps in memory is safe to split (docs/server.md). Uploads
+left by a killed server are swept here, once, before any worker starts: a worker that uvicorn
+starts again must not delete the temporary file of another worker's upload in progress.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+
+WORKER_ENV = "DSC_SERVE_WORKER"  # how the worker processes find the config (set by `serve`)
+HEALTHCHECK_SECONDS = 30  # a busy worker may answer uvicorn's ping late: not killed for it
 
 
-def serve(config, *, host: str | None = None, port: int | None = None, log_level: str = "info") -> None:
+def serve(config, *, host: str | None = None, port: int | None = None, log_level: str = "info",
+          workers: int | None = None, located: tuple[str | None, str | None] = (None, None)) -> None:
+    """Serve `config`'s escrow; `workers` overrides `server.workers`; `located` is the (--escrow,
+    --config) the config was found with (the workers find it again the same way)."""
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app, sweep_uploads
 
     s = config.server
     kwargs = {}
@@ -19,5 +38,32 @@ def serve(config, *, host: str | None = None, port: int | None = None, log_level
     else:
         kwargs.update(proxy_headers=False)
     logging.getLogger("datastation.server").setLevel(log_level.upper())
-    uvicorn.run(create_app(config), host=host or s.host, port=s.port if port is None else port,
-                log_level=log_level, server_header=False, **kwargs)
+    address = dict(host=host or s.host, port=s.port if port is None else port, log_level=log_level,
+                   server_header=False, **kwargs)
+    workers = s.workers if workers is None else workers
+    if workers <= 1:
+        uvicorn.run(create_app(config), **address)
+        return
+    sweep_uploads(config)
+    os.environ[WORKER_ENV] = json.dumps({"escrow": located[0], "config": located[1], "digest": digest(config)})
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers,
+                timeout_worker_healthcheck=HEALTHCHECK_SECONDS, **address)
+
+
+def digest(config) -> str:
+    """What a worker checks that it found the very config the parent was started with."""
+    return hashlib.sha256(repr(config).encode()).hexdigest()
+
+
+def worker_app():
+    """The app of one worker process (`uvicorn ... factory=True`): the config found as the parent
+    found it, refused if it is not the same (the file changed in between); uploads not swept."""
+    from datastation.runtime.discovery import locate
+
+    from .app import create_app
+
+    spec = json.loads(os.environ[WORKER_ENV])
+    config = locate(spec["escrow"], spec["config"])
+    if digest(config) != spec["digest"]:
+        raise RuntimeError("the escrow's configuration changed after `dsc serve` started: restart it")
+    return create_app(config, sweep=False)
