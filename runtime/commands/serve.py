@@ -27,10 +27,10 @@ def run(args) -> int:
             return cs.fail(f"--workers must be a whole number from 1 to {MAX_WORKERS}", cs.ExitCode.USAGE)
         config = cs.load_config_from(args)
         from datastation.runtime.escrow import open_escrow
+        from datastation.runtime.server.serve import check_workers, serve
 
+        check_workers(config, config.server.workers if args.workers is None else args.workers)
         open_escrow(config).close()  # a broken escrow or config is reported here, before listening
-        from datastation.runtime.server.serve import serve
-
         serve(config, host=args.host, port=args.port, log_level=args.log_level, workers=args.workers,
               located=(getattr(args, "escrow", None), args.config))
     except cs.user_errors() as exc:

@@ -3,7 +3,7 @@ worker processes).
 
 With `server.workers` > 1, uvicorn binds the port once and starts that many worker processes,
 each importing `worker_app` and opening the escrow itself (its own store connection): they
-share the store, whose transactions (SQLite `BEGIN IMMEDIATE`, the PostgreSQL advisory lock)
+share the store (PostgreSQL only: `check_workers`), whose transactions (SQLite `BEGIN IMMEDIATE`, the PostgreSQL advisory lock)
 and one-time nonces are what every process already relies on, as `dsc` commands do beside a
 running server. What one process keeps in memory is safe to split (docs/server.md). Uploads
 left by a killed server are swept here, once, before any worker starts: a worker that uvicorn
@@ -16,6 +16,8 @@ import hashlib
 import json
 import logging
 import os
+
+from datastation.runtime.config import ConfigError
 
 WORKER_ENV = "DSC_SERVE_WORKER"  # how the worker processes find the config (set by `serve`)
 HEALTHCHECK_SECONDS = 30  # a busy worker may answer uvicorn's ping late: not killed for it
@@ -41,6 +43,7 @@ def serve(config, *, host: str | None = None, port: int | None = None, log_level
     address = dict(host=host or s.host, port=s.port if port is None else port, log_level=log_level,
                    server_header=False, **kwargs)
     workers = s.workers if workers is None else workers
+    check_workers(config, workers)
     if workers <= 1:
         uvicorn.run(create_app(config), **address)
         return
@@ -50,9 +53,23 @@ def serve(config, *, host: str | None = None, port: int | None = None, log_level
                 timeout_worker_healthcheck=HEALTHCHECK_SECONDS, **address)
 
 
+def check_workers(config, workers: int) -> None:
+    """Several workers need a PostgreSQL store (`ConfigError` otherwise). On SQLite they would be
+    correct (tests/server/test_workers.py) but unfair: a writer of one process that finds the
+    database locked by the other polls for it, sleeping up to 100 ms between tries, while the
+    other process's threads take it again at once; under load its requests wait seconds (p99 of
+    approvals 1.8 s with 2 workers against 0.6 s with 1, bench/RESULTS.md) and, past the 30 s busy
+    timeout, fail with `unavailable`."""
+    if workers > 1 and config.store.backend != "postgresql":
+        raise ConfigError(f"server.workers (or --workers) {workers} needs a PostgreSQL store (store.url): "
+                          "on SQLite, worker processes wait for the database's write lock unfairly; "
+                          "serve SQLite with one worker")
+
+
 def digest(config) -> str:
-    """What a worker checks that it found the very config the parent was started with."""
-    return hashlib.sha256(repr(config).encode()).hexdigest()
+    """What a worker checks that it found the very config the parent was started with (the store's
+    URL, left out of the config's repr, included)."""
+    return hashlib.sha256(f"{config!r}\n{config.store.url}".encode()).hexdigest()
 
 
 def worker_app():

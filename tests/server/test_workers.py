@@ -8,8 +8,9 @@ then every agent executes every contract, all at once (each contract executed th
 once). Afterwards every acknowledged approval is in the store, each contract was released
 exactly once (one release, one `release` audit entry, one result in each recipient's outbox),
 every other execution was refused (`already_running`/`already_executed`), and
-`dsc audit verify` passes. On SQLite (synchronous FULL) and on PostgreSQL
-(`tests/pg_support.py`: skipped without a server, failing under CI=true).
+`dsc audit verify` passes. On PostgreSQL (`tests/pg_support.py`: skipped without a server,
+failing under CI=true), the one store several workers may share; on SQLite, `dsc serve` refuses
+more than one worker (`serve.check_workers`).
 """
 
 from __future__ import annotations
@@ -61,14 +62,24 @@ def _cpu(pid: int) -> float:
     return int(fields[11]) + int(fields[12])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def two_workers(request, tmp_path):
-    schema = Schema(server_url()) if request.param == "postgresql" else None
-    served = Served(tmp_path / "site", "  workers: 2\n", extra_top=f"store:\n  url: {schema.url}\n" if schema else "")
+@pytest.fixture
+def two_workers(tmp_path):
+    schema = Schema(server_url())
+    served = Served(tmp_path / "site", "  workers: 2\n", extra_top=f"store:\n  url: {schema.url}\n")
     yield served
     served.stop()
-    if schema is not None:
-        schema.drop()
+    schema.drop()
+
+
+def test_sqlite_is_served_by_one_worker_only(dsc, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"escrow_dir: {tmp_path / 'e'}\nserver:\n  workers: 2\n")
+    assert dsc("init", "--config", cfg).returncode == 0
+    r = dsc("serve", "--config", cfg)
+    assert r.returncode == 1 and "server.workers" in r.stderr and "PostgreSQL" in r.stderr
+    cfg.write_text(f"escrow_dir: {tmp_path / 'e'}\n")
+    r = dsc("serve", "--config", cfg, "--workers", "2")
+    assert r.returncode == 1 and "--workers" in r.stderr
 
 
 def _all_at_once(jobs) -> list[BaseException]:
