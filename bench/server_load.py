@@ -3,7 +3,7 @@
     python bench/server_load.py                                  # 50 clients, SQLite (synchronous FULL)
     python bench/server_load.py --sync NORMAL                    # SQLite, synchronous NORMAL
     python bench/server_load.py --store postgresql://USER:PW@127.0.0.1:5432/DB   # PostgreSQL
-    python bench/server_load.py --workers 2                      # two server processes on one store
+    python bench/server_load.py --store URL --workers 2          # two server processes on one PostgreSQL store
     python bench/server_load.py --clients 8 --per-client 5 --runs 3              # a quick one
 
 Starts `dsc serve` itself on a free port, on a fresh escrow in a temporary directory (on
@@ -23,7 +23,10 @@ Each run has four phases, one after the other; in a phase every client thread (i
 - status: a signed `read.status`.
 
 Prints, per action, requests/s per run (median and best) and p50/p99 latency over all runs,
-and the load average before and after (the machine may be shared: compare within one run).
+the load average before and after (the machine may be shared: compare within one run), and
+the CPU the server (its worker processes included) and the clients used. The first line names
+the HTTP parser and event loop uvicorn picks (httptools and uvloop when installed, else h11 and
+asyncio).
 """
 
 from __future__ import annotations
