@@ -3,6 +3,7 @@
     python bench/server_load.py                                  # 50 clients, SQLite (synchronous FULL)
     python bench/server_load.py --sync NORMAL                    # SQLite, synchronous NORMAL
     python bench/server_load.py --store postgresql://USER:PW@127.0.0.1:5432/DB   # PostgreSQL
+    python bench/server_load.py --store URL --workers 2          # two server processes on one PostgreSQL store
     python bench/server_load.py --clients 8 --per-client 5 --runs 3              # a quick one
 
 Starts `dsc serve` itself on a free port, on a fresh escrow in a temporary directory (on
@@ -22,7 +23,10 @@ Each run has four phases, one after the other; in a phase every client thread (i
 - status: a signed `read.status`.
 
 Prints, per action, requests/s per run (median and best) and p50/p99 latency over all runs,
-and the load average before and after (the machine may be shared: compare within one run).
+the load average before and after (the machine may be shared: compare within one run), and
+the CPU the server (its worker processes included) and the clients used. The first line names
+the HTTP parser and event loop uvicorn picks (httptools and uvloop when installed, else h11 and
+asyncio).
 """
 
 from __future__ import annotations
@@ -129,6 +133,28 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `dsc serve` (pid) and of its worker processes (its direct children; the
+    executions' child processes of a worker are not counted)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass  # a process that ended meanwhile
+    return total
+
+
+def http_impl() -> str:
+    """The HTTP parser and event loop uvicorn picks here ('auto': httptools and uvloop if installed)."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{http}, {'uvloop' if importlib.util.find_spec('uvloop') else 'asyncio'}"
+
+
 def setup(root: Path, served, clients: int, names: list[str]) -> list[Party]:
     parties = []
     for i in range(clients):
@@ -148,6 +174,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--store", help="postgresql://... URL (a fresh schema is made in it); default SQLite")
     ap.add_argument("--sync", default="FULL", choices=("FULL", "NORMAL"), help="SQLite synchronous pragma")
+    ap.add_argument("--workers", type=int, default=1, help="server.workers: server processes")
+    ap.add_argument("--threads", type=int, default=None, help="server.threads (default: the server's default)")
     args = ap.parse_args(argv)
 
     from serving import Served
@@ -163,15 +191,19 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="dsc-bench-load-") as tmp:
             root = Path(tmp)
             os.environ["DSC_KEYRING"] = str(root / "operator-keys")
-            served = Served(root / "site", "  max_request_bytes: 1048576\n", extra_top=top)
+            server = f"  max_request_bytes: 1048576\n  workers: {args.workers}\n"
+            if args.threads:
+                server += f"  threads: {args.threads}\n"
+            served = Served(root / "site", server, extra_top=top)
             try:
                 parties = setup(root, served, args.clients, [n for names in per_run for n in names])
                 run_phase(parties, "propose", per_run[0][:1])  # warm: each bundle checked once, connections open
                 load0 = os.getloadavg()
                 store = "PostgreSQL" if args.store else f"SQLite synchronous {args.sync}"
-                print(f"dsc serve on 127.0.0.1 ({store}), {args.clients} clients x {args.per_client} contracts, "
+                print(f"dsc serve on 127.0.0.1 ({store}, {args.workers} worker(s), {http_impl()}), "
+                      f"{args.clients} clients x {args.per_client} contracts, "
                       f"{args.runs} runs; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
-                cpu0 = cpu_seconds(), cpu_seconds(served.proc.pid), time.perf_counter()
+                cpu0 = cpu_seconds(), server_cpu_seconds(served.proc.pid), time.perf_counter()
                 rates = {a: [] for a in ACTIONS}
                 lats = {a: [] for a in ACTIONS}
                 for names in per_run[1:]:
@@ -184,7 +216,7 @@ def main(argv=None) -> int:
                           f"p50 {pct(lats[a], 50) * 1e3:6.1f} ms  p99 {pct(lats[a], 99) * 1e3:6.1f} ms  "
                           f"(runs: {', '.join(f'{r:.0f}' for r in rates[a])})")
                 wall = time.perf_counter() - cpu0[2]
-                clients_cpu, server_cpu = cpu_seconds() - cpu0[0], cpu_seconds(served.proc.pid) - cpu0[1]
+                clients_cpu, server_cpu = cpu_seconds() - cpu0[0], server_cpu_seconds(served.proc.pid) - cpu0[1]
                 load1 = os.getloadavg()
                 print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; CPU over {wall:.0f} s of "
                       f"load: server {server_cpu:.0f} s ({server_cpu / wall:.0%} of a core), clients {clients_cpu:.0f} s "

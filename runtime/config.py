@@ -66,6 +66,7 @@ class ServerConfig:
     invite_ttl_seconds: float = 7 * 24 * 3600.0  # default lifetime of a `dsc invite` token
     forwarded_allow_ips: str | None = None  # behind a reverse proxy: the proxy's address(es)
     threads: int = 4  # worker threads for the escrow's blocking work (bench/server_load.py)
+    workers: int = 1  # server processes sharing the port and the store (docs/server.md)
 
 
 @dataclass(frozen=True)
@@ -254,14 +255,18 @@ def _server(raw: dict, path) -> ServerConfig:
         max_upload_bytes=int(positive("max_upload_bytes", d.max_upload_bytes)),
         invite_ttl_seconds=float(positive("invite_ttl_seconds", d.invite_ttl_seconds)),
         forwarded_allow_ips=forwarded,
-        threads=_threads(raw, d.threads),
+        threads=_whole(raw, "threads", d.threads, MAX_THREADS),
+        workers=_whole(raw, "workers", d.workers, MAX_WORKERS),
     )
 
 
-def _threads(raw: dict, default: int) -> int:
-    value = _typed(raw, "threads", int, default, "server")
-    if not 1 <= value <= 256:
-        raise ConfigError("config key 'server.threads' must be a whole number from 1 to 256")
+MAX_THREADS, MAX_WORKERS = 256, 32
+
+
+def _whole(raw: dict, key: str, default: int, most: int) -> int:
+    value = _typed(raw, key, int, default, "server")
+    if not 1 <= value <= most:
+        raise ConfigError(f"config key 'server.{key}' must be a whole number from 1 to {most}")
     return value
 
 

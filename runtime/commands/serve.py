@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datastation.runtime.config import MAX_WORKERS
+
 from . import common as cs
 
 
@@ -12,6 +14,8 @@ def register(sub) -> None:
                                    "from `dsc invite`. Settings: the `server:` section of the config.")
     p.add_argument("--host", default=None, help="address to listen on (default: server.host, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: server.port, 8750)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="server processes sharing the port and the store (default: server.workers, 1)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     cs.add_config(p)
     p.set_defaults(func=run)
@@ -19,13 +23,16 @@ def register(sub) -> None:
 
 def run(args) -> int:
     try:
+        if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+            return cs.fail(f"--workers must be a whole number from 1 to {MAX_WORKERS}", cs.ExitCode.USAGE)
         config = cs.load_config_from(args)
         from datastation.runtime.escrow import open_escrow
+        from datastation.runtime.server.serve import check_workers, serve
 
+        check_workers(config, config.server.workers if args.workers is None else args.workers)
         open_escrow(config).close()  # a broken escrow or config is reported here, before listening
-        from datastation.runtime.server.serve import serve
-
-        serve(config, host=args.host, port=args.port, log_level=args.log_level)
+        serve(config, host=args.host, port=args.port, log_level=args.log_level, workers=args.workers,
+              located=(getattr(args, "escrow", None), args.config))
     except cs.user_errors() as exc:
         return cs.fail(exc)
     return 0

@@ -20,15 +20,16 @@ from .limits import BodyLimit
 ROUTERS = (api.router, transfer.router, review.router)
 
 
-def _sweep_uploads(config) -> None:
+def sweep_uploads(config) -> None:
     """Remove the temporary files of uploads a previous server left (killed mid-upload)."""
     folder = Path(config.escrow_dir) / "run" / "uploads"
     for f in folder.glob("upload-*") if folder.is_dir() else ():
         f.unlink(missing_ok=True)
 
 
-def create_app(config, escrow=None) -> FastAPI:
-    """The app serving the escrow of `config` (or the open `escrow` given, left open at shutdown)."""
+def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
+    """The app serving the escrow of `config` (or the open `escrow` given, left open at shutdown);
+    `sweep`: remove a killed server's upload files at start-up (not in one of several workers)."""
     from datastation.runtime import __version__
 
     @asynccontextmanager
@@ -37,7 +38,8 @@ def create_app(config, escrow=None) -> FastAPI:
 
         owned = escrow is None
         app.state.escrow = Escrow.open(config) if owned else escrow
-        _sweep_uploads(config)
+        if sweep:
+            sweep_uploads(config)
         # Requests take turns on the store: a few threads keep it busy, more only queue (and
         # lengthen the tail: bench/server_load.py, 50 clients). Set in the event loop, per app.
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.server.threads
