@@ -76,6 +76,7 @@ class PostgresStore(SQLStore):
             raise
         self._lock = threading.RLock()
         self._depth = 0
+        self._owner: int | None = None  # the thread whose transaction is open
         self._before_commit: list = []
 
     # -- plumbing ------------------------------------------------------------------
@@ -111,7 +112,8 @@ class PostgresStore(SQLStore):
 
     @property
     def in_transaction(self) -> bool:
-        return self._depth > 0
+        # only for the thread that opened it: another thread waits for the lock, it is not "in" it
+        return self._depth > 0 and self._owner == threading.get_ident()
 
     def _exec(self, sql: str, params: tuple | None = None):
         return self._db.execute(sql, params, prepare=False) if params is None else self._db.execute(sql, params)
@@ -152,6 +154,7 @@ class PostgresStore(SQLStore):
                 self._rollback()
                 raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
             self._depth = 1
+            self._owner = threading.get_ident()
             self._before_commit = []
             try:
                 yield
@@ -167,6 +170,7 @@ class PostgresStore(SQLStore):
                 raise
             finally:
                 self._depth = 0
+                self._owner = None
                 self._before_commit = []
             crash_point("tx.committed")
 

@@ -35,6 +35,7 @@ class SQLiteStore(SQLStore):
             raise StoreError(f"cannot open the escrow database {self.path}: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
+        self._owner: int | None = None  # the thread whose transaction is open
         self._before_commit: list = []
 
     # -- plumbing ------------------------------------------------------------------
@@ -48,7 +49,8 @@ class SQLiteStore(SQLStore):
 
     @property
     def in_transaction(self) -> bool:
-        return self._depth > 0
+        # only for the thread that opened it: another thread waits for the lock, it is not "in" it
+        return self._depth > 0 and self._owner == threading.get_ident()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -75,6 +77,7 @@ class SQLiteStore(SQLStore):
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"the escrow database is busy: {exc}") from None
             self._depth = 1
+            self._owner = threading.get_ident()
             self._before_commit = []
             try:
                 yield
@@ -91,6 +94,7 @@ class SQLiteStore(SQLStore):
                 raise
             finally:
                 self._depth = 0
+                self._owner = None
                 self._before_commit = []
             crash_point("tx.committed")
 
