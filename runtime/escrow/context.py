@@ -131,10 +131,17 @@ class EscrowContext:
         """Verify a signed request (inside the caller's transaction); returns the AgentRow.
 
         The key it is checked against must be the one the agent's signed `agent_created` entry
-        names: a key written into the agents table by hand signs nothing."""
+        names: a key written into the agents table by hand signs nothing. The binding, once
+        verified, is remembered by the decision index (`decisions.py`: an agent is registered
+        once; emptied with the index) and trusted only while the row still holds that key."""
         row = verify_request(self.store, request, escrow=self.escrow_id, action=action,
                              window_seconds=self.config.request_window_seconds)
-        if bound_agent_key(self.store, self.escrow_public_pem, row.name) != row.public_key:
+        keys = self.decisions.keys
+        if keys.get(row.name) == row.public_key:
+            return row
+        if bound_agent_key(self.store, self.escrow_public_pem, row.name) == row.public_key:
+            keys[row.name] = row.public_key
+        else:
             raise AuthError("unbound_key", f"the registered key of {row.name} is not the one this escrow's log "
                                            f"records for it (the agents table was edited): request refused")
         return row
