@@ -4,6 +4,7 @@ facade, timed up to the decision (refused as awaiting approval, or the go-ahead)
 
     python bench/release_decision.py [--contracts 1000,100000] [--queries 2000] [--rounds 5]
                                      [--agents 1000] [--per-bundle 50] [--dir /dev/shm] [--seed 1]
+                                     [--compare]
 
 Setup (timed apart, not the path measured), through the public facade only: `agents` agents
 (keys made in their keyring, registered), each with one data element (`data.add`, signed); the
@@ -25,6 +26,11 @@ Timed, per query, with `perf_counter_ns` through `execution.PROBE` (a hook the e
 0 builds the index entries (the *cold* decision: full derivation, approvals verified); then
 `rounds` passes over the same queries (each request freshly signed): medians per round, then
 the median and best of the rounds.
+
+`--compare`: `rounds` more passes in which each query is sent twice, in alternating order: as
+above, and decided as before deciding from memory (`execution.decide_in_store`: the store's row
+and log head read on every decision; the key binding looked up in the log on every request);
+the ratios of the two p50s, per round, measured side by side under the same load.
 
 Pending listing: for 200 agents, `Store.pending_for(agent)` and what the server's
 `POST /v1/contracts` with `{"pending": true}` does (`Escrow.contracts_for` on a signed request,
@@ -134,43 +140,85 @@ def run(n: int, a, base: Path) -> dict:
                     raise _Stop
 
             execution.PROBE = probe
+            memory_decide = execution.decide
+
+            def one(cid, who, approved, per_call=False):
+                """(outcome, request ns, decision ns, whole call ns) of one signed execute request;
+                `per_call`: decided as before this change (the store read on every decision and
+                the key binding looked up in the log on every request)."""
+                if per_call:
+                    execution.decide = execution.decide_in_store
+                    e.ctx.decisions.keys.clear()
+                req = e.sign_as(who, EXECUTE, {"contract": cid})
+                marks.clear()
+                marks["stop"] = approved
+                t = clock()
+                try:
+                    e.execute(req)
+                    outcome = "ran"
+                except _Stop:
+                    outcome = "go-ahead"
+                except EscrowRefusal as exc:
+                    outcome = exc.code
+                finally:
+                    execution.decide = memory_decide
+                end = clock()
+                decided = marks.get("decided", marks.get("refused"))
+                return outcome, marks["verified"] - t, decided - marks["verified"], end - t
+
             rounds = []
             cold = []
             outcomes: dict = {}
             for r in range(a.rounds + 1):  # round 0 builds the index entries (cold)
                 req_t, dec_t, tot_t = {True: [], False: []}, {True: [], False: []}, {True: [], False: []}
                 for cid, who, approved in queries:
-                    req = e.sign_as(who, EXECUTE, {"contract": cid})
-                    marks.clear()
-                    marks["stop"] = approved
-                    t = clock()
-                    try:
-                        e.execute(req)
-                        outcome = "ran"
-                    except _Stop:
-                        outcome = "go-ahead"
-                    except EscrowRefusal as exc:
-                        outcome = exc.code
-                    end = clock()
+                    outcome, rq, dc, tot = one(cid, who, approved)
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                    decided = marks.get("decided", marks.get("refused"))
                     if r == 0:
-                        cold.append(decided - marks["verified"])
+                        cold.append(dc)
                         continue
-                    req_t[approved].append(marks["verified"] - t)
-                    dec_t[approved].append(decided - marks["verified"])
-                    tot_t[approved].append(end - t)
+                    req_t[approved].append(rq)
+                    dec_t[approved].append(dc)
+                    tot_t[approved].append(tot)
                 if r:
                     rounds.append({k: {"request": p(req_t[k], .5), "decision": p(dec_t[k], .5),
                                        "decision_p99": p(dec_t[k], .99), "total": p(tot_t[k], .5)}
                                    for k in (True, False)})
+            compare = []
+            for r in range(a.rounds if a.compare else 0):  # before/after interleaved, query by query
+                xs = {(k, pc): {"request": [], "decision": []} for k in (True, False) for pc in (False, True)}
+                for i, (cid, who, approved) in enumerate(queries):
+                    for pc in ((False, True) if (i + r) % 2 else (True, False)):
+                        outcome, rq, dc, _ = one(cid, who, approved, per_call=pc)
+                        xs[approved, pc]["request"].append(rq)
+                        xs[approved, pc]["decision"].append(dc)
+                compare.append({k: {m: p(v, .5) for m, v in d.items()} for k, d in xs.items()})
             execution.PROBE = None
+            if a.profile:
+                profile_requests(e, queries)
             listing = pending_listing(w, a)
-            return {"n": n, "listing": listing, "load": os.getloadavg(), "setup": t_setup, "cold": p(cold, .5), "rounds": rounds, "outcomes": outcomes,
+            return {"n": n, "listing": listing, "compare": compare, "load": os.getloadavg(), "setup": t_setup, "cold": p(cold, .5), "rounds": rounds, "outcomes": outcomes,
                     "index": dict(e.ctx.decisions.stats), "entries": len(e.ctx.decisions.entries)}
         finally:
             execution.PROBE = None
             w.close()
+
+
+def profile_requests(e, queries) -> None:
+    """Where request verification spends its time (cProfile over 300 requests, in transactions)."""
+    import cProfile
+    import pstats
+
+    from datastation.runtime.escrow import EXECUTE
+
+    reqs = [e.sign_as(who, EXECUTE, {"contract": cid}) for cid, who, _ in queries[:300]]
+    prof = cProfile.Profile()
+    prof.enable()
+    for req in reqs:
+        with e.ctx.store.transaction():
+            e.ctx.verify(req, EXECUTE)
+    prof.disable()
+    pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(12)
 
 
 def pending_listing(w, a) -> dict:
@@ -203,6 +251,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--contracts", default="1000,100000")
     ap.add_argument("--per-bundle", type=int, default=50)
+    ap.add_argument("--profile", action="store_true", help="profile request verification after the rounds")
+    ap.add_argument("--compare", action="store_true",
+                    help="also time the decision as before this change, interleaved query by query")
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--agents", type=int, default=1000)
@@ -225,6 +276,16 @@ def main(argv=None) -> int:
                 xs = [x[key] for x in per]
                 print(f"          {label:<28} {name:<25} median {statistics.median(xs):8.1f} µs  best {min(xs):8.1f} µs"
                       f"  (rounds: {', '.join(f'{x:.1f}' for x in xs)})")
+        for approved, label in ((False, "awaiting approval (refused)"), (True, "approved (go-ahead)")):
+            for m in ("decision", "request"):
+                if not res["compare"]:
+                    break
+                new = [c[approved, False][m] for c in res["compare"]]
+                old = [c[approved, True][m] for c in res["compare"]]
+                ratio = [o / n for o, n in zip(old, new)]
+                print(f"          interleaved {label:<28} {m:<8} p50 per call (before) median "
+                      f"{statistics.median(old):7.1f} µs / from memory (after) {statistics.median(new):7.1f} µs"
+                      f" = {statistics.median(ratio):5.1f}x (rounds: {', '.join(f'{x:.1f}' for x in ratio)})")
         li = res["listing"]
         for key, name in (("store", "Store.pending_for"), ("server", "server pending listing")):
             p50s = [x[0] for x in li[key]]
