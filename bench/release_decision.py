@@ -146,9 +146,10 @@ def run(n: int, a, base: Path) -> dict:
                 """(outcome, request ns, decision ns, whole call ns) of one signed execute request;
                 `per_call`: decided as before this change (the store read on every decision and
                 the key binding looked up in the log on every request)."""
+                keys = e.ctx.decisions.keys
                 if per_call:
                     execution.decide = execution.decide_in_store
-                    e.ctx.decisions.keys.clear()
+                    e.ctx.decisions.keys = {}  # looked up afresh (the remembered bindings put back after)
                 req = e.sign_as(who, EXECUTE, {"contract": cid})
                 marks.clear()
                 marks["stop"] = approved
@@ -162,6 +163,7 @@ def run(n: int, a, base: Path) -> dict:
                     outcome = exc.code
                 finally:
                     execution.decide = memory_decide
+                    e.ctx.decisions.keys = keys
                 end = clock()
                 decided = marks.get("decided", marks.get("refused"))
                 return outcome, marks["verified"] - t, decided - marks["verified"], end - t
@@ -184,6 +186,8 @@ def run(n: int, a, base: Path) -> dict:
                     rounds.append({k: {"request": p(req_t[k], .5), "decision": p(dec_t[k], .5),
                                        "decision_p99": p(dec_t[k], .99), "total": p(tot_t[k], .5)}
                                    for k in (True, False)})
+            if a.profile:
+                profile_requests(e, queries)
             compare = []
             for r in range(a.rounds if a.compare else 0):  # before/after interleaved, query by query
                 xs = {(k, pc): {"request": [], "decision": []} for k in (True, False) for pc in (False, True)}
@@ -194,8 +198,6 @@ def run(n: int, a, base: Path) -> dict:
                         xs[approved, pc]["decision"].append(dc)
                 compare.append({k: {m: p(v, .5) for m, v in d.items()} for k, d in xs.items()})
             execution.PROBE = None
-            if a.profile:
-                profile_requests(e, queries)
             listing = pending_listing(w, a)
             return {"n": n, "listing": listing, "compare": compare, "load": os.getloadavg(), "setup": t_setup, "cold": p(cold, .5), "rounds": rounds, "outcomes": outcomes,
                     "index": dict(e.ctx.decisions.stats), "entries": len(e.ctx.decisions.entries)}
