@@ -131,7 +131,8 @@ class EscrowContext:
         """Verify a signed request (inside the caller's transaction); returns the AgentRow.
 
         The key it is checked against must be the one the agent's signed `agent_created` entry
-        names: a key written into the agents table by hand signs nothing."""
+        names: a key written into the agents table by hand signs nothing (`bound_agent_key`
+        remembers the binding while no `agent_created` entry was written or removed since)."""
         row = verify_request(self.store, request, escrow=self.escrow_id, action=action,
                              window_seconds=self.config.request_window_seconds)
         if bound_agent_key(self.store, self.escrow_public_pem, row.name, row) != row.public_key:

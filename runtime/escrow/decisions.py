@@ -1,27 +1,48 @@
-"""The verified decision index: what the escrow decides an execute request from.
+"""The verified decision index: what the escrow decides an execute request from, in memory.
 
 Deriving a contract's facts (`facts.py`: its stored proposal bound to its identity, its inputs
 bound to the signed log) and re-verifying every approval's Ed25519 signature costs far more
 than the decision itself. The index keeps, per contract, the result of that verification: the
 source agents and recipients as the approved proposal defines them, whether every recipient's
-key is bound by the log, and the bitmask of approvals whose signatures (and, for policy
-approvals, whose owner's bound policy) verified. Entries are built lazily, by exactly the
-derivation `facts.py` does (so a tampered row is refused as before and never cached), and are
-kept only while the signed audit log says nothing changed:
+key is bound by the log, the bitmask of approvals whose signatures (and, for policy approvals,
+whose owner's bound policy) verified, and the contract's status and whether it was released as
+the store held them at the log head the index reflects. Entries are built lazily, by exactly
+the derivation `facts.py` does (so a tampered row is refused as before and never cached; the
+index starts empty when the escrow opens, so nothing is believed before it was verified in this
+process), and kept only while the signed audit log says nothing changed:
 
 - every entry this process appends is *observed* (`observe`); an `approval` entry (whose
-  signature the approve action has just verified) updates the entry in place, anything
-  else about a contract drops that contract's entry, and entries about agents, data, kept
-  results, policies or recovery drop every entry (rebuilt on their next use);
-- before deciding, the index compares the head of the log (sequence and hash, read in the
-  decision's own transaction) with the head it reflects: when it moved only through entries
-  this process observed (followed back by their hash links) they are applied; otherwise
-  another process changed the store and the entries since are read back and applied as
-  invalidations (never trusted for anything but "drop"); an unexpected head drops all.
+  signature the approve action has just verified) updates the entry's bitmask in place and
+  makes its status unknown (read again from the store on its next decision), anything else
+  about a contract drops that contract's entry, and entries about agents, data, kept
+  results, policies or recovery drop every entry and every cached key binding;
+- when the decision reads the store, it compares the head of the log (sequence and hash, read
+  in the decision's own transaction) with the head it reflects: when it moved only through
+  entries this process observed (followed back by their hash links) they are applied;
+  otherwise another process changed the store and the entries since are read back and
+  applied as invalidations (never trusted for anything but "drop"); an unexpected head drops
+  all. Rolled-back appends are never applied: only a chain of hashes ending at the committed
+  head is.
 
-Rolled-back appends are never applied: only a chain of hashes ending at the committed head is.
-The contract's status is read from its row on every decision (as before), in the same query as
-the head; the claim (`approved` -> `running`) stays an atomic compare-and-set in the store.
+Why deciding from memory, without reading the store, is sound (`execution.decide`):
+
+- the memory is used only when this process has no effective entry of its own not yet matched
+  to the committed head (`quiet`), and only for an entry whose status is known;
+- a *go-ahead* from memory is never final: before anything runs the decision is taken again
+  from the store (`execution._verify_before_run`: status, released, head; the index synced),
+  the contract's facts are derived and every approval verified again in full, and the claim
+  (`approved` -> `running`) is an atomic compare-and-set in the store. A stale memory can
+  delay a refusal by that much, never release;
+- a *refusal* from memory is returned only after the store confirms it: the committed log head
+  is read (one primary-key row) and must be the head the index reflects; every legitimate
+  change of a contract, an approval, an agent or a policy appends to the signed log in the
+  same transaction, so an unchanged head means the refusal holds. If the head moved (another
+  process, e.g. a second server worker on one PostgreSQL store, approved or revoked), the index
+  is synced and the decision taken again from the store's row. A row edited by hand without a
+  log entry cannot turn a refusal into a release (a go-ahead is re-checked in full).
+
+The bound key of each agent that signs a request is remembered by `audit.bound_agent_key`
+(per store, checked on every request against the last `agent_created` entry), not here.
 """
 
 from __future__ import annotations
@@ -49,6 +70,8 @@ class Entry:
     required: int
     approved: int
     unbound: str | None  # the first recipient without a key the log binds (None: all bound)
+    status: str | None = None  # the row's status at the index's head (None: read it from the store)
+    released: bool = False  # released to anyone at the index's head
 
     def missing(self) -> list[str]:
         return self.bits.names(self.required & ~self.approved)
@@ -59,6 +82,7 @@ class DecisionIndex:
         self.entries: dict[str, Entry] = {}
         self.head: tuple[int, str] | None = None  # the log head the entries reflect
         self._observed: dict[str, object] = {}  # hash -> AuditEntry appended by this process
+        self._unsynced = False  # an effective own entry not yet matched to the committed head
         self.stats = {"built": 0, "catch_up_reads": 0, "dropped_all": 0}
 
     # -- what this process appends ------------------------------------------------------
@@ -67,6 +91,13 @@ class DecisionIndex:
         if len(self._observed) >= MAX_OBSERVED:
             self._observed.clear()  # the next sync reads the entries back instead
         self._observed[entry.hash] = entry
+        if entry.kind not in NO_EFFECT:
+            self._unsynced = True
+
+    @property
+    def quiet(self) -> bool:
+        """Whether the memory may answer: no effective entry of this process since the last sync."""
+        return not self._unsynced
 
     # -- keeping in step with the log ---------------------------------------------------
     def sync(self, store, head: tuple[int, str] | None) -> None:
@@ -87,6 +118,8 @@ class DecisionIndex:
         self.head = head
         if len(self._observed) > 64 or chain is not None:
             self._observed = {h: e for h, e in self._observed.items() if head is None or e.seq > head[0]}
+        self._unsynced = any(e.kind not in NO_EFFECT and (head is None or e.seq > head[0])
+                             for e in self._observed.values())
 
     def _own_chain(self, head):
         """The entries from this index's head to `head`, if this process appended all of them."""
@@ -115,6 +148,7 @@ class DecisionIndex:
             agent = e.payload.get("agent")
             if agent in entry.source_agents:
                 entry.approved |= entry.bits.bit(agent)
+                entry.status = None  # the approval may have changed it: read on the next decision
                 return
         del self.entries[e.contract]
 

@@ -164,7 +164,8 @@ def _approval_valid(ctx, facts: ContractFacts, a) -> bool:
     return pem is not None and verify(_public_key(pem), approval_message(ctx.escrow_id, row.id), a.signature)
 
 
-PROBE = None  # benchmarks: called with "verified" (request checked) and "decided" (verdict reached)
+PROBE = None  # benchmarks: called with "verified" (request checked), "refused" or "decided" (verdict) and
+# "checked" (a go-ahead confirmed from the store and checked in full: about to claim and run)
 
 
 def _refuse_running(name: str, status: str, released: bool) -> None:
@@ -193,11 +194,41 @@ _ENDED = frozenset(str(s.value) for s in ENDED_WITHOUT_RELEASE)  # plain strings
 _BLOCKED = {"denied": rel.DENIED, "rejected": rel.REJECTED, "revoked": rel.REVOKED}
 
 
-def decide(ctx, cid, agent: str) -> ContractFacts | None:
+FROM_MEMORY = object()  # `decide`'s go-ahead from the index alone: confirmed before anything runs
+
+
+def decide(ctx, cid, agent: str):
     """The release decision on an execute request by `agent` (already authenticated), from the
-    verified index (`decisions.py`): a refusal, or the go-ahead (with the facts when they were
-    derived in this very call, else None). The verdict is `contracts.release.may_execute` on the
-    entry's bitmasks and the contract's status."""
+    verified index (`decisions.py`): a refusal, or the go-ahead. The verdict is
+    `contracts.release.may_execute` on the entry's bitmasks and the contract's status.
+
+    With the contract's entry and status in memory (and nothing of this process's own pending)
+    no statement is run: a go-ahead returns `FROM_MEMORY` (never final: `_verify_before_run`
+    decides again from the store and checks in full), a refusal is returned only if the
+    committed log head is still the one the index reflects (else the index is synced and the
+    decision taken again). Otherwise the decision reads the store (`decide_in_store`)."""
+    index = ctx.decisions
+    e = index.entries.get(cid) if isinstance(cid, str) and index.quiet else None
+    if e is None or e.status is None:
+        return decide_in_store(ctx, cid, agent)
+    try:
+        _verdict(e, e.status, e.released, agent)
+    except EscrowRefusal:
+        head = ctx.store.audit_head()
+        if head is not None and head[:2] == index.head:
+            raise  # nothing was committed since the memory reflects: the refusal holds
+        index.sync(ctx.store, head[:2] if head else None)
+        e = index.entries.get(cid) if index.quiet else None
+        if e is None or e.status is None:
+            return decide_in_store(ctx, cid, agent)
+        _verdict(e, e.status, e.released, agent)  # the entry survived the sync: nothing changed for it
+    return FROM_MEMORY
+
+
+def decide_in_store(ctx, cid, agent: str) -> ContractFacts | None:
+    """The decision from the store's row (status, released, log head read in one statement, the
+    index synced to that head): a refusal, or the go-ahead (with the facts when they were derived
+    in this very call, else None)."""
     state = ctx.store.decision_state(cid) if isinstance(cid, str) else None
     if state is None:
         raise EscrowRefusal("no_contract", f"no contract with id {cid!r} in this escrow")
@@ -206,11 +237,23 @@ def decide(ctx, cid, agent: str) -> ContractFacts | None:
     if head != index.head:
         index.sync(ctx.store, head)
     if status == "running" or status == "executed" or released:
+        e = index.entries.get(cid)
+        if e is not None:
+            e.status, e.released = status, released
         _refuse_running(name, status, released)
     built: list = []
     e = index.entries.get(cid)
     if e is None:
         e = index.entry(cid, lambda: _build_entry(ctx, cid, built))
+    e.status, e.released = status, released  # as the store holds them at the index's head
+    _verdict(e, status, released, agent)
+    return built[0] if built else None
+
+
+def _verdict(e: Entry, status: str, released: bool, agent: str) -> None:
+    """Raise the refusal the decision reaches for `agent` on entry `e` with `status` (None: go-ahead)."""
+    if status == "running" or status == "executed" or released:
+        _refuse_running(e.name, status, released)
     if not (agent in e.recipients if e.recipients else agent == e.proposer):
         who = ", ".join(sorted(e.recipients)) if e.recipients else e.proposer
         raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {e.name}: only {who} may")
@@ -228,20 +271,27 @@ def decide(ctx, cid, agent: str) -> ContractFacts | None:
         raise EscrowRefusal(verdict.replace(" ", "_"), f"contract {e.name} is {status}: it cannot run")
     if status != "approved":
         raise EscrowRefusal("not_approved", f"contract {e.name} is {status}: it cannot run")
-    return built[0] if built else None
 
 
 def _verify_before_run(ctx, cid, agent: str) -> tuple:
-    """(row, scenario, facts) of a contract the index decided may run; decided from an entry built
-    earlier, the facts are derived and checked again in full before anything runs."""
+    """(row, scenario, facts) of a contract the index decided may run. A go-ahead from memory is
+    decided again from the store; decided from an entry built earlier, the facts are derived and
+    checked again in full before anything runs."""
     try:
         facts = decide(ctx, cid, agent)
-    finally:
+    except EscrowRefusal:
         if PROBE is not None:
-            PROBE("decided")
+            PROBE("refused")
+        raise
+    if PROBE is not None:
+        PROBE("decided")
+    if facts is FROM_MEMORY:
+        facts = decide_in_store(ctx, cid, agent)  # another process's change refused with its own code
     row = contract_row(ctx, cid)
     if facts is None:
         facts = _check_in_full(ctx, row, agent)
+    if PROBE is not None:
+        PROBE("checked")
     scenario = Scenario(program=ir.Program(decls=()), base_dir=BUNDLE_ROOT)
     # the agents a condition can name: the bare names of the contract that are registered agents
     contract = facts.contract

@@ -246,10 +246,13 @@ class SQLStore(Store):
         return n == 1
 
     def pending_for(self, agent: str) -> list[ContractRow]:
-        sql = (self._CONTRACT + " WHERE status = ? AND id IN (SELECT contract_id FROM contract_owners WHERE agent = ?)"
+        # from the agent's rows of contract_owners (CROSS JOIN: SQLite keeps that order) rather than
+        # from every pending contract (the status index: 50,000 rows read at 100,000 contracts)
+        sql = (self._CONTRACT.replace(" FROM contracts", " FROM contract_owners CROSS JOIN contracts")
+               + " WHERE contract_owners.agent = ? AND contracts.id = contract_owners.contract_id AND status = ?"
                " AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.contract_id = contracts.id AND a.agent = ?)"
                " ORDER BY created, id")
-        rows = [self._contract(r) for r in self._all(sql, ("pending", agent, agent))]
+        rows = [self._contract(r) for r in self._all(sql, (agent, "pending", agent))]
         return [r for r in rows if agent in r.source_agents]  # the row's own list decides, as before
 
     _DECISION = (

@@ -123,3 +123,125 @@ def test_rolled_back_own_entries_are_not_applied(world):
             raise Boom
     assert _refused(world, row.id, "bank1") == "awaiting_approval"
     assert ctx.decisions.entries[row.id].missing() == ["bank1", "bank2"]
+
+
+# -- deciding from memory (no statement on the fast path; refusals confirmed; go-aheads re-checked) --
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.fixture
+def counted(world, monkeypatch):
+    """Counts of the store reads made *by the decision* (from the verified request to the verdict),
+    and a switch that stops an execution right after a go-ahead (nothing runs)."""
+    from datastation.runtime.escrow import execution
+
+    calls = {"decision_state": 0, "audit_head": 0}
+    state = {"stop": False, "deciding": False}
+    store = world.escrow.ctx.store
+    for name in calls:
+        real = getattr(store, name)
+
+        def counting(*a, _real=real, _name=name, **kw):
+            calls[_name] += state["deciding"]
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(store, name, counting)
+
+    def probe(phase):
+        state["deciding"] = phase == "verified"
+        if phase == "decided" and state["stop"]:
+            raise _Stop
+
+    monkeypatch.setattr(execution, "PROBE", probe)
+    calls["stop"] = state
+    return calls
+
+
+def _decided(world, cid, agent, counted):
+    """The outcome of one decision (stopped there) and the store reads it made."""
+    before = {k: counted[k] for k in ("decision_state", "audit_head")}
+    counted["stop"]["stop"] = True
+    try:
+        world.execute(cid, agent)
+        outcome = "ran"
+    except _Stop:
+        outcome = "go-ahead"
+    except EscrowRefusal as exc:
+        outcome = exc.code
+    finally:
+        counted["stop"]["stop"] = False
+    return outcome, {k: counted[k] - before[k] for k in before}
+
+
+def _fully_approved(world):
+    row = world.propose("joint_model", "bank1")
+    world.approve(row.id, "bank1")
+    world.approve(row.id, "bank2")
+    return row
+
+
+def test_warm_go_ahead_reads_nothing_and_refusal_reads_only_the_head(world, counted):
+    row = _fully_approved(world)
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"  # the status read once from the store
+    assert _decided(world, row.id, "bank1", counted) == ("go-ahead", {"decision_state": 0, "audit_head": 0})
+    pending = world.propose("pooled", "bank1")
+    assert _decided(world, pending.id, "bank1", counted)[0] == "awaiting_approval"
+    assert _decided(world, pending.id, "bank1", counted) == ("awaiting_approval",
+                                                             {"decision_state": 0, "audit_head": 1})
+
+
+def test_revocation_in_another_process_stops_a_go_ahead_from_memory(world, other, counted):
+    row = _fully_approved(world)
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"
+    assert world.escrow.ctx.decisions.entries[row.id].status == "approved"  # memory would say go ahead
+    other.revoke(other.sign_as("bank1", "contract.revoke", {"contract": row.id}))  # the proposer withdraws it
+    assert _refused(world, row.id, "bank1") == "revoked"  # the store's answer, with its own code
+    assert world.store.releases(contract_id=row.id) == []
+    assert world.store.get_contract(row.id).status == "revoked"
+    assert [e.kind for e in world.store.audit_entries(contract=row.id)].count("execution") == 0
+
+
+def test_approval_revoked_in_another_process_is_not_released(world, other, counted):
+    row = _fully_approved(world)
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"
+    other.revoke(other.sign_as("bank2", "contract.revoke", {"contract": row.id}))  # bank2 withdraws its approval
+    assert _refused(world, row.id, "bank1") == "awaiting_approval"
+    assert world.store.releases(contract_id=row.id) == []
+
+
+def test_refusal_from_memory_is_confirmed_against_another_process(world, other, counted):
+    row = world.propose("joint_model", "bank1")
+    world.approve(row.id, "bank1")
+    assert _decided(world, row.id, "bank1", counted)[0] == "awaiting_approval"
+    assert world.escrow.ctx.decisions.entries[row.id].status == "pending"  # memory would refuse
+    other.approve(other.sign_as("bank2", "contract.approve", other.approval_params("bank2", row.id)))
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"
+    assert world.execute(row.id, "bank1").status == "executed"
+
+
+def test_approval_row_deleted_by_hand_after_a_memory_go_ahead_is_refused(world, counted):
+    row = _fully_approved(world)
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"
+    _sql(world, "DELETE FROM approvals WHERE contract_id = ? AND agent = 'bank2'", (row.id,))
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"  # memory: not final
+    assert _refused(world, row.id, "bank1") == "record_tampered"  # checked in full before anything runs
+    assert world.store.releases(contract_id=row.id) == []
+    assert world.store.get_contract(row.id).status == "approved"
+
+
+def test_status_edited_by_hand_after_a_memory_go_ahead_is_refused(world, counted):
+    row = _fully_approved(world)
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"
+    _sql(world, "UPDATE contracts SET status = 'rejected' WHERE id = ?", (row.id,))
+    assert _refused(world, row.id, "bank1") == "rejected"
+    assert world.store.releases(contract_id=row.id) == []
+
+
+def test_own_revocation_is_seen_by_the_next_decision(world, counted):
+    row = _fully_approved(world)
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"
+    world.revoke(row.id, "bank1")
+    assert _refused(world, row.id, "bank1") == "revoked"
+    assert world.store.releases(contract_id=row.id) == []
