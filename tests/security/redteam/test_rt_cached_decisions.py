@@ -37,6 +37,26 @@ def sc(tmp_path):
     s.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_sc(request, tmp_path):
+    """The scenario on SQLite, and on a fresh PostgreSQL schema (two `Escrow`s: two workers)."""
+    if request.param == "sqlite":
+        s = Scenario(tmp_path, {"f.py": FUNCS, "s.dsc": DSC, "t.csv": SECRET_CSV})
+        yield s
+        s.close()
+        return
+    from pg_support import Schema, server_url
+
+    schema = Schema(server_url())
+    try:
+        s = Scenario(tmp_path, {"f.py": FUNCS, "s.dsc": DSC, "t.csv": SECRET_CSV},
+                     config_text=f"store:\n  url: '{schema.url}'\n")
+        yield s
+        s.close()
+    finally:
+        schema.drop()
+
+
 def _outbox(sc, who="mallory"):
     d = sc.world.config.outbox_path / who
     return [p for p in d.rglob("*") if p.is_file()] if d.is_dir() else []
@@ -59,7 +79,8 @@ def _db(sc):
     return sqlite3.connect(sc.world.config.store.path, isolation_level=None)
 
 
-def test_a_revocation_by_another_process_stops_a_go_ahead_held_in_memory(sc):
+def test_a_revocation_by_another_process_stops_a_go_ahead_held_in_memory(any_sc):
+    sc = any_sc
     row = sc.world.propose("grab", "mallory")
     sc.world.approve(row.id, "alice")
     a = sc.world.escrow
@@ -74,7 +95,8 @@ def test_a_revocation_by_another_process_stops_a_go_ahead_held_in_memory(sc):
     assert not _outbox(sc)
 
 
-def test_a_reproposal_by_another_process_needs_fresh_approvals(sc):
+def test_a_reproposal_by_another_process_needs_fresh_approvals(any_sc):
+    sc = any_sc
     row = sc.world.propose("grab", "mallory")
     sc.world.approve(row.id, "alice")
     a = sc.world.escrow
@@ -133,7 +155,8 @@ def test_an_approval_row_copied_from_another_contract_does_not_count(sc):
     assert not _outbox(sc)
 
 
-def test_concurrent_executions_across_processes_release_once(sc):
+def test_concurrent_executions_across_processes_release_once(any_sc):
+    sc = any_sc
     row = sc.world.propose("grab", "mallory")
     sc.world.approve(row.id, "alice")
     others = [Escrow.open(sc.world.config) for _ in range(2)]
