@@ -3,6 +3,8 @@ attacks on today's caches and fast paths. A second `Escrow` on the same store pl
 process (a second server worker); hand edits of the SQLite file play whoever can write the store."""
 
 import json
+import secrets
+import sys
 import sqlite3
 import threading
 
@@ -270,3 +272,88 @@ def test_a_user_function_reaches_no_escrow_module_file_or_earlier_job(tmp_path):
         assert r["earlier_global"] is None, r
     assert not (tmp_path / "dsc-rt-persist").exists()
     assert SECRET_TEXT not in out or "alice" in out  # dsc run's user is every party
+
+
+# -- a later job reading what an earlier job left behind (SysV shared memory) ----------------
+
+STASH_FUNCS = '''
+import ctypes
+
+KEY = %d
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    return libc
+
+def tally(t):
+    libc = _libc()
+    data = t.to_csv(index=False).encode()
+    sid = libc.shmget(KEY, 4096, 0o1600)  # IPC_CREAT | 0600: outlives this job's child
+    if sid >= 0:
+        p = libc.shmat(sid, None, 0)
+        if p not in (None, ctypes.c_void_p(-1).value):
+            ctypes.memmove(p, data[:4000] + b"\\0", min(len(data), 4000) + 1)
+    return len(t)
+
+def mine(u):
+    libc = _libc()
+    sid = libc.shmget(KEY, 4096, 0)
+    if sid < 0:
+        return "nothing"
+    p = libc.shmat(sid, None, 0)
+    if p in (None, ctypes.c_void_p(-1).value):
+        return "nothing"
+    return ctypes.string_at(p).decode(errors="replace")
+'''
+
+STASH_DSC = '''use "f.py"
+agent alice
+agent mallory
+data alice.t csv "t.csv"
+data mallory.u csv "u.csv"
+
+contract count_rows {
+  by      mallory
+  compute tally(t = alice.t)
+  to      mallory
+}
+
+contract own_only {
+  by      mallory
+  compute mine(u = mallory.u)
+  to      mallory
+}
+'''
+
+
+def _shm_remove(key: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    sid = libc.shmget(key, 0, 0)
+    if sid >= 0:
+        libc.shmctl(sid, 0, None)  # IPC_RMID
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SysV IPC through the C library (Linux)")
+@pytest.mark.xfail(strict=True, reason="HOLE: a user function (via ctypes) leaves an owner's data in a SysV "
+                   "shared memory segment, which neither the audit hook, Landlock nor the seccomp filter "
+                   "(runtime/executors/confine.py) refuses; a later contract that only its proposer approved "
+                   "reads it back and releases it")
+def test_a_later_job_cannot_read_what_an_earlier_job_left_in_shared_memory(tmp_path):
+    key = 0x44530000 | secrets.randbelow(0xFFFF)
+    s = Scenario(tmp_path, {"f.py": STASH_FUNCS % key, "s.dsc": STASH_DSC, "t.csv": SECRET_CSV,
+                            "u.csv": "a\n1\n"})
+    try:
+        first = s.world.propose("count_rows", "mallory")
+        s.world.approve(first.id, "alice")  # alice consents to a row count going to mallory
+        assert s.world.execute(first.id, "mallory").status == "executed"
+        second = s.world.propose("own_only", "mallory")  # reads mallory's own data only
+        s.world.approve(second.id, "mallory")
+        assert s.world.execute(second.id, "mallory").status == "executed"
+        released = b"".join(p.read_bytes() for p in _outbox(s))
+        assert SECRET_TEXT.encode() not in released, released[:200]
+    finally:
+        s.close()
+        _shm_remove(key)
