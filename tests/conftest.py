@@ -69,3 +69,13 @@ def dsc(tmp_path, dsc_in):
 
     assert run("init").returncode == 0
     return run
+
+
+@pytest.fixture
+def world(tmp_path):
+    """An escrow with the bank fixture's agents and data registered (`harness.bank_world`)."""
+    from harness import bank_world
+
+    w = bank_world(tmp_path)
+    yield w
+    w.close()

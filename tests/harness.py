@@ -23,6 +23,21 @@ from datastation.runtime.escrow import (
 from datastation.runtime.escrow.data import data_add_params
 
 
+FIXTURES = Path(__file__).parent / "contracts" / "fixtures"
+
+
+def bank_world(tmp_path: Path) -> "World":
+    """An escrow with the bank fixture's agents and data registered (the files a private copy in
+    `tmp_path/bank`); the caller closes it."""
+    import shutil
+
+    src = tmp_path / "bank"
+    shutil.copytree(FIXTURES, src)
+    w = World(tmp_path, src / "bank.dsc")
+    w.setup_from_file()
+    return w
+
+
 def run_dsc(*argv) -> tuple[int, str]:
     """`dsc ARGV` in this process: (exit code, everything it printed on stdout and stderr)."""
     from datastation.runtime.cli import main

@@ -4,28 +4,13 @@ agents table by hand after the binding was remembered still signs nothing."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-from pathlib import Path
 
 import pytest
 
-from harness import World
 
 from datastation.runtime.escrow import EXECUTE, EscrowRefusal
 from datastation.runtime.keys import generate_key, make_request, public_pem
-
-FIXTURES = Path(__file__).parents[1] / "contracts" / "fixtures"
-
-
-@pytest.fixture
-def world(tmp_path):
-    src = tmp_path / "bank"
-    shutil.copytree(FIXTURES, src)
-    w = World(tmp_path, src / "bank.dsc")
-    w.setup_from_file()
-    yield w
-    w.close()
 
 
 def _request(world, key, agent):

@@ -17,20 +17,9 @@ from datastation.runtime.escrow import (
     make_bundle,
     propose_params,
 )
-from harness import World
 
 FIXTURES = Path(__file__).parents[1] / "contracts" / "fixtures"
 SECRET = "TOPSECRET-9c41e7"
-
-
-@pytest.fixture
-def world(tmp_path):
-    src = tmp_path / "bank"
-    shutil.copytree(FIXTURES, src)
-    w = World(tmp_path, src / "bank.dsc")
-    w.setup_from_file()
-    yield w
-    w.close()
 
 
 @pytest.mark.parametrize("path", [

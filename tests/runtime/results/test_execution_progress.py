@@ -3,26 +3,12 @@
 
 import io
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from harness import World
 from datastation.runtime.commands.progress import StageProgress
 from datastation.runtime.escrow.execution import STAGES
-
-FIXTURES = Path(__file__).parents[2] / "contracts" / "fixtures"
-
-
-@pytest.fixture
-def world(tmp_path):
-    shutil.copytree(FIXTURES, tmp_path / "bank")
-    w = World(tmp_path, tmp_path / "bank" / "bank.dsc")
-    w.setup_from_file()
-    yield w
-    w.close()
 
 
 def _run(w, contract, progress):
