@@ -47,7 +47,7 @@ from .base import (
     ValueArg,
 )
 from .loader import LoadError, load_value_cached
-from .worker import ProtocolError, Reader, encode
+from .worker import WAKE, ProtocolError, Reader, encode
 
 KINDS = ("table", "model", "json")
 SPARE = 2  # children forked ahead of the jobs that will need them
@@ -487,9 +487,11 @@ class _Session:
     def send(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            wait = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+            wait = WAKE if self.deadline is None else min(WAKE, max(0.0, self.deadline - time.monotonic()))
             if not select.select([], [self.child.job_w], [], wait)[1]:
-                raise TimeoutError
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    raise TimeoutError
+                continue
             view = view[os.write(self.child.job_w, view[:1 << 20]):]
 
     def serve(self, message: bytes) -> ExecutionOutcome:

@@ -35,6 +35,9 @@ MAX_HEADER = 32 << 20  # a job's state snapshot may hold 256 values of 64 KiB
 MAX_PAYLOAD = 1 << 31
 _PREFIX = struct.Struct(">II")
 EXIT_OK, EXIT_ERROR, EXIT_STOPPED = 0, 1, 3
+# The escrow's waits on a child wake this often: Ctrl-C delivered by the kernel to another thread
+# of the escrow's process (a library's) is handled only when the main thread runs Python again.
+WAKE = 0.5
 
 
 # ---------------------------------------------------------------- messages
@@ -93,10 +96,12 @@ class Reader:
 
     def _fill(self, n: int, deadline: float | None) -> bool:
         while len(self.buf) < n:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = WAKE if deadline is None else min(WAKE, max(0.0, deadline - time.monotonic()))
             ready, _, _ = select.select([self.fd], [], [], wait)
             if not ready:
-                raise TimeoutError
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError
+                continue
             chunk = os.read(self.fd, max(1 << 16, min(n - len(self.buf), 1 << 24)))
             if not chunk:
                 return False
