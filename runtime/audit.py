@@ -183,7 +183,7 @@ def public_key_sha256(pem: str) -> str:
     return hashlib.sha256(pem.encode()).hexdigest()
 
 
-#: store -> {(escrow public key, agent, registered key): ((seq, hash) of the last `agent_created` entry, bound key)}
+#: store -> {(escrow public key, agent, registered key): (`audit_mark` of `agent_created`, bound key)}
 _BOUND: "weakref.WeakKeyDictionary[Store, dict]" = weakref.WeakKeyDictionary()
 _BOUND_LOCK = threading.Lock()
 
@@ -194,14 +194,16 @@ def bound_agent_key(store: Store, public_key: Ed25519PublicKey | str, agent: str
 
     `row` is the agent's row when the caller just read it (in the same transaction). The answer
     is remembered per (store, escrow key, agent, registered key) until an `agent_created` entry
-    is written or removed anywhere in the log (one indexed look-up checks that), so a key written
-    into the agents table by hand, or a new entry binding another key, is seen at once."""
+    is written or removed anywhere in the log (their count and last entry, one indexed look-up,
+    check that), so a key written into the agents table by hand, a new entry binding another
+    key, or a binding deleted is seen at once. (An older entry rewritten in place is seen when
+    the memo is next rebuilt, and by `dsc audit verify`; it cannot bind a key: entries are signed.)"""
     if row is None:
         row = store.get_agent(agent)
     if row is None:
         return None
     pem = public_key if isinstance(public_key, str) else public_pem(public_key)
-    last = store.audit_last_of("agent_created")
+    last = store.audit_mark("agent_created")
     memo_key = (pem, agent, row.public_key)
     with _BOUND_LOCK:
         memo = _BOUND.get(store)

@@ -14,7 +14,8 @@ Three layers, applied by `worker.py` in each job's child process:
    signals to processes outside the child.
 3. **seccomp** (x86-64 and arm64): the system calls that reach past the child are refused:
    sockets, ptrace and reading other processes' memory, io_uring, mounting, namespaces, kernel
-   keys and modules, BPF, opening files by handle.
+   keys and modules, BPF, opening files by handle, SysV IPC (it outlives the process), and
+   starting processes (fork, vfork, clone other than for a thread).
 
 `available()` says which layers this kernel offers; `docs/security.md` says what each one covers.
 """
@@ -60,18 +61,34 @@ def landlock_abi() -> int:
     return max(0, int(r))
 
 
+# System calls refused outright, by machine: sockets, ptrace and reading other processes' memory,
+# io_uring, mounting, namespaces, kernel keys and modules, BPF, opening files by handle; SysV
+# IPC (shared memory, semaphores and message queues outlive the process: one job could leave an
+# owner's data there for the next); fork and vfork (a process that outlives the job).
+_DENIED = {
+    "x86_64": [41, 101, 310, 311, 438, 312, 425, 426, 427, 321, 298, 323, 165, 166, 155, 161, 308, 272,
+               250, 248, 249, 175, 313, 176, 246, 320, 304, 303, 300, 169,
+               29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71,  # SysV shm, sem, msg
+               57, 58],  # fork, vfork
+    "aarch64": [198, 117, 270, 271, 438, 272, 425, 426, 427, 280, 241, 282, 40, 39, 41, 51, 268, 97,
+                219, 217, 218, 105, 273, 106, 104, 294, 265, 264, 262, 142,
+                194, 195, 196, 197, 190, 191, 192, 193, 186, 187, 188, 189],  # SysV shm, sem, msg
+}
+_DENIED["arm64"] = _DENIED["aarch64"]
+_ARCH = {"x86_64": (0xC000003E, 0x40000000), "aarch64": (0xC00000B7, 0), "arm64": (0xC00000B7, 0)}
+_CLONE = {"x86_64": 56, "aarch64": 220, "arm64": 220}  # allowed only to start a thread
+_CLONE3 = 435  # its flags sit in memory a filter cannot read: refused with ENOSYS, so the C
+# library falls back to clone(), whose flags the filter checks
+_CLONE_THREAD = 0x00010000
+
+
 def _seccomp_table() -> tuple[int, int, list[int]] | None:
     """(audit arch, x32 bit or 0, denied syscall numbers) for this machine, or None."""
     machine = platform.machine()
-    if machine == "x86_64":
-        denied = [41, 101, 310, 311, 438, 312, 425, 426, 427, 321, 298, 323, 165, 166, 155, 161, 308, 272,
-                  250, 248, 249, 175, 313, 176, 246, 320, 304, 303, 300, 169]
-        return 0xC000003E, 0x40000000, denied
-    if machine in ("aarch64", "arm64"):
-        denied = [198, 117, 270, 271, 438, 272, 425, 426, 427, 280, 241, 282, 40, 39, 41, 51, 268, 97,
-                  219, 217, 218, 105, 273, 106, 104, 294, 265, 264, 262, 142]
-        return 0xC00000B7, 0, denied
-    return None
+    if machine not in _ARCH:
+        return None
+    arch, x32 = _ARCH[machine]
+    return arch, x32, list(_DENIED[machine])
 
 
 def available() -> dict[str, object]:
@@ -118,20 +135,30 @@ def _landlock(read_dirs, write_dirs, abi: int) -> bool:
 # ---------------------------------------------------------------- seccomp
 
 
+def _program(arch: int, x32: int, denied: list[int], clone_nr: int) -> list[tuple[int, int, int, int]]:
+    """The classic-BPF filter: (code, jt, jf, k) instructions; jumps are resolved from labels."""
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    eperm, enosys, allow = 0x00050000 | 1, 0x00050000 | 38, 0x7FFF0000
+    prog: list = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, eperm), (ld, 0, 0, 0)]
+    if x32:
+        prog.append((jge, "deny", 0, x32))  # x32 system calls: refused
+    prog += [(jeq, "deny", 0, nr) for nr in denied]
+    prog += [(jeq, "nosys", 0, _CLONE3),
+             (jeq, 0, "allow", clone_nr),
+             (ld, 0, 0, 16),  # clone's flags: the low half of args[0]
+             (jset, "allow", "deny", _CLONE_THREAD)]
+    labels = {"allow": len(prog), "deny": len(prog) + 1, "nosys": len(prog) + 2}
+    prog += [(ret, 0, 0, allow), (ret, 0, 0, eperm), (ret, 0, 0, enosys)]
+    return [(code, labels[jt] - i - 1 if isinstance(jt, str) else jt, labels[jf] - i - 1 if isinstance(jf, str) else jf, k)
+            for i, (code, jt, jf, k) in enumerate(prog)]
+
+
 def _seccomp() -> bool:
     table = _seccomp_table()
     if table is None:
         return False
     arch, x32, denied = table
-    errno_eperm = 0x00050000 | 1
-    allow = 0x7FFF0000
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, errno_eperm), (ld, 0, 0, 0)]
-    if x32:
-        prog.append((jge, len(denied) + 1, 0, x32))  # x32 system calls: refused
-    for i, nr in enumerate(denied):
-        prog.append((jeq, len(denied) - i, 0, nr))
-    prog += [(ret, 0, 0, allow), (ret, 0, 0, errno_eperm)]
+    prog = _program(arch, x32, denied, _CLONE[platform.machine()])
     raw = b"".join(struct.pack("=HBBI", *insn) for insn in prog)
     buf = ctypes.create_string_buffer(raw, len(raw))
     fprog = struct.pack("=HxxxxxxQ", len(prog), ctypes.addressof(buf))

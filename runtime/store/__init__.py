@@ -31,7 +31,7 @@ outside one. Rows are frozen dataclasses (see `base.py`); JSON columns come back
   app state   set_state(scope, key, value) / get_state(scope, key, default) / delete_state / list_state(scope)
   nonces      use_nonce(agent, nonce, ts) (raises ReplayError when seen) / prune_nonces(before)
   audit       audit_head() / audit_insert(AuditEntry) / audit_entries(contract=, agent=) / audit_raw() /
-              audit_find(kinds, ...) / audit_last_of(kind) -> (seq, hash)  -- use
+              audit_find(kinds, ...) / audit_mark(kind) -> (count, seq, hash)  -- use
               `datastation.runtime.audit.AuditLog` to append (hashing + signing), not these directly.
 
 The escrow's services that build on the store live in `datastation.runtime.escrow`; keys and

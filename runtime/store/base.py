@@ -326,11 +326,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def audit_count(self) -> int: ...
 
-    def audit_last_of(self, kind: str) -> tuple[int, str] | None:
-        """(seq, hash) of the last entry of `kind` (None when there is none): a cheap check that
-        no entry of that kind was written, removed or rewritten since a look-up."""
+    def audit_mark(self, kind: str) -> tuple[int, int, str] | None:
+        """(how many, seq and hash of the last) entries of `kind` there are (None when there is
+        none): a cheap check that no entry of that kind was written or removed since a look-up."""
         found = self.audit_find((kind,))
-        return (found[-1].seq, found[-1].hash) if found else None
+        return (len(found), found[-1].seq, found[-1].hash) if found else None
 
     @abc.abstractmethod
     def audit_find(self, kinds: Sequence[str], *, contract: str | None = None, field: str | None = None,

@@ -456,9 +456,12 @@ class SQLStore(Store):
         r = self._one("SELECT seq, hash, signature FROM audit_head WHERE id = 1")
         return (int(r[0]), r[1], r[2]) if r else None
 
-    def audit_last_of(self, kind: str) -> tuple[int, str] | None:
-        r = self._one("SELECT seq, hash FROM audit WHERE kind = ? ORDER BY seq DESC LIMIT 1", (kind,))
-        return None if r is None else (int(r[0]), r[1])
+    def audit_mark(self, kind: str) -> tuple[int, int, str] | None:
+        r = self._one("SELECT count(*), max(seq) FROM audit WHERE kind = ?", (kind,))
+        if r is None or not r[0]:
+            return None
+        last = self._one("SELECT hash FROM audit WHERE seq = ?", (int(r[1]),))
+        return int(r[0]), int(r[1]), last[0] if last else ""
 
     def audit_insert(self, entry: AuditEntry, head_signature: str | None = None) -> None:
         with self.transaction():

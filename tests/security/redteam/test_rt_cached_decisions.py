@@ -187,9 +187,6 @@ def test_concurrent_executions_across_processes_release_once(any_sc):
     assert code == 0, text
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (weaker than documented, no release): the bound-key memo "
-                   "(audit.bound_agent_key) only compares the LAST agent_created entry, so removing an "
-                   "earlier agent's agent_created entry is not seen by a running process")
 def test_removing_an_agents_signed_binding_is_seen_at_once_by_a_running_process(sc):
     row = sc.world.propose("grab", "mallory")
     sc.world.approve(row.id, "alice")
@@ -337,10 +334,6 @@ def _shm_remove(key: int) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SysV IPC through the C library (Linux)")
-@pytest.mark.xfail(strict=True, reason="HOLE: a user function (via ctypes) leaves an owner's data in a SysV "
-                   "shared memory segment, which neither the audit hook, Landlock nor the seccomp filter "
-                   "(runtime/executors/confine.py) refuses; a later contract that only its proposer approved "
-                   "reads it back and releases it")
 def test_a_later_job_cannot_read_what_an_earlier_job_left_in_shared_memory(tmp_path):
     key = 0x44530000 | secrets.randbelow(0xFFFF)
     s = Scenario(tmp_path, {"f.py": STASH_FUNCS % key, "s.dsc": STASH_DSC, "t.csv": SECRET_CSV,
@@ -357,3 +350,47 @@ def test_a_later_job_cannot_read_what_an_earlier_job_left_in_shared_memory(tmp_p
     finally:
         s.close()
         _shm_remove(key)
+
+
+SPAWN_FUNCS = '''
+import ctypes
+import os
+import time
+
+
+def spawn(u):
+    """Starts a process through the C library (the audit hook sees no Python event)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = libc.fork()
+    if pid == 0:  # a grandchild that would outlive the job and its wall-time limit
+        time.sleep(60)
+        os._exit(0)
+    return {"pid": int(pid), "errno": ctypes.get_errno()}
+'''
+
+SPAWN_DSC = '''use "f.py"
+agent mallory
+data mallory.u csv "u.csv"
+
+contract fork_out {
+  by      mallory
+  compute spawn(u = mallory.u)
+  to      mallory
+}
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="seccomp (Linux)")
+def test_a_user_function_starts_no_process_through_the_c_library(tmp_path):
+    import errno
+    import json
+
+    s = Scenario(tmp_path, {"f.py": SPAWN_FUNCS, "s.dsc": SPAWN_DSC, "u.csv": "a\n1\n"})
+    try:
+        row = s.world.propose("fork_out", "mallory")
+        s.world.approve(row.id, "mallory")
+        assert s.world.execute(row.id, "mallory").status == "executed"
+        got = json.loads(b"".join(p.read_bytes() for p in _outbox(s)))
+        assert got == {"pid": -1, "errno": errno.EPERM}, got  # refused by the child's seccomp filter
+    finally:
+        s.close()
