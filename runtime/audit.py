@@ -15,7 +15,6 @@ import hashlib
 import json
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -183,8 +182,9 @@ def public_key_sha256(pem: str) -> str:
     return hashlib.sha256(pem.encode()).hexdigest()
 
 
-#: store -> {(escrow public key, agent, registered key): (`audit_mark` of `agent_created`, bound key)}
-_BOUND: "weakref.WeakKeyDictionary[Store, dict]" = weakref.WeakKeyDictionary()
+#: the store's memo of bound keys: {(escrow public key, agent, registered key): (`audit_mark` of
+#: `agent_created`, bound key)}
+BOUND_KEYS = "audit.bound_agent_key"
 _BOUND_LOCK = threading.Lock()
 
 
@@ -205,14 +205,13 @@ def bound_agent_key(store: Store, public_key: Ed25519PublicKey | str, agent: str
     pem = public_key if isinstance(public_key, str) else public_pem(public_key)
     last = store.audit_mark("agent_created")
     memo_key = (pem, agent, row.public_key)
+    memo = store.memo(BOUND_KEYS)
     with _BOUND_LOCK:
-        memo = _BOUND.get(store)
-        hit = memo.get(memo_key) if memo is not None else None
+        hit = memo.get(memo_key)
     if hit is not None and hit[0] == last:
         return hit[1]
     bound = _bound_key(store, public_key, agent, row)
     with _BOUND_LOCK:
-        memo = _BOUND.setdefault(store, {})
         if len(memo) > 4096:
             memo.clear()
         memo[memo_key] = (last, bound)

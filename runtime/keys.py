@@ -25,7 +25,6 @@ import re
 import secrets
 import tempfile
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,7 +246,6 @@ def make_request(
 
 
 PRUNE_SECONDS = 10.0
-_PRUNED: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()  # store -> when it last pruned
 
 
 def verify_request(store, request: SignedRequest, *, escrow: str, action: str | None = None,
@@ -294,12 +292,7 @@ def verify_request(store, request: SignedRequest, *, escrow: str, action: str | 
         raise AuthError("stale", f"request timestamp is outside the accepted window of {window_seconds:g} s")
     try:
         store.use_nonce(agent, nonce, float(ts))
-        # Nonces older than the window can never be replayed successfully: forget them (at most
-        # once per PRUNE_SECONDS per store: keeping them a little longer changes nothing).
-        last = _PRUNED.get(store)
-        if last is None or not 0 <= now - last < PRUNE_SECONDS:
-            store.prune_nonces(now - window_seconds - 60)
-            _PRUNED[store] = now
+        store.prune_nonces_now_and_then(now - window_seconds - 60, now=now, every=PRUNE_SECONDS)
     except ReplayError:
         raise AuthError("replay", f"request nonce already used by {agent}: replayed request refused") from None
     return row

@@ -158,6 +158,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def memo(self, name: str) -> dict:
+        """A dict kept with this store object for the layers above (one per `name`): facts they
+        derived from its rows and log. It lives as long as the store object and is never
+        written to the database, so each user checks an entry is still current before trusting it."""
+        if not hasattr(self, "_memos"):
+            self._memos: dict[str, dict] = {}
+        return self._memos.setdefault(name, {})
+
     @abc.abstractmethod
     def schema_version(self) -> int: ...
 
@@ -304,6 +312,15 @@ class Store(abc.ABC):
         """Record a request nonce; `ReplayError` if this agent used it before."""
     @abc.abstractmethod
     def prune_nonces(self, before: float) -> int: ...
+
+    def prune_nonces_now_and_then(self, before: float, *, now: float, every: float = 10.0) -> None:
+        """`prune_nonces(before)` at most once per `every` seconds of this store object: a nonce
+        older than the request window can never be replayed, so keeping it a little longer
+        changes nothing, and pruning on every request costs a statement each."""
+        last = getattr(self, "_nonces_pruned_at", None)
+        if last is None or not 0 <= now - last < every:
+            self.prune_nonces(before)
+            self._nonces_pruned_at = now
 
     # -- audit (append through datastation.runtime.audit.AuditLog) -------------------
     @abc.abstractmethod
