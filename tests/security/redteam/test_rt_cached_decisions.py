@@ -2,6 +2,7 @@
 attacks on today's caches and fast paths. A second `Escrow` on the same store plays another
 process (a second server worker); hand edits of the SQLite file play whoever can write the store."""
 
+import contextlib
 import json
 import secrets
 import sys
@@ -81,30 +82,33 @@ def _db(sc):
     return sqlite3.connect(sc.world.config.store.path, isolation_level=None)
 
 
-def test_a_revocation_by_another_process_stops_a_go_ahead_held_in_memory(any_sc):
-    sc = any_sc
+@contextlib.contextmanager
+def _approved_in_memory_and_a_second_escrow(sc):
+    """(contract row, escrow a whose index holds it approved, escrow b on the same store): b
+    plays another process."""
     row = sc.world.propose("grab", "mallory")
     sc.world.approve(row.id, "alice")
     a = sc.world.escrow
     b = Escrow.open(sc.world.config)
     try:
         _warm(a, row.id)  # a's memory: approved, every approval verified
+        yield row, a, b
+    finally:
+        b.close()
+
+
+def test_a_revocation_by_another_process_stops_a_go_ahead_held_in_memory(any_sc):
+    sc = any_sc
+    with _approved_in_memory_and_a_second_escrow(sc) as (row, a, b):
         b.revoke(b.sign_as("alice", REVOKE, {"contract": row.id}))
         code = _code(lambda: a.execute(a.sign_as("mallory", EXECUTE, {"contract": row.id})))
         assert code in ("awaiting_approval", "revoked"), code
-    finally:
-        b.close()
     assert not _outbox(sc)
 
 
 def test_a_reproposal_by_another_process_needs_fresh_approvals(any_sc):
     sc = any_sc
-    row = sc.world.propose("grab", "mallory")
-    sc.world.approve(row.id, "alice")
-    a = sc.world.escrow
-    b = Escrow.open(sc.world.config)
-    try:
-        _warm(a, row.id)
+    with _approved_in_memory_and_a_second_escrow(sc) as (row, a, b):
         b.revoke(b.sign_as("mallory", REVOKE, {"contract": row.id}))  # the proposer withdraws it
         params = propose_params(make_bundle(sc.src / "s.dsc"), "grab")
         again = b.propose(b.sign_as("mallory", PROPOSE, params)).row  # a new attempt: approvals dropped
@@ -113,8 +117,6 @@ def test_a_reproposal_by_another_process_needs_fresh_approvals(any_sc):
         assert code == "awaiting_approval", code
         code = _code(lambda: b.execute(b.sign_as("mallory", EXECUTE, {"contract": row.id})))
         assert code == "awaiting_approval", code
-    finally:
-        b.close()
     assert not _outbox(sc)
 
 
