@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,10 @@ def slow(data) -> int:
 '''
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Scenario:
     """`dsc` in `root` (its escrow in root/escrow, keys in root/keyring)."""
 
@@ -87,8 +92,12 @@ class Scenario:
         return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
     def popen(self, *args) -> subprocess.Popen:
+        """`dsc ARGS` as a subprocess that Ctrl-C (SIGINT) interrupts, as in a terminal, even when
+        the tests run as a background job (whose shell makes it ignore SIGINT, and children
+        inherit that: Python then never raises KeyboardInterrupt)."""
         return subprocess.Popen([sys.executable, "-m", "datastation.runtime.cli", *map(str, args)], cwd=self.root,
-                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=_sigint_as_in_a_terminal)
 
     def setup(self) -> None:
         assert self("init").returncode == 0  # every command but `dsc init` needs an escrow made by it
