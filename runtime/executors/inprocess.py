@@ -160,6 +160,8 @@ class Pool:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}
+        if os.environ.get("TMPDIR"):  # where the children's scratch folders go: the operator's choice
+            env["TMPDIR"] = os.environ["TMPDIR"]
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-m", "datastation.runtime.executors.worker", str(child.fileno())],

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -375,42 +376,101 @@ def _max_fd() -> int:
 
 
 def serve(ctl: socket.socket) -> None:
-    """Fork one confined child per byte received; hand its pipes (and pidfd) to the escrow."""
+    """Fork one confined child per byte received; hand its pipes (and pidfd) to the escrow.
+
+    The fork server owns what it made: it erases each child's scratch folder once the child has
+    exited, and when the escrow is gone (its end of `ctl` closed: a normal close, or the escrow
+    killed) it kills the children still there (asked for but never collected, or mid-job) and
+    erases theirs, so no process and no scratch folder outlives the escrow."""
     import gc
 
     readable = read_dirs()
     gc.collect()
     gc.freeze()  # what the children inherit stays out of their collections (fewer pages copied)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    while True:
-        try:
-            request = ctl.recv(64)
-        except InterruptedError:
-            continue
-        if not request:
-            return
-        for _ in request:
-            job_r, job_w = os.pipe2(os.O_CLOEXEC)
-            res_r, res_w = os.pipe2(os.O_CLOEXEC)
-            scratch = tempfile.mkdtemp(prefix="dsc-job-")
-            pid = os.fork()
-            if pid == 0:
-                ctl.close()
-                os.close(job_w)
-                os.close(res_r)
-                _child(job_r, res_w, scratch, readable)
-            os.close(job_r)
-            os.close(res_w)
-            fds = [job_w, res_r]
+    made: dict[int, tuple[int | None, str]] = {}  # pid -> (our pidfd, scratch)
+    try:
+        while True:
             try:
-                fds.append(os.pidfd_open(pid))
-            except (AttributeError, OSError):
+                if not select.select([ctl], [], [], REAP_SECONDS)[0]:
+                    _forget_exited(made)
+                    continue
+                request = ctl.recv(64)
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            if not request:
+                return
+            _forget_exited(made)
+            for _ in request:
+                pid, scratch, pidfd = _fork_one(ctl, readable)
+                made[pid] = (pidfd, scratch)
+    finally:
+        _end_all(made)
+
+
+REAP_SECONDS = 1.0
+
+
+def _fork_one(ctl: socket.socket, readable) -> tuple[int, str, int | None]:
+    """Fork a child waiting for its job; send the escrow its pipes and a pidfd; (pid, scratch,
+    a pidfd of our own or None)."""
+    job_r, job_w = os.pipe2(os.O_CLOEXEC)
+    res_r, res_w = os.pipe2(os.O_CLOEXEC)
+    scratch = tempfile.mkdtemp(prefix="dsc-job-")
+    pid = os.fork()
+    if pid == 0:
+        ctl.close()
+        os.close(job_w)
+        os.close(res_r)
+        _child(job_r, res_w, scratch, readable)
+    os.close(job_r)
+    os.close(res_w)
+    fds = [job_w, res_r]
+    own = None
+    try:
+        fds.append(os.pidfd_open(pid))
+        own = os.dup(fds[-1])
+    except (AttributeError, OSError):
+        pass
+    try:
+        socket.send_fds(ctl, [json.dumps({"pid": pid, "scratch": scratch}).encode()], fds)
+    except OSError:
+        pass  # the escrow is gone: `_end_all` kills this child too
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return pid, scratch, own
+
+
+def _exited(pidfd: int | None) -> bool:
+    return pidfd is None or bool(select.select([pidfd], [], [], 0)[0])
+
+
+def _forget_exited(made: dict) -> None:
+    for pid, (pidfd, scratch) in list(made.items()):
+        if pidfd is not None and _exited(pidfd):
+            os.close(pidfd)
+            shutil.rmtree(scratch, ignore_errors=True)
+            del made[pid]
+
+
+def _end_all(made: dict) -> None:
+    for pidfd, _ in made.values():
+        if pidfd is not None:
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
                 pass
-            try:
-                socket.send_fds(ctl, [json.dumps({"pid": pid, "scratch": scratch}).encode()], fds)
-            finally:
-                for fd in fds:
-                    os.close(fd)
+    end = time.monotonic() + 2
+    while any(not _exited(fd) for fd, _ in made.values()) and time.monotonic() < end:
+        time.sleep(0.01)
+    for pidfd, scratch in made.values():
+        if pidfd is not None:
+            os.close(pidfd)
+        shutil.rmtree(scratch, ignore_errors=True)
+    made.clear()
 
 
 def main(argv=None) -> int:
