@@ -113,3 +113,93 @@ def test_a_job_cannot_signal_data_to_a_concurrent_job_through_file_locks(tmp_pat
         assert SECRET_TEXT[:8] not in leaked, leaked
     finally:
         sc.close()
+
+
+# -- 2. the plaintext sha256 of a kept result (and of other owners' data) in data listings -------
+
+PIN_FUNCS = '''
+def pin_of(a, b) -> int:
+    return int(b["pin"].iloc[0])
+'''
+
+PIN_DSC = '''use "f.py"
+agent alice
+agent bob
+data alice.t csv "t.csv"
+data bob.p csv "p.csv"
+
+contract mk { by alice keep joined = pin_of(a = alice.t, b = bob.p) }
+'''
+
+PIN = 4821
+PIN_CSV = f"pin\n{PIN}\n"
+
+
+def _brute_force_pin(hashes) -> int | None:
+    """A 4-digit PIN from a plaintext sha256: of the kept value (`serialize.to_bytes`) or of the file."""
+    from rt_support import brute_force_value, sha
+
+    for h in hashes:
+        found = brute_force_value(h, range(10000))
+        if found is not None:
+            return found
+        for v in range(10000):
+            if sha(f"pin\n{v}\n".encode()) == h:
+                return v
+    return None
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: read.data answers the plaintext sha256 of a kept result "
+                                       "derived from another owner's data")
+def test_a_co_owner_cannot_recover_a_kept_result_from_its_digest_over_the_server(tmp_path):
+    """alice and bob approve `mk`, which keeps `joined` computed from alice's table and bob's
+    4-digit PIN (the value stays in the escrow: nobody receives it). The server's `read.data`
+    (`Client.data_list()`) shows alice 'kept results derived from its data', with the kept
+    contents' plaintext sha256 (and size): alice hashes the 10,000 candidates the documented
+    `serialize.to_bytes` would store and finds bob's PIN, which no contract released to her.
+    docs/security.md: no plaintext sha256 of a kept result reaches the server's reads; the
+    plaintext hash goes only to whoever may see the plaintext."""
+    from rt_support import hashes_in
+    from serving import Served
+
+    s = Served(tmp_path / "site")
+    try:
+        alice, bob = s.agent("alice"), s.agent("bob")
+        (tmp_path / "f.py").write_text(PIN_FUNCS)
+        (tmp_path / "s.dsc").write_text(PIN_DSC)
+        (tmp_path / "t.csv").write_text(SECRET_CSV)
+        (tmp_path / "p.csv").write_text(PIN_CSV)
+        alice.add_data("alice.t", tmp_path / "t.csv")
+        bob.add_data("bob.p", tmp_path / "p.csv")
+        cid = alice.propose(tmp_path / "s.dsc", "mk")["contract"]["id"]
+        alice.approve(cid)
+        bob.approve(cid)
+        assert alice.execute(cid)["status"] == "executed"
+        seen = hashes_in(alice.data_list()) | hashes_in(alice.status(cid)) | hashes_in(alice.audit(contract=cid))
+        assert _brute_force_pin(seen) is None
+    finally:
+        s.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: `dsc data list` prints every owner's plaintext sha256 "
+                                       "(data elements and kept results) to any party")
+def test_a_party_cannot_recover_another_owners_small_file_from_dsc_data_list(tmp_path):
+    """On the escrow's machine every party may read `dsc status` and `dsc log` (the threat model),
+    and `dsc data list` needs no key at all (`--as` changes nothing): it prints every data element
+    with the plaintext sha256 of its contents, bob's file included, and the kept result `joined`
+    too. alice (or anyone) hashes `pin\\nNNNN\\n` for the 10,000 PINs and finds bob's, exactly
+    the brute force H2 closed for the audit log. docs/security.md says the plaintext sha256 goes
+    only to an owner about its own data."""
+    from rt_support import hashes_in
+
+    sc = Scenario(tmp_path, {"f.py": PIN_FUNCS, "s.dsc": PIN_DSC, "t.csv": SECRET_CSV, "p.csv": PIN_CSV})
+    try:
+        sc.run("mk", "alice", ("alice", "bob"), "alice")
+        seen = set()
+        for args in (("data", "list", "--format", "json"), ("data", "list", "--format", "json", "--as", "alice")):
+            code, out = sc.cli(*args)
+            if code == 0:
+                seen |= hashes_in(__import__("json").loads(out))
+        assert _brute_force_pin(seen) is None
+    finally:
+        sc.close()
