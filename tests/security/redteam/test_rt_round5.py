@@ -203,3 +203,67 @@ def test_a_party_cannot_recover_another_owners_small_file_from_dsc_data_list(tmp
         assert _brute_force_pin(seen) is None
     finally:
         sc.close()
+
+
+# -- 3. a hand approval that outlives a failed attempt and cannot be withdrawn -------------------
+
+COPY_FUNCS = '''
+def copy(t):
+    return t
+'''
+
+GATED_DSC = '''use "f.py"
+agent alice
+agent mallory
+data alice.t csv "t.csv"
+
+contract grab {
+  by      mallory
+  compute copy(t = alice.t)
+  to      mallory
+  require rows(alice.t) > 2
+}
+'''
+
+
+def _code(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the refusal's code is what is checked
+        return getattr(exc, "code", type(exc).__name__)
+    return None
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: after a failed attempt an owner can neither reject nor "
+                                       "revoke, and its hand approval carries over to a re-proposal that runs at once")
+def test_an_owner_can_withdraw_consent_before_a_failed_contract_runs_again(tmp_path):
+    """alice approves mallory's `grab` (a copy of alice.t, only if it has more than 2 rows) while
+    alice.t holds a harmless sample of 2 rows: the `require` fails, nothing runs. alice then
+    replaces alice.t with her real table (allowed: no pending or approved contract uses it) and,
+    to be safe, tries to reject or revoke `grab`: both are refused (`closed`). mallory proposes
+    `grab` again: the new attempt is `approved` at once with alice's old signature (escrow.md:
+    approvals carry over after an attempt that ran and released nothing, 'except the approval of
+    an agent who rejected the contract after approving it', a rejection the escrow does not let
+    her make) and mallory executes it before alice hears of it: the whole real table goes to
+    mallory. The promise holds only if an owner can withdraw its consent between attempts."""
+    sc = Scenario(tmp_path, {"f.py": COPY_FUNCS, "s.dsc": GATED_DSC, "t.csv": "name,amount\nsample,1\nsample2,2\n"})
+    try:
+        w = sc.world
+        row = w.propose("grab", "mallory")
+        w.approve(row.id, "alice")
+        assert w.execute(row.id, "mallory").status.value == "failed"
+        from datastation.runtime.escrow import DATA_ADD
+        from datastation.runtime.escrow.data import data_add_params
+
+        body = (SECRET_CSV + "carol,1\n").encode()
+        params = data_add_params("alice.t", "csv", body)
+        params["replace"] = True
+        w.escrow.add_data(w.escrow.sign_as("alice", DATA_ADD, params), body)
+        withdrawn = [_code(lambda: w.reject(row.id, "alice", "changed my mind")),
+                     _code(lambda: w.revoke(row.id, "alice"))]
+        _code(lambda: w.propose("grab", "mallory"))
+        _code(lambda: w.execute(row.id, "mallory"))
+        leaked = _outbox_text(sc, "mallory")
+        assert SECRET_TEXT not in leaked, (withdrawn, leaked[:80])
+    finally:
+        sc.close()
