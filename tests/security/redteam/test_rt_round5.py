@@ -267,3 +267,83 @@ def test_an_owner_can_withdraw_consent_before_a_failed_contract_runs_again(tmp_p
         assert SECRET_TEXT not in leaked, (withdrawn, leaked[:80])
     finally:
         sc.close()
+
+
+# -- 4. file metadata Landlock does not govern: a later job reads what an earlier one left -------
+
+META_FUNCS = '''
+import ctypes
+import os
+
+
+class _TS(ctypes.Structure):
+    _fields_ = [("s", ctypes.c_long), ("ns", ctypes.c_long)]
+
+
+def _target():
+    return os.path.join(os.path.dirname(os.__file__), "this.py").encode()
+
+
+def leave(t) -> int:
+    """Returns the row count; leaves a cell in the metadata of a library file every child reads."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    cell = str(t.iloc[0]["name"]).encode()
+    libc.setxattr(_target(), b"user.rt5", cell, len(cell), 0)
+    stamp = int.from_bytes(cell[:4], "big")  # 4 bytes fit a time stamp
+    libc.utimensat(-100, _target(), (_TS * 2)(_TS(stamp, 0), _TS(stamp, 0)), 0)
+    return len(t)
+
+
+def pick_up(d) -> list:
+    """mallory's own contract, later: reads the metadata back."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(256)
+    n = libc.getxattr(_target(), b"user.rt5", buf, 256)
+    stamp = os.stat(_target().decode()).st_mtime_ns // 10**9
+    return [buf.raw[:max(n, 0)].decode("latin1"), stamp.to_bytes(8, "big").lstrip(b"\\0").decode("latin1")]
+'''
+
+META_DSC = '''use "f.py"
+agent alice
+agent mallory
+data alice.t csv "t.csv"
+data mallory.d csv "d.csv"
+
+contract count_rows { by mallory compute leave(t = alice.t) to alice }
+contract mine       { by mallory compute pick_up(d = mallory.d) to mallory }
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: a full-trust child sets xattrs and time stamps (utimensat) "
+                                       "of files it may only read; they outlive the job and the escrow")
+def test_a_later_job_cannot_read_what_an_earlier_job_left_in_file_metadata(tmp_path):
+    """mallory's `count_rows` over alice's table (released to alice only; alice approves and
+    runs it) calls the C library to set an extended attribute (`setxattr`) and the time stamps
+    (`utimensat`) of a file of the Python library, which the child may read but not write:
+    Landlock does not govern file metadata and seccomp allows both calls. Later, mallory's own
+    contract `mine` (her own data, her approval only) reads them back (`getxattr`, `stat`) and
+    releases the cell to mallory. Like SysV shared memory (H9), but it outlives the escrow
+    itself (it is on disk), and it works for any file the escrow's Unix user owns (root here:
+    every file). Impact: any job leaves data for any later job of any proposer."""
+    import os
+
+    target = os.path.join(os.path.dirname(os.__file__), "this.py")
+    before = os.stat(target)
+    sc = Scenario(tmp_path, {"f.py": META_FUNCS, "s.dsc": META_DSC, "t.csv": SECRET_CSV, "d.csv": "x\n1\n"})
+    try:
+        w = sc.world
+        victim = w.propose("count_rows", "mallory")
+        w.approve(victim.id, "alice")
+        assert w.execute(victim.id, "alice").status.value == "executed"
+        spy = w.propose("mine", "mallory")
+        w.approve(spy.id, "mallory")
+        w.execute(spy.id, "mallory")
+        leaked = _outbox_text(sc, "mallory")
+        assert SECRET_TEXT not in leaked and f'"{SECRET_TEXT[:4]}"' not in leaked, leaked
+    finally:
+        sc.close()
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+        try:
+            os.removexattr(target, "user.rt5")
+        except OSError:
+            pass
