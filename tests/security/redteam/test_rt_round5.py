@@ -347,3 +347,53 @@ def test_a_later_job_cannot_read_what_an_earlier_job_left_in_file_metadata(tmp_p
             os.removexattr(target, "user.rt5")
         except OSError:
             pass
+
+
+# -- 5. file modes: a job opens the escrow's folders and key to every Unix user ------------------
+
+CHMOD_FUNCS = '''
+import ctypes
+
+ESCROW = "{escrow}"  # the deployment's documented path (/var/lib/datastation/escrow): known to the proposer
+
+
+def tally(t) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for p in ("", "/escrow_key.pem", "/storage", "/store.db", "/escrow.db", "/outbox"):
+        libc.chmod((ESCROW + p).encode(), 0o777)
+    return len(t)
+'''
+
+CHMOD_DSC = '''use "f.py"
+agent alice
+agent mallory
+data alice.t csv "t.csv"
+
+contract count_rows { by mallory compute tally(t = alice.t) to alice }
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: a full-trust child may chmod the escrow's folders and "
+                                       "signing key (Landlock does not govern file modes)")
+def test_a_job_cannot_change_the_modes_of_the_escrows_files(tmp_path):
+    """The escrow's folder is 0700 and its signing key 0600 (security.md, server.md: 'run it as
+    its own user'): other Unix users of the machine read nothing. A function (here mallory's
+    `count_rows`, approved and run by alice) calls `chmod()` through the C library on the escrow's
+    folder and key, whose path the deployment documents: Landlock governs opening files, not
+    their modes, and seccomp allows chmod. Afterwards the escrow directory and key are 0777:
+    every local account reads the stored data, the outboxes and the signing key (and the escrow
+    refuses to start while its key is readable by others)."""
+    import stat
+
+    escrow = tmp_path / "escrow"
+    sc = Scenario(tmp_path, {"f.py": CHMOD_FUNCS.replace("{escrow}", str(escrow)), "s.dsc": CHMOD_DSC,
+                             "t.csv": SECRET_CSV})
+    try:
+        before = {p: stat.S_IMODE(p.stat().st_mode) for p in [escrow, *escrow.iterdir()]}
+        row = sc.world.propose("count_rows", "mallory")
+        sc.world.approve(row.id, "alice")
+        sc.world.execute(row.id, "alice")
+        after = {p: stat.S_IMODE(p.stat().st_mode) for p in before}
+        assert after == before, {str(p.name): oct(m) for p, m in after.items() if m != before[p]}
+    finally:
+        sc.close()
