@@ -14,8 +14,10 @@ Three layers, applied by `worker.py` in each job's child process:
    signals to processes outside the child.
 3. **seccomp** (x86-64 and arm64): the system calls that reach past the child are refused:
    sockets, ptrace and reading other processes' memory, io_uring, mounting, namespaces, kernel
-   keys and modules, BPF, opening files by handle, SysV IPC (it outlives the process), and
-   starting processes (fork, vfork, clone other than for a thread).
+   keys and modules, BPF, opening files by handle, SysV IPC (it outlives the process),
+   starting processes (fork, vfork, clone other than for a thread), changing files' metadata
+   (modes, owners, extended attributes, time stamps, inode flags: Landlock does not cover
+   them), and file locks, leases and change watches (channels to a job running beside it).
 
 `available()` says which layers this kernel offers; `docs/security.md` says what each one covers.
 """
@@ -64,15 +66,27 @@ def landlock_abi() -> int:
 # System calls refused outright, by machine: sockets, ptrace and reading other processes' memory,
 # io_uring, mounting, namespaces, kernel keys and modules, BPF, opening files by handle; SysV
 # IPC (shared memory, semaphores and message queues outlive the process: one job could leave an
-# owner's data there for the next); fork and vfork (a process that outlives the job).
+# owner's data there for the next); fork and vfork (a process that outlives the job); changing
+# a file's metadata, which Landlock does not cover (modes, owners, extended attributes, time
+# stamps: they outlive the job, and a mode change opens the escrow's files to everyone); file
+# locks and file-change watches (a job running beside another could signal to it through a
+# lock on, or a read of, a library file both may read).
 _DENIED = {
     "x86_64": [41, 101, 310, 311, 438, 312, 425, 426, 427, 321, 298, 323, 165, 166, 155, 161, 308, 272,
                250, 248, 249, 175, 313, 176, 246, 320, 304, 303, 300, 169,
                29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71,  # SysV shm, sem, msg
-               57, 58],  # fork, vfork
+               57, 58,  # fork, vfork
+               90, 91, 268, 452, 92, 93, 94, 260,  # chmod, fchmod, fchmodat(2), chown family
+               188, 189, 190, 197, 198, 199, 463, 466,  # set/remove extended attributes
+               132, 235, 280, 261,  # utime, utimes, utimensat, futimesat
+               73, 253, 254, 255, 294, 301],  # flock, inotify, fanotify_mark
     "aarch64": [198, 117, 270, 271, 438, 272, 425, 426, 427, 280, 241, 282, 40, 39, 41, 51, 268, 97,
                 219, 217, 218, 105, 273, 106, 104, 294, 265, 264, 262, 142,
-                194, 195, 196, 197, 190, 191, 192, 193, 186, 187, 188, 189],  # SysV shm, sem, msg
+                194, 195, 196, 197, 190, 191, 192, 193, 186, 187, 188, 189,  # SysV shm, sem, msg
+                52, 53, 452, 55, 54,  # fchmod, fchmodat(2), fchown, fchownat
+                5, 6, 7, 14, 15, 16, 463, 466,  # set/remove extended attributes
+                88,  # utimensat
+                32, 26, 27, 28, 263],  # flock, inotify, fanotify_mark
 }
 _DENIED["arm64"] = _DENIED["aarch64"]
 _ARCH = {"x86_64": (0xC000003E, 0x40000000), "aarch64": (0xC00000B7, 0), "arm64": (0xC00000B7, 0)}
@@ -80,6 +94,14 @@ _CLONE = {"x86_64": 56, "aarch64": 220, "arm64": 220}  # allowed only to start a
 _CLONE3 = 435  # its flags sit in memory a filter cannot read: refused with ENOSYS, so the C
 # library falls back to clone(), whose flags the filter checks
 _CLONE_THREAD = 0x00010000
+_FCNTL = {"x86_64": 72, "aarch64": 25, "arm64": 25}
+_IOCTL = {"x86_64": 16, "aarch64": 29, "arm64": 29}
+# fcntl commands refused: record locks (classic and per-open-file), leases, change notices, and
+# where SIGIO goes (the rest, descriptor flags and status, Python and libraries need).
+_FCNTL_DENIED = (5, 6, 7, 36, 37, 38, 1024, 1025, 1026, 8, 15, 10)
+# ioctl commands refused: setting a file's inode flags (immutable, append-only...), its xattr
+# flags and project, its generation: metadata that outlives the job.
+_IOCTL_DENIED = (0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602)
 
 
 def _seccomp_table() -> tuple[int, int, list[int]] | None:
@@ -135,22 +157,42 @@ def _landlock(read_dirs, write_dirs, abi: int) -> bool:
 # ---------------------------------------------------------------- seccomp
 
 
-def _program(arch: int, x32: int, denied: list[int], clone_nr: int) -> list[tuple[int, int, int, int]]:
-    """The classic-BPF filter: (code, jt, jf, k) instructions; jumps are resolved from labels."""
+def _program(arch: int, x32: int, denied: list[int], machine: str) -> list[tuple[int, int, int, int]]:
+    """The classic-BPF filter: (code, jt, jf, k) instructions; jumps are resolved from labels
+    (each at most 255 instructions ahead, as classic BPF requires)."""
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     eperm, enosys, allow = 0x00050000 | 1, 0x00050000 | 38, 0x7FFF0000
+    args0, args1 = 16, 24  # the low halves of args[0] and args[1] in struct seccomp_data
     prog: list = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, eperm), (ld, 0, 0, 0)]
     if x32:
         prog.append((jge, "deny", 0, x32))  # x32 system calls: refused
     prog += [(jeq, "deny", 0, nr) for nr in denied]
     prog += [(jeq, "nosys", 0, _CLONE3),
-             (jeq, 0, "allow", clone_nr),
-             (ld, 0, 0, 16),  # clone's flags: the low half of args[0]
+             (jeq, "fcntl", 0, _FCNTL[machine]),
+             (jeq, "ioctl", 0, _IOCTL[machine]),
+             (jeq, 0, "allow", _CLONE[machine]),
+             (ld, 0, 0, args0),  # clone's flags
              (jset, "allow", "deny", _CLONE_THREAD)]
-    labels = {"allow": len(prog), "deny": len(prog) + 1, "nosys": len(prog) + 2}
+    labels = {"fcntl": len(prog)}
+    prog.append((ld, 0, 0, args1))  # fcntl's command
+    prog += [(jeq, "deny", 0, cmd) for cmd in _FCNTL_DENIED]
+    prog.append((jeq, "allow", "allow", 0))
+    labels["ioctl"] = len(prog)
+    prog.append((ld, 0, 0, args1))  # ioctl's request
+    prog += [(jeq, "deny", 0, req) for req in _IOCTL_DENIED]
+    prog.append((jeq, "allow", "allow", 0))
+    labels.update({"allow": len(prog), "deny": len(prog) + 1, "nosys": len(prog) + 2})
     prog += [(ret, 0, 0, allow), (ret, 0, 0, eperm), (ret, 0, 0, enosys)]
-    return [(code, labels[jt] - i - 1 if isinstance(jt, str) else jt, labels[jf] - i - 1 if isinstance(jf, str) else jf, k)
-            for i, (code, jt, jf, k) in enumerate(prog)]
+
+    def to(target, i: int) -> int:
+        if not isinstance(target, str):
+            return target
+        offset = labels[target] - i - 1
+        if not 0 <= offset <= 255:
+            raise ValueError("seccomp filter: a jump is out of range")
+        return offset
+
+    return [(code, to(jt, i), to(jf, i), k) for i, (code, jt, jf, k) in enumerate(prog)]
 
 
 def _seccomp() -> bool:
@@ -158,7 +200,7 @@ def _seccomp() -> bool:
     if table is None:
         return False
     arch, x32, denied = table
-    prog = _program(arch, x32, denied, _CLONE[platform.machine()])
+    prog = _program(arch, x32, denied, platform.machine())
     raw = b"".join(struct.pack("=HBBI", *insn) for insn in prog)
     buf = ctypes.create_string_buffer(raw, len(raw))
     fprog = struct.pack("=HxxxxxxQ", len(prog), ctypes.addressof(buf))
