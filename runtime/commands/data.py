@@ -124,24 +124,26 @@ def _print_refused(diags, sources, key: str) -> None:
 
 
 def _list(args) -> int:
-
+    """Every data element, by digest; with `--as AGENT` (a read signed with that agent's own key)
+    also the sha256 and size of the agent's own files (`reads.data_view`)."""
     try:
         with cs.escrow_from(args) as escrow:
-            rows = escrow.store.list_data(args.owner)
+            views = escrow.data_views(getattr(args, "agent", None), getattr(args, "passphrase_env", None))
     except cs.user_errors() as exc:
         return cs.fail(exc)
+    views = [v for v in views if args.owner is None or v["owner"] == args.owner]
     if args.format == "json":
-        print(json.dumps([{"key": r.key, "owner": r.owner, "format": r.format, "content_hash": r.content_hash,
-                           "size": r.size, "schema": r.inferred_schema, "declared_schema": r.declared_schema,
-                           "derived": r.derived, "provenance": list(r.provenance), "created": r.created}
-                          for r in rows], indent=2))
+        print(json.dumps([{**{k: v for k, v in d.items() if k != "inferred_schema"}, "schema": d["inferred_schema"]}
+                          for d in views], indent=2))
         return 0
-    if not rows:
+    if not views:
         print("no data elements" + (f" owned by {args.owner}" if args.owner else ""))
-    for r in rows:
-        kind = "derived from " + ", ".join(r.provenance) if r.derived else r.format
-        cols = ", ".join(f"{c}: {t}" for c, t in (r.inferred_schema or {}).items())
-        print(cs.safe_text(f"{r.key:<28} {r.size:>10} B  {r.content_hash[:12]}  {kind}  [{cols}]"))
+    for d in views:
+        kind = "derived from " + ", ".join(d["provenance"]) if d["derived"] else d["format"]
+        cols = ", ".join(f"{c}: {t}" for c, t in (d["inferred_schema"] or {}).items())
+        size = "" if d["size"] is None else f"{d['size']} B"
+        shown = f"sha256 {d['content_hash'][:12]}" if d["content_hash"] else f"digest {(d['digest'] or '')[:12]}"
+        print(cs.safe_text(f"{d['key']:<28} {size:>12}  {shown:<19}  {kind}  [{cols}]"))
     return 0
 
 

@@ -67,10 +67,6 @@ class _Store:
     def __init__(self, remote: "RemoteEscrow"):
         self._r = remote
 
-    def list_data(self, owner: str | None = None):
-        rows = [_ns({**d, "schema": d.get("inferred_schema")}) for d in self._r.client().data_list()]
-        return [r for r in rows if owner is None or r.owner == owner]
-
     def get_contract(self, cid: str):
         return _ns(self._r.client().status(cid))
 
@@ -161,6 +157,10 @@ class RemoteEscrow:
             row = self.client(agent, passphrase_env).add_data(key, path, format=fmt, declared_schema=declared,
                                                                replace=replace, progress=progress)
         return _ns(row)
+
+    def data_views(self, agent: str | None = None, passphrase_env: str | None = None) -> list[dict]:
+        """The agent's data elements and kept results derived from them, as the server shows them."""
+        return self.client(agent, passphrase_env).data_list()
 
     def remove_data(self, request):
         return _ns(self._send(request))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from ..keyring import Keyring, check_pinned_escrow
 from ..keys import KeysError, make_request, public_pem
 from . import agents, data, execution, invites, lifecycle, reads, results
+from .actions import READ_DATA
 from .context import open_escrow, preverify
 
 
@@ -139,8 +140,14 @@ class Escrow:
         """(contract row, its dataflow graph as DOT)."""
         return reads.graph_for(self.ctx, request)
 
-    def data_for(self, request):
+    def data_for(self, request) -> list[dict]:
         return reads.data_for(self.ctx, request)
+
+    def data_views(self, agent: str | None = None, passphrase_env: str | None = None) -> list[dict]:
+        """Every data element as `reads.data_view`s; with `agent`, seen by that agent (a read
+        signed with its own key: its own files' sha256 and sizes are shown)."""
+        request = None if agent is None else self.sign_as(agent, READ_DATA, {}, passphrase_env)
+        return reads.data_views(self.ctx, request)
 
     def policy_for(self, request):
         return reads.policy_for(self.ctx, request)

@@ -105,13 +105,37 @@ def graph_for(ctx: EscrowContext, request) -> tuple[ContractRow, str]:
     return _read(ctx, request, READ_GRAPH, body)
 
 
-def data_for(ctx: EscrowContext, request) -> list[DataRow]:
-    """The agent's own data elements, and kept results computed from its data."""
-    def body(agent: str) -> list[DataRow]:
-        return [d for d in ctx.store.list_data()
+def data_view(ctx: EscrowContext, row: DataRow, viewer: str | None) -> dict:
+    """What `viewer` (an authenticated agent, or None: nobody in particular) may see of a data
+    element. Everyone: its name, owner, format, schemas, provenance and `digest` (keyed, see
+    `EscrowContext.mac`: equal contents give equal digests, but no guess can be tested against
+    it). Only the owner of a data element it added: the plaintext `content_hash` (sha256) and the
+    `size` of its own file. A kept result is nobody's plaintext (it never left the escrow), and
+    its size is chosen by the code that computed it: neither is shown to anyone."""
+    own = viewer is not None and row.owner == viewer and not row.derived
+    return {"key": row.key, "owner": row.owner, "format": row.format,
+            "content_hash": row.content_hash if own else None, "digest": ctx.mac(row.content_hash),
+            "size": None if row.derived else row.size, "inferred_schema": row.inferred_schema,
+            "declared_schema": row.declared_schema, "derived": bool(row.derived),
+            "provenance": list(row.provenance or ()), "created": row.created}
+
+
+def data_for(ctx: EscrowContext, request) -> list[dict]:
+    """The agent's own data elements, and kept results computed from its data (`data_view`s)."""
+    def body(agent: str) -> list[dict]:
+        return [data_view(ctx, d, agent) for d in ctx.store.list_data()
                 if d.owner == agent or (d.derived and agent in {owner_of(k) for k in d.provenance})]
 
     return _read(ctx, request, READ_DATA, body)
+
+
+def data_views(ctx: EscrowContext, viewer_request=None) -> list[dict]:
+    """Every data element of the escrow as `data_view`s, for the escrow's own machine (`dsc data
+    list`): seen by nobody in particular, or, given a signed `read.data` request, by its agent."""
+    viewer = None
+    if viewer_request is not None:
+        viewer = _read(ctx, viewer_request, READ_DATA, lambda agent: agent)
+    return [data_view(ctx, d, viewer) for d in ctx.store.list_data()]
 
 
 def policy_for(ctx: EscrowContext, request) -> PolicyRow | None:

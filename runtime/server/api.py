@@ -59,7 +59,7 @@ _signed_route("/agents/register", "register", "Register the signing key with an 
               "action agent.register, signed by the key it registers; {token, public_key (PEM), display}",
               m.AgentOut, "agents", lambda e, r: convert.agent_out(e.register_invited(r)))
 _signed_route("/data/remove", "remove_data", "Remove one of your data elements",
-              "action data.remove; {key}", m.DataOut, "data", lambda e, r: convert.data_out(e.remove_data(r)))
+              "action data.remove; {key}", m.DataOut, "data", lambda e, r: convert.own_data_out(e, e.remove_data(r)))
 _signed_route("/contracts/propose", "propose", "Propose a contract (its bundle: the .dsc text and its modules)",
               "action contract.propose; {bundle: {file, source, modules}, contract, identity}", m.ProposalOut,
               "contracts", lambda e, r: convert.proposal_out(e.ctx, e.propose(r)))

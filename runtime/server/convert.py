@@ -12,10 +12,16 @@ def agent_out(row) -> m.AgentOut:
     return m.AgentOut(name=row.name, display=row.display or "", key_fingerprint=fingerprint(row.public_key))
 
 
-def data_out(r) -> m.DataOut:
-    return m.DataOut(key=r.key, owner=r.owner, format=r.format, content_hash=r.content_hash, size=r.size,
-                     inferred_schema=r.inferred_schema, declared_schema=r.declared_schema, derived=bool(r.derived),
-                     provenance=list(r.provenance or ()), created=r.created)
+def data_out(view: dict) -> m.DataOut:
+    """A `reads.data_view` as the API's body."""
+    return m.DataOut(**view)
+
+
+def own_data_out(escrow, row) -> m.DataOut:
+    """A data element its owner just added or removed, as the owner sees it."""
+    from datastation.runtime.escrow.reads import data_view
+
+    return data_out(data_view(escrow.ctx, row, row.owner))
 
 
 def contract_out(ctx, row) -> m.ContractOut:

@@ -57,8 +57,10 @@ class DataOut(BaseModel):
     key: str
     owner: str
     format: str
-    content_hash: str
-    size: int
+    content_hash: str | None = Field(None, description="sha256 of the file: only for your own data elements")
+    digest: str = Field(description="keyed digest of the contents (equal contents, equal digests; no guess "
+                                    "can be tested against it)")
+    size: int | None = Field(None, description="bytes of the file: not shown for kept results")
     inferred_schema: dict[str, str] | None = None
     declared_schema: dict[str, str] | None = None
     derived: bool = False

@@ -60,7 +60,7 @@ async def upload(request: Request, x_dsc_request: str | None = Header(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return convert.data_out(row)
+    return convert.own_data_out(escrow, row)
 
 
 @router.post("/results/fetch", response_class=FileResponse, tags=["reads"],

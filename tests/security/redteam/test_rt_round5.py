@@ -147,8 +147,6 @@ def _brute_force_pin(hashes) -> int | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: read.data answers the plaintext sha256 of a kept result "
-                                       "derived from another owner's data")
 def test_a_co_owner_cannot_recover_a_kept_result_from_its_digest_over_the_server(tmp_path):
     """alice and bob approve `mk`, which keeps `joined` computed from alice's table and bob's
     4-digit PIN (the value stays in the escrow: nobody receives it). The server's `read.data`
@@ -179,8 +177,6 @@ def test_a_co_owner_cannot_recover_a_kept_result_from_its_digest_over_the_server
         s.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: `dsc data list` prints every owner's plaintext sha256 "
-                                       "(data elements and kept results) to any party")
 def test_a_party_cannot_recover_another_owners_small_file_from_dsc_data_list(tmp_path):
     """On the escrow's machine every party may read `dsc status` and `dsc log` (the threat model),
     and `dsc data list` needs no key at all (`--as` changes nothing): it prints every data element
