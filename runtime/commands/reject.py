@@ -6,7 +6,7 @@ from . import common as cs
 
 
 def register(sub) -> None:
-    p = sub.add_parser("reject", help="reject a contract (one rejection blocks it)")
+    p = sub.add_parser("reject", help="reject a contract (one rejection blocks it; after a run that released nothing, withdraws consent)")
     cs.add_contract(p)
     p.add_argument("--why", required=True, metavar="TEXT", help="the reason, recorded in the audit log")
     cs.add_as(p)

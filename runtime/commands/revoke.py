@@ -7,7 +7,7 @@ from . import common as cs
 
 
 def register(sub) -> None:
-    p = sub.add_parser("revoke", help="withdraw a contract (proposer) or an approval (approver) before execution")
+    p = sub.add_parser("revoke", help="withdraw a contract (proposer) or an approval (approver) before anything is released")
     cs.add_contract(p)
     cs.add_as(p)
     cs.add_config(p)

@@ -271,9 +271,12 @@ def _new_attempt(ctx, row: ContractRow, agent: str, sources: set[str], now: floa
         last_rejection[r.agent] = max(r.ts, last_rejection.get(r.agent, 0.0))
     if row.status in (REVOKED, REJECTED, DENIED):  # withdrawn or blocked: every owner decides afresh
         dropped = sorted({a.agent for a in ctx.store.approvals(row.id)})
-    else:  # it ran and released nothing: consent to the same identity stands, unless withdrawn by a rejection
-        dropped = sorted(a.agent for a in ctx.store.approvals(row.id)
-                         if a.agent in last_rejection and last_rejection[a.agent] >= a.ts)
+    else:  # it ran and released nothing: consent to the same identity stands, unless withdrawn by a
+        # rejection, or given for data the owner has replaced since (consent was to run on that data)
+        read_then = _inputs_of_last_run(ctx, row.id)
+        dropped = sorted({a.agent for a in ctx.store.approvals(row.id)
+                          if (a.agent in last_rejection and last_rejection[a.agent] >= a.ts)
+                          or _data_changed_since(ctx, a.agent, read_then)})
     for a in dropped:
         ctx.store.remove_approvals(row.id, a)
     carried = sorted(a.agent for a in ctx.store.approvals(row.id) if not a.via_policy)
@@ -288,6 +291,28 @@ def _new_attempt(ctx, row: ContractRow, agent: str, sources: set[str], now: floa
                               "dropped": dropped})
     _refresh_status(ctx, row)
     return _apply_policies(ctx, ctx.store.get_contract(row.id), now)
+
+
+def _inputs_of_last_run(ctx, cid: str) -> dict[str, str] | None:
+    """{data key: keyed digest of its contents} the contract's last execution read (its signed
+    `execution` start entry), or None when none is recorded."""
+    starts = [e for e in ctx.store.audit_find(("execution",), contract=cid) if e.payload.get("phase") == "start"]
+    inputs = starts[-1].payload.get("inputs") if starts else None
+    return dict(inputs) if isinstance(inputs, dict) else None
+
+
+def _data_changed_since(ctx, agent: str, read_then: dict[str, str] | None) -> bool:
+    """Whether a data element of `agent` that the last run read now holds other contents (or is
+    gone); with nothing recorded, assumed changed."""
+    if read_then is None:
+        return True
+    for key, digest in read_then.items():
+        if owner_of(key) != agent:
+            continue
+        now = ctx.store.get_data(key)
+        if now is None or ctx.mac(now.content_hash) != digest:
+            return True
+    return False
 
 
 def proposal_record(row: ContractRow) -> dict:
@@ -366,12 +391,18 @@ def _contract_row(m: Materialized, bundle: dict, scenario, contract, ident, agen
 # ---------------------------------------------------------------- approve / reject / revoke
 
 
-def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str) -> ContractRow:
-    """The contract, if `agent` is one of its source agents and it is still open to a decision."""
+def _source_agent_row(ctx, cid, agent: str, verb: str) -> ContractRow:
+    """The contract, if `agent` is one of its source agents."""
     row = contract_row(ctx, cid)
     if agent not in row.source_agents:
         raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
                                                 f"{', '.join(row.source_agents) or 'nobody'} may {verb} it")
+    return row
+
+
+def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str) -> ContractRow:
+    """The contract, if `agent` is one of its source agents and it is still open to a decision."""
+    row = _source_agent_row(ctx, cid, agent, verb)
     if row.status not in OPEN:
         raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be {done}")
     return row
@@ -415,13 +446,20 @@ def approve(ctx, request) -> ContractRow:
 
 
 def reject(ctx, request) -> ContractRow:
+    """A source agent blocks an open contract; after an attempt that ran and released nothing
+    (`failed`, `error`, `short_circuit`) it withdraws its consent instead: the rejection is
+    recorded, the attempt's outcome stays, and its approval does not carry over to a new attempt."""
     cid = request.params.get("contract")
     reason = str(request.params.get("reason") or "")[:2000]
 
     def body(agent: str) -> ContractRow:
-        row = _open_to_source_agent(ctx, cid, agent, "reject", "rejected")
+        row = _source_agent_row(ctx, cid, agent, "reject")
+        ended = row.status in ENDED_WITHOUT_RELEASE
+        if not ended and row.status not in OPEN:
+            raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be rejected")
         ctx.store.add_rejection(RejectionRow(contract_id=row.id, agent=agent, reason=reason, ts=time.time()))
-        ctx.store.set_contract_status(row.id, REJECTED)
+        if not ended:
+            ctx.store.set_contract_status(row.id, REJECTED)
         ctx.audit.append("rejection", actor=agent, contract=row.id, payload={"agent": agent, "reason": reason})
         return ctx.store.get_contract(row.id)
 
@@ -434,16 +472,21 @@ def revoke(ctx, request) -> ContractRow:
 
     def body(agent: str) -> ContractRow:
         row = contract_row(ctx, cid)
-        if row.status not in OPEN:
+        ended = row.status in ENDED_WITHOUT_RELEASE  # ran, released nothing: consent may still be withdrawn
+        if row.status not in OPEN and not ended:
             raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: only a pending or approved "
-                                          f"contract can be revoked")
-        if agent == row.proposer:
+                                          f"contract, or one whose attempt released nothing, can be revoked")
+        if agent == row.proposer and not ended:
             ctx.store.set_contract_status(row.id, REVOKED)
             ctx.audit.append("revocation", actor=agent, contract=row.id, payload={"agent": agent, "what": "contract"})
         elif agent in _approved_by(ctx, row.id):
             ctx.store.remove_approvals(row.id, agent)
             ctx.audit.append("revocation", actor=agent, contract=row.id, payload={"agent": agent, "what": "approval"})
-            _refresh_status(ctx, row)
+            if not ended:
+                _refresh_status(ctx, row)
+        elif agent == row.proposer:  # its attempt ended: the proposer withdraws the contract
+            ctx.store.set_contract_status(row.id, REVOKED)
+            ctx.audit.append("revocation", actor=agent, contract=row.id, payload={"agent": agent, "what": "contract"})
         else:
             raise EscrowRefusal("not_allowed", f"{agent} can revoke neither contract {row.name} (proposed by "
                                                f"{row.proposer}) nor an approval of it (none given)")

@@ -6,16 +6,18 @@ import json
 from datastation.runtime.escrow import open_escrow  # noqa: F401 - the package must import
 
 
-def test_a_failed_require_then_a_new_attempt_with_the_approvals_carried_over(scen):
+def test_a_failed_require_then_a_new_attempt_needs_the_owner_whose_data_changed(scen):
     cid = scen.approved("total")
     r = scen("execute", cid, "--as", "bob")
     assert r.returncode == 1 and scen.status(cid)["status"] == "failed"
-    # alice fixes her data; proposing the same file again is a new attempt, alice's approval carries
+    # alice fixes her data: her approval was for the data the last run read, so it does not carry
     (scen.root / "nums.csv").write_text("x\n1\n2\n3\n")
     assert scen("data", "add", "alice.nums", "nums.csv", "--as", "alice", "--replace").returncode == 0
     r = scen.propose("total")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["id"] == cid and json.loads(r.stdout)["status"] == "approved"
+    assert json.loads(r.stdout)["id"] == cid and json.loads(r.stdout)["status"] == "pending"
+    assert scen("execute", cid, "--as", "bob").returncode == 4  # awaiting alice
+    assert scen("approve", cid, "--as", "alice", "--yes").returncode == 0
     r = scen("execute", cid, "--as", "bob")
     assert r.returncode == 0, r.stderr
     st = scen.status(cid)
@@ -24,7 +26,39 @@ def test_a_failed_require_then_a_new_attempt_with_the_approvals_carried_over(sce
     assert [(e["number"], e["attempt"], e["status"]) for e in st["executions"]] == [(1, 1, "failed"), (2, 2, "executed")]
     human = scen("status", cid).stdout
     assert "attempt 1" in human and "attempt 2" in human and "execution #2" in human
+    reproposal = [e for e in _log(scen, cid) if e["kind"] == "reproposal"]
+    assert [(e["payload"]["carried"], e["payload"]["dropped"]) for e in reproposal] == [([], ["alice"])]
     assert scen("audit", "verify").returncode == 0
+
+
+def test_an_attempt_that_released_nothing_carries_the_approvals_when_no_data_changed(scen):
+    cid = scen.approved("quits")
+    assert scen("execute", cid, "--as", "bob").returncode == 1 and scen.status(cid)["status"] == "error"
+    r = scen.propose("quits")
+    assert r.returncode == 0 and json.loads(r.stdout)["status"] == "approved"  # alice's consent stands
+    reproposal = [e for e in _log(scen, cid) if e["kind"] == "reproposal"]
+    assert [(e["payload"]["carried"], e["payload"]["dropped"]) for e in reproposal] == [(["alice"], [])]
+
+
+def test_an_owner_withdraws_consent_after_an_attempt_that_released_nothing(scen):
+    """After a run that released nothing, a source agent may still reject (recorded; the attempt's
+    outcome stays) or revoke its approval: either way it does not carry over to a new attempt."""
+    for contract, withdraw in (("quits", ("reject", "--why", "no more")), ("raises", ("revoke",))):
+        cid = scen.approved(contract)
+        assert scen("execute", cid, "--as", "bob").returncode == 1
+        r = scen(withdraw[0], cid, "--as", "alice", *withdraw[1:])
+        assert r.returncode == 0, r.stderr
+        assert scen.status(cid)["status"] == "error"
+        r = scen.propose(contract)
+        assert r.returncode == 0 and json.loads(r.stdout)["status"] == "pending", r.stdout
+        assert scen("execute", cid, "--as", "bob").returncode == 4
+    assert scen("audit", "verify").returncode == 0
+
+
+def _log(scen, cid) -> list[dict]:
+    r = scen("log", "--contract", cid, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
 
 
 def test_a_released_contract_is_done(scen):

@@ -228,8 +228,6 @@ def _code(fn):
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: after a failed attempt an owner can neither reject nor "
-                                       "revoke, and its hand approval carries over to a re-proposal that runs at once")
 def test_an_owner_can_withdraw_consent_before_a_failed_contract_runs_again(tmp_path):
     """alice approves mallory's `grab` (a copy of alice.t, only if it has more than 2 rows) while
     alice.t holds a harmless sample of 2 rows: the `require` fails, nothing runs. alice then
