@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from datastation.contracts.provenance import owner_of
 
 from ..keys import KeysError, SignedRequest, check_name
 from ..storage import sha256_hex
@@ -160,6 +161,9 @@ def remove_data(ctx: EscrowContext, request: SignedRequest) -> DataRow:
     key = request.params.get("key")
 
     def body(agent: str) -> DataRow:
+        # another agent's key is refused by its name alone: whether it exists is not told
+        if isinstance(key, str) and owner_of(key) != agent:
+            raise EscrowRefusal("not_owner", f"only {owner_of(key)} may remove {key} (request signed by {agent})")
         row = ctx.store.get_data(key) if isinstance(key, str) else None
         if row is None:
             raise EscrowRefusal("no_data", f"no data element {key!r}")

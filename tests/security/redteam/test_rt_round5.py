@@ -385,3 +385,20 @@ def test_a_job_cannot_change_the_modes_of_the_escrows_files(tmp_path):
         assert after == before, {str(p.name): oct(m) for p, m in after.items() if m != before[p]}
     finally:
         sc.close()
+
+
+def test_a_non_owner_cannot_learn_which_data_elements_exist_by_removing_them(tmp_path):
+    """Removing another agent's data element is refused by its name alone: an element that
+    exists and one that does not answer the same code, so a party learns no other owner's
+    data names (found while attacking round 5: `no_data` vs `not_owner`)."""
+    from datastation.runtime.escrow import DATA_REMOVE
+
+    sc = Scenario(tmp_path, {"f.py": LOCK_FUNCS, "s.dsc": LOCK_DSC, "t.csv": SECRET_CSV, "d.csv": "x\n1\n"})
+    try:
+        e = sc.world.escrow
+        codes = [_code(lambda k=k: e.remove_data(e.sign_as("mallory", DATA_REMOVE, {"key": k})))
+                 for k in ("alice.t", "alice.nothing_by_that_name")]
+        assert codes == ["not_owner", "not_owner"], codes
+        assert _code(lambda: e.remove_data(e.sign_as("mallory", DATA_REMOVE, {"key": "mallory.none"}))) == "no_data"
+    finally:
+        sc.close()
