@@ -102,3 +102,12 @@ def hashes_in(obj) -> set[str]:
             found.add(x)
     walk(obj)
     return found
+
+
+def refusal_code(fn):
+    """The refusal code `fn()` raised (an exception's `code`, else its type name), or None."""
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the refusal's code is what is checked
+        return getattr(exc, "code", type(exc).__name__)
+    return None

@@ -13,6 +13,7 @@ import pytest
 
 from datastation.runtime.escrow import EXECUTE, PROPOSE, REVOKE, Escrow, make_bundle, propose_params
 from rt_support import SECRET_CSV, SECRET_TEXT, Scenario, dsc
+from rt_support import refusal_code as _code
 
 FUNCS = '''
 def copy(t):
@@ -63,14 +64,6 @@ def any_sc(request, tmp_path):
 def _outbox(sc, who="mallory"):
     d = sc.world.config.outbox_path / who
     return [p for p in d.rglob("*") if p.is_file()] if d.is_dir() else []
-
-
-def _code(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the refusal's code is what is checked
-        return getattr(exc, "code", type(exc).__name__)
-    return None
 
 
 def _warm(esc, cid):

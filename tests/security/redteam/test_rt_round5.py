@@ -8,6 +8,7 @@ import time
 import pytest
 
 from rt_support import SECRET_CSV, SECRET_TEXT, Scenario
+from rt_support import refusal_code as _code
 
 # -- 1. two jobs at once: a file lock on a file both children may read --------------------------
 
@@ -218,14 +219,6 @@ contract grab {
   require rows(alice.t) > 2
 }
 '''
-
-
-def _code(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the refusal's code is what is checked
-        return getattr(exc, "code", type(exc).__name__)
-    return None
 
 
 def test_an_owner_can_withdraw_consent_before_a_failed_contract_runs_again(tmp_path):
