@@ -67,15 +67,15 @@ def listen(d) -> str:
     return ""
 '''
 
-LOCK_DSC = '''use "f.py"
-agent alice
-agent mallory
-data alice.t csv "t.csv"
-data mallory.d csv "d.csv"
+def _two_jobs_dsc(send: str, receive: str) -> str:
+    """mallory's `count_rows` over alice's table (released to alice) calling `send`, and mallory's
+    own `mine` over her own data (only she approves it) calling `receive`."""
+    return ('use "f.py"\nagent alice\nagent mallory\ndata alice.t csv "t.csv"\ndata mallory.d csv "d.csv"\n\n'
+            f"contract count_rows {{ by mallory compute {send}(t = alice.t) to alice }}\n"
+            f"contract mine       {{ by mallory compute {receive}(d = mallory.d) to mallory }}\n")
 
-contract count_rows { by mallory compute leak(t = alice.t) to alice }
-contract mine       { by mallory compute listen(d = mallory.d) to mallory }
-'''
+
+LOCK_DSC = _two_jobs_dsc("leak", "listen")
 
 
 def _outbox_text(sc, who: str) -> str:
@@ -288,15 +288,7 @@ def pick_up(d) -> list:
     return [buf.raw[:max(n, 0)].decode("latin1"), stamp.to_bytes(8, "big").lstrip(b"\\0").decode("latin1")]
 '''
 
-META_DSC = '''use "f.py"
-agent alice
-agent mallory
-data alice.t csv "t.csv"
-data mallory.d csv "d.csv"
-
-contract count_rows { by mallory compute leave(t = alice.t) to alice }
-contract mine       { by mallory compute pick_up(d = mallory.d) to mallory }
-'''
+META_DSC = _two_jobs_dsc("leave", "pick_up")
 
 
 def test_a_later_job_cannot_read_what_an_earlier_job_left_in_file_metadata(tmp_path):
