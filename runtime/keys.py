@@ -157,11 +157,17 @@ def digest_key(escrow_key: Ed25519PrivateKey) -> bytes:
     return hmac.new(raw, b"datastation-digest-key:v1", hashlib.sha256).digest()
 
 
-def keyed_digest(key: bytes, sha256_hex: str) -> str:
+def keyed_digest(key: bytes, sha256_hex: str, about: str | None = None) -> str:
     """A commitment to contents whose plaintext sha256 is `sha256_hex`, keyed with the escrow's
     secret: whoever lacks the key cannot test a guess of the contents against it (a small result
-    or data file is not brute-forced from the audit log), and the escrow can check it."""
-    return hmac.new(key, b"datastation-content:v1:" + sha256_hex.encode(), hashlib.sha256).hexdigest()
+    or data file is not brute-forced from the audit log), and the escrow can check it. `about`
+    names what the contents are (a data key, a release): equal contents under another name give
+    another digest, so a party cannot store its guesses as its own data and compare digests.
+    Without it, the form of entries written before names were bound."""
+    if about is None:
+        return hmac.new(key, b"datastation-content:v1:" + sha256_hex.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, b"datastation-content:v2:" + about.encode() + b"\0" + sha256_hex.encode(),
+                    hashlib.sha256).hexdigest()
 
 
 def publish_public_key(path: Path, pem: str) -> None:

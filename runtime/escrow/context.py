@@ -114,18 +114,25 @@ class EscrowContext:
     def _digest_key(self) -> bytes:
         return digest_key(self.escrow_key)
 
-    def mac(self, sha256_hex: str | None) -> str | None:
+    def mac(self, sha256_hex: str | None, *, about: str) -> str | None:
         """What the audit log, status and reads record of contents (data, a result, a sealed copy)
-        whose plaintext sha256 is `sha256_hex`: a keyed digest (`keys.keyed_digest`), never the
-        plain sha256 a party could test guesses of a small result or file against."""
-        return None if sha256_hex is None else keyed_digest(self._digest_key, sha256_hex)
+        whose plaintext sha256 is `sha256_hex`: a keyed digest bound to `about` (what the contents
+        are: `data_about(key)`, `release_about(contract, recipient)`; `keys.keyed_digest`), never
+        the plain sha256 a party could test guesses of a small result or file against."""
+        return None if sha256_hex is None else keyed_digest(self._digest_key, sha256_hex, about)
 
-    def mac_matches(self, payload: dict, name: str, sha256_hex: str | None) -> bool:
+    def mac_matches(self, payload: dict, name: str, sha256_hex: str | None, *, about: str) -> bool:
         """Whether an audit payload records contents `sha256_hex` as `<name>_mac` (entries written
-        before keyed digests: the plain `<name>_hash`)."""
-        if f"{name}_mac" in payload:
-            return payload[f"{name}_mac"] == self.mac(sha256_hex)
-        return payload.get(f"{name}_hash") == sha256_hex
+        before digests were bound to a name: unbound; before keyed digests: the plain `<name>_hash`)."""
+        return self.mac_equal(payload.get(f"{name}_mac"), sha256_hex, about=about) if f"{name}_mac" in payload \
+            else payload.get(f"{name}_hash") == sha256_hex
+
+    def mac_equal(self, recorded, sha256_hex: str | None, *, about: str) -> bool:
+        """Whether `recorded` is this escrow's digest of `sha256_hex` about `about` (or the unbound
+        digest of entries written before digests were bound to a name)."""
+        if sha256_hex is None or not isinstance(recorded, str):
+            return recorded is None and sha256_hex is None
+        return recorded in (self.mac(sha256_hex, about=about), keyed_digest(self._digest_key, sha256_hex))
 
     def verify(self, request: SignedRequest, action: str):
         """Verify a signed request (inside the caller's transaction); returns the AgentRow.
@@ -160,6 +167,16 @@ class EscrowContext:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def data_about(key: str) -> str:
+    """What a data element's (or kept result's) contents are, for `EscrowContext.mac`."""
+    return f"data {key}"
+
+
+def release_about(contract_id: str, recipient: str) -> str:
+    """What a released result's contents are, for `EscrowContext.mac`."""
+    return f"release {contract_id} {recipient}"
 
 
 def open_escrow(config, *, create: bool = True) -> EscrowContext:

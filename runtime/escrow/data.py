@@ -22,7 +22,7 @@ from ..storage import sha256_hex
 from ..store import DataRow, Store
 from ..data_schema import SchemaError, compare_schema, infer_schema, infer_schema_path, normalise_declared
 from .actions import DATA_ADD, DATA_REMOVE
-from .context import EscrowContext, EscrowRefusal, Unauthenticated, signed_action
+from .context import EscrowContext, EscrowRefusal, Unauthenticated, data_about, signed_action
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -109,8 +109,8 @@ def _add(ctx: EscrowContext, request: SignedRequest, h: str, size: int, infer, p
         ctx.store.put_data(row)
         ctx.audit.append(
             "data_replace" if old else "data_add", actor=agent,
-            payload={"key": key, "owner": owner, "format": fmt, "content_mac": ctx.mac(h), "size": size,
-                     "schema": inferred, **({"previous_mac": ctx.mac(old.content_hash)} if old else {})},
+            payload={"key": key, "owner": owner, "format": fmt, "content_mac": ctx.mac(h, about=data_about(key)), "size": size,
+                     "schema": inferred, **({"previous_mac": ctx.mac(old.content_hash, about=data_about(key))} if old else {})},
         )
         return old
 
@@ -172,7 +172,8 @@ def remove_data(ctx: EscrowContext, request: SignedRequest) -> DataRow:
         _refuse_if_used(ctx, key, "remove")
         ctx.store.remove_data(key)
         ctx.audit.append("data_remove", actor=agent,
-                         payload={"key": key, "owner": row.owner, "content_mac": ctx.mac(row.content_hash)})
+                         payload={"key": key, "owner": row.owner,
+                                  "content_mac": ctx.mac(row.content_hash, about=data_about(key))})
         return row
 
     row = signed_action(ctx, request, DATA_REMOVE, body, key=key)

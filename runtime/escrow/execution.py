@@ -61,7 +61,7 @@ from ..store import DataRow, ExecutionRow, KeptRow, ReleaseRow
 from . import recovery
 from .actions import EXECUTE
 from .bundle import BUNDLE_ROOT
-from .context import EscrowRefusal, signed_action
+from .context import EscrowRefusal, data_about, release_about, signed_action
 from .decisions import Entry
 from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts
 from .lifecycle import attempt_of, contract_row
@@ -358,7 +358,7 @@ def execute(ctx, request, executor=None, progress=None) -> ExecutionReport:
             "phase": "start", "execution": eid, "number": number, "attempt": attempt,
             "recipients": list(facts.recipients),
             "source_agents": list(facts.source_agents), "source_data": list(facts.source_data),
-            "inputs": {k: ctx.mac(d.content_hash) for k, d in sorted(facts.data.items())},
+            "inputs": {k: ctx.mac(d.content_hash, about=data_about(k)) for k, d in sorted(facts.data.items())},
             "kept_inputs": {k: o.contract_id for k, o in sorted(facts.kept.items())}})
         return agent, row, scenario, facts, (eid, number, attempt)
 
@@ -428,7 +428,7 @@ class _Runner:
 
     def _record_read(self, key: str, d) -> None:
         self.ctx.audit.append("data_read", actor=self.agent, contract=self.row.id,
-                              payload={"key": key, "phase": self.phase, "content_mac": self.ctx.mac(d.content_hash),
+                              payload={"key": key, "phase": self.phase, "content_mac": self.ctx.mac(d.content_hash, about=data_about(key)),
                                        "execution": self.report.execution_id})
         if key not in self.report.reads:
             self.report.reads.append(key)
@@ -683,7 +683,8 @@ class _Runner:
                 self._record_release(staged, kept_hash)
             detail = rep.to_json(values=False)
             if rep.status == EXECUTED:  # app state is data: kept only with a release
-                self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id, mac=ctx.mac)
+                self.state.commit(ctx.store, ctx.audit, actor=self.agent, contract=row.id,
+                                  mac=lambda h: ctx.mac(h, about=f"app state {row.id}"))
             else:
                 self.state.discard()
             ctx.store.finish_execution(rep.execution_id, rep.status, detail, time.time())
@@ -701,8 +702,9 @@ class _Runner:
             ctx.store.add_release(ReleaseRow(contract_id=row.id, recipient=r, path=str(path), content_hash=h,
                                              execution_id=rep.execution_id, ts=time.time(), file_hash=file_hash))
             ctx.audit.append("release", actor=self.agent, contract=row.id,
-                             payload={"recipient": r, "path": str(path), "content_mac": ctx.mac(h),
-                                      "file_mac": ctx.mac(file_hash),
+                             payload={"recipient": r, "path": str(path),
+                                      "content_mac": ctx.mac(h, about=release_about(row.id, r)),
+                                      "file_mac": ctx.mac(file_hash, about=release_about(row.id, r)),
                                       "kind": self.outcome.kind, "execution": rep.execution_id})
             rep.releases.append((r, str(path)))
         if kept_hash is not None:
@@ -714,7 +716,7 @@ class _Runner:
             ctx.store.put_kept(KeptRow(name=name, contract_id=row.id, data_key=name,
                                        execution_id=rep.execution_id, ts=time.time()))
             ctx.audit.append("kept", actor=self.agent, contract=row.id,
-                             payload={"name": name, "content_mac": ctx.mac(kept_hash), "provenance": origins,
+                             payload={"name": name, "content_mac": ctx.mac(kept_hash, about=data_about(name)), "provenance": origins,
                                       "owners": sorted({owner_of(k) for k in origins}),
                                       "execution": rep.execution_id})
             rep.kept = name

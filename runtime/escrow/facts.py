@@ -40,7 +40,7 @@ from datastation.dsl.walk import EMPTY_SCOPE, contract_exprs, walk_list
 from ..audit import bound_agent_key, entry_valid
 from ..store import ContractRow, DataRow
 from .bundle import bundle_scenario
-from .context import EscrowRefusal
+from .context import EscrowRefusal, data_about
 
 DERIVED_OWNER = "_derived"  # storage folder of kept results (their owners are in the provenance)
 DATA_KINDS = ("data_add", "data_replace", "data_remove")
@@ -250,7 +250,7 @@ def bound_original(ctx, key: str) -> DataRow:
         raise EscrowRefusal("no_data", f"data element {key} is not in this escrow")
     last = _last_valid(ctx, ctx.store.audit_find(DATA_KINDS, field="key", value=key))
     if (d.derived or d.owner != owner_of(key) or last is None or last.kind == "data_remove"
-            or last.payload.get("owner") != d.owner or not ctx.mac_matches(last.payload, "content", d.content_hash)):
+            or last.payload.get("owner") != d.owner or not ctx.mac_matches(last.payload, "content", d.content_hash, about=data_about(key))):
         raise EscrowRefusal("data_tampered", f"data element {key} is not what its owner registered (its record "
                                              f"does not match the audit log)")
     return d
@@ -274,7 +274,8 @@ def kept_origin(ctx, name: str, *, need_data: bool = True, _seen: frozenset = fr
     kf = contract_facts(ctx, keeper, strict=False, need_data=False, bind_data=False, _seen=_seen)
     entries = [e for e in ctx.store.audit_find(("kept",), contract=keeper.id) if e.payload.get("name") == name]
     last = _last_valid(ctx, entries)
-    if (kf.kept_as != name or last is None or not ctx.mac_matches(last.payload, "content", d.content_hash)
+    if (kf.kept_as != name or last is None
+            or not ctx.mac_matches(last.payload, "content", d.content_hash, about=data_about(name))
             or sorted(last.payload.get("provenance") or []) != list(kf.source_data)
             or sorted(d.provenance) != list(kf.source_data)):
         raise tampered

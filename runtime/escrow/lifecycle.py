@@ -30,7 +30,7 @@ from ..keys import approval_message, canonical_json, sign, verify
 from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
 from .actions import APPROVE, POLICY_APPLY, PROPOSE, REJECT, REVOKE
 from .bundle import Materialized, checked_bundle, fresh_functions, make_bundle
-from .context import EscrowContext, EscrowRefusal, signed_action
+from .context import EscrowContext, EscrowRefusal, data_about, release_about, signed_action
 from .facts import kept_origin
 
 PENDING, APPROVED, DENIED = ContractStatus.PENDING, ContractStatus.APPROVED, ContractStatus.DENIED
@@ -310,7 +310,7 @@ def _data_changed_since(ctx, agent: str, read_then: dict[str, str] | None) -> bo
         if owner_of(key) != agent:
             continue
         now = ctx.store.get_data(key)
-        if now is None or ctx.mac(now.content_hash) != digest:
+        if now is None or not ctx.mac_equal(digest, now.content_hash, about=data_about(key)):
             return True
     return False
 
@@ -613,7 +613,8 @@ def status(ctx, cid: str) -> Status:
     got = {a.agent for a in approvals}
     releases = ctx.store.releases(contract_id=row.id)
     return Status(row, approvals, ctx.store.rejections(row.id), [a for a in row.source_agents if a not in got],
-                  releases, ctx.store.executions(row.id), {x.recipient: ctx.mac(x.content_hash) for x in releases})
+                  releases, ctx.store.executions(row.id), {x.recipient: ctx.mac(x.content_hash, about=release_about(row.id, x.recipient))
+                                                              for x in releases})
 
 
 def pending_for(ctx, agent: str) -> list[ContractRow]:

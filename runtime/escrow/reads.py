@@ -21,7 +21,7 @@ from ..store import AuditEntry, ContractRow, DataRow, PolicyRow, ReleaseRow
 from .actions import (
     READ_AUDIT, READ_CONTRACTS, READ_DATA, READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY,
 )
-from .context import EscrowContext, EscrowRefusal, signed_action
+from .context import EscrowContext, EscrowRefusal, data_about, release_about, signed_action
 from .lifecycle import Status, pending_for, status
 
 MAX_AUDIT_PAGE = 5000
@@ -114,8 +114,8 @@ def data_view(ctx: EscrowContext, row: DataRow, viewer: str | None) -> dict:
     its size is chosen by the code that computed it: neither is shown to anyone."""
     own = viewer is not None and row.owner == viewer and not row.derived
     return {"key": row.key, "owner": row.owner, "format": row.format,
-            "content_hash": row.content_hash if own else None, "digest": ctx.mac(row.content_hash),
-            "size": None if row.derived else row.size, "inferred_schema": row.inferred_schema,
+            "content_hash": row.content_hash if own else None, "digest": ctx.mac(row.content_hash, about=data_about(row.key)),
+            "size": row.size if own else None, "inferred_schema": row.inferred_schema,
             "declared_schema": row.declared_schema, "derived": bool(row.derived),
             "provenance": list(row.provenance or ()), "created": row.created}
 
@@ -197,7 +197,8 @@ def result_for(ctx: EscrowContext, request) -> ResultFile:
             raise EscrowRefusal("no_release_file", f"the released file of contract {row.name} is no longer in "
                                                    f"the outbox")
         ctx.audit.append("result_fetch", actor=agent, contract=row.id,
-                         payload={"recipient": agent, "file_mac": ctx.mac(rel.file_hash or rel.content_hash),
+                         payload={"recipient": agent, "file_mac": ctx.mac(rel.file_hash or rel.content_hash,
+                                                      about=release_about(rel.contract_id, rel.recipient)),
                                   "execution": rel.execution_id})
         return ResultFile(rel, path, ctx.config.trust_mode == "no_trust", path.name)
 

@@ -20,7 +20,7 @@ from datastation.contracts.status import MAY_RUN, OPEN, ContractStatus
 
 from ..audit import public_key_sha256
 from ..keys import KeysError, canonical_json, fingerprint
-from .context import EscrowRefusal
+from .context import EscrowRefusal, data_about, release_about
 from .facts import DATA_KINDS, DERIVED_OWNER, bound_policy, contract_facts
 from .lifecycle import attempt_of
 from .recovery import INTERRUPTED
@@ -101,7 +101,7 @@ def _data(ctx, by_kind, report: StoreReport) -> None:
             e = kept.get(key)
             if e is None or d.owner != DERIVED_OWNER:
                 report.problems.append(f"kept result {key} has no kept entry")
-            elif (not ctx.mac_matches(e.payload, "content", d.content_hash)
+            elif (not ctx.mac_matches(e.payload, "content", d.content_hash, about=data_about(key))
                   or sorted(e.payload.get("provenance") or []) != sorted(d.provenance)):
                 report.problems.append(f"kept result {key} differs from its kept entry (contents or provenance)")
             continue
@@ -109,7 +109,7 @@ def _data(ctx, by_kind, report: StoreReport) -> None:
         if e is None or e.kind == "data_remove":
             report.problems.append(f"data element {key} is stored but its last entry is {e.kind if e else 'missing'}")
         elif (e.payload.get("owner"), e.payload.get("format")) != (d.owner, d.format) or not ctx.mac_matches(
-                e.payload, "content", d.content_hash):
+                e.payload, "content", d.content_hash, about=data_about(key)):
             report.problems.append(f"data element {key} differs from its {e.kind} entry (owner, contents or format)")
     for key, e in last.items():
         if e.kind != "data_remove" and key not in rows:
@@ -261,9 +261,10 @@ def _releases(ctx, by_kind, report: StoreReport) -> None:
             report.problems.append(f"{where} has no release entry")
             continue
         p = e.payload
-        if p.get("path") != r.path or not ctx.mac_matches(p, "content", r.content_hash) or (
+        about = release_about(r.contract_id, r.recipient)
+        if p.get("path") != r.path or not ctx.mac_matches(p, "content", r.content_hash, about=about) or (
                 "file_hash" in p and p["file_hash"] != r.file_hash) or (
-                "file_mac" in p and p["file_mac"] != ctx.mac(r.file_hash)):
+                "file_mac" in p and not ctx.mac_equal(p["file_mac"], r.file_hash, about=about)):
             report.problems.append(f"{where} differs from its release entry")
         path, want = Path(r.path), r.file_hash or r.content_hash
         if not path.is_file():

@@ -54,7 +54,7 @@ from datastation.runtime.config import Config, config_from_dict
 from datastation.runtime.storage import StorageError
 from datastation.runtime import crashpoints
 from datastation.runtime.escrow import Escrow
-from datastation.runtime.escrow.context import EscrowContext, open_escrow
+from datastation.runtime.escrow.context import EscrowContext, data_about, open_escrow
 from datastation.runtime.escrow.data import add_data, data_add_params, remove_data
 
 Handler = Callable[[EscrowContext, dict, Path], None]
@@ -389,7 +389,7 @@ def data_match_audit(ctx: EscrowContext) -> list[str]:
         e = last.get(key)
         if e is None or e.kind == "data_remove":
             problems.append(f"{key} is stored but its last audit entry is {e.kind if e else 'missing'}")
-        elif not ctx.mac_matches(e.payload, "content", row.content_hash):
+        elif not ctx.mac_matches(e.payload, "content", row.content_hash, about=data_about(key)):
             problems.append(f"{key}: stored contents differ from the audited ones")
     for key, e in last.items():
         if e.kind != "data_remove" and key not in rows:

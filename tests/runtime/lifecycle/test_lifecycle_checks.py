@@ -38,7 +38,7 @@ def test_data_add_takes_the_declared_path_and_records_the_declared_schema(scen):
     (scen.root / "nums.csv").write_text("x\n4\n5\n6\n")
     r = _data_add(scen, "--dsc", "s.dsc")
     assert r.returncode == 0, r.stderr
-    stored = json.loads(scen("data", "list", "--format", "json").stdout)
+    stored = json.loads(scen("data", "list", "--format", "json", "--as", "alice").stdout)  # its own: the size shown
     assert stored[0]["declared_schema"] == {"x": "int"} and stored[0]["size"] == len("x\n4\n5\n6\n")
 
 

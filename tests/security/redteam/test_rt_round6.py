@@ -204,7 +204,6 @@ data bob.p csv "p.csv"
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: the keyed digest is an equality oracle across owners (and size is shown to all)")
 def test_a_party_cannot_test_guesses_of_another_owners_file_against_its_keyed_digest(tmp_path):
     """Round 5 (H15) replaced the plaintext sha256 in `dsc data list` with a keyed digest
     (HMAC under the escrow's secret) so that 'a party cannot test guesses of a small file
