@@ -70,7 +70,8 @@ def landlock_abi() -> int:
 # a file's metadata, which Landlock does not cover (modes, owners, extended attributes, time
 # stamps: they outlive the job, and a mode change opens the escrow's files to everyone); file
 # locks and file-change watches (a job running beside another could signal to it through a
-# lock on, or a read of, a library file both may read).
+# lock on, or a read of, a library file both may read); the machine's names, swap, accounting and
+# clocks (kernel state: refused to a child that kept capabilities too).
 _DENIED = {
     "x86_64": [41, 101, 310, 311, 438, 312, 425, 426, 427, 321, 298, 323, 165, 166, 155, 161, 308, 272,
                250, 248, 249, 175, 313, 176, 246, 320, 304, 303, 300, 169,
@@ -79,14 +80,16 @@ _DENIED = {
                90, 91, 268, 452, 92, 93, 94, 260,  # chmod, fchmod, fchmodat(2), chown family
                188, 189, 190, 197, 198, 199, 463, 466,  # set/remove extended attributes
                132, 235, 280, 261,  # utime, utimes, utimensat, futimesat
-               73, 253, 254, 255, 294, 301],  # flock, inotify, fanotify_mark
+               73, 253, 254, 255, 294, 301,  # flock, inotify, fanotify_mark
+               170, 171, 167, 168, 163, 164, 227, 159, 305],  # host/domain name, swap, acct, clocks
     "aarch64": [198, 117, 270, 271, 438, 272, 425, 426, 427, 280, 241, 282, 40, 39, 41, 51, 268, 97,
                 219, 217, 218, 105, 273, 106, 104, 294, 265, 264, 262, 142,
                 194, 195, 196, 197, 190, 191, 192, 193, 186, 187, 188, 189,  # SysV shm, sem, msg
                 52, 53, 452, 55, 54,  # fchmod, fchmodat(2), fchown, fchownat
                 5, 6, 7, 14, 15, 16, 463, 466,  # set/remove extended attributes
                 88,  # utimensat
-                32, 26, 27, 28, 263],  # flock, inotify, fanotify_mark
+                32, 26, 27, 28, 263,  # flock, inotify, fanotify_mark
+                161, 162, 224, 225, 89, 170, 112, 171, 266],  # host/domain name, swap, acct, clocks
 }
 _DENIED["arm64"] = _DENIED["aarch64"]
 _ARCH = {"x86_64": (0xC000003E, 0x40000000), "aarch64": (0xC00000B7, 0), "arm64": (0xC00000B7, 0)}
@@ -157,9 +160,11 @@ def _landlock(read_dirs, write_dirs, abi: int) -> bool:
 # ---------------------------------------------------------------- seccomp
 
 
-def _program(arch: int, x32: int, denied: list[int], machine: str) -> list[tuple[int, int, int, int]]:
+def _program(arch: int, x32: int, denied: list[int], machine: str,
+             threads_only: bool = True) -> list[tuple[int, int, int, int]]:
     """The classic-BPF filter: (code, jt, jf, k) instructions; jumps are resolved from labels
-    (each at most 255 instructions ahead, as classic BPF requires)."""
+    (each at most 255 instructions ahead, as classic BPF requires). `threads_only`: `clone`
+    only for a thread (clone3 answered ENOSYS); else both are left alone."""
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     eperm, enosys, allow = 0x00050000 | 1, 0x00050000 | 38, 0x7FFF0000
     args0, args1 = 16, 24  # the low halves of args[0] and args[1] in struct seccomp_data
@@ -167,12 +172,12 @@ def _program(arch: int, x32: int, denied: list[int], machine: str) -> list[tuple
     if x32:
         prog.append((jge, "deny", 0, x32))  # x32 system calls: refused
     prog += [(jeq, "deny", 0, nr) for nr in denied]
-    prog += [(jeq, "nosys", 0, _CLONE3),
+    prog += [(jeq, "nosys" if threads_only else "allow", 0, _CLONE3),
              (jeq, "fcntl", 0, _FCNTL[machine]),
              (jeq, "ioctl", 0, _IOCTL[machine]),
              (jeq, 0, "allow", _CLONE[machine]),
              (ld, 0, 0, args0),  # clone's flags
-             (jset, "allow", "deny", _CLONE_THREAD)]
+             (jset, "allow", "deny" if threads_only else "allow", _CLONE_THREAD)]
     labels = {"fcntl": len(prog)}
     prog.append((ld, 0, 0, args1))  # fcntl's command
     prog += [(jeq, "deny", 0, cmd) for cmd in _FCNTL_DENIED]
@@ -200,12 +205,58 @@ def _seccomp() -> bool:
     if table is None:
         return False
     arch, x32, denied = table
-    prog = _program(arch, x32, denied, platform.machine())
+    return _install(_program(arch, x32, denied, platform.machine()))
+
+
+# Refused inside a no-trust container (its runner installs this before user code, on top of
+# Docker's own profile): file locks and change watches, the channels between two containers
+# running at once through the read-only files they share (the mounted stdlib and runner).
+_CONTAINER_DENIED = {"x86_64": [73, 253, 254, 255, 294, 300, 301], "aarch64": [32, 26, 27, 28, 262, 263]}
+_CONTAINER_DENIED["arm64"] = _CONTAINER_DENIED["aarch64"]
+
+
+def container_filter() -> bool:
+    """In a no-trust container, before user code: refuse file locks, leases and watches (the
+    container's own limits refuse the rest). True when the filter holds."""
+    machine = platform.machine()
+    if sys.platform != "linux" or machine not in _ARCH:
+        return False
+    if _lib().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    arch, x32 = _ARCH[machine]
+    return _install(_program(arch, x32, list(_CONTAINER_DENIED[machine]), machine, threads_only=False))
+
+
+def _install(prog) -> bool:
     raw = b"".join(struct.pack("=HBBI", *insn) for insn in prog)
     buf = ctypes.create_string_buffer(raw, len(raw))
     fprog = struct.pack("=HxxxxxxQ", len(prog), ctypes.addressof(buf))
     fbuf = ctypes.create_string_buffer(fprog, len(fprog))
     return _lib().prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, fbuf, 0, 0) == 0
+
+
+# ---------------------------------------------------------------- capabilities
+
+_PR_CAPBSET_DROP, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+_CAP_VERSION_3 = 0x20080522
+_SYS_CAPSET = {"x86_64": 126, "aarch64": 91, "arm64": 91}
+
+
+def _drop_capabilities(lib) -> bool:
+    """An escrow running as root forks children with root's capabilities: renaming the machine,
+    its domain name, swap, accounting, clocks, raw devices are kernel state one job could leave
+    for the next. The child gives up every capability (bounding set, ambient, effective,
+    permitted, inheritable) before user code runs; it keeps its uid, so files it owns stay its."""
+    for cap in range(64):
+        if lib.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() not in (1, 22):
+            return False  # EINVAL: past the last capability; EPERM: not ours to drop (already none)
+    lib.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    nr = _SYS_CAPSET.get(platform.machine())
+    if nr is None:
+        return False
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # two {effective, permitted, inheritable}: all empty
+    return lib.syscall(nr, ctypes.byref(header), ctypes.byref(data)) == 0
 
 
 # ---------------------------------------------------------------- the audit hook
@@ -269,12 +320,13 @@ def install_hook(protected, stop) -> None:
 
 def confine(read_dirs, scratch: str) -> dict[str, bool]:
     """Apply every layer this kernel offers to the calling process; returns which ones hold."""
-    on = {"landlock": False, "seccomp": False}
+    on = {"capabilities_dropped": False, "landlock": False, "seccomp": False}
     if sys.platform != "linux":
         return on
     lib = _lib()
     if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         return on
+    on["capabilities_dropped"] = _drop_capabilities(lib)
     abi = landlock_abi()
     if abi > 0:
         on["landlock"] = _landlock(read_dirs, [scratch, "/dev/null"], abi)

@@ -101,7 +101,9 @@ def source_mounts() -> dict[str, dict]:
     runner = Path(__file__).with_name("runner.py")
     loader = Path(__file__).resolve().parent.parent / "loader.py"
     failure = Path(__file__).resolve().parent.parent / "failure.py"
+    confine = Path(__file__).resolve().parent.parent / "confine.py"
     return {
+        str(confine): {"bind": f"{SRC_MOUNT}/dsc_confine.py", "mode": "ro"},
         str(loader): {"bind": f"{SRC_MOUNT}/dsc_loader.py", "mode": "ro"},
         str(failure): {"bind": f"{SRC_MOUNT}/dsc_failure.py", "mode": "ro"},
         str(Path(stdlib.__file__).resolve().parent): {"bind": f"{SRC_MOUNT}/datastation/stdlib", "mode": "ro"},

@@ -242,6 +242,9 @@ def child(job_fd: int, res_fd: int) -> int:
             send(res_fd, {"op": "failure", "failure": info})
         return EXIT_ERROR
 
+    import dsc_confine  # the escrow's confine.py, mounted read-only
+
+    dsc_confine.container_filter()  # no file locks or watches: channels to a container beside this one
     sys.addaudithook(_hook(res_fd))  # from here on user code runs: the module's top level included
     try:
         if source is not None:
@@ -396,6 +399,7 @@ def main() -> int:
     import pyarrow.parquet  # noqa: F401
 
     import dsc_failure  # noqa: F401
+    import dsc_confine  # noqa: F401
     import dsc_loader  # noqa: F401
     from datastation.stdlib import serialize  # noqa: F401
 

@@ -104,7 +104,6 @@ contract mine       { by mallory compute listen(d = mallory.d) to mallory }
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="HOLE: two containers signal through fcntl record locks on the host stdlib bind mount")
 def test_no_trust_a_container_cannot_signal_data_to_a_concurrent_container_through_locks(tmp_path, no_trust_config):
     """H11 again, in no trust. Every container bind-mounts the same host folder (the escrow's
     `stdlib`, read-only) at /opt/datastation/datastation/stdlib: the same inodes in every
@@ -163,7 +162,6 @@ contract mine       { by mallory compute pick_up(d = mallory.d) to mallory }
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: a full-trust child of a root escrow keeps CAP_SYS_ADMIN: setdomainname/sethostname")
 def test_a_later_job_cannot_read_what_an_earlier_job_left_in_the_machines_names(tmp_path):
     """The escrow runs as root (as on this machine, and in round 5's tests); nothing in the docs
     forbids it. Its full-trust child keeps root's capabilities (capget: all but CAP_SYS_RESOURCE)
