@@ -111,3 +111,11 @@ def refusal_code(fn):
     except Exception as exc:  # noqa: BLE001 - the refusal's code is what is checked
         return getattr(exc, "code", type(exc).__name__)
     return None
+
+
+def two_jobs_dsc(send: str, receive: str) -> str:
+    """mallory's `count_rows` over alice's table (released to alice) calling `send`, and mallory's
+    own `mine` over her own data (only she approves it) calling `receive`."""
+    return ('use "f.py"\nagent alice\nagent mallory\ndata alice.t csv "t.csv"\ndata mallory.d csv "d.csv"\n\n'
+            f"contract count_rows {{ by mallory compute {send}(t = alice.t) to alice }}\n"
+            f"contract mine       {{ by mallory compute {receive}(d = mallory.d) to mallory }}\n")

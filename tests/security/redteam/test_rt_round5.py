@@ -9,6 +9,7 @@ import pytest
 
 from rt_support import SECRET_CSV, SECRET_TEXT, Scenario
 from rt_support import refusal_code as _code
+from rt_support import two_jobs_dsc
 
 # -- 1. two jobs at once: a file lock on a file both children may read --------------------------
 
@@ -67,15 +68,7 @@ def listen(d) -> str:
     return ""
 '''
 
-def _two_jobs_dsc(send: str, receive: str) -> str:
-    """mallory's `count_rows` over alice's table (released to alice) calling `send`, and mallory's
-    own `mine` over her own data (only she approves it) calling `receive`."""
-    return ('use "f.py"\nagent alice\nagent mallory\ndata alice.t csv "t.csv"\ndata mallory.d csv "d.csv"\n\n'
-            f"contract count_rows {{ by mallory compute {send}(t = alice.t) to alice }}\n"
-            f"contract mine       {{ by mallory compute {receive}(d = mallory.d) to mallory }}\n")
-
-
-LOCK_DSC = _two_jobs_dsc("leak", "listen")
+LOCK_DSC = two_jobs_dsc("leak", "listen")
 
 
 def _outbox_text(sc, who: str) -> str:
@@ -288,7 +281,7 @@ def pick_up(d) -> list:
     return [buf.raw[:max(n, 0)].decode("latin1"), stamp.to_bytes(8, "big").lstrip(b"\\0").decode("latin1")]
 '''
 
-META_DSC = _two_jobs_dsc("leave", "pick_up")
+META_DSC = two_jobs_dsc("leave", "pick_up")
 
 
 def test_a_later_job_cannot_read_what_an_earlier_job_left_in_file_metadata(tmp_path):

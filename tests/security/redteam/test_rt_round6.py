@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from rt_support import SECRET_CSV, SECRET_TEXT, Scenario
+from rt_support import SECRET_CSV, SECRET_TEXT, Scenario, two_jobs_dsc
 
 
 def _outbox_text(sc, who: str) -> str:
@@ -92,15 +92,7 @@ def listen(d) -> str:
     return "nothing"
 '''
 
-LOCK_DSC = '''use "f.py"
-agent alice
-agent mallory
-data alice.t csv "t.csv"
-data mallory.d csv "d.csv"
-
-contract count_rows { by mallory compute leak(t = alice.t) to alice }
-contract mine       { by mallory compute listen(d = mallory.d) to mallory }
-'''
+LOCK_DSC = two_jobs_dsc("leak", "listen")
 
 
 @pytest.mark.docker
@@ -151,15 +143,7 @@ def pick_up(d) -> str:
     return buf.value.decode("latin1")
 '''
 
-UTS_DSC = '''use "f.py"
-agent alice
-agent mallory
-data alice.t csv "t.csv"
-data mallory.d csv "d.csv"
-
-contract count_rows { by mallory compute leave(t = alice.t) to alice }
-contract mine       { by mallory compute pick_up(d = mallory.d) to mallory }
-'''
+UTS_DSC = two_jobs_dsc("leave", "pick_up")
 
 
 def test_a_later_job_cannot_read_what_an_earlier_job_left_in_the_machines_names(tmp_path):
