@@ -21,7 +21,6 @@ import json
 import math
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -47,7 +46,7 @@ from .base import (
     ValueArg,
 )
 from .loader import LoadError, load_value_cached
-from .worker import WAKE, ProtocolError, Reader, encode
+from .worker import ProtocolError, Reader, encode, wait_ready
 
 KINDS = ("table", "model", "json")
 SPARE = 2  # children forked ahead of the jobs that will need them
@@ -97,9 +96,9 @@ class Child:
     job_w: int
     res_r: int
     pidfd: int | None
-    scratch: str
 
     def kill(self) -> None:
+        """Kill it and let go of its handles (its scratch folder is the fork server's to erase)."""
         try:
             if self.pidfd is not None:
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
@@ -107,23 +106,13 @@ class Child:
                 os.kill(self.pid, signal.SIGKILL)
         except (ProcessLookupError, OSError):
             pass
-        for fd in (self.job_w, self.res_r):
+        for fd in (self.job_w, self.res_r, self.pidfd):
             try:
-                os.close(fd)
+                if fd is not None:
+                    os.close(fd)
             except OSError:
                 pass
-
-    def exited(self) -> bool:
-        if self.pidfd is None:
-            return True
-        return bool(select.select([self.pidfd], [], [], 0)[0])
-
-    def forget(self) -> None:
-        """Once it has exited: close its pidfd and erase its scratch folder."""
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-            self.pidfd = None
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.pidfd = None
 
 
 def protected_paths(config) -> tuple[str, ...]:
@@ -152,9 +141,6 @@ class Pool:
         self.ctl: socket.socket | None = None
         self.asked = 0
         self.ready: list[Child] = []
-        self.done: list[Child] = []
-        self._reaper: threading.Thread | None = None
-        self._wake = threading.Event()
 
     def _start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -189,7 +175,7 @@ class Pool:
                 raise OSError("the worker process ended")
             self.asked -= 1
             info = json.loads(msg)
-            self.ready.append(Child(info["pid"], fds[0], fds[1], fds[2] if len(fds) > 2 else None, info["scratch"]))
+            self.ready.append(Child(info["pid"], fds[0], fds[1], fds[2] if len(fds) > 2 else None))
             block = False
 
     def warm(self) -> None:
@@ -221,51 +207,15 @@ class Pool:
             return child
 
     def release(self, child: Child) -> None:
-        """Kill the child; its pidfd and scratch folder are let go by the reaper, off the job's path."""
+        """Kill the child once its job ended (the fork server erases its scratch folder)."""
         child.kill()
-        with self.lock:
-            self.done.append(child)
-            if self._reaper is None or not self._reaper.is_alive():
-                self._reaper = threading.Thread(target=self._reap, name="dsc-child-reaper", daemon=True)
-                self._reaper.start()
-        self._wake.set()
-
-    def _reap(self) -> None:
-        """Forget children once they have exited (erasing a scratch folder takes a millisecond)."""
-        while True:
-            self._wake.wait(1.0)
-            self._wake.clear()
-            with self.lock:
-                pending = list(self.done)
-            if not pending:
-                continue
-            fds = [c.pidfd for c in pending if c.pidfd is not None]
-            if fds:
-                try:
-                    select.select(fds, [], [], 0.05)
-                except (OSError, ValueError):  # closed under us by close(): its own loop cleans up
-                    pass
-            with self.lock:
-                self._clean()
-                if self.done:
-                    self._wake.set()
-
-    def _clean(self) -> None:
-        keep = []
-        for c in self.done:
-            if c.exited():
-                c.forget()
-            else:
-                keep.append(c)
-        self.done = keep
 
     def close_locked(self) -> None:
         for c in self.ready:
             c.kill()
-        self.done += self.ready
         self.ready = []
         if self.ctl is not None:
-            self.ctl.close()
+            self.ctl.close()  # the fork server ends: it kills what it made and erases their folders
             self.ctl = None
         if self.proc is not None:
             try:
@@ -274,10 +224,6 @@ class Pool:
                 self.proc.kill()
             self.proc = None
         self.asked = 0
-        end = time.monotonic() + 2
-        while self.done and time.monotonic() < end:
-            self._clean()
-            time.sleep(0.01)
 
     def close(self) -> None:
         with self.lock:
@@ -285,7 +231,7 @@ class Pool:
 
     def abandon(self) -> None:
         """In a forked copy of the escrow: let go of the parent's pool without touching its processes."""
-        for c in self.ready + self.done:
+        for c in self.ready:
             for fd in (c.job_w, c.res_r, c.pidfd):
                 try:
                     if fd is not None:
@@ -294,9 +240,8 @@ class Pool:
                     pass
         if self.ctl is not None:
             os.close(self.ctl.detach())
-        self.ready, self.done, self.ctl, self.proc, self.asked = [], [], None, None, 0
+        self.ready, self.ctl, self.proc, self.asked = [], None, None, 0
         self.lock = threading.Lock()
-        self._reaper, self._wake = None, threading.Event()
 
 
 _pool: Pool | None = None
@@ -489,11 +434,7 @@ class _Session:
     def send(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            wait = WAKE if self.deadline is None else min(WAKE, max(0.0, self.deadline - time.monotonic()))
-            if not select.select([], [self.child.job_w], [], wait)[1]:
-                if self.deadline is not None and time.monotonic() >= self.deadline:
-                    raise TimeoutError
-                continue
+            wait_ready(self.child.job_w, self.deadline, write=True)
             view = view[os.write(self.child.job_w, view[:1 << 20]):]
 
     def serve(self, message: bytes) -> ExecutionOutcome:

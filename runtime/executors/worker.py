@@ -41,6 +41,18 @@ EXIT_OK, EXIT_ERROR, EXIT_STOPPED = 0, 1, 3
 WAKE = 0.5
 
 
+def wait_ready(fd: int, deadline: float | None, *, write: bool = False) -> None:
+    """Return once `fd` is readable (or writable); TimeoutError past `deadline` (monotonic; None:
+    no limit). Wakes every WAKE seconds meanwhile."""
+    while True:
+        wait = WAKE if deadline is None else min(WAKE, max(0.0, deadline - time.monotonic()))
+        r, w, _ = select.select([] if write else [fd], [fd] if write else [], [], wait)
+        if r or w:
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError
+
+
 # ---------------------------------------------------------------- messages
 
 
@@ -97,12 +109,7 @@ class Reader:
 
     def _fill(self, n: int, deadline: float | None) -> bool:
         while len(self.buf) < n:
-            wait = WAKE if deadline is None else min(WAKE, max(0.0, deadline - time.monotonic()))
-            ready, _, _ = select.select([self.fd], [], [], wait)
-            if not ready:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError
-                continue
+            wait_ready(self.fd, deadline)
             chunk = os.read(self.fd, max(1 << 16, min(n - len(self.buf), 1 << 24)))
             if not chunk:
                 return False
@@ -435,7 +442,7 @@ def _fork_one(ctl: socket.socket, readable) -> tuple[int, str, int | None]:
     except (AttributeError, OSError):
         pass
     try:
-        socket.send_fds(ctl, [json.dumps({"pid": pid, "scratch": scratch}).encode()], fds)
+        socket.send_fds(ctl, [json.dumps({"pid": pid}).encode()], fds)
     except OSError:
         pass  # the escrow is gone: `_end_all` kills this child too
     finally:
