@@ -457,11 +457,9 @@ class SQLStore(Store):
         return (int(r[0]), r[1], r[2]) if r else None
 
     def audit_mark(self, kind: str) -> tuple[int, int, str] | None:
-        r = self._one("SELECT count(*), max(seq) FROM audit WHERE kind = ?", (kind,))
-        if r is None or not r[0]:
-            return None
-        last = self._one("SELECT hash FROM audit WHERE seq = ?", (int(r[1]),))
-        return int(r[0]), int(r[1]), last[0] if last else ""
+        r = self._one("SELECT k.n, a.seq, a.hash FROM (SELECT count(*) AS n, max(seq) AS m FROM audit WHERE kind = ?) k"
+                      " JOIN audit a ON a.seq = k.m", (kind,))
+        return None if r is None else (int(r[0]), int(r[1]), r[2])
 
     def audit_insert(self, entry: AuditEntry, head_signature: str | None = None) -> None:
         with self.transaction():
