@@ -391,19 +391,14 @@ def _contract_row(m: Materialized, bundle: dict, scenario, contract, ident, agen
 # ---------------------------------------------------------------- approve / reject / revoke
 
 
-def _source_agent_row(ctx, cid, agent: str, verb: str) -> ContractRow:
-    """The contract, if `agent` is one of its source agents."""
+def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str, also=frozenset()) -> ContractRow:
+    """The contract, if `agent` is one of its source agents and it is still open to a decision
+    (or in one of the statuses `also`)."""
     row = contract_row(ctx, cid)
     if agent not in row.source_agents:
         raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
                                                 f"{', '.join(row.source_agents) or 'nobody'} may {verb} it")
-    return row
-
-
-def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str) -> ContractRow:
-    """The contract, if `agent` is one of its source agents and it is still open to a decision."""
-    row = _source_agent_row(ctx, cid, agent, verb)
-    if row.status not in OPEN:
+    if row.status not in OPEN and row.status not in also:
         raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be {done}")
     return row
 
@@ -453,12 +448,9 @@ def reject(ctx, request) -> ContractRow:
     reason = str(request.params.get("reason") or "")[:2000]
 
     def body(agent: str) -> ContractRow:
-        row = _source_agent_row(ctx, cid, agent, "reject")
-        ended = row.status in ENDED_WITHOUT_RELEASE
-        if not ended and row.status not in OPEN:
-            raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: it can no longer be rejected")
+        row = _open_to_source_agent(ctx, cid, agent, "reject", "rejected", also=ENDED_WITHOUT_RELEASE)
         ctx.store.add_rejection(RejectionRow(contract_id=row.id, agent=agent, reason=reason, ts=time.time()))
-        if not ended:
+        if row.status in OPEN:  # blocked; an ended attempt keeps its outcome
             ctx.store.set_contract_status(row.id, REJECTED)
         ctx.audit.append("rejection", actor=agent, contract=row.id, payload={"agent": agent, "reason": reason})
         return ctx.store.get_contract(row.id)
