@@ -119,3 +119,10 @@ def two_jobs_dsc(send: str, receive: str) -> str:
     return ('use "f.py"\nagent alice\nagent mallory\ndata alice.t csv "t.csv"\ndata mallory.d csv "d.csv"\n\n'
             f"contract count_rows {{ by mallory compute {send}(t = alice.t) to alice }}\n"
             f"contract mine       {{ by mallory compute {receive}(d = mallory.d) to mallory }}\n")
+
+
+#: a user module whose function returns its input whole (the attacks' "copy the table")
+COPY_FUNCS = '''
+def copy(t):
+    return t
+'''

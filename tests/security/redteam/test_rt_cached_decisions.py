@@ -12,13 +12,10 @@ import threading
 import pytest
 
 from datastation.runtime.escrow import EXECUTE, PROPOSE, REVOKE, Escrow, make_bundle, propose_params
-from rt_support import SECRET_CSV, SECRET_TEXT, Scenario, dsc
+from rt_support import SECRET_CSV, SECRET_TEXT, Scenario, dsc, COPY_FUNCS
 from rt_support import refusal_code as _code
 
-FUNCS = '''
-def copy(t):
-    return t
-'''
+FUNCS = COPY_FUNCS
 
 DSC = '''use "f.py"
 agent alice

@@ -3,12 +3,9 @@ attacker (a proposer who is also the recipient) plays around the lifecycle."""
 
 import pytest
 
-from rt_support import SECRET_CSV, SECRET_SUM, SECRET_TEXT, Scenario
+from rt_support import SECRET_CSV, SECRET_SUM, SECRET_TEXT, Scenario, COPY_FUNCS
 
-FUNCS = '''
-def copy(t):
-    return t
-'''
+FUNCS = COPY_FUNCS
 
 DSC = '''use "f.py"
 agent alice

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from rt_support import SECRET_CSV, SECRET_TEXT, Scenario
+from rt_support import SECRET_CSV, SECRET_TEXT, Scenario, COPY_FUNCS
 from rt_support import refusal_code as _code
 from rt_support import two_jobs_dsc
 
@@ -194,11 +194,6 @@ def test_a_party_cannot_recover_another_owners_small_file_from_dsc_data_list(tmp
 
 
 # -- 3. a hand approval that outlives a failed attempt and cannot be withdrawn -------------------
-
-COPY_FUNCS = '''
-def copy(t):
-    return t
-'''
 
 GATED_DSC = '''use "f.py"
 agent alice
