@@ -11,7 +11,8 @@ then approved by its one source agent (signed approval signature in a signed req
 the loop of propose + approve, client signing included, on a fresh escrow (SQLite, the
 default `synchronous: FULL`) per run; the rate is also given per CPU-second of this process
 (`time.process_time`, steadier than wall time on a loaded machine). Then `pending_for` of one agent (the server's
-`read.contracts {pending: true}` body) is timed.
+`read.contracts {pending: true}` body) is timed, and `Escrow.warm_decisions` on a newly opened
+escrow (what `dsc serve` runs at start-up: every approved contract verified into the decision index).
 """
 
 from __future__ import annotations
@@ -127,6 +128,18 @@ def breakdown(root: Path, agents: int, n: int, per_bundle: int) -> str:
             f"{(total - crypto) / k * 1e3:.2f} ms")
 
 
+def warm_time(config) -> float:
+    """Seconds `Escrow.warm_decisions` takes on a newly opened escrow of `config` (all verified)."""
+    from datastation.runtime.escrow import Escrow
+
+    with Escrow.open(config) as e:
+        t = time.perf_counter()
+        verified, refused = e.warm_decisions()
+        took = time.perf_counter() - t
+    assert refused == 0 and verified > 0, (verified, refused)
+    return took
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--contracts", type=int, default=2000)
@@ -144,7 +157,7 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
             print(breakdown(Path(tmp), a.agents, a.contracts, a.per_bundle))
         return 0
-    rates, cpu_rates, listings = [], [], []
+    rates, cpu_rates, listings, warms = [], [], [], []
     for run in range(a.runs):
         with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
             w, bundles = build(Path(tmp), a.agents, a.contracts, a.per_bundle)
@@ -168,15 +181,18 @@ def main(argv=None) -> int:
 
                 pending_for(w.escrow.ctx, "a3")
                 listings.append((time.perf_counter() - t) * 1000)
+                warms.append(warm_time(w.config))
             finally:
                 w.close()
         print(f"run {run + 1}: {rates[-1]:,.0f} contracts/s (propose + approve; {cpu_rates[-1]:,.0f} per CPU-second "
-              f"of this process), pending_for {listings[-1]:.2f} ms", flush=True)
+              f"of this process), pending_for {listings[-1]:.2f} ms, warm_decisions {warms[-1]:.2f} s", flush=True)
     print(f"propose+approve, {a.contracts:,} contracts in bundles of {a.per_bundle}: median {statistics.median(rates):,.0f}"
           f"/s  best {max(rates):,.0f}/s  (runs: {', '.join(f'{r:,.0f}' for r in rates)}); per CPU-second: median "
           f"{statistics.median(cpu_rates):,.0f}  best {max(cpu_rates):,.0f}")
     print(f"pending_for one agent at {a.contracts:,} contracts: median {statistics.median(listings):.2f} ms  "
           f"best {min(listings):.2f} ms")
+    print(f"warm_decisions at {a.contracts:,} approved contracts: median {statistics.median(warms):.2f} s  best "
+          f"{min(warms):.2f} s  ({statistics.median(warms) / a.contracts * 1e6:,.0f} µs per contract)")
     return 0
 
 

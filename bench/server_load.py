@@ -22,7 +22,8 @@ Each run has four phases, one after the other; in a phase every client thread (i
 - execute: a signed `contract.execute` by the recipient: decision, run, release;
 - status: a signed `read.status`.
 
-Prints, per action, requests/s per run (median and best) and p50/p99 latency over all runs,
+Prints, per action, requests/s per run (median and best), p50/p99 latency over all runs and the
+server's CPU per request (its process and worker processes, over that action's phases),
 the load average before and after (the machine may be shared: compare within one run), and
 the CPU the server (its worker processes included) and the clients used. The first line names
 the HTTP parser and event loop uvicorn picks (httptools and uvloop when installed, else h11 and
@@ -206,14 +207,18 @@ def main(argv=None) -> int:
                 cpu0 = cpu_seconds(), server_cpu_seconds(served.proc.pid), time.perf_counter()
                 rates = {a: [] for a in ACTIONS}
                 lats = {a: [] for a in ACTIONS}
+                server_cpu_of = {a: 0.0 for a in ACTIONS}
                 for names in per_run[1:]:
                     for action in ACTIONS:
+                        before = server_cpu_seconds(served.proc.pid)
                         rate, lat = run_phase(parties, action, names)
+                        server_cpu_of[action] += server_cpu_seconds(served.proc.pid) - before
                         rates[action].append(rate)
                         lats[action] += lat
                 for a in ACTIONS:
                     print(f"{a:<8} median {statistics.median(rates[a]):6.0f} req/s  best {max(rates[a]):6.0f} req/s  "
                           f"p50 {pct(lats[a], 50) * 1e3:6.1f} ms  p99 {pct(lats[a], 99) * 1e3:6.1f} ms  "
+                          f"server CPU {server_cpu_of[a] / len(lats[a]) * 1e3:4.2f} ms/request  "
                           f"(runs: {', '.join(f'{r:.0f}' for r in rates[a])})")
                 wall = time.perf_counter() - cpu0[2]
                 clients_cpu, server_cpu = cpu_seconds() - cpu0[0], server_cpu_seconds(served.proc.pid) - cpu0[1]

@@ -67,6 +67,7 @@ class ServerConfig:
     forwarded_allow_ips: str | None = None  # behind a reverse proxy: the proxy's address(es)
     threads: int = 4  # worker threads for the escrow's blocking work (bench/server_load.py)
     workers: int = 1  # server processes sharing the port and the store (docs/server.md)
+    warm_decisions: bool = True  # verify the approved contracts into the decision index at start-up
 
 
 @dataclass(frozen=True)
@@ -257,10 +258,18 @@ def _server(raw: dict, path) -> ServerConfig:
         forwarded_allow_ips=forwarded,
         threads=_whole(raw, "threads", d.threads, MAX_THREADS),
         workers=_whole(raw, "workers", d.workers, MAX_WORKERS),
+        warm_decisions=_flag(raw, "warm_decisions", d.warm_decisions),
     )
 
 
 MAX_THREADS, MAX_WORKERS = 256, 32
+
+
+def _flag(raw: dict, key: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"config key 'server.{key}' must be true or false")
+    return value
 
 
 def _whole(raw: dict, key: str, default: int, most: int) -> int:

@@ -9,7 +9,8 @@ whose owner's bound policy) verified, and the contract's status and whether it w
 the store held them at the log head the index reflects. Entries are built lazily, by exactly
 the derivation `facts.py` does (so a tampered row is refused as before and never cached; the
 index starts empty when the escrow opens, so nothing is believed before it was verified in this
-process), and kept only while the signed audit log says nothing changed:
+process; `dsc serve` verifies the approved contracts into it at start-up: `execution.warm`), and
+kept only while the signed audit log says nothing changed:
 
 - every entry this process appends is *observed* (`observe`); an `approval` entry (whose
   signature the approve action has just verified) updates the entry's bitmask in place and

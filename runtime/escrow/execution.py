@@ -250,6 +250,26 @@ def decide_in_store(ctx, cid, agent: str) -> ContractFacts | None:
     return built[0] if built else None
 
 
+def warm(ctx, cid: str) -> bool:
+    """Build contract `cid`'s index entry as its first decision would (facts derived, every
+    approval's signature verified), deciding nothing; False when the derivation refuses (nothing
+    is cached: an execute request meets the refusal, audited, as before)."""
+    with ctx.store.transaction():
+        state = ctx.store.decision_state(cid)
+        if state is None:
+            return False
+        _name, status, released, head = state
+        index = ctx.decisions
+        if head != index.head:
+            index.sync(ctx.store, head)
+        try:
+            e = index.entry(cid, lambda: _build_entry(ctx, cid, []))
+        except EscrowRefusal:
+            return False
+        e.status, e.released = status, released
+        return True
+
+
 def _verdict(e: Entry, status: str, released: bool, agent: str) -> None:
     """Raise the refusal the decision reaches for `agent` on entry `e` with `status` (None: go-ahead)."""
     if status == "running" or status == "executed" or released:

@@ -108,6 +108,22 @@ class Escrow:
             raise
         return rep if values else rep.without_values()
 
+    def warm_decisions(self, stop=None) -> tuple[int, int]:
+        """Verify the approved contracts into the decision index now (newest first; each one's facts
+        derived and every approval's signature checked, as its first execute request would), so
+        that their execute requests are decided from memory; `stop` (a `threading.Event`) ends it
+        early. Returns (verified, refused): a refused contract is not cached, its execute request
+        meets the refusal (audited) as before. `dsc serve` runs it at start-up."""
+        verified = refused = 0
+        for cid in self.ctx.store.contract_ids("approved"):
+            if stop is not None and stop.is_set():
+                break
+            if execution.warm(self.ctx, cid):
+                verified += 1
+            else:
+                refused += 1
+        return verified, refused
+
     # ------------------------------------------------------------ reads
     def resolve(self, ref: str):
         """The contract a user's reference names: its id, its name (the latest proposal of that

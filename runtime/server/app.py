@@ -8,6 +8,9 @@ Routers: `api` (signed JSON actions and reads), `transfer` (streamed upload and 
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -27,6 +30,29 @@ def sweep_uploads(config) -> None:
         f.unlink(missing_ok=True)
 
 
+log = logging.getLogger("datastation.server")
+
+
+def start_warming(escrow) -> tuple[threading.Thread, threading.Event]:
+    """Verify the approved contracts into the decision index in the background (`server.warm_decisions`):
+    requests are served meanwhile, each contract verified under the store's lock like a request."""
+    stop = threading.Event()
+
+    def warm() -> None:
+        t = time.perf_counter()
+        try:
+            verified, refused = escrow.warm_decisions(stop)
+        except Exception as exc:  # a store error: decisions stay lazy (each verified on first use)
+            log.warning("decision index not warmed: %s", type(exc).__name__)
+            return
+        log.info("decision index: %d approved contract(s) verified in %.1f s%s", verified,
+                 time.perf_counter() - t, f", {refused} refused (not cached)" if refused else "")
+
+    thread = threading.Thread(target=warm, name="dsc-warm-decisions", daemon=True)
+    thread.start()
+    return thread, stop
+
+
 def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
     """The app serving the escrow of `config` (or the open `escrow` given, left open at shutdown);
     `sweep`: remove a killed server's upload files at start-up (not in one of several workers)."""
@@ -43,9 +69,14 @@ def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
         # Requests take turns on the store: a few threads keep it busy, more only queue (and
         # lengthen the tail: bench/server_load.py, 50 clients). Set in the event loop, per app.
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.server.threads
+        app.state.warming = start_warming(app.state.escrow) if config.server.warm_decisions else None
         try:
             yield
         finally:
+            if app.state.warming is not None:
+                thread, stop = app.state.warming
+                stop.set()
+                thread.join()
             if owned:
                 app.state.escrow.close()
 

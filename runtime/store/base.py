@@ -228,6 +228,10 @@ class Store(abc.ABC):
         return [r for r in self.list_contracts(status=ContractStatus.PENDING)
                 if agent in r.source_agents and agent not in {a.agent for a in self.approvals(r.id)}]
 
+    def contract_ids(self, status: str) -> list[str]:
+        """The ids of the contracts with `status`, newest first (without their bundles)."""
+        return [r.id for r in reversed(self.list_contracts(status=status))]
+
     def decision_state(self, contract_id: str) -> tuple[str, str, bool, tuple[int, str] | None] | None:
         """(name, status, released to anyone, (seq, hash) of the audit head) of a contract, read
         together (one statement where the backend can); None when there is no such contract.

@@ -260,6 +260,10 @@ class SQLStore(Store):
         " FROM contracts c LEFT JOIN audit_head h ON h.id = 1 WHERE c.id = ?"
     )
 
+    def contract_ids(self, status: str) -> list[str]:
+        return [r[0] for r in self._all("SELECT id FROM contracts WHERE status = ? ORDER BY created DESC, id DESC",
+                                        (status,))]
+
     def decision_state(self, contract_id: str):
         r = self._one(self._DECISION, (contract_id,))
         if r is None:

@@ -27,8 +27,9 @@ def test_the_documented_file_states_the_defaults(tmp_path):
 def test_values_and_relative_tls_paths(tmp_path):
     s = config_from_dict({"server": {"host": "0.0.0.0", "port": 9000, "tls_cert": "tls/c.pem", "tls_key": "tls/k.pem",
                                      "max_request_bytes": 1024, "max_upload_bytes": 2048, "invite_ttl_seconds": 60,
-                                     "forwarded_allow_ips": ["10.0.0.1", "10.0.0.2"], "threads": 16, "workers": 2}}, tmp_path).server
-    assert (s.threads, s.workers) == (16, 2)
+                                     "forwarded_allow_ips": ["10.0.0.1", "10.0.0.2"], "threads": 16, "workers": 2,
+                                     "warm_decisions": False}}, tmp_path).server
+    assert (s.threads, s.workers, s.warm_decisions) == (16, 2, False)
     assert (s.host, s.port, s.max_request_bytes, s.max_upload_bytes, s.invite_ttl_seconds) == \
         ("0.0.0.0", 9000, 1024, 2048, 60.0)
     assert s.tls_cert == tmp_path.resolve() / "tls/c.pem" and s.tls_key == tmp_path.resolve() / "tls/k.pem"
@@ -50,6 +51,8 @@ def test_values_and_relative_tls_paths(tmp_path):
     ({"workers": 33}, "server.workers"),
     ({"workers": 2.0}, "server.workers"),
     ({"workers": True}, "server.workers"),
+    ({"warm_decisions": "yes"}, "server.warm_decisions"),
+    ({"warm_decisions": 1}, "server.warm_decisions"),
 ])
 def test_bad_values_name_their_key(server, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
