@@ -6,10 +6,9 @@ import dataclasses
 import sqlite3
 
 import pytest
-from fastapi.testclient import TestClient
-
 from datastation.runtime.escrow import EXECUTE, EscrowRefusal
 from datastation.runtime.server.app import create_app
+from fastapi.testclient import TestClient
 
 
 def _approved(world, *names):
