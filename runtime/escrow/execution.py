@@ -63,7 +63,7 @@ from .actions import EXECUTE
 from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, data_about, release_about, signed_action
 from .decisions import Entry
-from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts
+from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts, logged_consent
 from .lifecycle import attempt_of, contract_row
 
 EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
@@ -132,8 +132,9 @@ def release_facts(ctx, row, facts: ContractFacts | None = None) -> rel.ReleaseFa
     facts = facts or contract_facts(ctx, row, need_data=False)
     bits = rel.AgentBits(facts.source_agents)
     approved = 0
+    consent = logged_consent(ctx, row.id)  # an approval row counts only while its signed entries stand
     for a in ctx.store.approvals(row.id):
-        if a.agent in facts.source_agents and _approval_valid(ctx, facts, a):
+        if a.agent in facts.source_agents and a.agent in consent and _approval_valid(ctx, facts, a):
             approved |= bits.bit(a.agent)
     return rel.ReleaseFacts(
         required=bits.mask(facts.source_agents),
@@ -253,8 +254,9 @@ def decide_in_store(ctx, cid, agent: str) -> ContractFacts | None:
 def warm(ctx, cid: str) -> bool:
     """Build contract `cid`'s index entry as its first decision would (facts derived, every
     approval's signature verified), deciding nothing; False when the derivation refuses (nothing
-    is cached: an execute request meets the refusal, audited, as before)."""
-    with ctx.store.transaction():
+    is cached: an execute request meets the refusal, audited, as before). Reads one snapshot of the
+    store: other processes' writers are not kept waiting."""
+    with ctx.store.snapshot():
         state = ctx.store.decision_state(cid)
         if state is None:
             return False

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..keyring import Keyring, check_pinned_escrow
 from ..keys import KeysError, make_request, public_pem
+from ..store import StoreError
 from . import agents, data, execution, invites, lifecycle, reads, results
 from .actions import READ_DATA
 from .context import open_escrow, preverify
@@ -118,10 +119,13 @@ class Escrow:
         for cid in self.ctx.store.contract_ids("approved"):
             if stop is not None and stop.is_set():
                 break
-            if execution.warm(self.ctx, cid):
-                verified += 1
-            else:
-                refused += 1
+            try:
+                ok = execution.warm(self.ctx, cid)
+            except StoreError:
+                raise
+            except Exception:  # a row edited into something the derivation cannot read: not cached
+                ok = False
+            verified, refused = verified + ok, refused + (not ok)
         return verified, refused
 
     # ------------------------------------------------------------ reads

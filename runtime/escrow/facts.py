@@ -243,6 +243,38 @@ def _last_valid(ctx, entries):
     return last if entry_valid(last, ctx.escrow_public_pem) else None
 
 
+CONSENT_KINDS = ("approval", "policy_decision", "rejection", "revocation", "reproposal")
+_CLEARED_BY = frozenset({"revoked", "rejected", "denied"})  # a new attempt after these: every owner decides afresh
+
+
+def logged_consent(ctx, contract_id: str) -> dict[str, str]:
+    """The source agents whose consent to contract `contract_id` stands by its signed log entries
+    ("hand" or "policy"): an approval row counts only for them, so an approval row kept after its
+    agent rejected or revoked, or put back by hand, never does. Mirrors every change `lifecycle`
+    makes to the approvals, each of which appends one of `CONSENT_KINDS` in the same transaction.
+    An entry the escrow did not sign refuses the contract (`record_tampered`)."""
+    consent: dict[str, str] = {}
+    for e in ctx.store.audit_find(CONSENT_KINDS, contract=contract_id):
+        if not entry_valid(e, ctx.escrow_public_pem):
+            raise EscrowRefusal("record_tampered", f"an audit entry about contract {contract_id[:12]} is not signed "
+                                                   f"by this escrow (#{e.seq}): the log was tampered with")
+        p, agent = e.payload, e.payload.get("agent")
+        if e.kind == "approval":
+            consent[agent] = "hand"
+        elif e.kind == "policy_decision":
+            if p.get("effect") == pol.ALLOW:
+                consent[agent] = "policy"
+            else:
+                consent.pop(agent, None)
+        elif e.kind == "rejection" or (e.kind == "revocation" and p.get("what") == "approval"):
+            consent.pop(agent, None)
+        elif e.kind == "reproposal":
+            carried = set(p.get("carried") or ())
+            consent = {} if p.get("previous") in _CLEARED_BY else \
+                {a: how for a, how in consent.items() if how == "policy" or a in carried}
+    return consent
+
+
 def bound_original(ctx, key: str) -> DataRow:
     """The row of original data element `key`, if its owner and contents are what the log records."""
     d = ctx.store.get_data(key)

@@ -228,6 +228,13 @@ class Store(abc.ABC):
         return [r for r in self.list_contracts(status=ContractStatus.PENDING)
                 if agent in r.source_agents and agent not in {a.agent for a in self.approvals(r.id)}]
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that see one consistent state of the store, for work that writes nothing (SQLite:
+        without holding the write lock other processes' writers wait for). By default a transaction."""
+        with self.transaction():
+            yield
+
     def contract_ids(self, status: str) -> list[str]:
         """The ids of the contracts with `status`, newest first (without their bundles)."""
         return [r.id for r in reversed(self.list_contracts(status=status))]

@@ -98,6 +98,25 @@ class SQLiteStore(SQLStore):
                 self._before_commit = []
             crash_point("tx.committed")
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        # BEGIN DEFERRED: one consistent view for reads, without the write lock other processes wait for
+        with self._lock:
+            if self._depth:
+                yield
+                return
+            try:
+                self._db.execute("BEGIN DEFERRED")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"the escrow database is busy: {exc}") from None
+            self._depth, self._owner, self._before_commit = 1, threading.get_ident(), []
+            try:
+                yield
+            finally:
+                self._depth, self._owner, self._before_commit = 0, None, []
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")  # nothing to keep: a snapshot writes nothing
+
     def before_commit(self, fn) -> None:
         if not self._depth:
             raise StoreError("before_commit() needs an open transaction")

@@ -88,7 +88,7 @@ def _approved(sc, name="grab"):
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
 def test_a_rejected_contract_set_back_to_approved_by_hand_releases_nothing(sc, warm):
-    """HOLE (not the warming's: the cold path releases too). alice approves, then rejects (her
+    """H20 (not the warming's: the cold path released too). alice approves, then rejects (her
     approval row stays, only the status column says `rejected`); whoever can write the store
     without the escrow's key (docs/security.md "Edits of the store"; H10 plays the same edit on
     a contract nobody approved) sets the status back to `approved`. The server warms it at
@@ -108,6 +108,28 @@ def test_a_rejected_contract_set_back_to_approved_by_hand_releases_nothing(sc, w
     sc.world.escrow = Escrow.open(sc.world.config)
     assert not _outbox(sc), f"released a rejected contract after a hand edit of its status (code {code})"
     assert code is not None
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_a_withdrawn_approval_put_back_by_hand_releases_nothing(sc, warm):
+    """H20, its other half: alice approves, then withdraws her approval (the row is deleted); the
+    store's editor puts the row back (the signature it saved: valid, over the same contract) and
+    sets the status to `approved`. Her signed `revocation` entry stands: nothing is released."""
+    row = _approved(sc)
+    esc = sc.world.escrow
+    saved = esc.store.approvals(row.id)[0]
+    esc.revoke(esc.sign_as("alice", REVOKE, {"contract": row.id}))
+    assert esc.store.approvals(row.id) == []
+    sc.world.close()
+    with _db(sc.world.config.store.path) as db:
+        db.execute("INSERT INTO approvals (contract_id, agent, signature, ts) VALUES (?, 'alice', ?, ?)",
+                   (row.id, saved.signature, saved.ts))
+        db.execute("UPDATE contracts SET status = 'approved' WHERE id = ?", (row.id,))
+    with _served(sc.world.config if warm else _cold(sc.world.config)) as (_client, e, _thread):
+        code = _code(lambda: e.execute(e.sign_as("mallory", EXECUTE, {"contract": row.id})))
+    sc.world.escrow = Escrow.open(sc.world.config)
+    assert not _outbox(sc), f"released after a withdrawn approval was put back by hand (code {code})"
+    assert code == "awaiting_approval"
 
 
 # ------------------------------------------------------------------ many approved contracts
