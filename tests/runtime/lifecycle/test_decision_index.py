@@ -100,12 +100,14 @@ def test_forged_log_entries_only_drop_entries(world):
     assert _refused(world, row.id, "bank1") == "awaiting_approval"
     index = world.escrow.ctx.decisions
     seq, h, _ = world.store.audit_head()
-    # an "approval" entry written by hand (unsigned) for bank2: read back, it only invalidates
+    # an "approval" entry written by hand (unsigned) for bank2: read back, it only invalidates the
+    # entry; derived again, the contract's consent entries include one the escrow did not sign
     _sql(world, "INSERT INTO audit (seq, ts, kind, actor, contract, payload, prev_hash, hash, signature)"
                 " VALUES (?, 0, 'approval', 'bank2', ?, '{\"agent\":\"bank2\"}', ?, 'f', 'x')", (seq + 1, row.id, h))
     _sql(world, "UPDATE audit_head SET seq = ?, hash = 'f' WHERE id = 1", (seq + 1,))
-    assert _refused(world, row.id, "bank1") == "awaiting_approval"
-    assert index.stats["catch_up_reads"] == 1 and index.entries[row.id].missing() == ["bank2"]
+    assert _refused(world, row.id, "bank1") == "record_tampered"
+    assert index.stats["catch_up_reads"] == 1 and row.id not in index.entries
+    assert world.store.releases(contract_id=row.id) == []
 
 
 def test_rolled_back_own_entries_are_not_applied(world):
