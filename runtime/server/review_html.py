@@ -15,7 +15,11 @@ import json
 import time
 from typing import Any, Iterable
 
+from datastation.contracts.status import ENDED_WITHOUT_RELEASE
+
 DECIDABLE = ("pending", "approved")
+# an attempt that ran and released nothing: its approvers may still withdraw their consent
+RAN_WITHOUT_RELEASE = tuple(str(s.value) for s in ENDED_WITHOUT_RELEASE)
 
 
 def h(value: Any) -> str:
@@ -243,8 +247,27 @@ def _decision(agent: str, summary: dict, status: dict) -> str:
             f'<p><label for="reject-reason">Reason for rejecting (seen by the parties)</label><br>'
             f'<textarea id="reject-reason" name="reason" rows="2" cols="60" maxlength="2000"></textarea></p>'
             f'<button type="submit" id="reject">Reject {h(summary.get("contract"))}</button></form>')
+    out.append(_withdraw(agent, summary, status, cid, approved))
     out.append('<p id="decision-status" role="status" aria-live="polite"></p></section>')
     return "\n".join(out)
+
+
+def _withdraw(agent: str, summary: dict, status: dict, cid: str, approved: set) -> str:
+    """The form that withdraws what `agent` gave (`contract.revoke`): its proposal, while the
+    contract is open; else its approval, until the contract releases its result."""
+    name, state = h(summary.get("contract")), status["status"]
+    if agent == status.get("proposer") and state in DECIDABLE:
+        text = ("As its proposer you may withdraw this contract: it then can no longer run "
+                "(proposing it again starts a new attempt that every owner decides afresh).")
+        label = f"Withdraw contract {name}"
+    elif agent in approved and state in DECIDABLE + RAN_WITHOUT_RELEASE:
+        text = ("You may withdraw your approval until the contract releases its result; "
+                "it then waits for your decision again.")
+        label = f"Withdraw your approval of {name}"
+    else:
+        return ""
+    return (f'<p>{text}</p><form id="revoke-form" class="decide" data-decision="revoke" data-contract="{h(cid)}">'
+            f'<button type="submit" id="revoke">{label}</button></form>')
 
 
 def contract_view(agent: str, summary: dict, status: dict, audit: list[dict], dot: str, svg: bytes | None,

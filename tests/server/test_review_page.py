@@ -1,6 +1,7 @@
 """The review page end to end in headless Chromium: bank2 loads its key file into the page, sees
 the contract waiting for it with its summary, graph and audit entries, approves it with a
-signature made in the page (keyboard only), and the escrow records a valid approval. A screenshot
+signature made in the page (keyboard only), and the escrow records a valid approval; approvals and
+contracts are withdrawn in the page too. A screenshot
 of each page goes to tests/artifacts/review_page/."""
 
 import hashlib
@@ -193,4 +194,56 @@ def test_a_key_the_escrow_does_not_know_is_refused(site, chromium, tmp_path):
     load_key(page, path)
     expect(page.locator("#key-status")).to_contain_text("bad_signature")
     assert page.locator("#pending-list").count() == 0
+    page.close()
+
+
+BANK2_COUNT_DSC = """
+agent bank1 "First Bank"
+agent bank2 "Second Bank"
+data bank2.train csv "bank2_train.csv"
+contract count_bank2 {
+  by      bank1
+  compute rows(bank2.train)
+  to      bank1
+}
+"""
+
+
+def test_withdraw_an_approval_then_the_contract_in_the_page(site, chromium, tmp_path):
+    """bank2 withdraws its approval in the page (the contract waits for it again); bank1, its
+    proposer, then withdraws the contract: each a `contract.revoke` signed in the page."""
+    served, bank1, bank2, _ = site
+    (tmp_path / "c.dsc").write_text(BANK2_COUNT_DSC)
+    cid = bank1.propose(tmp_path / "c.dsc", "count_bank2")["contract"]["id"]
+    bank2.approve(cid)
+    assert bank2.status(cid)["status"] == "approved"
+
+    page = chromium.new_page()
+    page.goto(served.url + "/")
+    load_key(page, key_file(bank2))
+    page.get_by_role("button", name=f"Review contract count_bank2 ({cid[:12]})").click()
+    page.wait_for_selector("#your-approval")
+    assert page.locator("#approve").count() == 0
+    page.get_by_role("button", name="Withdraw your approval of count_bank2").click()
+    expect(page.locator("#contract-status")).to_have_text("pending")
+    assert "Withdrawn" in page.locator("#decision-status").inner_text()
+    assert page.locator("#approve").is_visible()  # it waits for bank2's decision again
+    page.screenshot(path=str(shots("review_page") / "6-approval-withdrawn.png"), full_page=True)
+    st = bank2.status(cid)
+    assert st["status"] == "pending" and not [a for a in st["approvals"] if a["agent"] == "bank2"]
+    page.close()
+
+    page = chromium.new_page()
+    page.goto(served.url + "/")
+    load_key(page, key_file(bank1))
+    page.get_by_role("button", name=f"Review contract count_bank2 ({cid[:12]})").click()
+    page.get_by_role("button", name="Withdraw contract count_bank2").click()
+    expect(page.locator("#contract-status")).to_have_text("revoked")
+    assert page.locator("#revoke").count() == 0  # nothing left to withdraw
+    page.screenshot(path=str(shots("review_page") / "7-contract-withdrawn.png"), full_page=True)
+    assert bank1.status(cid)["status"] == "revoked"
+    revocations = [e for e in bank1.audit(contract=cid) if e["kind"] == "revocation"]
+    assert [(e["actor"], e["payload"]["what"]) for e in revocations] == [("bank2", "approval"), ("bank1", "contract")]
+    code, out_text = served.dsc("audit", "verify", "--format", "json")
+    assert code == 0 and json.loads(out_text)["ok"]
     page.close()

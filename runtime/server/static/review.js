@@ -255,19 +255,25 @@
     const cid = form.dataset.contract, decision = form.dataset.decision;
     const buttons = Array.from(document.querySelectorAll("form.decide button"));
     buttons.forEach((b) => { b.disabled = true; });
-    say($("decision-status"), decision === "approve" ? "Signing the approval…" : "Signing the rejection…");
+    const words = {
+      approve: ["Signing the approval…", "Approved: your signature is recorded at the escrow."],
+      reject: ["Signing the rejection…", "Rejected: your rejection is recorded at the escrow."],
+      revoke: ["Signing the withdrawal…", "Withdrawn: your withdrawal is recorded at the escrow."],
+    }[decision];
+    say($("decision-status"), words[0]);
     try {
       if (decision === "approve") {
         const sig = await signBytes(enc.encode(`datastation-approval:v2:${state.escrow}:${cid}`));
         await post("/v1/contracts/approve", await signed("contract.approve", { contract: cid, signature: sig }));
-      } else {
+      } else if (decision === "reject") {
         const reason = $("reject-reason").value;
         await post("/v1/contracts/reject", await signed("contract.reject", { contract: cid, reason }));
+      } else {
+        await post("/v1/contracts/revoke", await signed("contract.revoke", { contract: cid }));
       }
       await showContract(cid, false);
       await showContracts();
-      say($("decision-status"), decision === "approve" ? "Approved: your signature is recorded at the escrow."
-        : "Rejected: your rejection is recorded at the escrow.");
+      say($("decision-status"), words[1]);
       if ($("decision-status")) $("decision-status").setAttribute("tabindex", "-1");
       if ($("decision-status")) $("decision-status").focus();
     } catch (e) {
