@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import ssl
@@ -26,13 +27,39 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
+NDJSON = "application/x-ndjson"  # an execution's stages, line by line (runtime/server/stages.py)
+
 from ..escrow.actions import (
-    APPROVE, DATA_ADD, DATA_REMOVE, EXECUTE, POLICY_APPLY, PROPOSE, READ_AUDIT, READ_CONTRACTS, READ_DATA,
-    READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE,
+    APPROVE,
+    DATA_ADD,
+    DATA_REMOVE,
+    EXECUTE,
+    POLICY_APPLY,
+    PROPOSE,
+    READ_AUDIT,
+    READ_CONTRACTS,
+    READ_DATA,
+    READ_GRAPH,
+    READ_POLICY,
+    READ_RESULT,
+    READ_STATUS,
+    READ_SUMMARY,
+    REGISTER,
+    REJECT,
+    REVOKE,
 )
 from ..escrow.context import EscrowRefusal
 from ..keyring import Keyring, check_pinned_escrow, keyring_path, new_passphrase
-from ..keys import KeysError, SignedRequest, approval_message, check_name, escrow_id, make_request, public_pem, sign
+from ..keys import (
+    KeysError,
+    SignedRequest,
+    approval_message,
+    check_name,
+    escrow_id,
+    make_request,
+    public_pem,
+    sign,
+)
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 CHUNK = 1 << 20
@@ -133,12 +160,42 @@ class Client:
         body = self.sign(action, params).to_json()
         return self._answer(self._http.post(path, content=body, headers={"Content-Type": "application/json"}))
 
-    def send(self, request: SignedRequest):
-        """Post a request already signed (by `sign`) to the route of its action; the answer's JSON."""
+    def send(self, request: SignedRequest, progress: Callable[[str], None] | None = None):
+        """Post a request already signed (by `sign`) to the route of its action; the answer's JSON.
+        An execution with `progress` is told each stage as the escrow begins it."""
         path = ACTION_ROUTES.get(request.action)
         if path is None:
             raise RemoteError("wrong_action", f"no route for the action {request.action!r}")
+        if progress is not None and request.action == EXECUTE:
+            return self._staged(path, request, progress)
         return self._answer(self._http.post(path, content=request.to_json(), headers={"Content-Type": "application/json"}))
+
+    def _staged(self, path: str, request: SignedRequest, progress: Callable[[str], None]):
+        """An execution answered line by line (`runtime/server/stages.py`): stages, then the report."""
+        headers = {"Content-Type": "application/json", "Accept": f"{NDJSON}, application/json"}
+        with self._http.stream("POST", path, content=request.to_json(), headers=headers) as resp:
+            if resp.status_code >= 400 or not resp.headers.get("content-type", "").startswith(NDJSON):
+                resp.read()
+                return self._answer(resp)
+            for line in resp.iter_lines():
+                try:
+                    msg = json.loads(line) if line.strip() else None
+                except ValueError:
+                    msg = {}
+                if msg is None:
+                    continue
+                if not isinstance(msg, dict):
+                    msg = {}
+                if isinstance(msg.get("stage"), str):
+                    progress(msg["stage"])
+                elif isinstance(msg.get("report"), dict):
+                    return msg["report"]
+                elif isinstance(msg.get("error"), dict):
+                    err = msg["error"]
+                    raise RemoteError(str(err.get("code")), str(err.get("message")), resp.status_code)
+                else:
+                    raise RemoteError("unavailable", "the escrow's answer is not one this client reads", resp.status_code)
+        raise RemoteError("unavailable", "the escrow's answer ended before the execution's report", 0)
 
     def _full_id(self, contract: str) -> str:
         """A full contract id (a prefix is resolved among this agent's contracts)."""
@@ -220,13 +277,16 @@ class Client:
 
     def apply_policy(self, path: str | os.PathLike) -> dict:
         """Register this agent's policy blocks of a .dsc file (applied at once to open contracts)."""
-        from ..escrow.lifecycle import policy_params  # the file and the modules it `use`s
+        from ..escrow.lifecycle import (
+            policy_params,  # the file and the modules it `use`s
+        )
 
         return self._post("/v1/policies/apply", POLICY_APPLY, policy_params(path))
 
-    def execute(self, contract: str) -> dict:
-        """Execute an approved contract (a recipient): the report; the result goes to the recipients."""
-        return self._post("/v1/contracts/execute", EXECUTE, {"contract": self._full_id(contract)})
+    def execute(self, contract: str, progress: Callable[[str], None] | None = None) -> dict:
+        """Execute an approved contract (a recipient): the report; the result goes to the recipients.
+        `progress(stage)` is told each stage (`require`, `compute`, `ensure`, `release`) as it begins."""
+        return self.send(self.sign(EXECUTE, {"contract": self._full_id(contract)}), progress)
 
     # ------------------------------------------------------------------ reads
     def contracts(self, status: str | None = None) -> list[dict]:

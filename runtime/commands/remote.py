@@ -186,8 +186,8 @@ class RemoteEscrow:
 
     def execute(self, request, progress=None):
         if progress:
-            progress("verifying")  # the server runs it inside the request: one stage seen from here
-        return _Report(self._send(request))
+            progress("verifying")  # the server tells the stages after it, as they begin
+        return _Report(self.client(request.agent).send(request, progress))
 
     # ------------------------------------------------------------ reads
     def _id(self, ref: str, agent: str | None = None) -> str:

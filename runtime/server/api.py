@@ -16,6 +16,7 @@ from . import convert
 from . import models as m
 from .errors import ERROR_RESPONSES
 from .signed import signed_request
+from .stages import NDJSON, execute_streamed, wants_stages
 
 router = APIRouter(prefix="/v1")
 
@@ -34,15 +35,24 @@ async def escrow_info(request: Request) -> m.EscrowInfo:
 
 
 def _signed_route(path: str, name: str, summary: str, params: str, model, tag: str,
-                  handle: Callable[[Any, Any], Any]) -> None:
+                  handle: Callable[[Any, Any], Any], *, stages: bool = False) -> None:
+    """A POST route of one signed action or read; with `stages`, an execution that answers as it
+    goes when asked for `application/x-ndjson` (`stages.py`)."""
     async def route(request: Request):
         req = await signed_request(request)
         escrow = request.app.state.escrow
+        if stages and wants_stages(request):
+            return await execute_streamed(request, escrow, req)
         return await run_in_threadpool(handle, escrow, req)
 
+    responses = ERROR_RESPONSES
+    if stages:
+        responses = {**ERROR_RESPONSES, 200: {"description": "the report; with `Accept: application/x-ndjson`, one "
+                                                             "JSON object per line: {stage}, ..., then {report} or {error}",
+                                              "content": {NDJSON: {"schema": {"type": "string"}}}}}
     route.__name__ = name
     router.add_api_route(path, route, methods=["POST"], name=name, summary=summary, response_model=model,
-                         responses=ERROR_RESPONSES, openapi_extra=m.signed_body(params), tags=[tag])
+                         responses=responses, openapi_extra=m.signed_body(params), tags=[tag])
 
 
 def _contracts(escrow, rows):
@@ -74,7 +84,7 @@ _signed_route("/contracts/revoke", "revoke", "Withdraw a contract (proposer) or 
               lambda e, r: convert.contract_out(e.ctx, e.revoke(r)))
 _signed_route("/contracts/execute", "execute", "Execute an approved contract (a recipient); release to the recipients",
               "action contract.execute; {contract}", m.ReportOut, "contracts",
-              lambda e, r: convert.report_out(e.execute(r)))
+              lambda e, r: convert.report_out(e.execute(r)), stages=True)
 _signed_route("/policies/apply", "apply_policy", "Register your standing policy (your blocks of a .dsc file)",
               "action policy.apply; {file, source, modules}", m.PolicyAppliedOut, "policies",
               lambda e, r: convert.policy_applied_out(e.apply_policy(r)))

@@ -74,31 +74,15 @@ ERROR_RESPONSES = {s: {"model": ErrorOut, "description": d} for s, d in (
 
 def install(app: FastAPI) -> None:
     """Exception handlers turning every error into its JSON body."""
-    from datastation.dsl.codes import INTERNAL_ERROR
     from datastation.runtime.escrow import EscrowRefusal
     from datastation.runtime.keys import AuthError, KeysError
     from datastation.runtime.store import StoreError
 
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError):
-        return error_response(exc.code, str(exc), exc.status)
+    async def _answer(_: Request, exc: Exception):
+        return error_response(*error_of(exc))
 
-    @app.exception_handler(EscrowRefusal)
-    async def _refusal(_: Request, exc: EscrowRefusal):
-        return error_response(exc.code, str(exc))
-
-    @app.exception_handler(AuthError)
-    async def _auth(_: Request, exc: AuthError):
-        return error_response(exc.code, str(exc))
-
-    @app.exception_handler(KeysError)
-    async def _keys(_: Request, exc: KeysError):
-        return error_response("bad_request", str(exc))
-
-    @app.exception_handler(StoreError)
-    async def _store(_: Request, exc: StoreError):
-        log.warning("store error: %s", type(exc).__name__)
-        return error_response("unavailable", "the escrow's store cannot answer now; try again", 503)
+    for kind in (ApiError, EscrowRefusal, AuthError, KeysError, StoreError, Exception):
+        app.add_exception_handler(kind, _answer)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):
@@ -111,9 +95,24 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "bad_request")
         return error_response(code, str(exc.detail), exc.status_code)
 
-    @app.exception_handler(Exception)
-    async def _internal(_: Request, exc: Exception):
-        # never the message (it may quote data) and never a traceback in the answer
-        log.error("internal error: %s", type(exc).__name__, exc_info=bool(os.environ.get("DSC_DEBUG")))
-        code = str(INTERNAL_ERROR)
-        return error_response(code, f"internal error ({code}): {type(exc).__name__}", 500)
+
+def error_of(exc: BaseException) -> tuple[str, str, int]:
+    """(code, message, HTTP status) of an error the escrow raised while answering a request."""
+    from datastation.dsl.codes import INTERNAL_ERROR
+    from datastation.runtime.escrow import EscrowRefusal
+    from datastation.runtime.keys import AuthError, KeysError
+    from datastation.runtime.store import StoreError
+
+    if isinstance(exc, ApiError):
+        return exc.code, str(exc), exc.status
+    if isinstance(exc, (EscrowRefusal, AuthError)):
+        return exc.code, str(exc), status_for(exc.code)
+    if isinstance(exc, KeysError):
+        return "bad_request", str(exc), status_for("bad_request")
+    if isinstance(exc, StoreError):
+        log.warning("store error: %s", type(exc).__name__)
+        return "unavailable", "the escrow's store cannot answer now; try again", 503
+    # never the message (it may quote data) and never a traceback in the answer
+    log.error("internal error: %s", type(exc).__name__, exc_info=bool(os.environ.get("DSC_DEBUG")))
+    code = str(INTERNAL_ERROR)
+    return code, f"internal error ({code}): {type(exc).__name__}", 500
