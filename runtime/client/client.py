@@ -27,40 +27,15 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-NDJSON = "application/x-ndjson"  # an execution's stages, line by line (runtime/server/stages.py)
-
 from ..escrow.actions import (
-    APPROVE,
-    DATA_ADD,
-    DATA_REMOVE,
-    EXECUTE,
-    POLICY_APPLY,
-    PROPOSE,
-    READ_AUDIT,
-    READ_CONTRACTS,
-    READ_DATA,
-    READ_GRAPH,
-    READ_POLICY,
-    READ_RESULT,
-    READ_STATUS,
-    READ_SUMMARY,
-    REGISTER,
-    REJECT,
-    REVOKE,
+    APPROVE, DATA_ADD, DATA_REMOVE, EXECUTE, POLICY_APPLY, PROPOSE, READ_AUDIT, READ_CONTRACTS, READ_DATA,
+    READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE,
 )
 from ..escrow.context import EscrowRefusal
 from ..keyring import Keyring, check_pinned_escrow, keyring_path, new_passphrase
-from ..keys import (
-    KeysError,
-    SignedRequest,
-    approval_message,
-    check_name,
-    escrow_id,
-    make_request,
-    public_pem,
-    sign,
-)
+from ..keys import KeysError, SignedRequest, approval_message, check_name, escrow_id, make_request, public_pem, sign
 
+NDJSON = "application/x-ndjson"  # an execution's stages, line by line (runtime/server/stages.py)
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 CHUNK = 1 << 20
 _FULL_ID = re.compile(r"[0-9a-f]{64}\Z")
