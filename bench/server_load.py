@@ -177,7 +177,12 @@ def main(argv=None) -> int:
     ap.add_argument("--sync", default="FULL", choices=("FULL", "NORMAL"), help="SQLite synchronous pragma")
     ap.add_argument("--workers", type=int, default=1, help="server.workers: server processes")
     ap.add_argument("--threads", type=int, default=None, help="server.threads (default: the server's default)")
+    ap.add_argument("--actions", default=",".join(ACTIONS),
+                    help="the phases run (a comma-separated subset of " + ",".join(ACTIONS) + "; always in that order)")
     args = ap.parse_args(argv)
+    actions = tuple(a for a in ACTIONS if a in args.actions.split(","))
+    if not actions or set(args.actions.split(",")) - set(ACTIONS):
+        ap.error(f"--actions: a comma-separated subset of {','.join(ACTIONS)}")
 
     from serving import Served
 
@@ -205,17 +210,17 @@ def main(argv=None) -> int:
                       f"{args.clients} clients x {args.per_client} contracts, "
                       f"{args.runs} runs; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
                 cpu0 = cpu_seconds(), server_cpu_seconds(served.proc.pid), time.perf_counter()
-                rates = {a: [] for a in ACTIONS}
-                lats = {a: [] for a in ACTIONS}
-                server_cpu_of = {a: 0.0 for a in ACTIONS}
+                rates = {a: [] for a in actions}
+                lats = {a: [] for a in actions}
+                server_cpu_of = {a: 0.0 for a in actions}
                 for names in per_run[1:]:
-                    for action in ACTIONS:
+                    for action in actions:
                         before = server_cpu_seconds(served.proc.pid)
                         rate, lat = run_phase(parties, action, names)
                         server_cpu_of[action] += server_cpu_seconds(served.proc.pid) - before
                         rates[action].append(rate)
                         lats[action] += lat
-                for a in ACTIONS:
+                for a in actions:
                     print(f"{a:<8} median {statistics.median(rates[a]):6.0f} req/s  best {max(rates[a]):6.0f} req/s  "
                           f"p50 {pct(lats[a], 50) * 1e3:6.1f} ms  p99 {pct(lats[a], 99) * 1e3:6.1f} ms  "
                           f"server CPU {server_cpu_of[a] / len(lats[a]) * 1e3:4.2f} ms/request  "
