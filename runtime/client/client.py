@@ -29,7 +29,7 @@ import httpx
 
 from ..escrow.actions import (
     APPROVE, DATA_ADD, DATA_REMOVE, EXECUTE, POLICY_APPLY, PROPOSE, READ_AUDIT, READ_CONTRACTS, READ_DATA,
-    READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE,
+    READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE, STAGES,
 )
 from ..escrow.context import EscrowRefusal
 from ..keyring import Keyring, check_pinned_escrow, keyring_path, new_passphrase
@@ -161,8 +161,10 @@ class Client:
                     continue
                 if not isinstance(msg, dict):
                     msg = {}
-                if isinstance(msg.get("stage"), str):
+                if msg.get("stage") in STAGES:  # only the escrow's own stage names reach the display
                     progress(msg["stage"])
+                elif "stage" in msg:
+                    continue  # a stage this client does not know (a newer escrow): not shown
                 elif isinstance(msg.get("report"), dict):
                     return msg["report"]
                 elif isinstance(msg.get("error"), dict):

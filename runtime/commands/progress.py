@@ -52,6 +52,9 @@ class StageProgress:
         return escape(f"{self.prefix}{WORDS.get(stage, stage)}")
 
     def __call__(self, stage: str) -> None:
+        from .common import safe_text
+
+        stage = safe_text(stage)  # a served escrow names the stages: nothing in them acts on the terminal
         self.stages.append(stage)
         if self._live is not None:
             self._live.update(self._task, description=self._words(stage))

@@ -11,3 +11,7 @@ REGISTER = "agent.register"  # signed by the key being registered (proof of poss
 READ_CONTRACTS, READ_STATUS, READ_SUMMARY = "read.contracts", "read.status", "read.summary"
 READ_DATA, READ_AUDIT, READ_POLICY, READ_RESULT = "read.data", "read.audit", "read.policy", "result.fetch"
 READ_GRAPH = "read.graph"
+
+# The stages of an execution, in order, as `Escrow.execute(..., progress=)` tells them (and a
+# served escrow streams them: runtime/server/stages.py); a stage without conditions is skipped.
+STAGES: tuple[str, ...] = ("verifying", "require", "compute", "ensure", "release")

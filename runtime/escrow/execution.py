@@ -59,7 +59,7 @@ from ..keys import approval_message, load_public_key, verify
 from ..storage import StorageError, sha256_hex
 from ..store import DataRow, ExecutionRow, KeptRow, ReleaseRow
 from . import recovery
-from .actions import EXECUTE
+from .actions import EXECUTE, STAGES
 from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, data_about, release_about, signed_action
 from .decisions import Entry
@@ -76,7 +76,6 @@ __all__ = ["DERIVED_OWNER", "SEALED_SUFFIX", "STAGES", "ExecutionInterrupted", "
 
 READ_OUTSIDE = "read of a data element outside the contract"  # a short-circuit names no key
 SEALED_SUFFIX = ".sealed"  # outbox files sealed for their recipient (no_trust)
-STAGES: tuple[str, ...] = ("verifying", "require", "compute", "ensure", "release")  # in order
 
 
 @dataclass

@@ -18,6 +18,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from . import api, errors, review, transfer
+from .stages import finish_executions
 from .limits import BodyLimit
 
 ROUTERS = (api.router, transfer.router, review.router)
@@ -70,9 +71,11 @@ def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
         # lengthen the tail: bench/server_load.py, 50 clients). Set in the event loop, per app.
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.server.threads
         app.state.warming = start_warming(app.state.escrow) if config.server.warm_decisions else None
+        app.state.executions = set()  # streamed executions running (stages.py)
         try:
             yield
         finally:
+            await finish_executions(app)
             if app.state.warming is not None:
                 thread, stop = app.state.warming
                 stop.set()

@@ -25,7 +25,28 @@ NDJSON = "application/x-ndjson"
 
 
 def wants_stages(request: Request) -> bool:
-    return NDJSON in request.headers.get("accept", "")
+    """Whether the client asks for the stages: `application/x-ndjson` named in its Accept header
+    with a quality above 0 and at least that of `application/json` (wildcards stream nothing)."""
+    q = _qualities(request.headers.get("accept", ""))
+    return q.get(NDJSON, 0.0) > 0 and q.get(NDJSON, 0.0) >= q.get("application/json", 0.0)
+
+
+def _qualities(accept: str) -> dict[str, float]:
+    """The media types an Accept header names, lower-cased, with their quality (`q`, default 1)."""
+    out: dict[str, float] = {}
+    for part in accept.split(",")[:32]:
+        media, *params = (x.strip() for x in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        if media:
+            out[media.lower()] = max(q, out.get(media.lower(), 0.0))
+    return out
 
 
 async def execute_streamed(request: Request, escrow, req) -> JSONResponse | StreamingResponse:
@@ -43,11 +64,14 @@ async def execute_streamed(request: Request, escrow, req) -> JSONResponse | Stre
             out = ("error", exc)
         loop.call_soon_threadsafe(events.put_nowait, out)
 
-    # the execution goes on to its end even if the client goes away: it is not tied to the answer
-    request.app.state.executions = getattr(request.app.state, "executions", set())
+    # the execution goes on to its end even if the client goes away: it is not tied to the answer,
+    # and a graceful shutdown waits for it (`finish_executions`) before the escrow closes
+    running = getattr(request.app.state, "executions", None)
+    if running is None:  # an app without the lifespan of create_app
+        running = request.app.state.executions = set()
     task = asyncio.ensure_future(run_in_threadpool(run))
-    request.app.state.executions.add(task)
-    task.add_done_callback(request.app.state.executions.discard)
+    running.add(task)
+    task.add_done_callback(running.discard)
 
     kind, value = await events.get()
     if kind == "error":
@@ -75,3 +99,10 @@ async def execute_streamed(request: Request, escrow, req) -> JSONResponse | Stre
 
 def _line(obj: dict) -> bytes:
     return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+
+
+async def finish_executions(app) -> None:
+    """At shutdown: wait for the streamed executions still running (their clients may be gone)."""
+    running = list(getattr(app.state, "executions", ()))
+    if running:
+        await asyncio.gather(*running, return_exceptions=True)

@@ -2,7 +2,7 @@
 `Accept: application/x-ndjson`, runtime/server/stages.py, `Client._staged`) and of the review
 page's withdraw button (`review_html._withdraw`, `review.js decide`).
 
-Holes (fail on the code they were written against):
+Holes H23-H25 (failed on the code they were written against; closed since):
 * a hostile (or compromised) server's stage line writes control characters and forged lines to
   the terminal of `dsc execute --escrow URL` (the stage text is printed unescaped);
 * `Accept: application/x-ndjson;q=0` (ndjson explicitly *not* acceptable) still gets a stream,
