@@ -35,14 +35,20 @@ async def escrow_info(request: Request) -> m.EscrowInfo:
 
 
 def _signed_route(path: str, name: str, summary: str, params: str, model, tag: str,
-                  handle: Callable[[Any, Any], Any], *, stages: bool = False) -> None:
+                  handle: Callable[[Any, Any], Any], *, stages: bool = False, short: bool = False) -> None:
     """A POST route of one signed action or read; with `stages`, an execution that answers as it
-    goes when asked for `application/x-ndjson` (`stages.py`)."""
+    goes when asked for `application/x-ndjson` (`stages.py`). A `short` one (a few statements on
+    one contract's rows, nothing else) runs on the event loop when the store is the embedded
+    SQLite database (`app.state.short_inline`): handing it to a worker thread and back made its
+    interpreter switch threads at every statement, about 1 ms of CPU per request under load
+    (bench/RESULTS.md); SQLite runs one transaction at a time anyway."""
     async def route(request: Request):
         req = await signed_request(request)
         escrow = request.app.state.escrow
         if stages and wants_stages(request):
             return await execute_streamed(request, escrow, req)
+        if short and request.app.state.short_inline:
+            return handle(escrow, req)
         return await run_in_threadpool(handle, escrow, req)
 
     responses = ERROR_RESPONSES
@@ -75,13 +81,13 @@ _signed_route("/contracts/propose", "propose", "Propose a contract (its bundle: 
               "contracts", lambda e, r: convert.proposal_out(e.ctx, e.propose(r)))
 _signed_route("/contracts/approve", "approve", "Approve a contract (your signature over the escrow id and its identity)",
               "action contract.approve; {contract, signature}", m.ContractOut, "contracts",
-              lambda e, r: convert.contract_out(e.ctx, e.approve(r)))
+              lambda e, r: convert.contract_out(e.ctx, e.approve(r)), short=True)
 _signed_route("/contracts/reject", "reject", "Reject a contract (one rejection blocks it)",
               "action contract.reject; {contract, reason}", m.ContractOut, "contracts",
-              lambda e, r: convert.contract_out(e.ctx, e.reject(r)))
+              lambda e, r: convert.contract_out(e.ctx, e.reject(r)), short=True)
 _signed_route("/contracts/revoke", "revoke", "Withdraw a contract (proposer) or your approval (approver)",
               "action contract.revoke; {contract}", m.ContractOut, "contracts",
-              lambda e, r: convert.contract_out(e.ctx, e.revoke(r)))
+              lambda e, r: convert.contract_out(e.ctx, e.revoke(r)), short=True)
 _signed_route("/contracts/execute", "execute", "Execute an approved contract (a recipient); release to the recipients",
               "action contract.execute; {contract}", m.ReportOut, "contracts",
               lambda e, r: convert.report_out(e.execute(r)), stages=True)
@@ -95,7 +101,7 @@ _signed_route("/contracts/list", "contracts", "The contracts you propose, contri
               list[m.ContractOut], "reads", lambda e, r: _contracts(e, e.contracts_for(r)))
 _signed_route("/contracts/status", "status", "Where one of your contracts stands",
               "action read.status; {contract: id or prefix}", m.StatusOut, "reads",
-              lambda e, r: convert.status_out(e.status_for(r)))
+              lambda e, r: convert.status_out(e.status_for(r)), short=True)
 _signed_route("/contracts/summary", "summary", "The owner's summary of one of your contracts (what `dsc show` prints)",
               "action read.summary; {contract: id or prefix}", dict[str, Any], "reads",
               lambda e, r: e.summary_for(r))

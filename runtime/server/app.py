@@ -88,6 +88,7 @@ def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
                               "(envelope {action, params, agent, escrow, nonce, timestamp}); errors are JSON "
                               "{code, message} with the escrow's stable refusal codes. See docs/server.md.")
     app.state.config = config
+    app.state.short_inline = config.store.backend == "sqlite"  # api._signed_route(short=True)
     if escrow is not None:
         app.state.escrow = escrow
     errors.install(app)
