@@ -153,14 +153,14 @@ class Client:
                 resp.read()
                 return self._answer(resp)
             for line in resp.iter_lines():
-                try:
-                    msg = json.loads(line) if line.strip() else None
-                except ValueError:
-                    msg = {}
-                if msg is None:
+                if not line.strip():
                     continue
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    msg = None
                 if not isinstance(msg, dict):
-                    msg = {}
+                    msg = {}  # read as no answer at all, below
                 if msg.get("stage") in STAGES:  # only the escrow's own stage names reach the display
                     progress(msg["stage"])
                 elif "stage" in msg:
@@ -254,9 +254,7 @@ class Client:
 
     def apply_policy(self, path: str | os.PathLike) -> dict:
         """Register this agent's policy blocks of a .dsc file (applied at once to open contracts)."""
-        from ..escrow.lifecycle import (
-            policy_params,  # the file and the modules it `use`s
-        )
+        from ..escrow.lifecycle import policy_params  # the file and the modules it `use`s
 
         return self._post("/v1/policies/apply", POLICY_APPLY, policy_params(path))
 

@@ -233,21 +233,25 @@ def decide_in_store(ctx, cid, agent: str) -> ContractFacts | None:
     if state is None:
         raise EscrowRefusal("no_contract", f"no contract with id {cid!r} in this escrow")
     name, status, released, head = state
-    index = ctx.decisions
-    if head != index.head:
-        index.sync(ctx.store, head)
+    if head != ctx.decisions.head:
+        ctx.decisions.sync(ctx.store, head)
     if status == "running" or status == "executed" or released:
-        e = index.entries.get(cid)
+        e = ctx.decisions.entries.get(cid)
         if e is not None:
             e.status, e.released = status, released
         _refuse_running(name, status, released)
     built: list = []
-    e = index.entries.get(cid)
-    if e is None:
-        e = index.entry(cid, lambda: _build_entry(ctx, cid, built))
-    e.status, e.released = status, released  # as the store holds them at the index's head
+    e = _entry_at(ctx, cid, status, released, built)
     _verdict(e, status, released, agent)
     return built[0] if built else None
+
+
+def _entry_at(ctx, cid: str, status: str, released: bool, built: list) -> Entry:
+    """Contract `cid`'s index entry (built by the full derivation if the index has none: its facts
+    go to `built`), with the status and release the store holds at the index's head."""
+    e = ctx.decisions.entry(cid, lambda: _build_entry(ctx, cid, built))
+    e.status, e.released = status, released
+    return e
 
 
 def warm(ctx, cid: str) -> bool:
@@ -260,14 +264,12 @@ def warm(ctx, cid: str) -> bool:
         if state is None:
             return False
         _name, status, released, head = state
-        index = ctx.decisions
-        if head != index.head:
-            index.sync(ctx.store, head)
+        if head != ctx.decisions.head:
+            ctx.decisions.sync(ctx.store, head)
         try:
-            e = index.entry(cid, lambda: _build_entry(ctx, cid, []))
+            _entry_at(ctx, cid, status, released, [])
         except EscrowRefusal:
             return False
-        e.status, e.released = status, released
         return True
 
 

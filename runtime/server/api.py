@@ -39,7 +39,7 @@ def _signed_route(path: str, name: str, summary: str, params: str, model, tag: s
     """A POST route of one signed action or read; with `stages`, an execution that answers as it
     goes when asked for `application/x-ndjson` (`stages.py`). A `short` one (a few statements on
     one contract's rows, nothing else) runs on the event loop when the store is the embedded
-    SQLite database (`app.state.short_inline`): handing it to a worker thread and back made its
+    SQLite database: handing it to a worker thread and back made its
     interpreter switch threads at every statement, about 1 ms of CPU per request under load
     (bench/RESULTS.md); SQLite runs one transaction at a time anyway."""
     async def route(request: Request):
@@ -47,7 +47,7 @@ def _signed_route(path: str, name: str, summary: str, params: str, model, tag: s
         escrow = request.app.state.escrow
         if stages and wants_stages(request):
             return await execute_streamed(request, escrow, req)
-        if short and request.app.state.short_inline:
+        if short and request.app.state.config.store.backend == "sqlite":
             return handle(escrow, req)
         return await run_in_threadpool(handle, escrow, req)
 

@@ -36,7 +36,7 @@ log = logging.getLogger("datastation.server")
 
 def start_warming(escrow) -> tuple[threading.Thread, threading.Event]:
     """Verify the approved contracts into the decision index in the background (`server.warm_decisions`):
-    requests are served meanwhile, each contract verified under the store's lock like a request."""
+    requests are served meanwhile, each contract verified in a snapshot of the store of its own."""
     stop = threading.Event()
 
     def warm() -> None:
@@ -71,7 +71,6 @@ def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
         # lengthen the tail: bench/server_load.py, 50 clients). Set in the event loop, per app.
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.server.threads
         app.state.warming = start_warming(app.state.escrow) if config.server.warm_decisions else None
-        app.state.executions = set()  # streamed executions running (stages.py)
         try:
             yield
         finally:
@@ -88,7 +87,6 @@ def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
                               "(envelope {action, params, agent, escrow, nonce, timestamp}); errors are JSON "
                               "{code, message} with the escrow's stable refusal codes. See docs/server.md.")
     app.state.config = config
-    app.state.short_inline = config.store.backend == "sqlite"  # api._signed_route(short=True)
     if escrow is not None:
         app.state.escrow = escrow
     errors.install(app)

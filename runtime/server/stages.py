@@ -67,7 +67,7 @@ async def execute_streamed(request: Request, escrow, req) -> JSONResponse | Stre
     # the execution goes on to its end even if the client goes away: it is not tied to the answer,
     # and a graceful shutdown waits for it (`finish_executions`) before the escrow closes
     running = getattr(request.app.state, "executions", None)
-    if running is None:  # an app without the lifespan of create_app
+    if running is None:  # the first streamed execution of this app
         running = request.app.state.executions = set()
     task = asyncio.ensure_future(run_in_threadpool(run))
     running.add(task)
