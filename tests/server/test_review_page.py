@@ -86,7 +86,7 @@ def test_load_key_see_pending_contract_approve(site, chromium):
     page.keyboard.press("Enter")
     expect(page.locator("#contract-status")).to_have_text("approved")
     page.wait_for_selector("#your-approval")
-    assert "Approved" in page.locator("#decision-status").inner_text()
+    expect(page.locator("#decision-status")).to_contain_text("Approved")
     assert page.locator("#pending-none").is_visible()
     page.screenshot(path=str(out / "4-approved.png"), full_page=True)
 
@@ -226,7 +226,7 @@ def test_withdraw_an_approval_then_the_contract_in_the_page(site, chromium, tmp_
     assert page.locator("#approve").count() == 0
     page.get_by_role("button", name="Withdraw your approval of count_bank2").click()
     expect(page.locator("#contract-status")).to_have_text("pending")
-    assert "Withdrawn" in page.locator("#decision-status").inner_text()
+    expect(page.locator("#decision-status")).to_contain_text("Withdrawn")  # set once the list is read again
     assert page.locator("#approve").is_visible()  # it waits for bank2's decision again
     page.screenshot(path=str(shots("review_page") / "6-approval-withdrawn.png"), full_page=True)
     st = bank2.status(cid)
@@ -239,6 +239,7 @@ def test_withdraw_an_approval_then_the_contract_in_the_page(site, chromium, tmp_
     page.get_by_role("button", name=f"Review contract count_bank2 ({cid[:12]})").click()
     page.get_by_role("button", name="Withdraw contract count_bank2").click()
     expect(page.locator("#contract-status")).to_have_text("revoked")
+    expect(page.locator("#decision-status")).to_contain_text("Withdrawn")
     assert page.locator("#revoke").count() == 0  # nothing left to withdraw
     page.screenshot(path=str(shots("review_page") / "7-contract-withdrawn.png"), full_page=True)
     assert bank1.status(cid)["status"] == "revoked"
