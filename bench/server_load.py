@@ -89,18 +89,31 @@ class Party:
         return self.client.status(self.ids[name])
 
 
-def run_phase(parties: list[Party], action: str, names: list[str]) -> tuple[float, list[float]]:
-    """(requests per second, latencies) of `action` on each of `names` from every party at once."""
+def run_phase(parties: list[Party], action: str, names: list[str],
+              rate: float | None = None) -> tuple[float, list[float]]:
+    """(requests per second, latencies) of `action` on each of `names` from every party at once.
+
+    Without `rate` each client sends its next request when the last is answered (closed loop:
+    the throughput is the most the server gives 50 waiting clients, the latency follows from it).
+    With `rate` the clients together send `rate` requests per second on a fixed schedule (request
+    k of client i at start + (k * clients + i) / rate; open loop): a latency runs from the
+    request's scheduled time, so a request that waited for its client's previous answer counts
+    the wait too (no coordinated omission)."""
     latencies: list[list[float]] = [[] for _ in parties]
     errors: list[BaseException] = []
     gate = threading.Barrier(len(parties) + 1)
+    start: list[float] = []
 
     def work(i: int, party: Party) -> None:
         call = getattr(party, action)
         gate.wait()
         try:
-            for n in names:
-                t = time.perf_counter()
+            for k, n in enumerate(names):
+                if rate is None:
+                    t = time.perf_counter()
+                else:
+                    t = start[0] + (k * len(parties) + i) / rate
+                    time.sleep(max(0.0, t - time.perf_counter()))
                 call(n)
                 latencies[i].append(time.perf_counter() - t)
         except BaseException as exc:  # reported after the phase
@@ -109,6 +122,7 @@ def run_phase(parties: list[Party], action: str, names: list[str]) -> tuple[floa
     threads = [threading.Thread(target=work, args=(i, p)) for i, p in enumerate(parties)]
     for t in threads:
         t.start()
+    start.append(time.perf_counter() + 0.05)  # read by the clients after the gate
     gate.wait()
     t0 = time.perf_counter()
     for t in threads:
@@ -177,6 +191,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sync", default="FULL", choices=("FULL", "NORMAL"), help="SQLite synchronous pragma")
     ap.add_argument("--workers", type=int, default=1, help="server.workers: server processes")
     ap.add_argument("--threads", type=int, default=None, help="server.threads (default: the server's default)")
+    ap.add_argument("--rate", type=float, default=None,
+                    help="open loop: the clients together send this many requests/s on a fixed schedule "
+                         "(latency from each request's scheduled time); default closed loop")
     ap.add_argument("--actions", default=",".join(ACTIONS),
                     help="the phases run (a comma-separated subset of " + ",".join(ACTIONS) + "; always in that order)")
     args = ap.parse_args(argv)
@@ -208,7 +225,7 @@ def main(argv=None) -> int:
                 store = "PostgreSQL" if args.store else f"SQLite synchronous {args.sync}"
                 print(f"dsc serve on 127.0.0.1 ({store}, {args.workers} worker(s), {http_impl()}), "
                       f"{args.clients} clients x {args.per_client} contracts, "
-                      f"{args.runs} runs; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+                      f"{args.runs} runs, {f'open loop at {args.rate:g} requests/s' if args.rate else 'closed loop'}; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
                 cpu0 = cpu_seconds(), server_cpu_seconds(served.proc.pid), time.perf_counter()
                 rates = {a: [] for a in actions}
                 lats = {a: [] for a in actions}
@@ -216,7 +233,7 @@ def main(argv=None) -> int:
                 for names in per_run[1:]:
                     for action in actions:
                         before = server_cpu_seconds(served.proc.pid)
-                        rate, lat = run_phase(parties, action, names)
+                        rate, lat = run_phase(parties, action, names, args.rate)
                         server_cpu_of[action] += server_cpu_seconds(served.proc.pid) - before
                         rates[action].append(rate)
                         lats[action] += lat

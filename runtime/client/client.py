@@ -38,6 +38,10 @@ from ..keys import KeysError, SignedRequest, approval_message, check_name, escro
 NDJSON = "application/x-ndjson"  # an execution's stages, line by line (runtime/server/stages.py)
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 CHUNK = 1 << 20
+# A connection idle this long is not reused: a server (or proxy) may be closing it, and a request
+# sent as it closes is lost to a reset. Keep it well under the server's keep-alive
+# (`server.serve.KEEP_ALIVE_SECONDS`, 75 s; most proxies: 60 s or more).
+KEEPALIVE_SECONDS = 5.0
 _FULL_ID = re.compile(r"[0-9a-f]{64}\Z")
 UPLOAD_HEADER = "X-DSC-Request"
 
@@ -77,7 +81,8 @@ class Client:
         self._pinned = escrow_id
         if isinstance(verify, (str, os.PathLike)):  # a CA bundle (a private CA, a test certificate)
             verify = ssl.create_default_context(cafile=str(verify))
-        self._http = httpx.Client(base_url=self.url, verify=verify, timeout=timeout, transport=transport)
+        self._http = httpx.Client(base_url=self.url, verify=verify, timeout=timeout, transport=transport,
+                                  limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
         self._info: dict | None = None
         self._key = None
 

@@ -21,6 +21,10 @@ from datastation.runtime.config import ConfigError
 
 WORKER_ENV = "DSC_SERVE_WORKER"  # how the worker processes find the config (set by `serve`)
 HEALTHCHECK_SECONDS = 30  # a busy worker may answer uvicorn's ping late: not killed for it
+# An idle keep-alive connection is closed after this long: well after a client stops reusing it
+# (`client.KEEPALIVE_SECONDS`). With both at 5 s (uvicorn's and httpx's defaults) a request sent
+# as the server closed the connection met a reset (bench/server_load.py, tests/server/test_keep_alive.py).
+KEEP_ALIVE_SECONDS = 75
 
 
 def serve(config, *, host: str | None = None, port: int | None = None, log_level: str = "info",
@@ -41,7 +45,7 @@ def serve(config, *, host: str | None = None, port: int | None = None, log_level
         kwargs.update(proxy_headers=False)
     logging.getLogger("datastation.server").setLevel(log_level.upper())
     address = dict(host=host or s.host, port=s.port if port is None else port, log_level=log_level,
-                   server_header=False, **kwargs)
+                   server_header=False, timeout_keep_alive=KEEP_ALIVE_SECONDS, **kwargs)
     workers = s.workers if workers is None else workers
     check_workers(config, workers)
     if workers <= 1:
