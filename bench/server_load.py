@@ -5,6 +5,7 @@
     python bench/server_load.py --store postgresql://USER:PW@127.0.0.1:5432/DB   # PostgreSQL
     python bench/server_load.py --store URL --workers 2          # two server processes on one PostgreSQL store
     python bench/server_load.py --clients 8 --per-client 5 --runs 3              # a quick one
+    python bench/server_load.py --rate 300 --per-client 20 --actions propose,approve   # 300 approvals/s, open loop
 
 Starts `dsc serve` itself on a free port, on a fresh escrow in a temporary directory (on
 PostgreSQL: in a fresh schema of the database, dropped at the end), and stops it at the end.
@@ -28,6 +29,12 @@ the load average before and after (the machine may be shared: compare within one
 the CPU the server (its worker processes included) and the clients used. The first line names
 the HTTP parser and event loop uvicorn picks (httptools and uvloop when installed, else h11 and
 asyncio).
+
+`--rate R` runs each phase open loop: the clients together send R requests per second on a
+fixed schedule, each latency counted from the request's scheduled time (a request its client
+could not send on time, waiting for its previous answer, counts the wait); it also prints how
+late the client threads woke to send a request they were free to send (the generator's own
+delay, part of the latency).
 """
 
 from __future__ import annotations
@@ -90,16 +97,20 @@ class Party:
 
 
 def run_phase(parties: list[Party], action: str, names: list[str],
-              rate: float | None = None) -> tuple[float, list[float]]:
-    """(requests per second, latencies) of `action` on each of `names` from every party at once.
+              rate: float | None = None) -> tuple[float, list[float], list[float]]:
+    """(requests per second, latencies, wake-up lags) of `action` on each of `names` from every
+    party at once.
 
     Without `rate` each client sends its next request when the last is answered (closed loop:
     the throughput is the most the server gives 50 waiting clients, the latency follows from it).
     With `rate` the clients together send `rate` requests per second on a fixed schedule (request
     k of client i at start + (k * clients + i) / rate; open loop): a latency runs from the
     request's scheduled time, so a request that waited for its client's previous answer counts
-    the wait too (no coordinated omission)."""
+    the wait too (no coordinated omission). A wake-up lag is how late a client thread sent a
+    request it was free to send (after its scheduled time and its previous answer): the
+    generator's own delay (its threads queue for its interpreter), counted in the latency too."""
     latencies: list[list[float]] = [[] for _ in parties]
+    lags: list[list[float]] = [[] for _ in parties]
     errors: list[BaseException] = []
     gate = threading.Barrier(len(parties) + 1)
     start: list[float] = []
@@ -107,6 +118,7 @@ def run_phase(parties: list[Party], action: str, names: list[str],
     def work(i: int, party: Party) -> None:
         call = getattr(party, action)
         gate.wait()
+        done = 0.0
         try:
             for k, n in enumerate(names):
                 if rate is None:
@@ -114,8 +126,10 @@ def run_phase(parties: list[Party], action: str, names: list[str],
                 else:
                     t = start[0] + (k * len(parties) + i) / rate
                     time.sleep(max(0.0, t - time.perf_counter()))
+                    lags[i].append(time.perf_counter() - max(t, done))
                 call(n)
-                latencies[i].append(time.perf_counter() - t)
+                done = time.perf_counter()
+                latencies[i].append(done - t)
         except BaseException as exc:  # reported after the phase
             errors.append(exc)
 
@@ -131,7 +145,7 @@ def run_phase(parties: list[Party], action: str, names: list[str],
     if errors:
         raise errors[0]
     flat = [x for lat in latencies for x in lat]
-    return len(flat) / elapsed, flat
+    return len(flat) / elapsed, flat, [x for lag in lags for x in lag]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -146,6 +160,13 @@ def cpu_seconds(pid: int | None = None) -> float:
         return t.user + t.system
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def steal_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the machine since boot (/proc/stat): time a virtual machine's
+    CPUs were ready to run but the host ran something else."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return fields[7], sum(fields)
 
 
 def server_cpu_seconds(pid: int) -> float:
@@ -227,13 +248,16 @@ def main(argv=None) -> int:
                       f"{args.clients} clients x {args.per_client} contracts, "
                       f"{args.runs} runs, {f'open loop at {args.rate:g} requests/s' if args.rate else 'closed loop'}; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
                 cpu0 = cpu_seconds(), server_cpu_seconds(served.proc.pid), time.perf_counter()
+                steal0 = steal_ticks()
                 rates = {a: [] for a in actions}
                 lats = {a: [] for a in actions}
+                wake_lags = {a: [] for a in actions}
                 server_cpu_of = {a: 0.0 for a in actions}
                 for names in per_run[1:]:
                     for action in actions:
                         before = server_cpu_seconds(served.proc.pid)
-                        rate, lat = run_phase(parties, action, names, args.rate)
+                        rate, lat, lag = run_phase(parties, action, names, args.rate)
+                        wake_lags[action] += lag
                         server_cpu_of[action] += server_cpu_seconds(served.proc.pid) - before
                         rates[action].append(rate)
                         lats[action] += lat
@@ -241,13 +265,18 @@ def main(argv=None) -> int:
                     print(f"{a:<8} median {statistics.median(rates[a]):6.0f} req/s  best {max(rates[a]):6.0f} req/s  "
                           f"p50 {pct(lats[a], 50) * 1e3:6.1f} ms  p99 {pct(lats[a], 99) * 1e3:6.1f} ms  "
                           f"server CPU {server_cpu_of[a] / len(lats[a]) * 1e3:4.2f} ms/request  "
-                          f"(runs: {', '.join(f'{r:.0f}' for r in rates[a])})")
+                          + (f"clients' wake-up lag p99 {pct(wake_lags[a], 99) * 1e3:5.1f} ms max "
+                             f"{max(wake_lags[a]) * 1e3:5.1f} ms  " if wake_lags[a] else "")
+                          + f"(runs: {', '.join(f'{r:.0f}' for r in rates[a])})")
                 wall = time.perf_counter() - cpu0[2]
                 clients_cpu, server_cpu = cpu_seconds() - cpu0[0], server_cpu_seconds(served.proc.pid) - cpu0[1]
                 load1 = os.getloadavg()
+                steal1 = steal_ticks()
+                steal = (steal1[0] - steal0[0]) / max(1, steal1[1] - steal0[1])
                 print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; CPU over {wall:.0f} s of "
                       f"load: server {server_cpu:.0f} s ({server_cpu / wall:.0%} of a core), clients {clients_cpu:.0f} s "
-                      f"({clients_cpu / wall:.0%}); functions run in child processes, not counted")
+                      f"({clients_cpu / wall:.0%}); functions run in child processes, not counted; CPU stolen by the "
+                      f"host {steal:.1%}")
             finally:
                 served.stop()
     finally:
