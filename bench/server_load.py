@@ -113,7 +113,7 @@ def run_phase(parties: list[Party], action: str, names: list[str],
     lags: list[list[float]] = [[] for _ in parties]
     errors: list[BaseException] = []
     gate = threading.Barrier(len(parties) + 1)
-    start: list[float] = []
+    start = 0.0  # set before the gate opens, read by the clients after it
 
     def work(i: int, party: Party) -> None:
         call = getattr(party, action)
@@ -124,7 +124,7 @@ def run_phase(parties: list[Party], action: str, names: list[str],
                 if rate is None:
                     t = time.perf_counter()
                 else:
-                    t = start[0] + (k * len(parties) + i) / rate
+                    t = start + (k * len(parties) + i) / rate
                     time.sleep(max(0.0, t - time.perf_counter()))
                     lags[i].append(time.perf_counter() - max(t, done))
                 call(n)
@@ -136,7 +136,7 @@ def run_phase(parties: list[Party], action: str, names: list[str],
     threads = [threading.Thread(target=work, args=(i, p)) for i, p in enumerate(parties)]
     for t in threads:
         t.start()
-    start.append(time.perf_counter() + 0.05)  # read by the clients after the gate
+    start = time.perf_counter() + 0.05
     gate.wait()
     t0 = time.perf_counter()
     for t in threads:
