@@ -74,6 +74,34 @@ def propose_approve_all(w, bundles, agents: int) -> list[str]:
     return ids
 
 
+def propose_approve_batched(w, bundles, agents: int, batch: int) -> list[str]:
+    """The same contracts proposed with `contract.propose_many` (each proposer's contracts of a
+    bundle, `batch` per request) and approved with `contract.approve_many` (each source agent's
+    contracts, `batch` per request, each approval its own signature), client signing included."""
+    from datastation.runtime.escrow import APPROVE_MANY, PROPOSE_MANY, propose_many_params
+
+    e = w.escrow
+    ids = []
+    for start, count, bundle in bundles:
+        by_proposer: dict[str, list[str]] = {}
+        for j in range(start, start + count):
+            by_proposer.setdefault(contract_parts(j, agents)[0], []).append(f"c{j}")
+        to_approve: dict[str, list[str]] = {}
+        for proposer, names in by_proposer.items():
+            for k in range(0, len(names), batch):
+                chunk = names[k:k + batch]
+                for name, p in zip(chunk, e.propose_many(e.sign_as(proposer, PROPOSE_MANY,
+                                                                  propose_many_params(bundle, chunk)))):
+                    to_approve.setdefault(contract_parts(int(name[1:]), agents)[1], []).append(p.row.id)
+        for source, cids in to_approve.items():
+            for k in range(0, len(cids), batch):
+                chunk = cids[k:k + batch]
+                e.approve_many(e.sign_as(source, APPROVE_MANY,
+                                         {"approvals": [e.approval_params(source, c) for c in chunk]}))
+                ids.extend(chunk)
+    return ids
+
+
 def breakdown(root: Path, agents: int, n: int, per_bundle: int) -> str:
     """SQL statements of one propose and of one approve (SQLite trace), and the CPU time of the
     Ed25519 signatures and verifications (client and escrow) over `n` contracts, the first
@@ -146,6 +174,9 @@ def main(argv=None) -> int:
     ap.add_argument("--per-bundle", type=int, default=100)
     ap.add_argument("--agents", type=int, default=10)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=0,
+                    help="propose and approve with propose_many / approve_many, this many contracts per request "
+                         "(0: one request per contract)")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--breakdown", action="store_true",
                     help="only count the SQL statements of one propose and one approve, and time Ed25519")
@@ -169,7 +200,10 @@ def main(argv=None) -> int:
                     prof = cProfile.Profile()
                     prof.enable()
                 t, c = time.perf_counter(), time.process_time()
-                propose_approve_all(w, bundles, a.agents)
+                if a.batch:
+                    propose_approve_batched(w, bundles, a.agents, a.batch)
+                else:
+                    propose_approve_all(w, bundles, a.agents)
                 dt, dc = time.perf_counter() - t, time.process_time() - c
                 if a.profile and run == 0:
                     prof.disable()

@@ -197,9 +197,16 @@ def _function_in(mod: _Module, name: str, origin: str) -> FunctionSource | None:
 
 
 def _stdlib_module_name(path: Path) -> str:
-    rel = _under_stdlib(str(path), str(stdlib_dir()))
+    return _module_name_under(str(path), str(stdlib_dir()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _module_name_under(path: str, root: str) -> str:
+    """The dotted name of built-in module `path` under the stdlib folder `root` (memoized: asked
+    for every built-in of every proposal, while where the built-ins live does not change)."""
+    rel = _under_stdlib(path, root)
     if rel is None:
-        return path.stem
+        return Path(path).stem
     parts = list(rel.with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()

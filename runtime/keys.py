@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+import nacl.bindings as _sodium
+from nacl.exceptions import CryptoError
 
 from .fsutil import fsync_dir
 from .keyfile import KeysError, load_private_key_file, private_pem, sweep_temporary_keys, write_secret_file
@@ -84,25 +85,53 @@ def load_public_key(pem: str | bytes) -> Ed25519PublicKey:
 
 
 def sign(key: Ed25519PrivateKey, message: bytes) -> str:
-    """Base64 Ed25519 signature of `message`."""
-    return base64.b64encode(key.sign(message)).decode()
+    """Base64 Ed25519 signature of `message` (RFC 8032: deterministic, the same bytes whichever
+    library makes it; libsodium makes it, in about two thirds of OpenSSL's time)."""
+    return base64.b64encode(_sodium.crypto_sign(message, _sodium_secret(key))[:_SIG_BYTES]).decode()
 
 
 def verify(public_key: Ed25519PublicKey | str | bytes, message: bytes, signature: str) -> bool:
-    """True when `signature` (base64) is a valid signature of `message` by `public_key`."""
+    """True when `signature` (base64) is a valid signature of `message` by `public_key`.
+
+    Checked by libsodium (`crypto_sign_open`): it verifies in less than half of OpenSSL's time
+    (the escrow verifies a signature per request and per approval) and is the stricter of the
+    two: it also refuses non-canonical encodings and public keys of small order, for which one
+    signature can hold for many messages."""
     try:
-        pub = public_key if isinstance(public_key, Ed25519PublicKey) else _parsed_public_key(public_key)
+        raw_key = _raw_public(public_key) if isinstance(public_key, Ed25519PublicKey) else _parsed_raw_key(public_key)
         raw = base64.b64decode(signature.encode() if isinstance(signature, str) else signature, validate=True)
-        pub.verify(raw, message)
+        if len(raw) != _SIG_BYTES or not isinstance(message, bytes):
+            return False
+        _sodium.crypto_sign_open(raw + message, raw_key)
         return True
-    except (InvalidSignature, KeysError, ValueError, TypeError, binascii.Error):
+    except (CryptoError, KeysError, ValueError, TypeError, binascii.Error):
         return False
 
 
+_SIG_BYTES = 64
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
 @functools.lru_cache(maxsize=4096)
-def _parsed_public_key(pem: str | bytes) -> Ed25519PublicKey:
-    """Parsed public keys (parsing a PEM costs about as much as verifying a signature)."""
-    return load_public_key(pem)
+def _parsed_raw_key(pem: str | bytes) -> bytes:
+    """The raw 32 bytes of a PEM public key (parsing a PEM costs about as much as verifying)."""
+    return _raw_public(load_public_key(pem))
+
+
+@functools.lru_cache(maxsize=256)
+def _sodium_secret_of(seed: bytes) -> bytes:
+    # libsodium's 64-byte secret key (seed and public key): deriving it costs a signature's time
+    return _sodium.crypto_sign_seed_keypair(seed)[1]
+
+
+def _sodium_secret(key: Ed25519PrivateKey) -> bytes:
+    if not isinstance(key, Ed25519PrivateKey):
+        raise TypeError("sign needs an Ed25519 private key")
+    return _sodium_secret_of(key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                               serialization.NoEncryption()))
 
 
 def normalized_public_pem(pem: str | bytes) -> str:
@@ -110,7 +139,13 @@ def normalized_public_pem(pem: str | bytes) -> str:
     text = pem.encode() if isinstance(pem, str) else pem
     if b"PRIVATE KEY" in text:
         raise KeysError("this holds a private key: give the public key only (the agent keeps its private key)")
-    return public_pem(load_public_key(text))
+    key = load_public_key(text)
+    if not _sodium.crypto_core_ed25519_is_valid_point(_raw_public(key)):
+        # a point of small order (or outside the main subgroup) is no one's key: a signature under
+        # it can hold for any message
+        raise KeysError("not a usable Ed25519 public key (a weak point, no private key makes it): make one with "
+                        "`dsc agent keygen`")
+    return public_pem(key)
 
 
 def approval_message(escrow: str, contract_id: str) -> bytes:

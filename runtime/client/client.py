@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterator
 import httpx
 
 from ..escrow.actions import (
-    APPROVE, DATA_ADD, DATA_REMOVE, EXECUTE, POLICY_APPLY, PROPOSE, READ_AUDIT, READ_CONTRACTS, READ_DATA,
-    READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE, STAGES,
+    APPROVE, APPROVE_MANY, DATA_ADD, DATA_REMOVE, EXECUTE, POLICY_APPLY, PROPOSE, PROPOSE_MANY, READ_AUDIT,
+    READ_CONTRACTS, READ_DATA, READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE, STAGES,
 )
 from ..escrow.context import EscrowRefusal
 from ..keyring import Keyring, check_pinned_escrow, keyring_path, new_passphrase
@@ -48,6 +48,7 @@ UPLOAD_HEADER = "X-DSC-Request"
 
 # The route of each signed action that is a plain JSON post (`send`).
 ACTION_ROUTES = {PROPOSE: "/v1/contracts/propose", APPROVE: "/v1/contracts/approve", REJECT: "/v1/contracts/reject",
+                 PROPOSE_MANY: "/v1/contracts/propose_many", APPROVE_MANY: "/v1/contracts/approve_many",
                  REVOKE: "/v1/contracts/revoke", EXECUTE: "/v1/contracts/execute", POLICY_APPLY: "/v1/policies/apply",
                  DATA_REMOVE: "/v1/data/remove"}
 
@@ -225,19 +226,77 @@ class Client:
     def propose(self, dsc_path: str | os.PathLike, contract: str) -> dict:
         """Check the file here, then propose `contract` with its bundle (the .dsc and its modules)."""
         from datastation.contracts.identity import identity
-        from datastation.contracts.loading import load_checked
 
         from ..escrow.bundle import make_bundle
 
-        loaded = load_checked(str(dsc_path))
-        if not loaded.ok:
-            first = "; ".join(f"{d.code} {d.message} ({d.span})" for d in loaded.errors[:3])
-            raise EscrowRefusal("check_failed", f"{dsc_path} has errors, nothing was proposed: {first}")
+        loaded = self._checked(dsc_path)
         if contract not in loaded.scenario.contracts:
             raise EscrowRefusal("no_contract", f"no contract {contract!r} in {dsc_path}")
         expected = identity(loaded.scenario, contract).sha256
         return self._post("/v1/contracts/propose", PROPOSE,
                           {"bundle": make_bundle(dsc_path), "contract": contract, "identity": expected})
+
+    def propose_many(self, dsc_path: str | os.PathLike, contracts: list[str] | None = None) -> list[dict]:
+        """Check the file here, then propose several of its contracts (default: every contract whose
+        `by` is this agent) in one request, all or nothing; more than `MAX_BATCH` go in several
+        requests, each all or nothing. One answer per contract, as `propose` gives it."""
+        from datastation.contracts.identity import identity
+
+        from ..escrow.bundle import make_bundle
+        from ..escrow.lifecycle import MAX_BATCH, propose_many_params
+
+        loaded = self._checked(dsc_path)
+        names = list(contracts) if contracts is not None else \
+            [n for n, c in loaded.scenario.contracts.items() if c.by is not None and c.by.name == self.agent]
+        if not names:
+            raise EscrowRefusal("no_contract", f"no contract of {self.agent} (by {self.agent}) in {dsc_path}"
+                                if contracts is None else "no contract named: nothing to propose")
+        unknown = [n for n in names if n not in loaded.scenario.contracts]
+        if unknown:
+            raise EscrowRefusal("no_contract", f"no contract {unknown[0]!r} in {dsc_path}")
+        expected = {n: identity(loaded.scenario, n).sha256 for n in names}
+        bundle, out = make_bundle(dsc_path), []
+        for k in range(0, len(names), MAX_BATCH):
+            out += self._post("/v1/contracts/propose_many", PROPOSE_MANY,
+                              propose_many_params(bundle, names[k:k + MAX_BATCH], expected))
+        return out
+
+    def _checked(self, dsc_path):
+        from datastation.contracts.loading import load_checked
+
+        loaded = load_checked(str(dsc_path))
+        if not loaded.ok:
+            first = "; ".join(f"{d.code} {d.message} ({d.span})" for d in loaded.errors[:3])
+            raise EscrowRefusal("check_failed", f"{dsc_path} has errors, nothing was proposed: {first}")
+        return loaded
+
+    def approve_many(self, contracts: list[str], confirm: Callable[[list[dict]], bool] | None = None) -> list[dict] | None:
+        """Approve several contracts in one request (each approval its own signature of that
+        contract's identity), all or nothing; more than `MAX_BATCH` go in several requests. A
+        full identity hash is signed as given (the signature binds exactly it); a prefix of one,
+        or any contract when `confirm` is given, is first read (its stored summary), and
+        `confirm(summaries)` asked: what was read is what is approved. None when it said no."""
+        from ..escrow.lifecycle import MAX_BATCH
+
+        ids, summaries = [], []
+        for ref in contracts:
+            if confirm is None and isinstance(ref, str) and _FULL_ID.match(ref):
+                ids.append(ref)
+                continue
+            summary = self.summary(ref)
+            cid = summary["identity"]
+            if summary.get("id") != cid or not cid.startswith(ref):
+                raise EscrowRefusal("identity_mismatch", "the summary the escrow sent is not of the contract asked for")
+            ids.append(cid)
+            summaries.append(summary)
+        if confirm is not None and not confirm(summaries):
+            return None
+        key, out = self._private_key(), []
+        for k in range(0, len(ids), MAX_BATCH):
+            approvals = [{"contract": c, "signature": sign(key, approval_message(self.escrow_id, c))}
+                         for c in ids[k:k + MAX_BATCH]]
+            out += self._post("/v1/contracts/approve_many", APPROVE_MANY, {"approvals": approvals})
+        return out
 
     def approve(self, contract: str, confirm: Callable[[dict], bool] | None = None) -> dict | None:
         """Fetch the contract's stored summary, (ask `confirm(summary)`,) then sign its identity:

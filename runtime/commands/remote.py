@@ -25,6 +25,11 @@ def is_url(text: str | None) -> bool:
     return bool(text) and text.split("://", 1)[0].lower() in ("http", "https") and "://" in text
 
 
+def _proposal(d: dict) -> SimpleNamespace:
+    """A served proposal answer, read as the local `lifecycle.Proposal`."""
+    return SimpleNamespace(row=_ns(d["contract"]), contract=_ns(d["contract"]), decisions=[_ns(x) for x in d.get("decisions", ())])
+
+
 def _ns(d: dict) -> SimpleNamespace:
     return SimpleNamespace(**d)
 
@@ -166,12 +171,16 @@ class RemoteEscrow:
         return _ns(self._send(request))
 
     def propose(self, request):
-        d = self._send(request)
-        return SimpleNamespace(row=_ns(d["contract"]), contract=_ns(d["contract"]),
-                               decisions=[_ns(x) for x in d.get("decisions", ())])
+        return _proposal(self._send(request))
+
+    def propose_many(self, request):
+        return [_proposal(d) for d in self._send(request)]
 
     def approve(self, request):
         return _ns(self._send(request))
+
+    def approve_many(self, request):
+        return [_ns(d) for d in self._send(request)]
 
     def reject(self, request):
         return _ns(self._send(request))

@@ -10,14 +10,25 @@ Modules: `context` (the open escrow, refusals, the signed-action wrapper), `acti
 names), `agents`, `data`, `bundle` (proposal bundles), `lifecycle`, `execution`, `facade`.
 """
 
-from .actions import APPROVE, DATA_ADD, DATA_REMOVE, EXECUTE, POLICY_APPLY, PROPOSE, REJECT, REVOKE
+from .actions import (
+    APPROVE,
+    APPROVE_MANY,
+    DATA_ADD,
+    DATA_REMOVE,
+    EXECUTE,
+    POLICY_APPLY,
+    PROPOSE,
+    PROPOSE_MANY,
+    REJECT,
+    REVOKE,
+)
 from .bundle import make_bundle
 from .context import EscrowContext, EscrowRefusal, open_escrow
 from .facade import Escrow
-from .lifecycle import approve_params, policy_params, propose_params
+from .lifecycle import approve_params, policy_params, propose_many_params, propose_params
 
 __all__ = [
-    "APPROVE", "DATA_ADD", "DATA_REMOVE", "EXECUTE", "POLICY_APPLY", "PROPOSE", "REJECT", "REVOKE", "Escrow",
-    "EscrowContext", "EscrowRefusal", "approve_params", "make_bundle", "open_escrow", "policy_params",
-    "propose_params",
+    "APPROVE", "APPROVE_MANY", "DATA_ADD", "DATA_REMOVE", "EXECUTE", "POLICY_APPLY", "PROPOSE", "PROPOSE_MANY",
+    "REJECT", "REVOKE", "Escrow", "EscrowContext", "EscrowRefusal", "approve_params", "make_bundle", "open_escrow",
+    "policy_params", "propose_many_params", "propose_params",
 ]

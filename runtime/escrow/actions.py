@@ -5,6 +5,8 @@ from __future__ import annotations
 DATA_ADD, DATA_REMOVE = "data.add", "data.remove"
 PROPOSE, APPROVE, REJECT, REVOKE = "contract.propose", "contract.approve", "contract.reject", "contract.revoke"
 POLICY_APPLY, EXECUTE = "policy.apply", "contract.execute"
+# Several contracts in one request and one transaction, all or nothing (lifecycle.propose_many, approve_many)
+PROPOSE_MANY, APPROVE_MANY = "contract.propose_many", "contract.approve_many"
 REGISTER = "agent.register"  # signed by the key being registered (proof of possession), with an invite
 
 # Reads are signed too (a fresh nonce and timestamp each), and answer only what the agent may see.

@@ -84,8 +84,16 @@ class Escrow:
     def propose(self, request) -> lifecycle.Proposal:
         return lifecycle.propose(self.ctx, request)
 
+    def propose_many(self, request) -> list[lifecycle.Proposal]:
+        """Several contracts of one bundle in one request and one transaction, all or nothing."""
+        return lifecycle.propose_many(self.ctx, request)
+
     def approve(self, request):
         return lifecycle.approve(self.ctx, request)
+
+    def approve_many(self, request):
+        """Several approvals (each its own signature) in one request and one transaction, all or nothing."""
+        return lifecycle.approve_many(self.ctx, request)
 
     def reject(self, request):
         return lifecycle.reject(self.ctx, request)

@@ -28,7 +28,7 @@ from datastation.contracts.status import ENDED_WITHOUT_RELEASE, MAY_RUN, OPEN, C
 
 from ..keys import approval_message, canonical_json, sign, verify
 from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
-from .actions import APPROVE, POLICY_APPLY, PROPOSE, REJECT, REVOKE
+from .actions import APPROVE, APPROVE_MANY, POLICY_APPLY, PROPOSE, PROPOSE_MANY, REJECT, REVOKE
 from .bundle import Materialized, checked_bundle, fresh_functions, make_bundle
 from .context import EscrowContext, EscrowRefusal, data_about, release_about, signed_action
 from .facts import kept_origin
@@ -42,6 +42,11 @@ REPROPOSABLE = ENDED_WITHOUT_RELEASE | {DENIED, REJECTED, REVOKED}
 def propose_params(bundle: dict, contract: str, expected_identity: str | None = None) -> dict:
     """Client side: the parameters of a `contract.propose` request."""
     return {"bundle": bundle, "contract": contract, "identity": expected_identity}
+
+
+def propose_many_params(bundle: dict, contracts: list[str], identities: dict[str, str] | None = None) -> dict:
+    """Client side: the parameters of a `contract.propose_many` request (contracts of one bundle)."""
+    return {"bundle": bundle, "contracts": [{"contract": c, "identity": (identities or {}).get(c)} for c in contracts]}
 
 
 def approve_params(key, escrow_id: str, contract_id: str) -> dict:
@@ -196,37 +201,102 @@ def _escrow_sources(ctx, scenario, contract) -> tuple[list[str], set[str]]:
 def propose(ctx: EscrowContext, request) -> Proposal:
     """Check the bundle, compute the contract's identity and record it; standing policies decide at once."""
     p = request.params
-    name = p.get("contract")
     now = time.time()
 
     def body(agent: str) -> Proposal:
-        with contextlib.nullcontext(checked_bundle(p.get("bundle"))) as m:
-            if not m.loaded.ok:
-                raise EscrowRefusal("check_failed", f"the file has errors, nothing was proposed: {m.first_errors()}")
-            scenario = fresh_functions(m.loaded.scenario)  # shared by identical bundles (checked once)
-            contract = scenario.contracts.get(name) if isinstance(name, str) else None
-            if contract is None:
-                raise EscrowRefusal("no_contract", f"no contract {name!r} in {m.file.name}")
-            try:
-                ident = identity(scenario, contract)
-            except IdentityError as exc:
-                raise EscrowRefusal("no_identity", str(exc)) from None
-            if p.get("identity") and p["identity"] != ident.sha256:
-                raise EscrowRefusal("identity_mismatch", "the escrow computes a different identity for this contract "
-                                                         "than the proposer did: files changed while proposing?")
-            inputs, sources = _check_proposable(ctx, scenario, contract, agent)
-            existing = ctx.store.get_contract(ident.sha256)
-            if existing is not None:
-                return _new_attempt(ctx, existing, agent, sources, now)
-            row = _contract_row(m, p["bundle"], scenario, contract, ident, agent, inputs, sources, now)
-        ctx.store.put_contract(row)
-        ctx.audit.append("proposal", actor=agent, contract=row.id,
-                         payload={"name": row.name, "proposer": agent, "source_agents": list(row.source_agents),
-                                  "recipients": list(row.recipients), "inputs": list(row.inputs),
-                                  "functions": row.function_hashes, **proposal_record(row)})
-        return _apply_policies(ctx, row, now)
+        m, scenario = _checked_scenario(p.get("bundle"))
+        return _propose_one(ctx, m, scenario, p["bundle"], p.get("contract"), p.get("identity"), agent, now, {})
 
     return signed_action(ctx, request, PROPOSE, body)
+
+
+MAX_BATCH = 1000  # contracts in one propose_many / approve_many request (one transaction)
+
+
+def propose_many(ctx: EscrowContext, request) -> list[Proposal]:
+    """Propose several contracts of one bundle in one signed request and one transaction: each is
+    checked and recorded exactly as `propose` does it (its own proposal entry, its standing
+    policies); the bundle is checked and its functions resolved once. All or nothing: the first
+    contract refused refuses the request, naming it, and nothing is proposed."""
+    p = request.params
+    now = time.time()
+    items = p.get("contracts")
+
+    def body(agent: str) -> list[Proposal]:
+        wanted = _batch(items, "contracts", lambda it: isinstance(it, dict) and isinstance(it.get("contract"), str)
+                        and isinstance(it.get("identity"), (str, type(None))), "{contract, identity}")
+        names = [it["contract"] for it in wanted]
+        if len(set(names)) != len(names):
+            raise EscrowRefusal("bad_request", "a contract is named twice in the request: name each once")
+        m, scenario = _checked_scenario(p.get("bundle"))
+        out, memo = [], {}
+        for i, it in enumerate(wanted, start=1):
+            with _naming_item(i, len(wanted), it["contract"]):
+                out.append(_propose_one(ctx, m, scenario, p["bundle"], it["contract"], it.get("identity"), agent, now,
+                                        memo))
+        return out
+
+    return signed_action(ctx, request, PROPOSE_MANY, body)
+
+
+def _batch(items, field_name: str, valid, shape: str) -> list:
+    """The items of a batch request, or the `bad_request` refusal (none, too many, malformed)."""
+    if not isinstance(items, list) or not items:
+        raise EscrowRefusal("bad_request", f"the request names no {field_name} (a list of {shape})")
+    if len(items) > MAX_BATCH:
+        raise EscrowRefusal("bad_request", f"{len(items)} {field_name} in one request: at most {MAX_BATCH} (send "
+                                           f"several requests)")
+    for i, it in enumerate(items, start=1):
+        if not valid(it):
+            raise EscrowRefusal("bad_request", f"item {i} of {field_name} is not a {shape}")
+    return items
+
+
+@contextlib.contextmanager
+def _naming_item(i: int, n: int, what: str):
+    """A refusal of one item of a batch says which item it was (its code unchanged)."""
+    try:
+        yield
+    except EscrowRefusal as exc:
+        raise EscrowRefusal(exc.code, f"{what} (item {i} of {n}): {exc}; nothing in this request was done") from None
+
+
+def _checked_scenario(bundle) -> tuple[Materialized, Any]:
+    """The checked bundle and its scenario (function identities resolved afresh), or the refusal."""
+    m = checked_bundle(bundle)
+    if not m.loaded.ok:
+        raise EscrowRefusal("check_failed", f"the file has errors, nothing was proposed: {m.first_errors()}")
+    return m, fresh_functions(m.loaded.scenario)  # shared by identical bundles (checked once)
+
+
+def _propose_one(ctx, m: Materialized, scenario, bundle: dict, name, expected, agent: str, now: float,
+                 memo: dict) -> Proposal:
+    """Record the proposal of contract `name` of a checked bundle by `agent` (inside the action's
+    transaction); `memo` holds what the contracts of one request share (the stored bundle's hash)."""
+    contract = scenario.contracts.get(name) if isinstance(name, str) else None
+    if contract is None:
+        raise EscrowRefusal("no_contract", f"no contract {name!r} in {m.file.name}")
+    try:
+        ident = identity(scenario, contract)
+    except IdentityError as exc:
+        raise EscrowRefusal("no_identity", str(exc)) from None
+    if expected and expected != ident.sha256:
+        raise EscrowRefusal("identity_mismatch", "the escrow computes a different identity for this contract "
+                                                 "than the proposer did: files changed while proposing?")
+    inputs, sources = _check_proposable(ctx, scenario, contract, agent)
+    existing = ctx.store.get_contract(ident.sha256)
+    if existing is not None:
+        return _new_attempt(ctx, existing, agent, sources, now)
+    row = _contract_row(m, bundle, scenario, contract, ident, agent, inputs, sources, now)
+    ctx.store.put_contract(row)
+    if "bundle_sha256" not in memo:  # the stored bundle is the same for every contract of the request
+        memo["bundle_sha256"] = bundle_sha256(row)
+    ctx.audit.append("proposal", actor=agent, contract=row.id,
+                     payload={"name": row.name, "proposer": agent, "source_agents": list(row.source_agents),
+                              "recipients": list(row.recipients), "inputs": list(row.inputs),
+                              "functions": row.function_hashes,
+                              **proposal_record(row, bundle_hash=memo["bundle_sha256"])})
+    return _apply_policies(ctx, row, now)
 
 
 def _apply_policies(ctx, row: ContractRow, now: float) -> Proposal:
@@ -315,13 +385,19 @@ def _data_changed_since(ctx, agent: str, read_then: dict[str, str] | None) -> bo
     return False
 
 
-def proposal_record(row: ContractRow) -> dict:
+def proposal_record(row: ContractRow, *, bundle_hash: str | None = None) -> dict:
     """What the proposal entry records besides the columns, so that `dsc audit verify` can check
-    every cached fact of the row against it: provenance, call inputs, kept name, the bundle."""
+    every cached fact of the row against it: provenance, call inputs, kept name, the bundle (its
+    hash: `bundle_hash` when the caller computed `bundle_sha256(row)` already)."""
     meta = row.meta
     return {"source_data": list(meta.get("source_data") or []), "call_inputs": list(meta.get("call_inputs") or []),
             "kept_as": meta.get("kept_as"), "function": meta.get("function") or "",
-            "bundle_sha256": hashlib.sha256(canonical_json(meta.get("bundle") or {})).hexdigest()}
+            "bundle_sha256": bundle_hash or bundle_sha256(row)}
+
+
+def bundle_sha256(row: ContractRow) -> str:
+    """The hash the proposal entry records of the contract's stored bundle."""
+    return hashlib.sha256(canonical_json(row.meta.get("bundle") or {})).hexdigest()
 
 
 def _check_proposable(ctx, scenario, contract, agent: str) -> tuple[list[str], set[str]]:
@@ -424,20 +500,45 @@ def approve(ctx, request) -> ContractRow:
     signature = request.params.get("signature")
 
     def body(agent: str) -> ContractRow:
-        row, approved = _may_approve(ctx, cid, agent)
-        pub = ctx.store.get_agent(agent).public_key
-        if not isinstance(signature, str) or not verify(pub, approval_message(ctx.escrow_id, row.id), signature):
-            raise EscrowRefusal("bad_approval", f"the approval signature is not {agent}'s signature of contract "
-                                                f"{row.id[:12]} at this escrow: an approval of another (older) version, "
-                                                f"or given at another escrow, is not valid")
-        now = time.time()
-        ctx.store.add_approval(ApprovalRow(contract_id=row.id, agent=agent, signature=signature, ts=now))
-        ctx.audit.append("approval", actor=agent, contract=row.id, payload={"agent": agent, "signature": signature})
-        # nothing else changed the row since it was read in this transaction: it is not read again
-        status = _refresh_status(ctx, row, approved | {agent}, updated=now)
-        return row if status == row.status else dataclasses.replace(row, status=str(status), updated=now)
+        return _approve_one(ctx, agent, ctx.store.get_agent(agent).public_key, cid, signature, time.time())
 
     return signed_action(ctx, request, APPROVE, body, contract=cid if isinstance(cid, str) else None)
+
+
+def approve_many(ctx, request) -> list[ContractRow]:
+    """Approve several contracts in one signed request and one transaction: each item carries its
+    own approval signature (over the escrow id and that contract's identity, as `approve` takes
+    it) and is checked and recorded exactly as `approve` does it. All or nothing: the first item
+    refused refuses the request, naming it, and nothing is approved."""
+    items = request.params.get("approvals")
+
+    def body(agent: str) -> list[ContractRow]:
+        wanted = _batch(items, "approvals", lambda it: isinstance(it, dict) and isinstance(it.get("contract"), str)
+                        and isinstance(it.get("signature"), str), "{contract, signature}")
+        if len({it["contract"] for it in wanted}) != len(wanted):
+            raise EscrowRefusal("bad_request", "a contract is approved twice in the request: name each once")
+        pub, now, out = ctx.store.get_agent(agent).public_key, time.time(), []
+        for i, it in enumerate(wanted, start=1):
+            with _naming_item(i, len(wanted), f"contract {it['contract'][:12]}"):
+                out.append(_approve_one(ctx, agent, pub, it["contract"], it["signature"], now))
+        return out
+
+    return signed_action(ctx, request, APPROVE_MANY, body)
+
+
+def _approve_one(ctx, agent: str, pub: str, cid, signature, now: float) -> ContractRow:
+    """Record `agent`'s approval of contract `cid` after checking its signature against `pub`
+    (inside the action's transaction); the contract as it now stands."""
+    row, approved = _may_approve(ctx, cid, agent)
+    if not isinstance(signature, str) or not verify(pub, approval_message(ctx.escrow_id, row.id), signature):
+        raise EscrowRefusal("bad_approval", f"the approval signature is not {agent}'s signature of contract "
+                                            f"{row.id[:12]} at this escrow: an approval of another (older) version, "
+                                            f"or given at another escrow, is not valid")
+    ctx.store.add_approval(ApprovalRow(contract_id=row.id, agent=agent, signature=signature, ts=now))
+    ctx.audit.append("approval", actor=agent, contract=row.id, payload={"agent": agent, "signature": signature})
+    # nothing else changed the row since it was read in this transaction: it is not read again
+    status = _refresh_status(ctx, row, approved | {agent}, updated=now)
+    return row if status == row.status else dataclasses.replace(row, status=str(status), updated=now)
 
 
 def reject(ctx, request) -> ContractRow:

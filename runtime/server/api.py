@@ -82,6 +82,15 @@ _signed_route("/contracts/propose", "propose", "Propose a contract (its bundle: 
 _signed_route("/contracts/approve", "approve", "Approve a contract (your signature over the escrow id and its identity)",
               "action contract.approve; {contract, signature}", m.ContractOut, "contracts",
               lambda e, r: convert.contract_out(e.ctx, e.approve(r)), short=True)
+_signed_route("/contracts/propose_many", "propose_many",
+              "Propose several contracts of one bundle in one request (all or nothing)",
+              "action contract.propose_many; {bundle: {file, source, modules}, contracts: [{contract, identity}] "
+              "(1-1000)}", list[m.ProposalOut], "contracts",
+              lambda e, r: [convert.proposal_out(e.ctx, p) for p in e.propose_many(r)])
+_signed_route("/contracts/approve_many", "approve_many",
+              "Approve several contracts in one request (each its own signature; all or nothing)",
+              "action contract.approve_many; {approvals: [{contract, signature}] (1-1000)}", list[m.ContractOut],
+              "contracts", lambda e, r: _contracts(e, e.approve_many(r)))
 _signed_route("/contracts/reject", "reject", "Reject a contract (one rejection blocks it)",
               "action contract.reject; {contract, reason}", m.ContractOut, "contracts",
               lambda e, r: convert.contract_out(e.ctx, e.reject(r)), short=True)

@@ -21,6 +21,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 ACTIONS = {
     "/v1/agents/register": "agent.register", "/v1/data/remove": "data.remove",
     "/v1/contracts/propose": "contract.propose", "/v1/contracts/approve": "contract.approve",
+    "/v1/contracts/propose_many": "contract.propose_many", "/v1/contracts/approve_many": "contract.approve_many",
     "/v1/contracts/reject": "contract.reject", "/v1/contracts/revoke": "contract.revoke",
     "/v1/contracts/execute": "contract.execute", "/v1/policies/apply": "policy.apply",
     "/v1/contracts/list": "read.contracts", "/v1/contracts/status": "read.status",
