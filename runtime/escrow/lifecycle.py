@@ -288,9 +288,10 @@ def _propose_one(ctx, m: Materialized, scenario, bundle: dict, name, expected, a
     if existing is not None:
         return _new_attempt(ctx, existing, agent, sources, now)
     row = _contract_row(m, bundle, scenario, contract, ident, agent, inputs, sources, now)
-    ctx.store.put_contract(row)
-    if "bundle_sha256" not in memo:  # the stored bundle is the same for every contract of the request
-        memo["bundle_sha256"] = bundle_sha256(row)
+    if "bundle_text" not in memo:  # the stored bundle is the same for every contract of the request
+        memo["bundle_text"] = canonical_json(row.meta["bundle"]).decode()
+        memo["bundle_sha256"] = hashlib.sha256(memo["bundle_text"].encode()).hexdigest()
+    ctx.store.put_contract(row, bundle_text=memo["bundle_text"])
     ctx.audit.append("proposal", actor=agent, contract=row.id,
                      payload={"name": row.name, "proposer": agent, "source_agents": list(row.source_agents),
                               "recipients": list(row.recipients), "inputs": list(row.inputs),

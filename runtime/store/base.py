@@ -204,8 +204,9 @@ class Store(abc.ABC):
 
     # -- contracts -----------------------------------------------------------------
     @abc.abstractmethod
-    def put_contract(self, row: ContractRow) -> None:
-        """Insert a new contract; `Conflict` if the id exists."""
+    def put_contract(self, row: ContractRow, *, bundle_text: str | None = None) -> None:
+        """Insert a new contract; `Conflict` if the id exists. `bundle_text`: the canonical JSON of
+        `row.meta["bundle"]` when the caller has it already (contracts proposed from one file share it)."""
     @abc.abstractmethod
     def get_contract(self, contract_id: str) -> ContractRow | None: ...
     @abc.abstractmethod

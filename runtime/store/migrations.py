@@ -169,12 +169,19 @@ def _v5_contract_owners(db: sqlite3.Connection) -> None:
             db.execute("INSERT INTO contract_owners (contract_id, agent) VALUES (?, ?)", (cid, agent))
 
 
+def _v6_bundles(db: sqlite3.Connection) -> None:
+    """Each proposal's bundle stored once (a file of many contracts was stored in every row)."""
+    db.execute("CREATE TABLE bundles (sha256 TEXT PRIMARY KEY, body TEXT NOT NULL)")
+    db.execute("ALTER TABLE contracts ADD COLUMN bundle_ref TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_core,
     _v2_state,
     _v3_sizes_meta_inputs,
     _v4_integrity,
     _v5_contract_owners,
+    _v6_bundles,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -201,12 +201,19 @@ def _v5_contract_owners(conn) -> None:
             conn.execute("INSERT INTO contract_owners (contract_id, agent) VALUES (%s, %s)", (cid, agent))
 
 
+def _v6_bundles(conn) -> None:
+    """Each proposal's bundle stored once (a file of many contracts was stored in every row)."""
+    _run(conn, f"CREATE TABLE bundles (sha256 {C} PRIMARY KEY, body TEXT NOT NULL)",
+         f"ALTER TABLE contracts ADD COLUMN bundle_ref {C}")
+
+
 MIGRATIONS: list[Callable] = [
     _v1_core,
     _v2_state,
     _v3_sizes_meta_inputs,
     _v4_integrity,
     _v5_contract_owners,
+    _v6_bundles,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -10,6 +10,7 @@ transaction or its own, integrity errors as `Conflict`), `_insert_id`, `_all`, a
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 import time
 from typing import Any, Iterable, Iterator, Sequence
@@ -155,33 +156,82 @@ class SQLStore(Store):
         return [self._data(r) for r in rows]
 
     # -- contracts -----------------------------------------------------------------
+    # A contract's bundle (the .dsc text and its modules: the same for every contract proposed from
+    # one file) is stored once in `bundles`, under the sha256 of its canonical JSON (the hash the
+    # proposal's log entry records), and the row keeps that hash; rows stored before keep theirs
+    # inline in `meta`. Readers see `meta["bundle"]` and `source` either way.
     _CONTRACT = (
         "SELECT id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
-        " source_agents, meta, created, updated FROM contracts"
+        " source_agents, meta, created, updated, (SELECT b.body FROM bundles b WHERE b.sha256 = contracts.bundle_ref)"
+        " FROM contracts"
     )
+    _PUT_BUNDLE = "INSERT INTO bundles (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
+    BUNDLES = "store.bundles"  # memo of parsed bundles: {text: parsed}, and LAST_WRITTEN
+    LAST_WRITTEN = ("last written",)  # a key no text is
+    MAX_MEMO_TEXT = 1 << 20  # larger bundles are parsed at each read (64 at most are remembered)
 
-    @staticmethod
-    def _contract(r: tuple) -> ContractRow:
+    def _contract(self, r: tuple) -> ContractRow:
+        meta, source = loads(r[10], {}), r[3]
+        if r[13] is not None and isinstance(meta, dict):
+            bundle = self._bundle(r[13])
+            if bundle is not None:
+                meta["bundle"] = bundle
+                source = source or bundle.get("source") or ""
         return ContractRow(
-            id=r[0], name=r[1], canonical=r[2], source=r[3], function_hashes=loads(r[4], {}),
+            id=r[0], name=r[1], canonical=r[2], source=source, function_hashes=loads(r[4], {}),
             proposer=r[5], status=r[6], inputs=tuple(loads(r[7], [])), recipients=tuple(loads(r[8], [])),
-            source_agents=tuple(loads(r[9], [])), meta=loads(r[10], {}), created=r[11], updated=r[12],
+            source_agents=tuple(loads(r[9], [])), meta=meta, created=r[11], updated=r[12],
         )
 
-    def put_contract(self, row: ContractRow) -> None:
+    def _bundle(self, body: str) -> dict | None:
+        """A stored bundle's JSON text, parsed once per text (keyed by the text as read, so an
+        edited row is parsed anew); each caller gets its own copy."""
+        memo = self.memo(self.BUNDLES)
+        parsed = memo.get(body)
+        if parsed is None:
+            parsed = loads(body, None)
+            if not isinstance(parsed, dict):
+                return None
+            if len(body) <= self.MAX_MEMO_TEXT:
+                if len(memo) >= 64:
+                    memo.clear()
+                memo[body] = parsed
+        modules = parsed.get("modules")
+        return {**parsed, "modules": dict(modules) if isinstance(modules, dict) else modules}
+
+    def _stored_meta(self, meta: dict, source: str, body: str | None = None) -> tuple[str, str, str | None]:
+        """(meta text, source column, bundle hash) of a row to write: its bundle stored once in
+        `bundles` (in the caller's transaction), the row keeping its hash. `body`: the bundle's
+        canonical JSON, if the caller has it."""
+        bundle = meta.get("bundle") if isinstance(meta, dict) else None
+        if not isinstance(bundle, dict):
+            return dumps(meta), source, None
+        body = dumps(bundle) if body is None else body
+        memo = self.memo(self.BUNDLES)
+        last = memo.get(self.LAST_WRITTEN)  # (text, hash) of the last bundle written: one tuple, read at once
+        if last is not None and last[0] is body:  # a str: the same object is the same text
+            ref = last[1]
+        else:
+            ref = hashlib.sha256(body.encode()).hexdigest()
+            memo[self.LAST_WRITTEN] = (body, ref)
+        self._write("put_bundle", self._PUT_BUNDLE, (ref, body))
+        return dumps({k: v for k, v in meta.items() if k != "bundle"}), \
+            "" if source == bundle.get("source") else source, ref
+
+    def put_contract(self, row: ContractRow, *, bundle_text: str | None = None) -> None:
         now = time.time()
-        with self.transaction():
-            # no look-up first: the primary key refuses a second row (its first statement, so a
-            # refusal leaves nothing behind)
+        with self.transaction():  # one savepoint: a refused row leaves no bundle behind either
+            meta, source, ref = self._stored_meta(row.meta, row.source, bundle_text)
             try:
                 self._write(
                     "put_contract",
                     "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
-                    " recipients, source_agents, meta, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " recipients, source_agents, meta, created, updated, bundle_ref)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        row.id, row.name, row.canonical, row.source, dumps(row.function_hashes), row.proposer,
+                        row.id, row.name, row.canonical, source, dumps(row.function_hashes), row.proposer,
                         row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
-                        dumps(list(row.source_agents)), dumps(row.meta), row.created or now, row.updated or now,
+                        dumps(list(row.source_agents)), meta, row.created or now, row.updated or now, ref,
                     ),
                 )
             except Conflict:
@@ -229,9 +279,11 @@ class SQLStore(Store):
                 (status, updated, contract_id),
             )
         else:
+            text, _, ref = self._stored_meta(meta, "")
             n = self._write(
-                "set_contract_status", "UPDATE contracts SET status = ?, meta = ?, updated = ? WHERE id = ?",
-                (status, dumps(meta), updated, contract_id),
+                "set_contract_status",
+                "UPDATE contracts SET status = ?, meta = ?, updated = ?, bundle_ref = COALESCE(?, bundle_ref) WHERE id = ?",
+                (status, text, updated, ref, contract_id),
             )
         if n == 0:
             raise NotFound(f"no contract {contract_id}")

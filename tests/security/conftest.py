@@ -97,6 +97,13 @@ class Attack:
             db.close()
 
     def set_meta(self, cid: str, key: str, value) -> None:
+        if key.split(".")[0] == "bundle":  # the bundle is stored once, in `bundles`, under the row's bundle_ref
+            ref = self.sql("SELECT bundle_ref FROM contracts WHERE id = ?", (cid,))[0][0]
+            assert ref, "the contract's bundle is stored in its own table"
+            where = "$" + key[len("bundle"):]
+            self.sql("UPDATE bundles SET body = json_set(body, ?, json(?)) WHERE sha256 = ?",
+                     (where, json.dumps(value), ref))
+            return
         self.sql("UPDATE contracts SET meta = json_set(meta, ?, json(?)) WHERE id = ?", (f"$.{key}", json.dumps(value), cid))
 
     def set_list(self, cid: str, column: str, values) -> None:

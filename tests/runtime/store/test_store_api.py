@@ -9,7 +9,7 @@ from datastation.runtime.store import (
 from datastation.runtime.store.migrations import LATEST
 
 USER_TABLES = ("agents", "data", "contracts", "contract_inputs", "approvals", "rejections", "policies",
-               "executions", "releases", "kept", "app_state", "nonces", "audit", "audit_head")
+               "executions", "releases", "kept", "app_state", "nonces", "audit", "audit_head", "bundles")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ SEED = {
 
 TABLES = {"agents", "data", "contracts", "approvals", "rejections", "policies", "executions", "releases",
           "audit", "kept", "app_state", "nonces", "audit_head", "contract_inputs", "schema_version", "settings",
-          "contract_owners"}
+          "contract_owners", "bundles"}
 
 
 def _tables(path):
