@@ -92,3 +92,23 @@ def test_a_weak_key_cannot_register(site):
                       timeout=30)
     assert resp.status_code == 422 and resp.json()["code"] == "bad_key", resp.text
     assert served.dsc("agent", "list", "--format", "json")[1].count("mallory") == 0
+
+
+def test_the_cli_proposes_and_approves_several_against_the_server(site, tmp_path, dsc_in, monkeypatch):
+    served, c, _ = site
+    more = tmp_path / "more.dsc"
+    more.write_text(SCENARIO.replace("contract one", "contract four").replace("contract two", "contract five"))
+    keys = {n: c[n].home / ".config" / "datastation" / "keys" for n in ("alice", "bob")}
+
+    def dsc(agent, *args):
+        monkeypatch.setenv("DSC_KEYRING", str(keys[agent]))
+        return dsc_in(tmp_path, *args, "--as", agent, "--escrow", served.url)
+
+    r = dsc("alice", "propose", more, "four", "five", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [p["name"] for p in json.loads(r.stdout)] == ["four", "five"]
+    r = dsc("bob", "approve", "four", "five", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "bob approved contract four" in r.stdout and "bob approved contract five" in r.stdout
+    statuses = {x["name"]: x["status"] for x in c["alice"].contracts()}
+    assert statuses["four"] == statuses["five"] == "approved"
