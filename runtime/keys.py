@@ -324,7 +324,7 @@ def verify_request(store, request: SignedRequest, *, escrow: str, action: str | 
         raise AuthError("unknown_agent", f"unknown agent {agent[:64]!r}: not registered with this escrow")
     try:
         message = canonical_json(env)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # not JSON, or nested past what JSON tools handle
         raise AuthError("malformed", "malformed signed request (params are not canonical JSON)") from None
     if not verify(row.public_key, message, request.signature):
         raise AuthError("bad_signature", f"signature does not match the registered key of {agent}")

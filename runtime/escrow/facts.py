@@ -104,7 +104,7 @@ def contract_facts(ctx, row: ContractRow, *, strict: bool = True, need_data: boo
     result long ago: only where its data came from matters, and its inputs may be gone since)."""
     if row.id in _seen:
         raise EscrowRefusal("provenance_changed", f"kept results of contract {row.name} depend on themselves")
-    scenario, contract, hashes = _recompute(row, strict)
+    scenario, contract, functions = _recompute(row, strict)
     inputs = tuple(scenario.inputs(contract))
     _check_complete(ctx, row, contract, inputs)
     data, kept, sources = {}, {}, set()
@@ -129,17 +129,18 @@ def contract_facts(ctx, row: ContractRow, *, strict: bool = True, need_data: boo
         source_agents=tuple(sorted({owner_of(k) for k in sources})),
         kept_as=contract.keep_as.name if contract.keep_as else None,
         function=contract.call.func.name if contract.call else "",
-        function_hashes=hashes, data=data, kept=kept,
+        function_hashes={n: f.sha256 for n, f in functions.items()}, data=data, kept=kept,
     )
-    _check_cached(row, facts, strict)
+    _check_cached(row, facts, strict, functions)
     return facts
 
 
 # ------------------------------------------------------------------ the proposal itself
 
 
-def _recompute(row: ContractRow, strict: bool) -> tuple[Scenario, ir.Contract, dict[str, str]]:
-    """(bundle scenario, contract, function hashes) of a stored proposal bound to its id."""
+def _recompute(row: ContractRow, strict: bool) -> tuple[Scenario, ir.Contract, dict]:
+    """(bundle scenario, contract, {name: FunctionSource} of the functions it calls) of a stored
+    proposal bound to its id (the functions only when `strict`)."""
     changed = EscrowRefusal("identity_changed", f"contract {row.name} no longer matches what was approved (its "
                                                 f"stored proposal was changed, or a built-in function changed "
                                                 f"since): propose it again")
@@ -154,7 +155,7 @@ def _recompute(row: ContractRow, strict: bool) -> tuple[Scenario, ir.Contract, d
     contract = scenario.contracts.get(row.name)
     if contract is None or not isinstance(doc, dict) or dumps(contract_form(contract)) != dumps(doc.get("contract")):
         raise changed
-    hashes: dict[str, str] = {}
+    functions: dict = {}
     if strict:
         try:
             ident = identity(scenario, contract)
@@ -162,8 +163,8 @@ def _recompute(row: ContractRow, strict: bool) -> tuple[Scenario, ir.Contract, d
             raise changed from None
         if ident.sha256 != row.id or ident.canonical != row.canonical:
             raise changed
-        hashes = {n: f.sha256 for n, f in ident.functions.items()}
-    return scenario, contract, hashes
+        functions = dict(ident.functions)
+    return scenario, contract, functions
 
 
 def named_data(contract: ir.Contract) -> tuple[set[str], set[str]]:
@@ -209,8 +210,10 @@ def _check_complete(ctx, row: ContractRow, contract: ir.Contract, inputs: tuple[
                                                    f"the kept result {name}, which the contract names")
 
 
-def _check_cached(row: ContractRow, f: ContractFacts, strict: bool) -> None:
-    """The row's cached columns must say what the derivation says."""
+def _check_cached(row: ContractRow, f: ContractFacts, strict: bool, functions: dict) -> None:
+    """The row's cached columns must say what the derivation says. `meta.functions` is what
+    execution loads each function by (origin, module, closure hash): its origin and hash must be
+    the approved identity's, so that whatever module it names, only the approved closure runs."""
     meta = row.meta if isinstance(row.meta, dict) else {}
     if list(meta.get("source_data") or []) != list(f.source_data):
         raise EscrowRefusal("provenance_changed", f"contract {row.name} reads data that does not come from what its "
@@ -226,6 +229,10 @@ def _check_cached(row: ContractRow, f: ContractFacts, strict: bool) -> None:
     }
     if strict:
         cached["function_hashes"] = (dict(row.function_hashes), f.function_hashes)
+        recorded = meta.get("functions") if isinstance(meta.get("functions"), dict) else {}
+        cached["meta.functions"] = (
+            {n: (e.get("origin"), e.get("sha256")) if isinstance(e, dict) else None for n, e in recorded.items()},
+            {n: (fs.origin, fs.sha256) for n, fs in functions.items()})
     bad = [name for name, (have, want) in cached.items() if have != want]
     if bad:
         raise EscrowRefusal("record_tampered", f"the record of contract {row.name} was changed in the database "

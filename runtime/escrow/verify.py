@@ -153,7 +153,13 @@ def _record_problems(row, p: dict) -> list[str]:
             "source_data": list(meta.get("source_data") or []), "call_inputs": list(meta.get("call_inputs") or []),
             "kept_as": meta.get("kept_as"), "function": meta.get("function") or "",
             "bundle_sha256": hashlib.sha256(canonical_json(meta.get("bundle") or {})).hexdigest()}
-    return [f"its {k} differs from its proposal entry" for k, v in want.items() if k in p and p[k] != v]
+    problems = [f"its {k} differs from its proposal entry" for k, v in want.items() if k in p and p[k] != v]
+    # what execution loads each function by must name the closures the entry records
+    recorded = meta.get("functions") if isinstance(meta.get("functions"), dict) else {}
+    loaded = {n: e.get("sha256") if isinstance(e, dict) else None for n, e in recorded.items()}
+    if "functions" in p and loaded != p["functions"]:
+        problems.append("its recorded functions (meta.functions) differ from its proposal entry")
+    return problems
 
 
 class _Replay:

@@ -25,6 +25,8 @@ def parse_signed(raw: bytes | str) -> SignedRequest:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError("unsigned", "the body is not a signed request (JSON with envelope and signature)") from None
+    except RecursionError:  # arrays or objects nested thousands deep: nothing a client sends
+        raise ApiError("malformed", "the body's JSON is nested too deeply") from None
     if not isinstance(obj, dict) or "signature" not in obj or "envelope" not in obj:
         raise ApiError("unsigned", "the request carries no signature: every request is signed by its agent")
     env, sig = obj["envelope"], obj["signature"]

@@ -264,3 +264,35 @@ def test_kept_result_pointed_at_another_kept_result(attack, capsys):
     _execute_is_refused(attack, row.id, "auditor")
     assert attack.outbox("auditor") == []
     assert attack.audit_verify(capsys)[0] == 1
+
+
+def test_an_edited_function_record_runs_no_other_code(attack, capsys):
+    # Execution loads each function by the row's `meta.functions` (origin, module, closure hash).
+    # An editor of the store adds a module to the contract's bundle and points the record of
+    # `fraud_model` at it, with that module's own hash: the unapproved code must not run (it did,
+    # and its output was released, before the record was checked against the identity), and
+    # `dsc audit verify` must say so.
+    from datastation.contracts.functions import function_source_in_text
+    from datastation.runtime.escrow.bundle import BUNDLE_ROOT
+
+    w = attack.world
+    row = attack.approve_all(w.propose("joint_model", "bank1").id)
+    evil = "def fraud_model(train, label):\n    return {'predict': True, 'rows': [list(map(str, t)) for t in train]}\n"
+    evil_hash = function_source_in_text(evil, BUNDLE_ROOT / "evil.py", "fraud_model", "user").sha256
+    attack.set_meta(row.id, "bundle.modules", {**row.meta["bundle"]["modules"], "evil.py": evil})
+    attack.set_meta(row.id, "functions", {**row.meta["functions"],
+                                          "fraud_model": {**row.meta["functions"]["fraud_model"], "module": "evil.py",
+                                                          "sha256": evil_hash}})
+    assert _execute_is_refused(attack, row.id, "bank1") == "record_tampered"
+    assert w.store.releases(contract_id=row.id) == [] and attack.outbox("bank1") == []
+    code, out = attack.audit_verify(capsys)
+    assert code == 1 and "meta.functions" in out
+
+
+def test_a_function_record_edited_alone_is_seen_by_audit_verify(attack, capsys):
+    w = attack.world
+    row = attack.approve_all(w.propose("joint_model", "bank1").id)
+    attack.set_meta(row.id, "functions.fraud_model.sha256", "0" * 64)
+    assert _execute_is_refused(attack, row.id, "bank1") == "record_tampered"
+    code, out = attack.audit_verify(capsys)
+    assert code == 1 and "meta.functions" in out

@@ -112,3 +112,15 @@ def test_the_cli_proposes_and_approves_several_against_the_server(site, tmp_path
     assert "bob approved contract four" in r.stdout and "bob approved contract five" in r.stdout
     statuses = {x["name"]: x["status"] for x in c["alice"].contracts()}
     assert statuses["four"] == statuses["five"] == "approved"
+
+
+@pytest.mark.parametrize("depth", [5_000, 50_000])
+def test_json_nested_thousands_deep_is_refused_not_a_server_error(site, depth):
+    served, c, _ = site
+    nested = "[" * depth + "]" * depth
+    body = ('{"envelope": {"action": "contract.approve_many", "agent": "bob", "escrow": "x", "nonce": "nnnnnnnnnn",'
+            f' "timestamp": 1, "params": {{"approvals": {nested}}}}}, "signature": "AA=="}}')
+    resp = httpx.post(served.url + "/v1/contracts/approve_many", content=body,
+                      headers={"Content-Type": "application/json"}, timeout=30)
+    assert resp.status_code < 500 and resp.json()["code"] == "malformed", resp.text
+    assert c["bob"].contracts() is not None  # still serving
