@@ -29,7 +29,8 @@ import httpx
 
 from ..escrow.actions import (
     APPROVE, APPROVE_MANY, DATA_ADD, DATA_REMOVE, EXECUTE, POLICY_APPLY, PROPOSE, PROPOSE_MANY, READ_AUDIT,
-    READ_CONTRACTS, READ_DATA, READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT, REVOKE, STAGES,
+    READ_CONTRACTS, READ_DATA, READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY, REGISTER, REJECT,
+    REVOKE, STAGES,
 )
 from ..escrow.context import EscrowRefusal
 from ..keyring import Keyring, check_pinned_escrow, keyring_path, new_passphrase
@@ -249,7 +250,7 @@ class Client:
         names = list(contracts) if contracts is not None else \
             [n for n, c in loaded.scenario.contracts.items() if c.by is not None and c.by.name == self.agent]
         if not names:
-            raise EscrowRefusal("no_contract", f"no contract of {self.agent} (by {self.agent}) in {dsc_path}"
+            raise EscrowRefusal("no_contract", f"no contract in {dsc_path} is proposed by {self.agent}"
                                 if contracts is None else "no contract named: nothing to propose")
         unknown = [n for n in names if n not in loaded.scenario.contracts]
         if unknown:
@@ -270,7 +271,8 @@ class Client:
             raise EscrowRefusal("check_failed", f"{dsc_path} has errors, nothing was proposed: {first}")
         return loaded
 
-    def approve_many(self, contracts: list[str], confirm: Callable[[list[dict]], bool] | None = None) -> list[dict] | None:
+    def approve_many(self, contracts: list[str],
+                     confirm: Callable[[list[dict]], bool] | None = None) -> list[dict] | None:
         """Approve several contracts in one request (each approval its own signature of that
         contract's identity), all or nothing; more than `MAX_BATCH` go in several requests. A
         full identity hash is signed as given (the signature binds exactly it); a prefix of one,

@@ -35,7 +35,8 @@ def run(args) -> int:
                        "`dsc status`), then pass --yes to approve it", cs.ExitCode.USAGE)
     refs = list(dict.fromkeys(args.id))
     if len(refs) > MAX_BATCH:
-        return cs.fail(f"{len(refs)} contracts: at most {MAX_BATCH} in one approval (all or nothing)", cs.ExitCode.USAGE)
+        return cs.fail(f"{len(refs)} contracts: at most {MAX_BATCH} in one approval (all or nothing)",
+                       cs.ExitCode.USAGE)
     row = None
     try:
         with cs.escrow_from(args) as escrow:

@@ -39,10 +39,12 @@ def run(args) -> int:
         [n for n, c in contracts.items() if c.by is not None and c.by.name == args.agent]
     unknown = [n for n in names if n not in contracts]
     if unknown or not names:
-        what = f"no contract '{unknown[0]}' in {args.file}" if unknown else f"no contract of {args.agent} in {args.file}"
+        what = f"no contract '{unknown[0]}' in {args.file}" if unknown else \
+            f"no contract in {args.file} is proposed by {args.agent}"
         return cs.fail(f"{what} (contracts: {', '.join(sorted(contracts)) or 'none'})")
     if len(names) > MAX_BATCH:
-        return cs.fail(f"{len(names)} contracts: at most {MAX_BATCH} in one proposal (all or nothing)", cs.ExitCode.USAGE)
+        return cs.fail(f"{len(names)} contracts: at most {MAX_BATCH} in one proposal (all or nothing)",
+                       cs.ExitCode.USAGE)
     try:
         idents = {n: identity(loaded.scenario, n).sha256 for n in names}
         with cs.escrow_from(args) as escrow:

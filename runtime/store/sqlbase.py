@@ -282,7 +282,8 @@ class SQLStore(Store):
             text, _, ref = self._stored_meta(meta, "")
             n = self._write(
                 "set_contract_status",
-                "UPDATE contracts SET status = ?, meta = ?, updated = ?, bundle_ref = COALESCE(?, bundle_ref) WHERE id = ?",
+                "UPDATE contracts SET status = ?, meta = ?, updated = ?, bundle_ref = COALESCE(?, bundle_ref)"
+                " WHERE id = ?",
                 (status, text, updated, ref, contract_id),
             )
         if n == 0:
