@@ -27,7 +27,8 @@ def is_url(text: str | None) -> bool:
 
 def _proposal(d: dict) -> SimpleNamespace:
     """A served proposal answer, read as the local `lifecycle.Proposal`."""
-    return SimpleNamespace(row=_ns(d["contract"]), contract=_ns(d["contract"]), decisions=[_ns(x) for x in d.get("decisions", ())])
+    return SimpleNamespace(row=_ns(d["contract"]), contract=_ns(d["contract"]),
+                           decisions=[_ns(x) for x in d.get("decisions", ())])
 
 
 def _ns(d: dict) -> SimpleNamespace:

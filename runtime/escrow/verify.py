@@ -19,10 +19,10 @@ from pathlib import Path
 from datastation.contracts.status import MAY_RUN, OPEN, ContractStatus
 
 from ..audit import public_key_sha256
-from ..keys import KeysError, canonical_json, fingerprint
+from ..keys import KeysError, fingerprint
 from .context import EscrowRefusal, data_about, release_about
 from .facts import DATA_KINDS, DERIVED_OWNER, bound_policy, contract_facts
-from .lifecycle import attempt_of
+from .lifecycle import attempt_of, bundle_sha256
 from .recovery import INTERRUPTED
 
 S = ContractStatus
@@ -152,7 +152,7 @@ def _record_problems(row, p: dict) -> list[str]:
             "recipients": list(row.recipients), "inputs": list(row.inputs), "functions": dict(row.function_hashes),
             "source_data": list(meta.get("source_data") or []), "call_inputs": list(meta.get("call_inputs") or []),
             "kept_as": meta.get("kept_as"), "function": meta.get("function") or "",
-            "bundle_sha256": hashlib.sha256(canonical_json(meta.get("bundle") or {})).hexdigest()}
+            "bundle_sha256": bundle_sha256(row)}
     problems = [f"its {k} differs from its proposal entry" for k, v in want.items() if k in p and p[k] != v]
     # what execution loads each function by must name the closures the entry records
     recorded = meta.get("functions") if isinstance(meta.get("functions"), dict) else {}

@@ -166,8 +166,7 @@ class SQLStore(Store):
         " FROM contracts"
     )
     _PUT_BUNDLE = "INSERT INTO bundles (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
-    BUNDLES = "store.bundles"  # memo of parsed bundles: {text: parsed}, and LAST_WRITTEN
-    LAST_WRITTEN = ("last written",)  # a key no text is
+    BUNDLES = "store.bundles"  # memo of parsed bundles: {text: parsed}
     MAX_MEMO_TEXT = 1 << 20  # larger bundles are parsed at each read (64 at most are remembered)
 
     def _contract(self, r: tuple) -> ContractRow:
@@ -207,13 +206,7 @@ class SQLStore(Store):
         if not isinstance(bundle, dict):
             return dumps(meta), source, None
         body = dumps(bundle) if body is None else body
-        memo = self.memo(self.BUNDLES)
-        last = memo.get(self.LAST_WRITTEN)  # (text, hash) of the last bundle written: one tuple, read at once
-        if last is not None and last[0] is body:  # a str: the same object is the same text
-            ref = last[1]
-        else:
-            ref = hashlib.sha256(body.encode()).hexdigest()
-            memo[self.LAST_WRITTEN] = (body, ref)
+        ref = hashlib.sha256(body.encode()).hexdigest()
         self._write("put_bundle", self._PUT_BUNDLE, (ref, body))
         return dumps({k: v for k, v in meta.items() if k != "bundle"}), \
             "" if source == bundle.get("source") else source, ref
