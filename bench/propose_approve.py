@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
-def scenario(agents: int, start: int, count: int) -> str:
-    lines = [f"agent a{i}" for i in range(agents)]
+def scenario(agents: int, start: int, count: int, tag: str = "") -> str:
+    lines = [f"# {tag}"] if tag else []
+    lines += [f"agent a{i}" for i in range(agents)]
     lines += [f'data a{i}.t csv "a{i}.csv"' for i in range(agents)]
     for j in range(start, start + count):
         p, s, r = j % agents, (j * 7 + 1) % agents, (j * 3 + 2) % agents
@@ -43,7 +44,9 @@ def contract_parts(j: int, agents: int) -> tuple[str, str]:
 
 
 def build(root: Path, agents: int, n: int, per_bundle: int, *, config=None):
-    """A World with `agents` agents and their data, and the bundles of `n` contracts."""
+    """A World with `agents` agents and their data, and the bundles of `n` contracts (files never
+    seen by this process before: a comment names the folder, so no run reuses an earlier run's
+    checked file from the escrow's cache of checked bundles)."""
     from harness import World
 
     from datastation.runtime.escrow import make_bundle
@@ -55,7 +58,7 @@ def build(root: Path, agents: int, n: int, per_bundle: int, *, config=None):
     bundles = []
     for b, start in enumerate(range(0, n, per_bundle)):
         f = root / f"b{b}.dsc"
-        f.write_text(scenario(agents, start, min(per_bundle, n - start)))
+        f.write_text(scenario(agents, start, min(per_bundle, n - start), tag=str(root)))
         bundles.append((start, min(per_bundle, n - start), make_bundle(f)))
     return w, bundles
 

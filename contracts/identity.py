@@ -26,16 +26,21 @@ class IdentityError(Exception):
     """A function the contract calls cannot be found, so the contract has no identity."""
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's compared fields but its span, in order
+
+
 def canonical(node):
     """A JSON-ready value for an IR node: tagged dicts, spans dropped, identifiers as strings."""
     if isinstance(node, ir.Ident):
         return node.name
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        out = {"node": type(node).__name__}
-        for f in dataclasses.fields(node):
-            if f.name == "span" or not f.compare:
-                continue
-            out[f.name] = canonical(getattr(node, f.name))
+    cls = type(node)
+    names = _FIELDS.get(cls)
+    if names is None and dataclasses.is_dataclass(node) and not isinstance(node, type):
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(node) if f.name != "span" and f.compare)
+    if names is not None:
+        out = {"node": cls.__name__}
+        for name in names:
+            out[name] = canonical(getattr(node, name))
         return out
     if isinstance(node, (tuple, list)):
         return [canonical(x) for x in node]
@@ -50,9 +55,12 @@ def contract_form(contract: ir.Contract) -> dict:
     return form
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
 def dumps(value) -> str:
     """The one JSON encoding used for hashing: sorted keys, no spaces, ASCII only."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ class AuditLog:
                payload: dict[str, Any] | None = None, ts: float | None = None) -> AuditEntry:
         payload = dict(payload or {})
         if self._genesis_done and self.store.in_transaction:
-            # inside the caller's transaction: no savepoint of its own (`audit_insert` is one)
+            # inside the caller's transaction: no savepoint of its own (`audit_insert` is one statement)
             return self._insert(kind, actor, contract, payload, ts)
         with self.store.transaction():
             self._genesis_if_pending()
@@ -111,11 +111,12 @@ class AuditLog:
             prev_hash=prev, hash=h, signature=sign(self.key, h.encode()),
         )
         crash_point("audit.append")
-        self.store.audit_insert(entry)
+        # The head is signed once per transaction, just before it commits (registered before the
+        # insert, so the store writes the head record once, signed: `SQLStore._flush_head`).
+        self.store.before_commit(self._sign_head)
+        self.store.audit_insert(entry, payload_text=payload_text)
         for observe in self.observers:
             observe(entry)
-        # The head is signed once per transaction, just before it commits.
-        self.store.before_commit(self._sign_head)
         return entry
 
     def _sign_head(self) -> None:

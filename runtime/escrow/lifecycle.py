@@ -181,13 +181,23 @@ class Proposal:
     decisions: list[Decided] = field(default_factory=list)
 
 
-def _escrow_sources(ctx, scenario, contract) -> tuple[list[str], set[str]]:
+def _read_once(memo: dict, what: str, key: str, read):
+    """`read(key)`, read once per request: the contracts of one request are proposed in its one
+    transaction, which proposing them does not change agents, data or policies in."""
+    seen = memo.setdefault(what, {})
+    if key not in seen:
+        seen[key] = read(key)
+    return seen[key]
+
+
+def _escrow_sources(ctx, scenario, contract, memo: dict | None = None) -> tuple[list[str], set[str]]:
     """(inputs, original source data) of a contract, resolved against the escrow's records."""
+    memo = {} if memo is None else memo
     inputs = scenario.inputs(contract)
     sources: set[str] = set()
     for key in inputs:
         if "." in key:
-            d = ctx.store.get_data(key)
+            d = _read_once(memo, "data", key, ctx.store.get_data)
             if d is None or d.derived:
                 raise EscrowRefusal("no_data", f"data element {key} is not registered in this escrow "
                                                f"(its owner adds it with `dsc data add {key} FILE --as {owner_of(key)}`)")
@@ -283,29 +293,29 @@ def _propose_one(ctx, m: Materialized, scenario, bundle: dict, name, expected, a
     if expected and expected != ident.sha256:
         raise EscrowRefusal("identity_mismatch", "the escrow computes a different identity for this contract "
                                                  "than the proposer did: files changed while proposing?")
-    inputs, sources = _check_proposable(ctx, scenario, contract, agent)
+    inputs, sources = _check_proposable(ctx, scenario, contract, agent, memo)
     existing = ctx.store.get_contract(ident.sha256)
     if existing is not None:
         return _new_attempt(ctx, existing, agent, sources, now)
     row = _contract_row(m, bundle, scenario, contract, ident, agent, inputs, sources, now)
-    if "bundle_text" not in memo:  # the stored bundle is the same for every contract of the request
-        memo["bundle_text"] = canonical_json(row.meta["bundle"]).decode()
-        memo["bundle_sha256"] = hashlib.sha256(memo["bundle_text"].encode()).hexdigest()
-    ctx.store.put_contract(row, bundle_text=memo["bundle_text"])
+    if "bundle_sha256" not in memo:  # the stored bundle is the same for every contract of the request
+        memo["bundle_sha256"] = ctx.store.put_bundle(canonical_json(row.meta["bundle"]).decode())
+    ctx.store.put_contract(row, bundle_ref=memo["bundle_sha256"])
     ctx.audit.append("proposal", actor=agent, contract=row.id,
                      payload={"name": row.name, "proposer": agent, "source_agents": list(row.source_agents),
                               "recipients": list(row.recipients), "inputs": list(row.inputs),
                               "functions": row.function_hashes,
                               **proposal_record(row, bundle_hash=memo["bundle_sha256"])})
-    return _apply_policies(ctx, row, now)
+    return _apply_policies(ctx, row, now, memo)
 
 
-def _apply_policies(ctx, row: ContractRow, now: float) -> Proposal:
+def _apply_policies(ctx, row: ContractRow, now: float, memo: dict | None = None) -> Proposal:
     """Standing policies decide for their owners at once (a proposal or a new attempt). `row` is
-    the contract as stored in this transaction; it is read again only once a policy acted on it."""
+    the contract as stored in this transaction; it is read again only once a policy acted on it.
+    `memo`: what the request read already (`_read_once`)."""
     out = Proposal(row)
     for owner in row.source_agents:
-        rules = rules_from_row(ctx.store.get_policy(owner))
+        rules = rules_from_row(_read_once({} if memo is None else memo, "policy", owner, ctx.store.get_policy))
         if rules and (ctx.store.get_contract(row.id) if out.decisions else row).status in OPEN:
             out.decisions.append(_apply_policy(ctx, row, owner, rules, now))
     if out.decisions:
@@ -401,20 +411,21 @@ def bundle_sha256(row: ContractRow) -> str:
     return hashlib.sha256(canonical_json(row.meta.get("bundle") or {})).hexdigest()
 
 
-def _check_proposable(ctx, scenario, contract, agent: str) -> tuple[list[str], set[str]]:
-    """(inputs, source data) of a contract `agent` may propose here, or the refusal."""
+def _check_proposable(ctx, scenario, contract, agent: str, memo: dict) -> tuple[list[str], set[str]]:
+    """(inputs, source data) of a contract `agent` may propose here, or the refusal. `memo`: what
+    the request read already (`_read_once`)."""
     by = contract.by.name if contract.by else None
     if by != agent:
         raise EscrowRefusal("not_proposer", f"contract {contract.name.name} is proposed by {by}, not {agent}")
     for t in contract.to:
-        if ctx.store.get_agent(t.name) is None:
+        if _read_once(memo, "agent", t.name, ctx.store.get_agent) is None:
             raise EscrowRefusal("unknown_agent", f"recipient {t.name} is not registered with this escrow")
-    inputs, sources = _escrow_sources(ctx, scenario, contract)
+    inputs, sources = _escrow_sources(ctx, scenario, contract, memo)
     if not sources:  # the checker says so too (DSC013); the escrow decides from its own records
         raise EscrowRefusal("reads_no_data", f"contract {contract.name.name} reads no data, so no owner would "
                                              f"approve it (DSC013): nothing was proposed")
     for o in sorted({owner_of(k) for k in sources}):
-        if ctx.store.get_agent(o) is None:
+        if _read_once(memo, "agent", o, ctx.store.get_agent) is None:
             raise EscrowRefusal("unknown_agent", f"data owner {o} is not registered with this escrow")
     if contract.keep_as is not None:
         k = contract.keep_as.name

@@ -204,9 +204,14 @@ class Store(abc.ABC):
 
     # -- contracts -----------------------------------------------------------------
     @abc.abstractmethod
-    def put_contract(self, row: ContractRow, *, bundle_text: str | None = None) -> None:
-        """Insert a new contract; `Conflict` if the id exists. `bundle_text`: the canonical JSON of
-        `row.meta["bundle"]` when the caller has it already (contracts proposed from one file share it)."""
+    def put_bundle(self, body: str) -> str:
+        """Store a proposal bundle (its canonical JSON) once; its sha256, the key rows refer to it by."""
+    @abc.abstractmethod
+    def put_contract(self, row: ContractRow, *, bundle_ref: str | None = None) -> None:
+        """Insert a new contract; `Conflict` if the id exists. Its bundle (`row.meta["bundle"]`) is
+        stored with `put_bundle` and the row refers to it; `bundle_ref`: what `put_bundle` returned
+        for that bundle in this transaction, when the caller stored it already (contracts proposed
+        from one file share it)."""
     @abc.abstractmethod
     def get_contract(self, contract_id: str) -> ContractRow | None: ...
     @abc.abstractmethod
@@ -339,8 +344,10 @@ class Store(abc.ABC):
     def audit_head(self) -> tuple[int, str, str] | None:
         """(seq, hash, signature of the head record) of the last entry, or None when empty."""
     @abc.abstractmethod
-    def audit_insert(self, entry: AuditEntry, head_signature: str | None = None) -> None:
-        """Insert an entry and point the head record at it (signature set later by set_audit_head)."""
+    def audit_insert(self, entry: AuditEntry, head_signature: str | None = None, *,
+                     payload_text: str | None = None) -> None:
+        """Insert an entry and point the head record at it (signature set later by set_audit_head).
+        `payload_text`: the payload's canonical JSON when the caller has it (stored as given)."""
     @abc.abstractmethod
     def set_audit_head(self, seq: int, hash_: str, signature: str) -> None: ...
     @abc.abstractmethod

@@ -130,9 +130,11 @@ class PostgresStore(SQLStore):
                 except psycopg.Error as exc:
                     raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
                 self._depth += 1
+                head = self._tx_head
                 try:
                     yield
                 except BaseException:
+                    self._tx_head = head  # the entries written since are undone
                     self._undo(name)
                     raise
                 else:
@@ -155,7 +157,7 @@ class PostgresStore(SQLStore):
                 raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
             self._depth = 1
             self._owner = threading.get_ident()
-            self._before_commit = []
+            self._before_commit, self._tx_head = [], None
             try:
                 yield
                 for fn in self._before_commit:
@@ -171,7 +173,7 @@ class PostgresStore(SQLStore):
             finally:
                 self._depth = 0
                 self._owner = None
-                self._before_commit = []
+                self._before_commit, self._tx_head = [], None
             crash_point("tx.committed")
 
     def _rollback(self) -> None:

@@ -33,9 +33,11 @@ from .base import (
     Store,
 )
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def loads(text: str | None, default: Any = None) -> Any:
@@ -198,45 +200,56 @@ class SQLStore(Store):
         modules = parsed.get("modules")
         return {**parsed, "modules": dict(modules) if isinstance(modules, dict) else modules}
 
-    def _stored_meta(self, meta: dict, source: str, body: str | None = None) -> tuple[str, str, str | None]:
+    def put_bundle(self, body: str) -> str:
+        h = hashlib.sha256(body.encode()).hexdigest()
+        self._write("put_bundle", self._PUT_BUNDLE, (h, body))
+        return h
+
+    def _stored_meta(self, meta: dict, source: str, ref: str | None = None) -> tuple[str, str, str | None]:
         """(meta text, source column, bundle hash) of a row to write: its bundle stored once in
-        `bundles` (in the caller's transaction), the row keeping its hash. `body`: the bundle's
-        canonical JSON, if the caller has it."""
+        `bundles` (in the caller's transaction; `ref` when the caller stored it already with
+        `put_bundle`), the row keeping its hash."""
         bundle = meta.get("bundle") if isinstance(meta, dict) else None
         if not isinstance(bundle, dict):
             return dumps(meta), source, None
-        body = dumps(bundle) if body is None else body
-        ref = hashlib.sha256(body.encode()).hexdigest()
-        self._write("put_bundle", self._PUT_BUNDLE, (ref, body))
+        if ref is None:
+            ref = self.put_bundle(dumps(bundle))
         return dumps({k: v for k, v in meta.items() if k != "bundle"}), \
             "" if source == bundle.get("source") else source, ref
 
-    def put_contract(self, row: ContractRow, *, bundle_text: str | None = None) -> None:
+    def put_contract(self, row: ContractRow, *, bundle_ref: str | None = None) -> None:
+        if bundle_ref is not None and self.in_transaction:
+            # no savepoint needed: the bundle is stored already, and of the row's statements only the
+            # first can be refused (a contract of that id exists), writing nothing
+            return self._put_contract(row, bundle_ref)
+        with self.transaction():  # a savepoint (or a transaction): a refused row leaves no bundle behind either
+            self._put_contract(row, bundle_ref)
+
+    def _put_contract(self, row: ContractRow, bundle_ref: str | None) -> None:
         now = time.time()
-        with self.transaction():  # one savepoint: a refused row leaves no bundle behind either
-            meta, source, ref = self._stored_meta(row.meta, row.source, bundle_text)
-            try:
-                self._write(
-                    "put_contract",
-                    "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
-                    " recipients, source_agents, meta, created, updated, bundle_ref)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        row.id, row.name, row.canonical, source, dumps(row.function_hashes), row.proposer,
-                        row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
-                        dumps(list(row.source_agents)), meta, row.created or now, row.updated or now, ref,
-                    ),
-                )
-            except Conflict:
-                raise Conflict(f"contract {row.id} already exists") from None
-            keys = sorted(set(row.inputs))
-            if keys:
-                self._write_many("put_contract", "INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)",
-                                 [(row.id, key) for key in keys])
-            owners = sorted(set(row.source_agents))
-            if owners:
-                self._write_many("put_contract", "INSERT INTO contract_owners (contract_id, agent) VALUES (?, ?)",
-                                 [(row.id, agent) for agent in owners])
+        meta, source, ref = self._stored_meta(row.meta, row.source, bundle_ref)
+        try:
+            self._write(
+                "put_contract",
+                "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
+                " recipients, source_agents, meta, created, updated, bundle_ref)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.id, row.name, row.canonical, source, dumps(row.function_hashes), row.proposer,
+                    row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
+                    dumps(list(row.source_agents)), meta, row.created or now, row.updated or now, ref,
+                ),
+            )
+        except Conflict:
+            raise Conflict(f"contract {row.id} already exists") from None
+        keys = sorted(set(row.inputs))
+        if keys:
+            self._write_many("put_contract", "INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)",
+                             [(row.id, key) for key in keys])
+        owners = sorted(set(row.source_agents))
+        if owners:
+            self._write_many("put_contract", "INSERT INTO contract_owners (contract_id, agent) VALUES (?, ?)",
+                             [(row.id, agent) for agent in owners])
 
     def get_contract(self, contract_id: str) -> ContractRow | None:
         r = self._one(self._CONTRACT + " WHERE id = ?", (contract_id,))
@@ -314,7 +327,10 @@ class SQLStore(Store):
         r = self._one(self._DECISION, (contract_id,))
         if r is None:
             return None
-        return r[0], r[1], bool(r[2]), (int(r[3]), r[4]) if r[3] is not None else None
+        head = (int(r[3]), r[4]) if r[3] is not None else None
+        if self._tx_head is not None and self.in_transaction:
+            head = self._tx_head[:2]  # this transaction's own entries, not yet in the head record
+        return r[0], r[1], bool(r[2]), head
 
     def contracts_using(self, data_key: str, statuses: tuple[str, ...] | None = OPEN_STATUSES) -> list[ContractRow]:
         sql = self._CONTRACT + " WHERE id IN (SELECT contract_id FROM contract_inputs WHERE data_key = ?)"
@@ -502,7 +518,17 @@ class SQLStore(Store):
         return self._write("prune_nonces", "DELETE FROM nonces WHERE ts < ?", (before,))
 
     # -- audit ---------------------------------------------------------------------
+    # Inside a write transaction the head is kept in memory (`_tx_head`): each entry is one INSERT,
+    # and the head record is written once, just before the commit (`_flush_head`). The write lock
+    # (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock) keeps every other writer out meanwhile,
+    # and the record is written in the same transaction as the entries, so it is never seen apart
+    # from them. The backends reset `_tx_head` when a transaction begins or ends and restore it
+    # when a savepoint is rolled back.
+    _tx_head: tuple[int, str, str] | None = None
+
     def audit_head(self) -> tuple[int, str, str] | None:
+        if self._tx_head is not None and self.in_transaction:
+            return self._tx_head
         r = self._one("SELECT seq, hash, signature FROM audit_head WHERE id = 1")
         return (int(r[0]), r[1], r[2]) if r else None
 
@@ -511,22 +537,34 @@ class SQLStore(Store):
                       " JOIN audit a ON a.seq = k.m", (kind,))
         return None if r is None else (int(r[0]), int(r[1]), r[2])
 
-    def audit_insert(self, entry: AuditEntry, head_signature: str | None = None) -> None:
-        with self.transaction():
-            self._write(
-                "audit_insert",
-                "INSERT INTO audit (seq, ts, kind, actor, contract, payload, prev_hash, hash, signature)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.seq, entry.ts, entry.kind, entry.actor, entry.contract, dumps(entry.payload),
-                    entry.prev_hash, entry.hash, entry.signature,
-                ),
-            )
-            self.set_audit_head(entry.seq, entry.hash, head_signature or "")
+    _INSERT_ENTRY = ("INSERT INTO audit (seq, ts, kind, actor, contract, payload, prev_hash, hash, signature)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+    def audit_insert(self, entry: AuditEntry, head_signature: str | None = None, *,
+                     payload_text: str | None = None) -> None:
+        if not self.in_transaction:
+            with self.transaction():
+                return self.audit_insert(entry, head_signature, payload_text=payload_text)
+        self._write(
+            "audit_insert", self._INSERT_ENTRY,
+            (entry.seq, entry.ts, entry.kind, entry.actor, entry.contract,
+             dumps(entry.payload) if payload_text is None else payload_text, entry.prev_hash, entry.hash,
+             entry.signature),
+        )
+        self._tx_head = (entry.seq, entry.hash, head_signature or "")
+        self.before_commit(self._flush_head)
+
+    def _flush_head(self) -> None:
+        head, self._tx_head = self._tx_head, None
+        if head is not None:
+            self._write("audit_head", self._SET_HEAD, (1, *head))
 
     _SET_HEAD = upsert("audit_head", ("id", "seq", "hash", "signature"), ("id",))
 
     def set_audit_head(self, seq: int, hash_: str, signature: str) -> None:
+        if self._tx_head is not None and self.in_transaction:
+            self._tx_head = (seq, hash_, signature)  # written by `_flush_head` at the commit
+            return
         self._write("audit_head", self._SET_HEAD, (1, seq, hash_, signature))
 
     _AUDIT = "SELECT seq, ts, kind, actor, contract, payload, prev_hash, hash, signature FROM audit"

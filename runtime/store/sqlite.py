@@ -60,9 +60,11 @@ class SQLiteStore(SQLStore):
                 name = f"sp{self._depth}"
                 self._db.execute(f"SAVEPOINT {name}")
                 self._depth += 1
+                head = self._tx_head
                 try:
                     yield
                 except BaseException:
+                    self._tx_head = head  # the entries written since are undone
                     self._db.execute(f"ROLLBACK TO {name}")
                     self._db.execute(f"RELEASE {name}")
                     raise
@@ -78,7 +80,7 @@ class SQLiteStore(SQLStore):
                 raise StoreError(f"the escrow database is busy: {exc}") from None
             self._depth = 1
             self._owner = threading.get_ident()
-            self._before_commit = []
+            self._before_commit, self._tx_head = [], None
             try:
                 yield
                 for fn in self._before_commit:
@@ -95,7 +97,7 @@ class SQLiteStore(SQLStore):
             finally:
                 self._depth = 0
                 self._owner = None
-                self._before_commit = []
+                self._before_commit, self._tx_head = [], None
             crash_point("tx.committed")
 
     @contextlib.contextmanager

@@ -98,9 +98,10 @@ def test_contracts_of_different_bundles_each_keep_their_own(store):
     text_a = json.dumps(BUNDLE, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     text_b = json.dumps(other, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     with store.transaction():
-        for cid, bundle, text in (("a1", BUNDLE, text_a), ("b1", other, text_b), ("a2", BUNDLE, text_a),
-                                  ("b2", other, text_b), ("a3", BUNDLE, None)):
-            store.put_contract(row(cid, bundle), bundle_text=text)
+        ref_a, ref_b = store.put_bundle(text_a), store.put_bundle(text_b)
+        for cid, bundle, ref in (("a1", BUNDLE, ref_a), ("b1", other, ref_b), ("a2", BUNDLE, ref_a),
+                                 ("b2", other, ref_b), ("a3", BUNDLE, None)):
+            store.put_contract(row(cid, bundle), bundle_ref=ref)
     assert len(bundle_rows(store)) == 2
     for cid, bundle in (("a1", BUNDLE), ("a2", BUNDLE), ("a3", BUNDLE), ("b1", other), ("b2", other)):
         assert store.get_contract(cid).meta["bundle"] == bundle
