@@ -429,8 +429,7 @@ def _check_proposable(ctx, scenario, contract, agent: str, memo: dict) -> tuple[
             raise EscrowRefusal("unknown_agent", f"data owner {o} is not registered with this escrow")
     if contract.keep_as is not None:
         k = contract.keep_as.name
-        taken = ctx.store.get_data(k) is not None or any(
-            c.meta.get("kept_as") == k and c.status in (*MAY_RUN, EXECUTED) for c in ctx.store.list_contracts())
+        taken = ctx.store.get_data(k) is not None or bool(ctx.store.contracts_keeping(k, (*MAY_RUN, EXECUTED)))
         if taken:
             raise EscrowRefusal("kept_taken", f"a kept result named '{k}' already exists in this escrow")
     return inputs, sources

@@ -19,9 +19,10 @@ outside one. Rows are frozen dataclasses (see `base.py`); JSON columns come back
   agents      add_agent(AgentRow) / get_agent(name) / list_agents()
   data        put_data(DataRow) (insert or replace) / put_data_many(rows) / get_data(key) / list_data(owner=None)
               / remove_data(key) / data_by_hash(owner, hash)
-  contracts   put_contract(ContractRow) (insert) / get_contract(id) / find_contracts(id_prefix)
-              / list_contracts(status=, proposer=, name=)
+  contracts   put_bundle(text) -> sha256 / put_contract(ContractRow, bundle_ref=) (insert) / get_contract(id)
+              / find_contracts(id_prefix) / list_contracts(status=, proposer=, name=)
               / set_contract_status(id, status) / contracts_using(data_key, statuses=OPEN_STATUSES)
+              / contracts_keeping(name, statuses)
   approvals   add_approval(ApprovalRow) / approvals(contract_id) / remove_approvals(contract_id, agent=None)
   rejections  add_rejection(RejectionRow) / rejections(contract_id)
   policies    put_policy(PolicyRow) (one per owner, replaces) / get_policy(owner) / list_policies() / remove_policy

@@ -228,6 +228,12 @@ class Store(abc.ABC):
     def swap_contract_status(self, contract_id: str, expected: str, status: str) -> bool:
         """Set `status` only if the contract's status is `expected` now (one atomic compare-and-set);
         True when it changed. How one execution claims a contract before any user code runs."""
+    def contracts_keeping(self, name: str, statuses: tuple[str, ...]) -> list[ContractRow]:
+        """Contracts with one of `statuses` whose row says they keep their result as `name`
+        (`meta["kept_as"]`), in creation order (a backend answers with one query)."""
+        rows = [r for s in set(statuses) for r in self.list_contracts(status=s) if r.meta.get("kept_as") == name]
+        return sorted(rows, key=lambda r: (r.created, r.id))
+
     def pending_for(self, agent: str) -> list[ContractRow]:
         """Pending contracts among whose source agents `agent` is and that it has not approved, in
         creation order (a backend answers from an index of source agents)."""

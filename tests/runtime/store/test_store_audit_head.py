@@ -3,7 +3,6 @@ written once before the commit; a rolled-back savepoint or transaction leaves th
 On SQLite and on PostgreSQL."""
 
 import pytest
-
 from datastation.runtime import keys
 from datastation.runtime.audit import AuditLog, verify_log
 from datastation.runtime.store import ContractRow, open_store
@@ -47,10 +46,9 @@ def test_a_rolled_back_savepoint_gives_the_head_back(env):
     store, key, log = env
     with store.transaction():
         a = log.append("a")
-        with pytest.raises(RuntimeError):
-            with store.transaction():
-                log.append("b")
-                raise RuntimeError
+        with pytest.raises(RuntimeError), store.transaction():
+            log.append("b")
+            raise RuntimeError
         assert store.audit_head()[:2] == (a.seq, a.hash)
         c = log.append("c")
     assert (c.seq, c.prev_hash) == (a.seq + 1, a.hash)
@@ -61,10 +59,9 @@ def test_a_rolled_back_savepoint_gives_the_head_back(env):
 def test_a_rolled_back_transaction_leaves_the_head_record_as_it_was(env):
     store, key, log = env
     before = log.append("before")
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            log.append("undone")
-            raise RuntimeError
+    with pytest.raises(RuntimeError), store.transaction():
+        log.append("undone")
+        raise RuntimeError
     assert store.audit_head()[:2] == (before.seq, before.hash)
     after = log.append("after")
     assert (after.seq, after.prev_hash) == (before.seq + 1, before.hash)

@@ -105,3 +105,62 @@ def test_contracts_of_different_bundles_each_keep_their_own(store):
     assert len(bundle_rows(store)) == 2
     for cid, bundle in (("a1", BUNDLE), ("a2", BUNDLE), ("a3", BUNDLE), ("b1", other), ("b2", other)):
         assert store.get_contract(cid).meta["bundle"] == bundle
+
+
+def test_a_list_reads_each_bundle_once_and_gives_every_row_its_own(store):
+    other = {**BUNDLE, "source": "agent b\n"}
+    for cid, bundle in (("a1", BUNDLE), ("b1", other), ("a2", BUNDLE), ("a3", BUNDLE), ("b2", other)):
+        store.put_contract(row(cid, bundle))
+    reads = []
+    original = store._all
+
+    def counting(sql, params=()):
+        if "FROM bundles" in sql:
+            reads.append(params)
+        return original(sql, params)
+
+    store._all = counting
+    try:
+        listings = {
+            "list_contracts": store.list_contracts(),
+            "find_contracts": store.find_contracts("a") + store.find_contracts("b"),
+            "pending_for": store.pending_for("a"),
+            "contracts_using": store.contracts_using("a.t"),
+        }
+    finally:
+        store._all = original
+    for what, rows in listings.items():
+        assert sorted(r.id for r in rows) == ["a1", "a2", "a3", "b1", "b2"], what
+        for r in rows:
+            assert r.meta["bundle"] == (BUNDLE if r.id.startswith("a") else other), (what, r.id)
+            assert r.source == r.meta["bundle"]["source"], (what, r.id)
+    # one read of the bundles per listing (two for the two prefixes), each bundle named once in it
+    assert len(reads) == 5 and all(len(set(p)) == len(p) for p in reads)
+    assert sorted(len(p) for p in reads) == [1, 1, 2, 2, 2]
+
+
+def test_a_listed_row_whose_bundle_row_is_gone_reads_without_it(store):
+    store.put_contract(row("c0"))
+    with store.transaction():
+        store._write("t", "UPDATE contracts SET bundle_ref = ? WHERE id = ?", ("0" * 64, "c0"))
+    (got,) = store.list_contracts()
+    assert "bundle" not in got.meta and got.meta["kept_as"] is None
+    assert store.get_contract("c0").meta == got.meta
+
+
+def test_contracts_keeping_a_name_are_found_by_one_query(store):
+    from datastation.contracts.status import ContractStatus
+
+    store.put_contract(row("k1", kept_as="pool"))
+    store.put_contract(row("k2", kept_as="other"))
+    store.put_contract(row("k3", kept_as="pool"))
+    store.set_contract_status("k3", "rejected")
+    store.put_contract(ContractRow(id="old", name="old", canonical="{}", proposer="a", status="pending",
+                                   inputs=(), recipients=(), source_agents=(), function_hashes={}, source="",
+                                   meta={"kept_as": 7}))  # not a name: matches none
+    with store.transaction():  # a row whose meta is not JSON: matches none, breaks nothing
+        store._write("t", "UPDATE contracts SET meta = ? WHERE id = ?", ("{not json", "k2"))
+    found = store.contracts_keeping("pool", (ContractStatus.PENDING, ContractStatus.APPROVED))
+    assert [r.id for r in found] == ["k1"] and found[0].meta["bundle"] == BUNDLE
+    assert [r.id for r in store.contracts_keeping("pool", ("rejected",))] == ["k3"]
+    assert store.contracts_keeping("7", ("pending",)) == [] and store.contracts_keeping("other", ("pending",)) == []
