@@ -254,7 +254,8 @@ def _genesis_problem(row: tuple, expected_id: str) -> str | None:
 def verify_log(store: Store, public_key: Ed25519PublicKey | str) -> VerifyResult:
     """Check the genesis entry, every entry (sequence, chain link, hash, signature) and the signed head."""
     public_key = _public(public_key)
-    rows = store.audit_raw()
+    with store.snapshot():  # the entries and the head as one state: a live escrow commits between two reads
+        rows, head = store.audit_raw(), store.audit_head()
     if not rows:
         return VerifyResult(False, 0, None, None, "the log is empty: it has no genesis entry (entries removed)")
     problem = _genesis_problem(rows[0], escrow_id(public_pem(public_key)))
@@ -283,7 +284,6 @@ def verify_log(store: Store, public_key: Ed25519PublicKey | str) -> VerifyResult
             return bad("a second genesis entry: the log was restarted")
         prev, expected = h, expected + 1
     count = len(rows)
-    head = store.audit_head()
     if head is None:
         return VerifyResult(False, count, None, None, "the signed head record is missing")
     head_seq, head_hash, head_sig = head

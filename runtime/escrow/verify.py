@@ -46,17 +46,19 @@ class StoreReport:
 
 
 def verify_store(ctx) -> StoreReport:
-    """Compare the store with the (already verified) audit log."""
-    entries = [e for e in ctx.store.audit_entries() if isinstance(e.payload, dict)]
-    by_kind = defaultdict(list)
-    for e in entries:
-        by_kind[e.kind].append(e)
-    report = StoreReport()
-    _agents(ctx, by_kind, report)
-    _data(ctx, by_kind, report)
-    _policies(ctx, by_kind, report)
-    _contracts(ctx, entries, by_kind, report)
-    _releases(ctx, by_kind, report)
+    """Compare the store with the (already verified) audit log, both read as one state (a live
+    escrow commits meanwhile)."""
+    with ctx.store.snapshot():
+        entries = [e for e in ctx.store.audit_entries() if isinstance(e.payload, dict)]
+        by_kind = defaultdict(list)
+        for e in entries:
+            by_kind[e.kind].append(e)
+        report = StoreReport()
+        _agents(ctx, by_kind, report)
+        _data(ctx, by_kind, report)
+        _policies(ctx, by_kind, report)
+        _contracts(ctx, entries, by_kind, report)
+        _releases(ctx, by_kind, report)
     return report
 
 

@@ -176,6 +176,27 @@ class PostgresStore(SQLStore):
                 self._before_commit, self._tx_head = [], None
             crash_point("tx.committed")
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        # a read-only REPEATABLE READ transaction: one state for every read, without the write lock
+        # (writers of other processes go on; a write inside is refused by the server)
+        psycopg = self._pg
+        with self._lock:
+            if self._depth:
+                yield
+                return
+            try:
+                self._retrying(lambda: self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            except psycopg.Error as exc:
+                self._rollback()
+                raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
+            self._depth, self._owner, self._before_commit = 1, threading.get_ident(), []
+            try:
+                yield
+            finally:
+                self._depth, self._owner, self._before_commit = 0, None, []
+                self._rollback()  # nothing to keep: a snapshot writes nothing
+
     def _rollback(self) -> None:
         with contextlib.suppress(self._pg.Error):
             self._exec("ROLLBACK")

@@ -207,6 +207,14 @@ def _v6_bundles(conn) -> None:
          f"ALTER TABLE contracts ADD COLUMN bundle_ref {C}")
 
 
+def _v7_kept_as(conn) -> None:
+    """The name each contract keeps its result as, in a column with an index: a proposal finds
+    whether a name is taken with one look-up (it read every contract), filled from the rows' meta."""
+    _run(conn, f"ALTER TABLE contracts ADD COLUMN kept_as {C}",
+         "UPDATE contracts SET kept_as = dsc_json_text(meta, 'kept_as')",
+         "CREATE INDEX contracts_kept_as ON contracts(kept_as)")
+
+
 MIGRATIONS: list[Callable] = [
     _v1_core,
     _v2_state,
@@ -214,6 +222,7 @@ MIGRATIONS: list[Callable] = [
     _v4_integrity,
     _v5_contract_owners,
     _v6_bundles,
+    _v7_kept_as,
 ]
 
 LATEST = len(MIGRATIONS)

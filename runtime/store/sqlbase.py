@@ -40,6 +40,12 @@ def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def _kept_as(meta: Any) -> str | None:
+    """The `kept_as` column of a row with this meta: the name it keeps its result as, if any."""
+    name = meta.get("kept_as") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def loads(text: str | None, default: Any = None) -> Any:
     if text is None:
         return default
@@ -249,12 +255,13 @@ class SQLStore(Store):
             self._write(
                 "put_contract",
                 "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
-                " recipients, source_agents, meta, created, updated, bundle_ref)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " recipients, source_agents, meta, created, updated, bundle_ref, kept_as)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.id, row.name, row.canonical, source, dumps(row.function_hashes), row.proposer,
                     row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
                     dumps(list(row.source_agents)), meta, row.created or now, row.updated or now, ref,
+                    _kept_as(row.meta),
                 ),
             )
         except Conflict:
@@ -305,9 +312,9 @@ class SQLStore(Store):
             text, _, ref = self._stored_meta(meta, "")
             n = self._write(
                 "set_contract_status",
-                "UPDATE contracts SET status = ?, meta = ?, updated = ?, bundle_ref = COALESCE(?, bundle_ref)"
-                " WHERE id = ?",
-                (status, text, updated, ref, contract_id),
+                "UPDATE contracts SET status = ?, meta = ?, updated = ?, bundle_ref = COALESCE(?, bundle_ref),"
+                " kept_as = ? WHERE id = ?",
+                (status, text, updated, ref, _kept_as(meta), contract_id),
             )
         if n == 0:
             raise NotFound(f"no contract {contract_id}")
@@ -358,10 +365,12 @@ class SQLStore(Store):
         return self._contracts(self._all(sql + " ORDER BY created, id", params))
 
     def contracts_keeping(self, name: str, statuses: tuple[str, ...]) -> list[ContractRow]:
-        expr, params = self._json_field_sql("kept_as", "meta")
-        sql = (self._CONTRACTS + f" WHERE status IN ({','.join('?' * len(statuses))}) AND {expr} = ?"
+        # from the indexed `kept_as` column (the name in the row's meta, written with it); the row's
+        # own meta decides, as `Store.contracts_keeping` does
+        sql = (self._CONTRACTS + f" WHERE kept_as = ? AND status IN ({','.join('?' * len(statuses))})"
                " ORDER BY created, id")
-        return self._contracts(self._all(sql, (*map(str, statuses), *params, name)))
+        rows = self._contracts(self._all(sql, (name, *map(str, statuses))))
+        return [r for r in rows if r.meta.get("kept_as") == name]
 
     # -- approvals / rejections ------------------------------------------------------
     def add_approval(self, row: ApprovalRow) -> None:

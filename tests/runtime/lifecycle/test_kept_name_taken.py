@@ -61,3 +61,21 @@ def test_the_store_finds_the_contracts_keeping_a_name_by_status(w, tmp_path):
     assert [r.id for r in w.store.contracts_keeping("shared", ("pending", "approved"))] == [first.id]
     assert w.store.contracts_keeping("shared", ("approved",)) == []
     assert w.store.contracts_keeping("nothing", ("pending",)) == []
+
+
+def test_a_batch_of_keep_contracts_reads_no_list_of_every_contract(w, tmp_path, monkeypatch):
+    # red team H29: each item listed every contract of the escrow (bundles included) inside the
+    # batch's one transaction: 1,000 items held the write lock for minutes
+    from datastation.runtime.escrow import PROPOSE_MANY, make_bundle, propose_many_params
+
+    path = tmp_path / "many.dsc"
+    path.write_text('agent a\nagent b\ndata a.t csv "a.csv"\n\n' + "".join(
+        f"contract c{i} {{\n  by a\n  keep k{i} = rows(a.t)\n}}\n" for i in range(5)))
+
+    def listing(*args, **kwargs):
+        raise AssertionError("a proposal listed every contract")
+
+    monkeypatch.setattr(w.store, "list_contracts", listing)
+    names = [f"c{i}" for i in range(5)]
+    done = w.escrow.propose_many(w.escrow.sign_as("a", PROPOSE_MANY, propose_many_params(make_bundle(path), names)))
+    assert [p.row.meta["kept_as"] for p in done] == [f"k{i}" for i in range(5)]

@@ -77,3 +77,26 @@ def test_the_decision_state_read_in_a_transaction_sees_its_entries(env):
         e = log.append("approval", contract="c1")
         assert store.decision_state("c1")[3] == (e.seq, e.hash)
     assert store.decision_state("c1")[3] == (e.seq, e.hash)
+
+
+def test_verify_reads_the_entries_and_the_head_as_one_state(env, config):
+    # another process commits an entry between verify's two reads (a live escrow): no false alarm
+    store, key, log = env
+    log.append("first")
+    other = open_store(config)
+    other_log = AuditLog(other, key)
+    original = store.audit_raw
+
+    def raw_then_another_commit():
+        rows = original()
+        other_log.append("meanwhile")
+        return rows
+
+    store.audit_raw = raw_then_another_commit
+    try:
+        result = verify_log(store, key.public_key())
+    finally:
+        store.audit_raw = original
+        other.close()
+    assert result.ok, result.describe()
+    assert verify_log(store, key.public_key()).count == result.count + 1  # the next verify sees it

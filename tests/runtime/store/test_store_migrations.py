@@ -27,6 +27,11 @@ SEED = {
         "INSERT INTO releases VALUES ('c1', 'bank1', '/out/r.json', 'h2', 1, 2.0)",
         "INSERT INTO audit VALUES (1, 1.0, 'agent_created', 'bank1', NULL, '{}', '0', 'h', 's')",
     ],
+    6: [  # a contract keeping its result as `pool` (found by the `kept_as` column of version 7)
+        "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
+        " source_agents, meta, created, updated) VALUES ('k1', 'keeper', '{}', 'src', '{}', 'bank1', 'approved',"
+        " '[\"bank1.train\"]', '[]', '[\"bank1\"]', '{\"kept_as\":\"pool\"}', 3.0, 3.0)",
+    ],
 }
 
 TABLES = {"agents", "data", "contracts", "approvals", "rejections", "policies", "executions", "releases",
@@ -85,6 +90,8 @@ def test_from_each_older_version(tmp_path, start):
         (rel,) = store.releases(contract_id="c1")
         assert (rel.content_hash, rel.file_hash, rel.execution_id) == ("h2", None, 1)
         assert store.get_setting("audit.genesis") is None  # an older store's log keeps its history
+    if start >= 6:
+        assert [r.id for r in store.contracts_keeping("pool", ("approved",))] == ["k1"]  # kept_as back-filled
     store.close()
 
 
