@@ -274,8 +274,8 @@ class PostgresStore(SQLStore):
             except self._pg.Error as exc:
                 raise StoreError(f"reading the escrow database: {_first_line(exc)}") from None
 
-    def _json_field_sql(self, field: str, column: str = "payload") -> tuple[str, tuple]:
-        return f"dsc_json_text({column}, ?)", (field,)
+    def _json_field_sql(self, field: str) -> tuple[str, tuple]:
+        return "dsc_json_text(payload, ?)", (field,)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -81,10 +81,9 @@ class SQLStore(Store):
     def _all(self, sql: str, params: tuple = ()) -> list[tuple]: ...
 
     @abc.abstractmethod
-    def _json_field_sql(self, field: str, column: str = "payload") -> tuple[str, tuple]:
-        """SQL (and its parameters) for the string value of the top-level `field` of the JSON text in
-        `column` (a column name of this code's, never input), NULL when it is no JSON object or the
-        value no string."""
+    def _json_field_sql(self, field: str) -> tuple[str, tuple]:
+        """SQL (and its parameters) for the string value of the top-level `field` of `payload`, NULL
+        when the payload is no JSON object or the value no string."""
 
     def _one(self, sql: str, params: tuple = ()) -> tuple | None:
         rows = self._all(sql, params)

@@ -159,7 +159,7 @@ class SQLiteStore(SQLStore):
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"reading the escrow database: {exc}") from None
 
-    def _json_field_sql(self, field: str, column: str = "payload") -> tuple[str, tuple]:
-        # json_valid first: a tampered, undecodable text must not make the query fail
-        return (f"(CASE WHEN json_valid({column}) THEN json_extract({column}, ?) END)",
+    def _json_field_sql(self, field: str) -> tuple[str, tuple]:
+        # json_valid first: a tampered, undecodable payload must not make the query fail
+        return ("(CASE WHEN json_valid(payload) THEN json_extract(payload, ?) END)",
                 ('$."' + field.replace('"', '') + '"',))
