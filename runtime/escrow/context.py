@@ -188,11 +188,15 @@ def open_escrow(config, *, create: bool = True) -> EscrowContext:
     try:
         config.escrow_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         config.storage_path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not config.escrow_key_path.exists() and store_exists(config):
-            _refuse_a_new_key_for_a_used_store(config)
-        key = load_or_create_escrow_key(config.escrow_key_path)
-        _publish(config.escrow_pub_path, public_pem(key))
         store = open_store(config)
+        try:
+            if not config.escrow_key_path.exists() and store.audit_head() is not None:
+                raise StoreError(_no_key_for_a_used_store(config))
+            key = load_or_create_escrow_key(config.escrow_key_path)
+            _publish(config.escrow_pub_path, public_pem(key))
+        except BaseException:
+            store.close()
+            raise
     except OSError as exc:
         raise StoreError(f"cannot open the escrow in {config.escrow_dir}: {exc.strerror or exc}"
                          + (f" ({exc.filename})" if exc.filename else "")) from None
@@ -208,25 +212,19 @@ def open_escrow(config, *, create: bool = True) -> EscrowContext:
     return ctx
 
 
-def _refuse_a_new_key_for_a_used_store(config) -> None:
-    """A store whose log has entries belongs to the escrow whose key signed them: without that key
-    in this escrow directory (another directory given for a shared PostgreSQL store, a deleted
-    key), a new key would sign entries into its chain that no verification accepts. Refused."""
-    store = open_store(config)
-    try:
-        used = store.audit_head() is not None
-    finally:
-        store.close()
-    if used:
-        if config.store.backend == "postgresql":
-            from ..store.pg import redact
+def _no_key_for_a_used_store(config) -> str:
+    """Why a store whose log has entries gets no new escrow key: it belongs to the escrow whose key
+    signed them (another directory named for a shared PostgreSQL store, or a deleted key), and a
+    new key would sign entries into its chain that no verification accepts."""
+    if config.store.backend == "postgresql":
+        from ..store.pg import redact
 
-            where = redact(config.store.url or "")
-        else:
-            where = str(config.store.path)
-        raise StoreError(f"the escrow database {where} already holds an escrow's log, but its key "
-                         f"is not in {config.escrow_dir} ({config.escrow_key_path.name} missing): use that escrow's "
-                         f"directory (or copy its key there); no new escrow key was made")
+        where = redact(config.store.url or "")
+    else:
+        where = str(config.store.path)
+    return (f"the escrow database {where} already holds an escrow's log, but its key is not in "
+            f"{config.escrow_dir} ({config.escrow_key_path.name} missing): use that escrow's directory (or copy "
+            f"its key there); no new escrow key was made")
 
 
 def escrow_storage(config) -> Storage:

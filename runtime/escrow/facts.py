@@ -342,10 +342,9 @@ def provenance_functions(ctx, inputs) -> frozenset:
 
 def _future_kept(ctx, name: str, seen: frozenset) -> KeptOrigin:
     for c in ctx.store.contracts_keeping(name, tuple(MAY_RUN)):
-        if c.status in MAY_RUN and (c.meta or {}).get("kept_as") == name:
-            kf = contract_facts(ctx, c, strict=False, need_data=False, bind_data=False, _seen=seen)
-            if kf.kept_as == name:
-                return KeptOrigin(name, c.id, c.name, kf.source_data, None, _chain_functions(kf))
+        kf = contract_facts(ctx, c, strict=False, need_data=False, bind_data=False, _seen=seen)
+        if kf.kept_as == name:
+            return KeptOrigin(name, c.id, c.name, kf.source_data, None, _chain_functions(kf))
     raise EscrowRefusal("no_kept", f"kept result '{name}' does not exist in this escrow: propose the contract that "
                                    f"keeps it first")
 

@@ -313,9 +313,9 @@ def _apply_policies(ctx, row: ContractRow, now: float, memo: dict | None = None)
     """Standing policies decide for their owners at once (a proposal or a new attempt). `row` is
     the contract as stored in this transaction; it is read again only once a policy acted on it.
     `memo`: what the request read already (`_read_once`)."""
-    out = Proposal(row)
+    out, memo = Proposal(row), {} if memo is None else memo
     for owner in row.source_agents:
-        rules = rules_from_row(_read_once({} if memo is None else memo, "policy", owner, ctx.store.get_policy))
+        rules = rules_from_row(_read_once(memo, "policy", owner, ctx.store.get_policy))
         if rules and (ctx.store.get_contract(row.id) if out.decisions else row).status in OPEN:
             out.decisions.append(_apply_policy(ctx, row, owner, rules, now))
     if out.decisions:

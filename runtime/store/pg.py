@@ -155,9 +155,7 @@ class PostgresStore(SQLStore):
             except psycopg.Error as exc:
                 self._rollback()
                 raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
-            self._depth = 1
-            self._owner = threading.get_ident()
-            self._before_commit, self._tx_head = [], None
+            self._open_tx_state()
             try:
                 yield
                 for fn in self._before_commit:
@@ -171,9 +169,7 @@ class PostgresStore(SQLStore):
                 self._rollback()
                 raise
             finally:
-                self._depth = 0
-                self._owner = None
-                self._before_commit, self._tx_head = [], None
+                self._close_tx_state()
             crash_point("tx.committed")
 
     @contextlib.contextmanager
@@ -190,11 +186,11 @@ class PostgresStore(SQLStore):
             except psycopg.Error as exc:
                 self._rollback()
                 raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
-            self._depth, self._owner, self._before_commit = 1, threading.get_ident(), []
+            self._open_tx_state()
             try:
                 yield
             finally:
-                self._depth, self._owner, self._before_commit = 0, None, []
+                self._close_tx_state()
                 self._rollback()  # nothing to keep: a snapshot writes nothing
 
     def _rollback(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import threading
 import time
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -168,16 +169,13 @@ class SQLStore(Store):
     # one file) is stored once in `bundles`, under the sha256 of its canonical JSON (the hash the
     # proposal's log entry records), and the row keeps that hash; rows stored before keep theirs
     # inline in `meta`. Readers see `meta["bundle"]` and `source` either way.
-    _CONTRACT = (
-        "SELECT id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
-        " source_agents, meta, created, updated, (SELECT b.body FROM bundles b WHERE b.sha256 = contracts.bundle_ref)"
-        " FROM contracts"
-    )
+    _COLUMNS = ("SELECT id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
+                " source_agents, meta, created, updated")
+    _CONTRACT = _COLUMNS + ", (SELECT b.body FROM bundles b WHERE b.sha256 = contracts.bundle_ref) FROM contracts"
     # Reads of many rows select the bundle's hash instead, and each distinct bundle is read once
     # (`_contracts`): selecting it per row copied and sorted the file once per contract (a list of
     # 5,000 contracts proposed from 1,000-contract files took 2.5-5 s, bench/RESULTS.md).
-    _CONTRACTS = _CONTRACT.replace(" (SELECT b.body FROM bundles b WHERE b.sha256 = contracts.bundle_ref)",
-                                   " contracts.bundle_ref")
+    _CONTRACTS = _COLUMNS + ", contracts.bundle_ref FROM contracts"
     _PUT_BUNDLE = "INSERT INTO bundles (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
     _BUNDLES_CHUNK = 500  # hashes per `IN (...)` query
     BUNDLES = "store.bundles"  # memo of parsed bundles: {text: parsed}
@@ -547,6 +545,15 @@ class SQLStore(Store):
 
     def prune_nonces(self, before: float) -> int:
         return self._write("prune_nonces", "DELETE FROM nonces WHERE ts < ?", (before,))
+
+    # -- transactions -----------------------------------------------------------------
+    def _open_tx_state(self) -> None:
+        """The bookkeeping of an outermost transaction (or snapshot) this thread has just begun."""
+        self._depth, self._owner, self._before_commit, self._tx_head = 1, threading.get_ident(), [], None
+
+    def _close_tx_state(self) -> None:
+        """The bookkeeping once that transaction (or snapshot) ended, committed or not."""
+        self._depth, self._owner, self._before_commit, self._tx_head = 0, None, [], None
 
     # -- audit ---------------------------------------------------------------------
     # Inside a write transaction the head is kept in memory (`_tx_head`): each entry is one INSERT,

@@ -78,9 +78,7 @@ class SQLiteStore(SQLStore):
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"the escrow database is busy: {exc}") from None
-            self._depth = 1
-            self._owner = threading.get_ident()
-            self._before_commit, self._tx_head = [], None
+            self._open_tx_state()
             try:
                 yield
                 for fn in self._before_commit:
@@ -95,9 +93,7 @@ class SQLiteStore(SQLStore):
                     self._db.execute("ROLLBACK")
                 raise
             finally:
-                self._depth = 0
-                self._owner = None
-                self._before_commit, self._tx_head = [], None
+                self._close_tx_state()
             crash_point("tx.committed")
 
     @contextlib.contextmanager
@@ -111,11 +107,11 @@ class SQLiteStore(SQLStore):
                 self._db.execute("BEGIN DEFERRED")
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"the escrow database is busy: {exc}") from None
-            self._depth, self._owner, self._before_commit = 1, threading.get_ident(), []
+            self._open_tx_state()
             try:
                 yield
             finally:
-                self._depth, self._owner, self._before_commit = 0, None, []
+                self._close_tx_state()
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")  # nothing to keep: a snapshot writes nothing
 
