@@ -146,15 +146,7 @@ class PostgresStore(SQLStore):
                     self._depth -= 1
                 return
             crash_point("tx.begin")
-            try:
-                self._retrying(lambda: self._db.execute(_BEGIN))  # one round trip (no parameters: simple protocol)
-            except psycopg.errors.LockNotAvailable:
-                self._rollback()
-                raise StoreError("the escrow database is busy (another process held its write lock "
-                                 f"for {LOCK_TIMEOUT})") from None
-            except psycopg.Error as exc:
-                self._rollback()
-                raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
+            self._begin(_BEGIN)  # one round trip (no parameters: simple protocol)
             self._open_tx_state()
             try:
                 yield
@@ -176,22 +168,30 @@ class PostgresStore(SQLStore):
     def snapshot(self) -> Iterator[None]:
         # a read-only REPEATABLE READ transaction: one state for every read, without the write lock
         # (writers of other processes go on; a write inside is refused by the server)
-        psycopg = self._pg
         with self._lock:
             if self._depth:
                 yield
                 return
-            try:
-                self._retrying(lambda: self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-            except psycopg.Error as exc:
-                self._rollback()
-                raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
+            self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             self._open_tx_state()
             try:
                 yield
             finally:
                 self._close_tx_state()
                 self._rollback()  # nothing to keep: a snapshot writes nothing
+
+    def _begin(self, statement: str) -> None:
+        """Begin a transaction (or snapshot) with `statement`, or the StoreError saying why not."""
+        psycopg = self._pg
+        try:
+            self._retrying(lambda: self._db.execute(statement))
+        except psycopg.errors.LockNotAvailable:
+            self._rollback()
+            raise StoreError("the escrow database is busy (another process held its write lock "
+                             f"for {LOCK_TIMEOUT})") from None
+        except psycopg.Error as exc:
+            self._rollback()
+            raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
 
     def _rollback(self) -> None:
         with contextlib.suppress(self._pg.Error):
