@@ -649,7 +649,7 @@ def apply_policy(ctx, request) -> PolicyApplied:
                                   "functions": {f.name: f.to_json() for r in rules for f in r.identities()},
                                   "rules_sha256": hashlib.sha256(rules_json.encode()).hexdigest()})
         out = PolicyApplied(agent, rules, [])
-        for row in ctx.store.list_contracts():
+        for row in ctx.store.contracts_of(agent):  # its own contracts, not every one (red team H32)
             if row.status in OPEN and agent in row.source_agents:
                 d = _apply_policy(ctx, row, agent, rules, now)
                 if d.effect not in (None, "kept"):

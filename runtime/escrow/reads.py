@@ -12,6 +12,7 @@ transaction like any action, a refusal audited), and answers only what the agent
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ MAX_AUDIT_PAGE = 5000
 
 
 def is_party(row: ContractRow, agent: str) -> bool:
-    return agent == row.proposer or agent in row.source_agents or agent in row.recipients
+    return agent in row.parties
 
 
 def visible_contract(ctx: EscrowContext, agent: str, text) -> ContractRow:
@@ -64,10 +65,8 @@ def contracts_for(ctx: EscrowContext, request) -> list[ContractRow]:
         if wanted is not None and not isinstance(wanted, str):
             raise EscrowRefusal("bad_request", "status must be a contract status (pending, approved, ...)")
         if p.get("pending"):
-            rows = pending_for(ctx, agent)
-        else:
-            rows = [r for r in ctx.store.list_contracts(status=wanted) if is_party(r, agent)]
-        return [r for r in rows if wanted is None or r.status == wanted]
+            return [r for r in pending_for(ctx, agent) if wanted is None or r.status == wanted]
+        return ctx.store.contracts_of(agent, status=wanted)
 
     return _read(ctx, request, READ_CONTRACTS, body)
 
@@ -154,26 +153,12 @@ def audit_for(ctx: EscrowContext, request) -> list[AuditEntry]:
             raise EscrowRefusal("bad_request", "after must be a sequence number (an integer >= 0)")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT_PAGE:
             raise EscrowRefusal("bad_request", f"limit must be an integer from 1 to {MAX_AUDIT_PAGE}")
-        if p.get("contract") is not None:
-            cid = visible_contract(ctx, agent, p["contract"]).id
-            entries = ctx.store.audit_entries(contract=cid, after_seq=after)
-        else:
-            mine = {r.id for r in ctx.store.list_contracts() if is_party(r, agent)}
-            entries = (e for e in ctx.store.audit_entries(after_seq=after)
-                       if (e.contract in mine if e.contract is not None else _about(e, agent)))
-        out = []
-        for e in entries:
-            out.append(e)
-            if len(out) >= limit:
-                break
-        return out
+        if p.get("contract") is None:
+            return ctx.store.audit_about(agent, after_seq=after, limit=limit)
+        cid = visible_contract(ctx, agent, p["contract"]).id
+        return list(itertools.islice(ctx.store.audit_entries(contract=cid, after_seq=after), limit))
 
     return _read(ctx, request, READ_AUDIT, body)
-
-
-def _about(e: AuditEntry, agent: str) -> bool:
-    p = e.payload if isinstance(e.payload, dict) else {}
-    return e.actor == agent or p.get("agent") == agent or p.get("owner") == agent or p.get("recipient") == agent
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -66,6 +67,30 @@ class ContractRow:
     meta: dict[str, Any] = field(default_factory=dict)  # free JSON for the lifecycle layer
     created: float = 0.0
     updated: float = 0.0
+
+    @property
+    def parties(self) -> list[str]:
+        """Everyone party to the contract: who may read it (`party_names`)."""
+        return party_names(self.proposer, self.source_agents, self.recipients)
+
+
+def party_names(proposer: Any, source_agents: Any, recipients: Any) -> list[str]:
+    """The proposer, the source agents and the recipients of a contract, each once, sorted (names
+    that are not strings, in a row edited by hand, are no one's)."""
+    names = {proposer, *(source_agents if isinstance(source_agents, (list, tuple)) else ()),
+             *(recipients if isinstance(recipients, (list, tuple)) else ())}
+    return sorted(n for n in names if isinstance(n, str))
+
+
+def stored_party_names(proposer: Any, source_agents: str | None, recipients: str | None) -> list[str]:
+    """`party_names` of a row as stored (JSON lists; text that is not JSON names no one)."""
+    def names(text: str | None) -> Any:
+        try:
+            return json.loads(text or "[]")
+        except (TypeError, ValueError):
+            return []
+
+    return party_names(proposer, names(source_agents), names(recipients))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -240,6 +265,11 @@ class Store(abc.ABC):
         return [r for r in self.list_contracts(status=ContractStatus.PENDING)
                 if agent in r.source_agents and agent not in {a.agent for a in self.approvals(r.id)}]
 
+    def contracts_of(self, agent: str, status: str | None = None) -> list[ContractRow]:
+        """Contracts `agent` is party to (`ContractRow.parties`), of `status` when given, in
+        creation order (a backend answers from an index of parties)."""
+        return [r for r in self.list_contracts(status=status) if agent in r.parties]
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads that see one consistent state of the store, for work that writes nothing (SQLite:
@@ -359,6 +389,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def audit_entries(self, contract: str | None = None, agent: str | None = None, after_seq: int = 0) -> Iterator[AuditEntry]:
         """Entries in `seq` order; the `agent` filter matches the actor or an `agent`/`recipient` in the payload."""
+
+    @abc.abstractmethod
+    def audit_about(self, agent: str, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """What `agent` may read of the log: the first `limit` entries after `after_seq`, in `seq`
+        order, that concern a contract it is party to (`contracts_of`), or no contract and are by
+        it (`actor`) or about it (a payload `agent`, `owner` or `recipient` equal to its name)."""
 
     @abc.abstractmethod
     def audit_raw(self) -> list[tuple]:

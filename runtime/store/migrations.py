@@ -11,6 +11,8 @@ import json
 import sqlite3
 from typing import Callable
 
+from .base import stored_party_names
+
 
 def _v1_core(db: sqlite3.Connection) -> None:
     for stmt in (
@@ -184,6 +186,23 @@ def _v7_kept_as(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX contracts_kept_as ON contracts(kept_as)")
 
 
+def _v8_contract_parties(db: sqlite3.Connection) -> None:
+    """Every party of each contract (proposer, source agents, recipients), indexed by agent, and
+    the log entries of no contract indexed apart: what an agent may read is found without reading
+    every contract or every entry; filled from the contracts stored."""
+    db.execute(
+        """CREATE TABLE contract_parties (
+            contract_id TEXT NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+            agent TEXT NOT NULL,
+            PRIMARY KEY (agent, contract_id))"""
+    )
+    db.execute("CREATE INDEX audit_no_contract ON audit(seq) WHERE contract IS NULL")
+    rows = db.execute("SELECT id, proposer, source_agents, recipients FROM contracts").fetchall()
+    db.executemany("INSERT INTO contract_parties (contract_id, agent) VALUES (?, ?)",
+                   [(cid, agent) for cid, proposer, sources, recipients in rows
+                    for agent in stored_party_names(proposer, sources, recipients)])
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_core,
     _v2_state,
@@ -192,6 +211,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v5_contract_owners,
     _v6_bundles,
     _v7_kept_as,
+    _v8_contract_parties,
 ]
 
 LATEST = len(MIGRATIONS)

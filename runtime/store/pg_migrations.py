@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from .base import StoreError
+from .base import StoreError, stored_party_names
 
 # Every write transaction of a PostgreSQL store (and every migration step) holds this
 # transaction-scoped advisory lock, one per schema: writers take turns, as under SQLite's
@@ -215,6 +215,25 @@ def _v7_kept_as(conn) -> None:
          "CREATE INDEX contracts_kept_as ON contracts(kept_as)")
 
 
+def _v8_contract_parties(conn) -> None:
+    """Every party of each contract (proposer, source agents, recipients), indexed by agent, and
+    the log entries of no contract indexed apart: what an agent may read is found without reading
+    every contract or every entry; filled from the contracts stored."""
+    _run(
+        conn,
+        f"""CREATE TABLE contract_parties (
+            contract_id {C} NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+            agent {C} NOT NULL,
+            PRIMARY KEY (agent, contract_id))""",
+        "CREATE INDEX audit_no_contract ON audit(seq) WHERE contract IS NULL",
+    )
+    rows = conn.execute("SELECT id, proposer, source_agents, recipients FROM contracts").fetchall()
+    conn.cursor().executemany("INSERT INTO contract_parties (contract_id, agent) VALUES (%s, %s)",
+                              [(cid, agent) for cid, proposer, sources, recipients in rows
+                               for agent in stored_party_names(proposer, sources, recipients)])
+    conn.execute("ANALYZE contract_parties")  # filled at once: plans from its statistics at the first read
+
+
 MIGRATIONS: list[Callable] = [
     _v1_core,
     _v2_state,
@@ -223,6 +242,7 @@ MIGRATIONS: list[Callable] = [
     _v5_contract_owners,
     _v6_bundles,
     _v7_kept_as,
+    _v8_contract_parties,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -271,6 +271,8 @@ class SQLStore(Store):
         if owners:
             self._write_many("put_contract", "INSERT INTO contract_owners (contract_id, agent) VALUES (?, ?)",
                              [(row.id, agent) for agent in owners])
+        self._write_many("put_contract", "INSERT INTO contract_parties (contract_id, agent) VALUES (?, ?)",
+                         [(row.id, agent) for agent in row.parties])
 
     def get_contract(self, contract_id: str) -> ContractRow | None:
         r = self._one(self._CONTRACT + " WHERE id = ?", (contract_id,))
@@ -334,6 +336,16 @@ class SQLStore(Store):
                " ORDER BY created, id")
         rows = self._contracts(self._all(sql, (agent, "pending", agent)))
         return [r for r in rows if agent in r.source_agents]  # the row's own list decides, as before
+
+    def contracts_of(self, agent: str, status: str | None = None) -> list[ContractRow]:
+        # from the agent's rows of contract_parties (CROSS JOIN: SQLite keeps that order)
+        sql = (self._COLUMNS + ", contracts.bundle_ref FROM contract_parties CROSS JOIN contracts"
+               " WHERE contract_parties.agent = ? AND contracts.id = contract_parties.contract_id")
+        params: tuple = (agent,)
+        if status is not None:
+            sql, params = sql + " AND status = ?", params + (status,)
+        rows = self._contracts(self._all(sql + " ORDER BY created, id", params))
+        return [r for r in rows if agent in r.parties]  # the row's own lists decide
 
     _DECISION = (
         "SELECT c.name, c.status, EXISTS (SELECT 1 FROM releases r WHERE r.contract_id = c.id), h.seq, h.hash"
@@ -627,6 +639,23 @@ class SQLStore(Store):
                 continue
             yield entry
 
+    def audit_about(self, agent: str, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        # Two indexed arms, merged in seq order: the entries of the agent's contracts (the parties
+        # table, then the audit_contract index) and the entries of no contract by or about it
+        # (audit_no_contract). A payload is parsed only when its text holds the name as a JSON
+        # string (the escrow's canonical JSON escapes no character a name may hold; LIKE's `_`
+        # matches any character, a superset): PostgreSQL parses with a function call per field.
+        fields = [self._json_field_sql(f) for f in ABOUT_FIELDS]
+        about = " OR ".join(f"{expr} = ?" for expr, _ in fields)
+        sql = (f"SELECT * FROM ({self._AUDIT} WHERE seq > ? AND contract IN"
+               f" (SELECT contract_id FROM contract_parties WHERE agent = ?)"
+               f" UNION ALL {self._AUDIT} WHERE seq > ? AND contract IS NULL"
+               f" AND (actor = ? OR (payload LIKE ? AND ({about}))))"
+               f" AS about ORDER BY seq LIMIT ?")
+        params = (after_seq, agent, after_seq, agent, f'%"{agent}"%',
+                  *(p for _, ps in fields for p in (*ps, agent)), limit)
+        return [self._entry(r) for r in self._all(sql, params)]
+
     def audit_find(self, kinds: Sequence[str], *, contract: str | None = None, field: str | None = None,
                    value: str | None = None) -> list[AuditEntry]:
         kinds = list(kinds)
@@ -652,6 +681,10 @@ class SQLStore(Store):
 
     def audit_count(self) -> int:
         return int(self._one("SELECT COUNT(*) FROM audit")[0])
+
+
+#: payload fields naming the agent an entry of no contract is about (`Store.audit_about`)
+ABOUT_FIELDS = ("agent", "owner", "recipient")
 
 
 def mentions(entry: AuditEntry, agent: str) -> bool:

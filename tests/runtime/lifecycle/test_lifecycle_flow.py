@@ -121,11 +121,16 @@ def test_kept_result_must_exist(world):
     assert exc.value.code == "no_kept"
 
 
-def test_policy_apply_approves_pending_and_names_the_line(world):
+def test_policy_apply_approves_pending_and_names_the_line(world, monkeypatch):
     policy = world.dsc.parent / "policy.dsc"
     policy.write_text('use "functions.py"\npolicy bank2 {\n  allow fraud_model on bank2.* to bank1, bank2\n'
                       '  allow rows on bank2.*\n  allow score on bank2.*\n}\n')
     row = world.propose("joint_model", "bank1")
+
+    def listing(*args, **kwargs):  # red team H32: the owner's contracts are found without listing every one
+        raise AssertionError("applying a policy listed every contract of the escrow")
+
+    monkeypatch.setattr(world.store, "list_contracts", listing)
     applied = world.apply_policy("bank2", policy)
     assert [(name, d.effect, d.rule) for _, name, d in applied.decisions] == [
         ("joint_model", "allow", "policy.dsc:3: allow fraud_model on bank2.* to bank1, bank2")]

@@ -34,6 +34,15 @@ SEED = {  # rows written at each older version, with the SQL valid at that versi
         " source_agents, meta, created, updated) VALUES ('k1', 'keeper', '{}', 'src', '{}', 'bank1', 'approved',"
         " '[\"bank1.train\"]', '[]', '[\"bank1\"]', '{\"kept_as\":\"pool\"}', 3.0, 3.0)",
     ],
+    7: [  # a contract whose parties are three different agents, one row's lists not JSON (back-filled
+        # into the contract_parties of version 8)
+        "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
+        " source_agents, meta, created, updated, kept_as) VALUES ('p1', 'pooled', '{}', 'src', '{}', 'lab', 'pending',"
+        " '[\"bank1.train\"]', '[\"insurer\"]', '[\"bank1\"]', '{}', 4.0, 4.0, NULL)",
+        "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
+        " source_agents, meta, created, updated, kept_as) VALUES ('p2', 'mangled', '{}', 'src', '{}', 'lab', 'pending',"
+        " '[]', 'not json', '{\"bank1\": 1}', '{}', 5.0, 5.0, NULL)",
+    ],
 }
 
 
@@ -105,6 +114,12 @@ def test_from_each_older_version(postgres_url, start):
         assert store.get_setting("audit.genesis") is None  # an older store's log keeps its history
     if start >= 6:
         assert [r.id for r in store.contracts_keeping("pool", ("approved",))] == ["k1"]  # kept_as back-filled
+    if start >= 7:  # contract_parties back-filled: each party finds the contracts it may read
+        assert [r.id for r in store.contracts_of("lab")] == ["p1", "p2"]
+        assert [r.id for r in store.contracts_of("insurer")] == ["p1"]
+        assert [r.id for r in store.contracts_of("bank1")] == ["c1", "k1", "p1"]  # not p2: its lists name no one
+        assert [r.id for r in store.contracts_of("bank1", status="approved")] == ["k1"]
+        assert store.contracts_of("nobody") == []
     store.close()
 
 

@@ -1,0 +1,164 @@
+"""An agent's signed reads at scale, through the `Escrow` facade (what the server's `/v1/contracts`,
+`/v1/audit/entries` and `/v1/data` run, and `dsc contracts|audit|data list --escrow URL`):
+
+    python bench/agent_reads.py [--contracts 100000] [--agents 1000] [--per-bundle 100]
+                                [--readers 20] [--rounds 5] [--dir /dev/shm] [--keep PATH]
+
+Setup (untimed): `agents` agents, each with one data element, in groups of 10; each group's
+contracts `compute rows(aS.t) to aR` proposed from .dsc files of `per-bundle` contracts
+(`contract.propose_many` per proposer) and half of them approved (`contract.approve_many`).
+`--keep PATH` keeps the escrow there (and reuses it when PATH exists: setup skipped; the
+policies are not applied then, so that the kept escrow stays as built).
+
+Timed, for `readers` agents spread over the escrow, `rounds` passes, each request freshly signed
+(the whole facade call: signature, nonce spent, the read, in the one write transaction):
+  read.contracts             every contract the agent is party to (about 300 at 100,000)
+  read.contracts pending     those waiting for its approval
+  read.contracts approved    those of one status
+  read.audit                 the first page (1,000) of the log entries it may read
+  read.audit after the end   a page after the last entry (nothing to show)
+  read.data                  its data elements
+Reported per read: the median over rounds of the p50 over readers, and the best round. Then
+`policy.apply` (signed, through the facade) by `readers` agents, each a policy allowing `rows` on
+its data: the owner's open contracts are found and decided in the action's one transaction (the
+whole call timed, its approvals written; median and best over the agents).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def build(root: Path, agents: int, n: int, per_bundle: int):
+    """The escrow of the module docstring in `root` (a harness World), built with batches."""
+    from harness import World
+    from release_decision import GROUP, _bundle_text, _contract
+
+    from datastation.runtime.escrow import APPROVE_MANY, PROPOSE_MANY, make_bundle, propose_many_params
+
+    w = World(root)
+    names = [f"a{i}" for i in range(agents)]
+    w.agent(*names)
+    for a in names:
+        w.data(f"{a}.t", b"x,y\n1,2\n3,4\n")
+    e, groups, rnd = w.escrow, agents // GROUP, random.Random(1)
+    by_group: dict[int, list[int]] = {}
+    for j in range(n):
+        by_group.setdefault(j % groups, []).append(j)
+    f, t0, done = root / "bundle.dsc", time.perf_counter(), 0
+    for g, js in sorted(by_group.items()):
+        for k in range(0, len(js), per_bundle):
+            chunk = js[k:k + per_bundle]
+            f.write_text(_bundle_text(g, chunk, groups))
+            bundle = make_bundle(f)
+            by_proposer: dict[str, list[tuple[str, str]]] = {}
+            for j in chunk:
+                name, by, src, _ = _contract(j, g, groups)
+                by_proposer.setdefault(by, []).append((name, src))
+            to_approve: dict[str, list[str]] = {}
+            for by, items in by_proposer.items():
+                req = e.sign_as(by, PROPOSE_MANY, propose_many_params(bundle, [name for name, _ in items]))
+                for (_, src), p in zip(items, e.propose_many(req)):
+                    if rnd.random() < 0.5:
+                        to_approve.setdefault(src, []).append(p.row.id)
+            for src, cids in to_approve.items():
+                e.approve_many(e.sign_as(src, APPROVE_MANY, {"approvals": [e.approval_params(src, c) for c in cids]}))
+            done += len(chunk)
+            if done % 20_000 < len(chunk):
+                print(f"  setup: {done:,} contracts ({done / (time.perf_counter() - t0):.0f}/s)", flush=True)
+    return w
+
+
+def reads(e, who: str, last_seq: int) -> dict:
+    from datastation.runtime.escrow.actions import READ_AUDIT, READ_CONTRACTS, READ_DATA
+
+    return {
+        "read.contracts": lambda: e.contracts_for(e.sign_as(who, READ_CONTRACTS, {})),
+        "read.contracts pending": lambda: e.contracts_for(e.sign_as(who, READ_CONTRACTS, {"pending": True})),
+        "read.contracts approved": lambda: e.contracts_for(e.sign_as(who, READ_CONTRACTS, {"status": "approved"})),
+        "read.audit": lambda: e.audit_for(e.sign_as(who, READ_AUDIT, {})),
+        "read.audit after the end": lambda: e.audit_for(e.sign_as(who, READ_AUDIT, {"after": last_seq})),
+        "read.data": lambda: e.data_for(e.sign_as(who, READ_DATA, {})),
+    }
+
+
+def measure(w, agents: int, readers: int, rounds: int) -> dict[str, list[float]]:
+    """{read: [p50 ms of each round]}, and the rows the first reader got."""
+    e = w.escrow
+    who = [f"a{i}" for i in range(0, agents, max(1, agents // readers))][:readers]
+    last = e.store.audit_count() + 10
+    per_round: dict[str, list[float]] = {}
+    sizes: dict[str, int] = {}
+    for _ in range(rounds):
+        times: dict[str, list[float]] = {}
+        for agent in who:
+            for name, call in reads(e, agent, last).items():
+                t = time.perf_counter()
+                out = call()
+                times.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+                sizes.setdefault(name, len(out))
+        for name, xs in times.items():
+            per_round.setdefault(name, []).append(statistics.median(xs))
+    return per_round, sizes
+
+
+def policy_applies(w, agents: int, readers: int) -> list[float]:
+    """ms of each `policy.apply` (the escrow changes: run after the reads)."""
+    from datastation.runtime.escrow import POLICY_APPLY, policy_params
+
+    e, out = w.escrow, []
+    for i, who in enumerate([f"a{i}" for i in range(1, agents, max(1, agents // readers))][:readers]):
+        f = w.root / f"policy-{who}.dsc"
+        f.write_text(f"agent {who}\npolicy {who} {{\n  allow rows on {who}.* to any\n}}\n")
+        req = e.sign_as(who, POLICY_APPLY, policy_params(f))
+        t = time.perf_counter()
+        e.apply_policy(req)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--contracts", type=int, default=100_000)
+    ap.add_argument("--agents", type=int, default=1000)
+    ap.add_argument("--per-bundle", type=int, default=100)
+    ap.add_argument("--readers", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--dir", default=None)
+    ap.add_argument("--keep", default=None, help="keep the escrow in this folder (reused when it exists)")
+    a = ap.parse_args(argv)
+
+    from harness import World
+
+    with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
+        root = Path(a.keep) if a.keep else Path(tmp) / "escrow"
+        t = time.perf_counter()
+        w = World(root) if (root / "escrow").exists() else build(root, a.agents, a.contracts, a.per_bundle)
+        print(f"{a.contracts:,} contracts, {a.agents:,} agents: escrow ready in {time.perf_counter() - t:.1f} s "
+              f"({w.store.audit_count():,} log entries)", flush=True)
+        try:
+            per_round, sizes = measure(w, a.agents, a.readers, a.rounds)
+            applies = policy_applies(w, a.agents, a.readers) if not a.keep else []
+        finally:
+            w.close()
+    for name, xs in per_round.items():
+        print(f"{name:<26} p50 over {a.readers} agents: median of {a.rounds} rounds {statistics.median(xs):9.2f} ms"
+              f"  best {min(xs):9.2f} ms  (rows for a0: {sizes[name]})")
+    if applies:
+        print(f"{'policy.apply':<26} {len(applies)} agents: median {statistics.median(applies):9.2f} ms  best "
+              f"{min(applies):9.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""An agent's signed reads (`read.contracts`, `read.audit`: what `dsc contracts --escrow`, `dsc
+audit --escrow` and the server's `/v1/contracts`, `/v1/audit/entries` answer) show what it is
+party to and nothing else, and find it without reading every contract or every log entry: a
+read runs in the transaction that spends its nonce, holding the store's write lock (red team
+H32: at 100,000 contracts one listing held it 4-5 s, any registered agent could stall every
+approval of the escrow)."""
+
+import pytest
+from datastation.runtime.escrow.actions import READ_AUDIT, READ_CONTRACTS
+from harness import World
+
+DSC = """agent bank1
+agent bank2
+agent lab
+agent other
+data bank1.t csv "b1.csv"
+data bank2.t csv "b2.csv"
+data other.t csv "o.csv"
+
+contract pooled {
+  by      lab
+  compute rows(bank1.t)
+  to      lab
+}
+contract own {
+  by      bank2
+  compute rows(bank2.t)
+  to      bank1
+}
+"""
+
+
+@pytest.fixture
+def w(tmp_path):
+    path = tmp_path / "s.dsc"
+    path.write_text(DSC + "".join(f"contract x{i} {{\n  by other\n  compute rows(other.t)\n  to other\n}}\n"
+                                  for i in range(30)))
+    world = World(tmp_path, path)
+    world.agent("bank1", "bank2", "lab", "other")
+    for key in ("bank1.t", "bank2.t", "other.t"):
+        world.data(key, b"x,y\n1,2\n")
+    world.ids = {name: world.propose(name, by).id
+                 for name, by in [("pooled", "lab"), ("own", "bank2"), *((f"x{i}", "other") for i in range(30))]}
+    world.approve(world.ids["own"], "bank2")
+    yield world
+    world.close()
+
+
+def contracts(w, agent, **params):
+    return [r.name for r in w.escrow.contracts_for(w.escrow.sign_as(agent, READ_CONTRACTS, params))]
+
+
+def audit(w, agent, **params):
+    return w.escrow.audit_for(w.escrow.sign_as(agent, READ_AUDIT, params))
+
+
+@pytest.fixture
+def no_full_reads(w, monkeypatch):
+    """Reading every contract, or the log without naming a contract, fails the test."""
+    entries = w.store.audit_entries
+
+    def listing(*args, **kwargs):
+        raise AssertionError("an agent's read listed every contract")
+
+    def all_entries(contract=None, agent=None, after_seq=0):
+        if contract is None:
+            raise AssertionError("an agent's read went through every log entry")
+        return entries(contract=contract, agent=agent, after_seq=after_seq)
+
+    monkeypatch.setattr(w.store, "list_contracts", listing)
+    monkeypatch.setattr(w.store, "audit_entries", all_entries)
+
+
+def test_an_agent_lists_the_contracts_it_is_party_to(w, no_full_reads):
+    assert contracts(w, "bank1") == ["pooled", "own"]  # data owner of one, recipient of the other
+    assert contracts(w, "bank2") == ["own"]  # proposer
+    assert contracts(w, "lab") == ["pooled"]
+    assert contracts(w, "bank1", status="approved") == ["own"]
+    assert contracts(w, "bank1", pending=True) == ["pooled"]
+    assert len(contracts(w, "other")) == 30
+
+
+def test_an_agent_reads_the_log_of_its_contracts_and_about_itself(w, no_full_reads):
+    mine = audit(w, "bank1")
+    assert {e.contract for e in mine if e.contract} == {w.ids["pooled"], w.ids["own"]}
+    assert {e.kind for e in mine if e.contract is None} == {"agent_created", "data_add"}
+    assert all(e.actor == "bank1" or (e.payload or {}).get("agent") == "bank1"
+               or (e.payload or {}).get("owner") == "bank1" for e in mine if e.contract is None)
+    assert [e.seq for e in mine] == sorted(e.seq for e in mine)
+    assert not any(e.contract in {w.ids[f"x{i}"] for i in range(30)} for e in mine)
+    page = audit(w, "bank1", after=mine[1].seq, limit=2)
+    assert [e.seq for e in page] == [e.seq for e in mine[2:4]]
+    assert [e.kind for e in audit(w, "bank1", contract=w.ids["own"])] == ["proposal", "approval"]

@@ -1,0 +1,110 @@
+"""What an agent may read, found from an index of each contract's parties (`contract_parties`):
+`Store.contracts_of` (the contracts it proposes, contributes to or receives) and
+`Store.audit_about` (the log entries of those contracts, and of no contract but by or about it),
+on SQLite and on PostgreSQL; neither reads every contract nor every entry."""
+
+import pytest
+
+from datastation.runtime import keys
+from datastation.runtime.audit import AuditLog
+from datastation.runtime.store import ContractRow, open_store
+
+
+@pytest.fixture
+def env(config):
+    store = open_store(config)
+    yield store, AuditLog(store, keys.generate_key())
+    store.close()
+
+
+def contract(cid, proposer, sources, recipients, status="pending", created=1.0):
+    return ContractRow(id=cid, name=cid, canonical="{}", proposer=proposer, status=status, source_agents=sources,
+                       recipients=recipients, inputs=tuple(f"{s}.t" for s in sources), created=created)
+
+
+@pytest.fixture
+def contracts(env):
+    store, _ = env
+    rows = [contract("c1", "lab", ("bank1",), ("insurer",), created=1.0),
+            contract("c2", "bank1", ("bank1", "bank2"), ("bank1",), status="approved", created=2.0),
+            contract("c3", "bank2", ("bank2",), ("bank2",), created=3.0)]
+    for r in rows:
+        store.put_contract(r)
+    return rows
+
+
+def ids(rows):
+    return [r.id for r in rows]
+
+
+def test_each_party_finds_the_contracts_it_proposes_contributes_to_or_receives(env, contracts):
+    store, _ = env
+    assert ids(store.contracts_of("lab")) == ["c1"]  # proposer
+    assert ids(store.contracts_of("insurer")) == ["c1"]  # recipient
+    assert ids(store.contracts_of("bank1")) == ["c1", "c2"]  # source agent; c2 in three roles, listed once
+    assert ids(store.contracts_of("bank2")) == ["c2", "c3"]
+    assert store.contracts_of("nobody") == [] and store.contracts_of("ban") == []
+    assert ids(store.contracts_of("bank1", status="approved")) == ["c2"]
+    assert ids(store.contracts_of("bank2", status="pending")) == ["c3"]
+    assert store.contracts_of("bank1")[1] == store.get_contract("c2")  # whole rows
+
+
+def test_a_party_row_written_by_hand_shows_no_contract(env, contracts):
+    store, _ = env
+    with store.transaction():
+        store._write("test", "INSERT INTO contract_parties (contract_id, agent) VALUES (?, ?)", ("c3", "lab"))
+    assert ids(store.contracts_of("lab")) == ["c1"]  # the row's own lists decide
+
+
+def test_the_log_an_agent_may_read(env, contracts):
+    store, log = env
+    by_kind = {}
+    for kind, kw in [
+        ("agent_created", {"actor": "bank1", "payload": {"agent": "bank1"}}),   # by it, no contract
+        ("agent_created", {"actor": "admin", "payload": {"agent": "lab"}}),     # about another
+        ("proposal", {"actor": "lab", "contract": "c1"}),                       # its contract, another's act
+        ("proposal", {"actor": "bank2", "contract": "c3"}),                     # not its contract
+        ("data_add", {"actor": "admin", "payload": {"owner": "bank1"}}),        # about it as owner
+        ("release", {"actor": "admin", "payload": {"recipient": "bank1"}}),     # about it as recipient
+        ("app_state", {"actor": "admin", "payload": {"note": "bank1"}}),        # other fields say nothing
+        ("refusal", {"actor": "bank1", "contract": "c3"}),                      # its act on another's contract
+        ("approval", {"actor": "bank2", "contract": "c2"}),
+        ("refusal", {"actor": "admin", "payload": {"agent": 7}}),               # not a name
+    ]:
+        by_kind.setdefault(kind, []).append(log.append(kind, **kw).seq)
+    with store.transaction():  # a payload that is not JSON (written by hand) makes no read fail
+        store._write("test", "UPDATE audit SET payload = 'not json' WHERE seq = ?", (by_kind["app_state"][0],))
+
+    got = store.audit_about("bank1")
+    assert [(e.kind, e.contract) for e in got] == [
+        ("agent_created", None), ("proposal", "c1"), ("data_add", None), ("release", None), ("approval", "c2")]
+    assert [e.seq for e in got] == sorted(e.seq for e in got)
+    assert got[1] == next(store.audit_entries(contract="c1"))  # whole entries
+
+    assert [e.kind for e in store.audit_about("lab")] == ["agent_created", "proposal"]
+    assert [(e.kind, e.contract) for e in store.audit_about("bank2")] == [("proposal", "c3"), ("refusal", "c3"),
+                                                                          ("approval", "c2")]
+    assert store.audit_about("nobody") == []
+    assert [e.kind for e in store.audit_about("bank1", limit=2)] == ["agent_created", "proposal"]
+    after = got[1].seq
+    assert [e.kind for e in store.audit_about("bank1", after_seq=after, limit=2)] == ["data_add", "release"]
+    assert store.audit_about("bank1", after_seq=got[-1].seq) == []
+
+
+def test_reads_of_one_agent_list_no_other_contract_nor_entry(env, contracts):
+    store, log = env
+    for i in range(40):
+        store.put_contract(contract(f"x{i}", "other", ("other",), ("other",), created=10.0 + i))
+        log.append("proposal", actor="other", contract=f"x{i}")
+    seen = []
+    original = store._all
+
+    def counting(sql, params=()):
+        rows = original(sql, params)
+        seen.append(len(rows))
+        return rows
+
+    store._all = counting
+    assert ids(store.contracts_of("bank1")) == ["c1", "c2"]
+    assert store.audit_about("bank1") == []
+    assert max(seen) <= 2  # rows read: the agent's own, not the 43 contracts nor the 40 entries
