@@ -221,7 +221,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_data(self, key: str) -> DataRow | None: ...
     @abc.abstractmethod
-    def list_data(self, owner: str | None = None) -> list[DataRow]: ...
+    def list_data(self, owner: str | None = None, *, derived: bool | None = None) -> list[DataRow]:
+        """Data elements in key order: of `owner` only, and only kept results (derived) or only
+        data an owner added, when given."""
     @abc.abstractmethod
     def remove_data(self, key: str) -> None: ...
     @abc.abstractmethod

@@ -151,10 +151,15 @@ class SQLStore(Store):
         r = self._one(self._DATA + " WHERE key = ?", (key,))
         return self._data(r) if r else None
 
-    def list_data(self, owner: str | None = None) -> list[DataRow]:
-        if owner is None:
-            return [self._data(r) for r in self._all(self._DATA + " ORDER BY key")]
-        return [self._data(r) for r in self._all(self._DATA + " WHERE owner = ? ORDER BY key", (owner,))]
+    def list_data(self, owner: str | None = None, *, derived: bool | None = None) -> list[DataRow]:
+        where, params = [], []
+        if owner is not None:
+            where.append("owner = ?")
+            params.append(owner)
+        if derived is not None:
+            where.append("derived <> 0" if derived else "derived = 0")
+        sql = self._DATA + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY key"
+        return [self._data(r) for r in self._all(sql, tuple(params))]
 
     def remove_data(self, key: str) -> None:
         if self._write("remove_data", "DELETE FROM data WHERE key = ?", (key,)) == 0:

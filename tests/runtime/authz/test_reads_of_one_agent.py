@@ -91,3 +91,27 @@ def test_an_agent_reads_the_log_of_its_contracts_and_about_itself(w, no_full_rea
     page = audit(w, "bank1", after=mine[1].seq, limit=2)
     assert [e.seq for e in page] == [e.seq for e in mine[2:4]]
     assert [e.kind for e in audit(w, "bank1", contract=w.ids["own"])] == ["proposal", "approval"]
+
+
+def test_an_agent_lists_its_data_and_the_results_kept_from_it(w, monkeypatch):
+    from datastation.runtime.escrow.actions import READ_DATA
+    from datastation.runtime.store import DataRow
+
+    for key, provenance in (("pool", ("bank1.t", "other.t")), ("solo", ("other.t",))):
+        w.store.put_data(DataRow(key=key, owner="escrow", format="json", content_hash="h" + key, derived=True,
+                                 provenance=provenance))
+    listing = w.store.list_data
+
+    def filtered(owner=None, *, derived=None):
+        if owner is None and derived is None:
+            raise AssertionError("an agent's read listed every data element")
+        return listing(owner, derived=derived)
+
+    monkeypatch.setattr(w.store, "list_data", filtered)
+
+    def keys(agent):
+        return [d["key"] for d in w.escrow.data_for(w.escrow.sign_as(agent, READ_DATA, {}))]
+
+    assert keys("bank1") == ["bank1.t", "pool"]  # its own, and a result kept from its data
+    assert keys("other") == ["other.t", "pool", "solo"]
+    assert keys("bank2") == ["bank2.t"] and keys("lab") == []
