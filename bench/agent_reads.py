@@ -3,6 +3,7 @@
 
     python bench/agent_reads.py [--contracts 100000] [--agents 1000] [--per-bundle 100]
                                 [--readers 20] [--rounds 5] [--dir /dev/shm] [--keep PATH]
+                                [--store postgresql://USER:PASSWORD@HOST/DB]
 
 Setup (untimed): `agents` agents, each with one data element, in groups of 10; each group's
 contracts `compute rows(aS.t) to aR` proposed from .dsc files of `per-bundle` contracts
@@ -39,14 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def build(root: Path, agents: int, n: int, per_bundle: int):
+def build(root: Path, agents: int, n: int, per_bundle: int, config=None):
     """The escrow of the module docstring in `root` (a harness World), built with batches."""
     from harness import World
     from release_decision import GROUP, _bundle_text, _contract
 
     from datastation.runtime.escrow import APPROVE_MANY, PROPOSE_MANY, make_bundle, propose_many_params
 
-    w = World(root)
+    w = World(root, config=config)
     names = [f"a{i}" for i in range(agents)]
     w.agent(*names)
     for a in names:
@@ -136,14 +137,19 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--keep", default=None, help="keep the escrow in this folder (reused when it exists)")
+    ap.add_argument("--store", default=None, help="a postgresql:// URL (an empty database): the store there")
     a = ap.parse_args(argv)
 
     from harness import World
 
+    from datastation.runtime.config import Config, config_from_dict
+
     with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
         root = Path(a.keep) if a.keep else Path(tmp) / "escrow"
+        config = config_from_dict({"store": {"url": a.store}}, root) if a.store else Config()
         t = time.perf_counter()
-        w = World(root) if (root / "escrow").exists() else build(root, a.agents, a.contracts, a.per_bundle)
+        w = World(root, config=config) if (root / "escrow").exists() else \
+            build(root, a.agents, a.contracts, a.per_bundle, config)
         print(f"{a.contracts:,} contracts, {a.agents:,} agents: escrow ready in {time.perf_counter() - t:.1f} s "
               f"({w.store.audit_count():,} log entries)", flush=True)
         try:
