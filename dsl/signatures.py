@@ -233,8 +233,11 @@ def read_module(path: Path) -> dict[str, FunctionSig]:
     return read_functions(read_module_text(path), path)
 
 
+@functools.cache
 def stdlib_dir() -> Path:
-    """The folder of the installed stdlib package, found without importing it."""
+    """The folder of the installed stdlib package, found without importing it (once per process:
+    `stdlib_functions` reads the built-ins from there once too; finding it walks the import path,
+    15 µs, and every function identity of every proposal asks where the built-ins are)."""
     import importlib.util
 
     spec = importlib.util.find_spec("datastation.stdlib")

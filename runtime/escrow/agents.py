@@ -10,6 +10,15 @@ from ..audit import public_key_sha256
 from ..keys import KeysError, check_name, fingerprint, normalized_public_pem
 from ..store import AgentRow
 from .context import EscrowContext, EscrowRefusal
+from .facts import DERIVED_OWNER
+
+
+def refuse_reserved_name(name: str) -> None:
+    """No agent may be called like the escrow's own owner of kept results (`_derived`): reads that
+    show an agent its own data would show it every kept result (red team, session 10)."""
+    if name.casefold() == DERIVED_OWNER.casefold():
+        raise EscrowRefusal("name_reserved", f"{name!r} is the escrow's own name for kept results: choose another "
+                                             f"agent name")
 
 
 def register_agent(ctx: EscrowContext, name: str, public_key_pem: str, display: str = "") -> AgentRow:
@@ -18,6 +27,7 @@ def register_agent(ctx: EscrowContext, name: str, public_key_pem: str, display: 
     Only the public key is kept, re-serialised from the parsed key: a file that also carries a
     private key is refused, and nothing else in the text reaches the store."""
     check_name(name)
+    refuse_reserved_name(name)
     try:
         pem = normalized_public_pem(public_key_pem)
     except KeysError as exc:

@@ -18,7 +18,7 @@ import time
 from ..keys import KeysError, SignedRequest, canonical_json, check_name, normalized_public_pem, verify
 from ..store import AgentRow, ReplayError
 from .actions import REGISTER
-from .agents import register_agent
+from .agents import refuse_reserved_name, register_agent
 from .context import EscrowContext, EscrowRefusal
 
 SCOPE = "invite"
@@ -35,6 +35,7 @@ def issue_invite(ctx: EscrowContext, agent: str, ttl_seconds: float) -> tuple[st
         check_name(agent)
     except KeysError as exc:
         raise EscrowRefusal("bad_request", str(exc)) from None
+    refuse_reserved_name(agent)
     if ttl_seconds <= 0:
         raise EscrowRefusal("bad_request", "an invitation must stay valid for some time (ttl > 0)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -122,10 +122,10 @@ def data_view(ctx: EscrowContext, row: DataRow, viewer: str | None) -> dict:
 def data_for(ctx: EscrowContext, request) -> list[dict]:
     """The agent's own data elements, and kept results computed from its data (`data_view`s)."""
     def body(agent: str) -> list[dict]:
-        # its own rows through the owner index, then the kept results (not every data element)
+        # its own rows through the owner index, then the kept results derived from its data (their
+        # provenance decides: their owner is the escrow's `_derived`), not every data element
         rows = [d for d in ctx.store.list_data(owner=agent) if not d.derived]
-        rows += [d for d in ctx.store.list_data(derived=True)
-                 if d.owner == agent or agent in {owner_of(k) for k in d.provenance}]
+        rows += [d for d in ctx.store.list_data(derived=True) if agent in {owner_of(k) for k in d.provenance}]
         return [data_view(ctx, d, agent) for d in sorted(rows, key=lambda d: d.key)]
 
     return _read(ctx, request, READ_DATA, body)

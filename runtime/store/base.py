@@ -77,9 +77,9 @@ class ContractRow:
 def party_names(proposer: Any, source_agents: Any, recipients: Any) -> list[str]:
     """The proposer, the source agents and the recipients of a contract, each once, sorted (names
     that are not strings, in a row edited by hand, are no one's)."""
-    names = {proposer, *(source_agents if isinstance(source_agents, (list, tuple)) else ()),
-             *(recipients if isinstance(recipients, (list, tuple)) else ())}
-    return sorted(n for n in names if isinstance(n, str))
+    names = [proposer, *(source_agents if isinstance(source_agents, (list, tuple)) else ()),
+             *(recipients if isinstance(recipients, (list, tuple)) else ())]
+    return sorted({n for n in names if isinstance(n, str)})
 
 
 def stored_party_names(proposer: Any, source_agents: str | None, recipients: str | None) -> list[str]:

@@ -97,8 +97,9 @@ def test_an_agent_lists_its_data_and_the_results_kept_from_it(w, monkeypatch):
     from datastation.runtime.escrow.actions import READ_DATA
     from datastation.runtime.store import DataRow
 
-    for key, provenance in (("pool", ("bank1.t", "other.t")), ("solo", ("other.t",))):
-        w.store.put_data(DataRow(key=key, owner="escrow", format="json", content_hash="h" + key, derived=True,
+    for key, owner, provenance in (("pool", "_derived", ("bank1.t", "other.t")), ("solo", "_derived", ("other.t",)),
+                                   ("odd", "bank2", ("other.t",))):
+        w.store.put_data(DataRow(key=key, owner=owner, format="json", content_hash="h" + key, derived=True,
                                  provenance=provenance))
     listing = w.store.list_data
 
@@ -113,5 +114,20 @@ def test_an_agent_lists_its_data_and_the_results_kept_from_it(w, monkeypatch):
         return [d["key"] for d in w.escrow.data_for(w.escrow.sign_as(agent, READ_DATA, {}))]
 
     assert keys("bank1") == ["bank1.t", "pool"]  # its own, and a result kept from its data
-    assert keys("other") == ["other.t", "pool", "solo"]
-    assert keys("bank2") == ["bank2.t"] and keys("lab") == []
+    assert keys("other") == ["odd", "other.t", "pool", "solo"]
+    assert keys("bank2") == ["bank2.t"] and keys("lab") == []  # a kept result's provenance decides, not its owner
+
+
+@pytest.mark.parametrize("name", ["_derived", "_DERIVED"])
+def test_no_agent_is_named_like_the_owner_of_kept_results(w, name):
+    # red team (session 10): kept results are stored with the owner `_derived`; an agent of that
+    # name was shown every kept result of the escrow
+    from datastation.runtime.escrow import EscrowRefusal
+
+    with pytest.raises(EscrowRefusal) as info:
+        w.agent(name)
+    assert info.value.code == "name_reserved"
+    with pytest.raises(EscrowRefusal) as info:
+        w.escrow.invite(name, 3600)
+    assert info.value.code == "name_reserved"
+    assert w.store.get_agent(name) is None

@@ -108,3 +108,11 @@ def test_reads_of_one_agent_list_no_other_contract_nor_entry(env, contracts):
     assert ids(store.contracts_of("bank1")) == ["c1", "c2"]
     assert store.audit_about("bank1") == []
     assert max(seen) <= 2  # rows read: the agent's own, not the 43 contracts nor the 40 entries
+
+
+def test_a_party_list_edited_into_nested_json_breaks_no_read(env, contracts):
+    store, _ = env
+    with store.transaction():
+        store._write("test", "UPDATE contracts SET recipients = ? WHERE id = 'c1'", ('[["dave"]]',))
+    assert ids(store.contracts_of("lab")) == ["c1"] and store.contracts_of("dave") == []
+    assert store.get_contract("c1").parties == ["bank1", "lab"]

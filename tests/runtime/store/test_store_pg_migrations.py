@@ -42,6 +42,9 @@ SEED = {  # rows written at each older version, with the SQL valid at that versi
         "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
         " source_agents, meta, created, updated, kept_as) VALUES ('p2', 'mangled', '{}', 'src', '{}', 'lab', 'pending',"
         " '[]', 'not json', '{\"bank1\": 1}', '{}', 5.0, 5.0, NULL)",
+        "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
+        " source_agents, meta, created, updated, kept_as) VALUES ('p3', 'nested', '{}', 'src', '{}', 'lab', 'pending',"
+        " '[]', '[[\"dave\"]]', '[\"insurer\", {}]', '{}', 6.0, 6.0, NULL)",
     ],
 }
 
@@ -115,8 +118,9 @@ def test_from_each_older_version(postgres_url, start):
     if start >= 6:
         assert [r.id for r in store.contracts_keeping("pool", ("approved",))] == ["k1"]  # kept_as back-filled
     if start >= 7:  # contract_parties back-filled: each party finds the contracts it may read
-        assert [r.id for r in store.contracts_of("lab")] == ["p1", "p2"]
-        assert [r.id for r in store.contracts_of("insurer")] == ["p1"]
+        assert [r.id for r in store.contracts_of("lab")] == ["p1", "p2", "p3"]  # p3's lists hold a list: no crash
+        assert [r.id for r in store.contracts_of("insurer")] == ["p1", "p3"]
+        assert store.contracts_of("dave") == []
         assert [r.id for r in store.contracts_of("bank1")] == ["c1", "k1", "p1"]  # not p2: its lists name no one
         assert [r.id for r in store.contracts_of("bank1", status="approved")] == ["k1"]
         assert store.contracts_of("nobody") == []
