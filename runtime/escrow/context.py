@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
 import sys
 import threading
 import time
@@ -149,9 +150,13 @@ class EscrowContext:
 
     def refuse(self, code: str, message: str, *, actor: str | None, action: str,
                contract: str | None = None, **payload: Any) -> EscrowRefusal:
-        """Record a refusal in the audit log (its own transaction) and return the exception to raise."""
-        self.audit.append("refusal", actor=actor, contract=contract,
-                          payload={"action": action, "code": code, "reason": message, **payload})
+        """Record a refusal in the audit log (its own transaction) and return the exception to raise.
+        What the request sent is recorded at most `MAX_LOGGED_TEXT` characters a value: a refused
+        request must not grow the log (or the answer) by what it carried."""
+        message = bounded_for_log(message)
+        self.audit.append("refusal", actor=actor, contract=bounded_for_log(contract),
+                          payload={"action": action, "code": code, "reason": message,
+                                   **{k: bounded_for_log(v) for k, v in payload.items()}})
         return EscrowRefusal(code, message)
 
     def refuse_unauthenticated(self, exc: EscrowRefusal) -> EscrowRefusal:
@@ -167,6 +172,20 @@ class EscrowContext:
 
     def __exit__(self, *exc):
         self.close()
+
+
+MAX_LOGGED_TEXT = 1000
+
+
+def bounded_for_log(value: Any) -> Any:
+    """`value`, or when its text (JSON for what is not a string) is longer than `MAX_LOGGED_TEXT`,
+    its first characters and its length (red team session 10: a 4 MB key refused was logged twice)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    if len(text) <= MAX_LOGGED_TEXT:
+        return value
+    return f"{text[:MAX_LOGGED_TEXT]}… ({len(text):,} characters)"
 
 
 def data_about(key: str) -> str:

@@ -82,6 +82,17 @@ def party_names(proposer: Any, source_agents: Any, recipients: Any) -> list[str]
     return sorted({n for n in names if isinstance(n, str)})
 
 
+#: payload fields naming the agent an entry of no contract is about (`entry_readers`)
+ABOUT_FIELDS = ("agent", "owner", "recipient")
+
+
+def entry_readers(actor: Any, payload: Any) -> list[str]:
+    """Who may read a log entry of no contract: its actor and the agent its payload's `agent`,
+    `owner` or `recipient` names (an entry of a contract is read by the contract's parties)."""
+    p = payload if isinstance(payload, dict) else {}
+    return sorted({n for n in (actor, *(p.get(f) for f in ABOUT_FIELDS)) if isinstance(n, str)})
+
+
 def stored_party_names(proposer: Any, source_agents: str | None, recipients: str | None) -> list[str]:
     """`party_names` of a row as stored (JSON lists; text that is not JSON names no one)."""
     def names(text: str | None) -> Any:
@@ -395,8 +406,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def audit_about(self, agent: str, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """What `agent` may read of the log: the first `limit` entries after `after_seq`, in `seq`
-        order, that concern a contract it is party to (`contracts_of`), or no contract and are by
-        it (`actor`) or about it (a payload `agent`, `owner` or `recipient` equal to its name)."""
+        order, of a contract it is party to (`ContractRow.parties`), or of no contract and read by
+        it (`entry_readers`). A backend answers from an index of readers written with each entry,
+        each answer checked against the entry and the contract's row."""
 
     @abc.abstractmethod
     def audit_raw(self) -> list[tuple]:
@@ -419,3 +431,12 @@ class Store(abc.ABC):
         and only those whose payload has the top-level key `field` equal to the string `value` when
         given. What the escrow uses to find the signed entry behind a row (check the entry's
         signature with `audit.entry_valid` before believing it)."""
+
+
+def stored_entry_readers(actor: Any, payload_text: str | None) -> list[str]:
+    """`entry_readers` of an entry as stored (a payload that is not JSON names no one)."""
+    try:
+        payload = json.loads(payload_text or "null")
+    except (TypeError, ValueError):
+        payload = None
+    return entry_readers(actor, payload)

@@ -32,6 +32,8 @@ from .base import (
     ReleaseRow,
     ReplayError,
     Store,
+    entry_readers,
+    stored_party_names,
 )
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -592,6 +594,10 @@ class SQLStore(Store):
                       " JOIN audit a ON a.seq = k.m", (kind,))
         return None if r is None else (int(r[0]), int(r[1]), r[2])
 
+    # who may read each entry (`audit_about`), written with it: its contract's parties, or `entry_readers`
+    _CONTRACT_READERS = ("INSERT INTO audit_readers (agent, seq) SELECT agent, ? FROM contract_parties"
+                         " WHERE contract_id = ?")
+    _ENTRY_READER = "INSERT INTO audit_readers (agent, seq) VALUES (?, ?)"
     _INSERT_ENTRY = ("INSERT INTO audit (seq, ts, kind, actor, contract, payload, prev_hash, hash, signature)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -606,6 +612,11 @@ class SQLStore(Store):
              dumps(entry.payload) if payload_text is None else payload_text, entry.prev_hash, entry.hash,
              entry.signature),
         )
+        if entry.contract is not None:
+            self._write("audit_insert", self._CONTRACT_READERS, (entry.seq, entry.contract))
+        else:
+            self._write_many("audit_insert", self._ENTRY_READER,
+                             [(agent, entry.seq) for agent in entry_readers(entry.actor, entry.payload)])
         self._tx_head = (entry.seq, entry.hash, head_signature or "")
         self.before_commit(self._flush_head)
 
@@ -622,7 +633,10 @@ class SQLStore(Store):
             return
         self._write("audit_head", self._SET_HEAD, (1, seq, hash_, signature))
 
-    _AUDIT = "SELECT seq, ts, kind, actor, contract, payload, prev_hash, hash, signature FROM audit"
+    _AUDIT_COLUMNS = "SELECT audit.seq, ts, kind, actor, contract, payload, prev_hash, hash, signature"
+    _AUDIT = _AUDIT_COLUMNS + " FROM audit"
+    _READABLE = (_AUDIT_COLUMNS + " FROM audit_readers r CROSS JOIN audit WHERE r.agent = ? AND r.seq > ?"
+                 " AND audit.seq = r.seq ORDER BY r.seq LIMIT ?")
 
     @staticmethod
     def _entry(r: tuple) -> AuditEntry:
@@ -645,21 +659,30 @@ class SQLStore(Store):
             yield entry
 
     def audit_about(self, agent: str, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        # Two indexed arms, merged in seq order: the entries of the agent's contracts (the parties
-        # table, then the audit_contract index) and the entries of no contract by or about it
-        # (audit_no_contract). A payload is parsed only when its text holds the name as a JSON
-        # string (the escrow's canonical JSON escapes no character a name may hold; LIKE's `_`
-        # matches any character, a superset): PostgreSQL parses with a function call per field.
-        fields = [self._json_field_sql(f) for f in ABOUT_FIELDS]
-        about = " OR ".join(f"{expr} = ?" for expr, _ in fields)
-        sql = (f"SELECT * FROM ({self._AUDIT} WHERE seq > ? AND contract IN"
-               f" (SELECT contract_id FROM contract_parties WHERE agent = ?)"
-               f" UNION ALL {self._AUDIT} WHERE seq > ? AND contract IS NULL"
-               f" AND (actor = ? OR (payload LIKE ? AND ({about}))))"
-               f" AS about ORDER BY seq LIMIT ?")
-        params = (after_seq, agent, after_seq, agent, f'%"{agent}"%',
-                  *(p for _, ps in fields for p in (*ps, agent)), limit)
-        return [self._entry(r) for r in self._all(sql, params)]
+        # From the agent's rows of audit_readers, in seq order; each entry then checked against
+        # its own content and its contract's row (a reader row written by hand shows nothing).
+        out: list[AuditEntry] = []
+        while len(out) < limit:
+            want = limit - len(out)
+            entries = [self._entry(r) for r in self._all(self._READABLE, (agent, after_seq, want))]
+            parties = self._parties({e.contract for e in entries if e.contract is not None})
+            out += [e for e in entries if agent in (parties.get(e.contract, ()) if e.contract is not None
+                                                    else entry_readers(e.actor, e.payload))]
+            if len(entries) < want:
+                break  # no more: the index is read to its end
+            after_seq = entries[-1].seq  # some were refused: read on
+        return out
+
+    def _parties(self, contract_ids: set[str]) -> dict[str, list[str]]:
+        """{contract id: its parties} read from the contracts' own rows."""
+        ids, out = sorted(contract_ids), {}
+        for i in range(0, len(ids), self._BUNDLES_CHUNK):
+            chunk = ids[i:i + self._BUNDLES_CHUNK]
+            for cid, proposer, sources, recipients in self._all(
+                    f"SELECT id, proposer, source_agents, recipients FROM contracts"
+                    f" WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)):
+                out[cid] = stored_party_names(proposer, sources, recipients)
+        return out
 
     def audit_find(self, kinds: Sequence[str], *, contract: str | None = None, field: str | None = None,
                    value: str | None = None) -> list[AuditEntry]:
@@ -686,10 +709,6 @@ class SQLStore(Store):
 
     def audit_count(self) -> int:
         return int(self._one("SELECT COUNT(*) FROM audit")[0])
-
-
-#: payload fields naming the agent an entry of no contract is about (`Store.audit_about`)
-ABOUT_FIELDS = ("agent", "owner", "recipient")
 
 
 def mentions(entry: AuditEntry, agent: str) -> bool:

@@ -43,12 +43,15 @@ SEED = {
         "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs, recipients,"
         " source_agents, meta, created, updated, kept_as) VALUES ('p3', 'nested', '{}', 'src', '{}', 'lab', 'pending',"
         " '[]', '[[\"dave\"]]', '[\"insurer\", {}]', '{}', 6.0, 6.0, NULL)",
+        "INSERT INTO audit VALUES (2, 2.0, 'proposal', 'lab', 'p1', '{}', 'h', 'h2', 's')",
+        "INSERT INTO audit VALUES (3, 3.0, 'data_add', 'admin', NULL, '{\"owner\":\"insurer\"}', 'h2', 'h3', 's')",
+        "INSERT INTO audit VALUES (4, 4.0, 'app_state', 'lab', NULL, 'not json', 'h3', 'h4', 's')",
     ],
 }
 
 TABLES = {"agents", "data", "contracts", "approvals", "rejections", "policies", "executions", "releases",
           "audit", "kept", "app_state", "nonces", "audit_head", "contract_inputs", "schema_version", "settings",
-          "contract_owners", "bundles", "contract_parties"}
+          "contract_owners", "bundles", "contract_parties", "audit_readers"}
 
 
 def _tables(path):
@@ -108,6 +111,11 @@ def test_from_each_older_version(tmp_path, start):
         assert [r.id for r in store.contracts_of("lab")] == ["p1", "p2", "p3"]  # p3's lists hold a list: no crash
         assert [r.id for r in store.contracts_of("insurer")] == ["p1", "p3"]
         assert store.contracts_of("dave") == []
+        # audit_readers back-filled: the parties of each entry's contract, the readers of the others
+        assert [e.seq for e in store.audit_about("insurer")] == [2, 3]
+        assert [e.seq for e in store.audit_about("lab")] == [2, 4]
+        assert [e.seq for e in store.audit_about("bank1")] == [1, 2]
+        assert store.audit_about("admin", after_seq=2) == [e for e in store.audit_entries() if e.seq == 3]
         assert [r.id for r in store.contracts_of("bank1")] == ["c1", "k1", "p1"]  # not p2: its lists name no one
         assert [r.id for r in store.contracts_of("bank1", status="approved")] == ["k1"]
         assert store.contracts_of("nobody") == []

@@ -50,10 +50,16 @@ def test_each_party_finds_the_contracts_it_proposes_contributes_to_or_receives(e
 
 
 def test_a_party_row_written_by_hand_shows_no_contract(env, contracts):
-    store, _ = env
+    store, log = env
+    before = log.append("proposal", actor="bank2", contract="c3")
     with store.transaction():
         store._write("test", "INSERT INTO contract_parties (contract_id, agent) VALUES (?, ?)", ("c3", "lab"))
+        store._write("test", "INSERT INTO audit_readers (agent, seq) VALUES (?, ?)", ("lab", before.seq))
+    after = log.append("release", actor="bank2", contract="c3")  # indexed for lab too, through the hand-made row
     assert ids(store.contracts_of("lab")) == ["c1"]  # the row's own lists decide
+    assert store.audit_about("lab") == []  # red team session 10: the log of c3 was shown
+    assert [e.seq for e in store.audit_about("bank2")] == [before.seq, after.seq]
+    assert [e.seq for e in store.audit_about("bank2", limit=1)] == [before.seq]
 
 
 def test_the_log_an_agent_may_read(env, contracts):
@@ -70,6 +76,7 @@ def test_the_log_an_agent_may_read(env, contracts):
         ("refusal", {"actor": "bank1", "contract": "c3"}),                      # its act on another's contract
         ("approval", {"actor": "bank2", "contract": "c2"}),
         ("refusal", {"actor": "admin", "payload": {"agent": 7}}),               # not a name
+        ("refusal", {"actor": "admin", "payload": {"key": "x" * 5000 + '"bank1"'}}),  # names it elsewhere
     ]:
         by_kind.setdefault(kind, []).append(log.append(kind, **kw).seq)
     with store.transaction():  # a payload that is not JSON (written by hand) makes no read fail
@@ -96,6 +103,9 @@ def test_reads_of_one_agent_list_no_other_contract_nor_entry(env, contracts):
     for i in range(40):
         store.put_contract(contract(f"x{i}", "other", ("other",), ("other",), created=10.0 + i))
         log.append("proposal", actor="other", contract=f"x{i}")
+        # red team session 10: refusals of no contract, their payloads naming bank1 (a flood of
+        # them made every agent's read of the log slower)
+        log.append("refusal", actor="other", payload={"key": '"bank1"' * 1000, "reason": "bank1"})
     seen = []
     original = store._all
 
@@ -107,7 +117,7 @@ def test_reads_of_one_agent_list_no_other_contract_nor_entry(env, contracts):
     store._all = counting
     assert ids(store.contracts_of("bank1")) == ["c1", "c2"]
     assert store.audit_about("bank1") == []
-    assert max(seen) <= 2  # rows read: the agent's own, not the 43 contracts nor the 40 entries
+    assert max(seen) <= 2  # rows read: the agent's own, not the 43 contracts nor the 80 entries
 
 
 def test_a_party_list_edited_into_nested_json_breaks_no_read(env, contracts):
@@ -116,3 +126,42 @@ def test_a_party_list_edited_into_nested_json_breaks_no_read(env, contracts):
         store._write("test", "UPDATE contracts SET recipients = ? WHERE id = 'c1'", ('[["dave"]]',))
     assert ids(store.contracts_of("lab")) == ["c1"] and store.contracts_of("dave") == []
     assert store.get_contract("c1").parties == ["bank1", "lab"]
+
+
+def test_reading_the_log_costs_the_same_however_many_entries_are_about_others(tmp_path):
+    # red team session 10: refused requests of no contract (each an entry) made every agent's
+    # read of the log scan them all; counted in SQLite's virtual machine steps
+    from datastation.runtime.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "e.db")
+    log = AuditLog(store, keys.generate_key())
+    store.put_contract(contract("c1", "bank1", ("bank1",), ("bank1",)))
+    for i in range(5):
+        log.append("proposal", actor="bank1", contract="c1")
+        log.append("data_add", actor="admin", payload={"owner": "bank1"})
+
+    def steps() -> int:
+        count = [0]
+
+        def tick():
+            count[0] += 1
+            return 0
+
+        store._db.set_progress_handler(tick, 10)
+        try:
+            assert len(store.audit_about("bank1")) == 10
+        finally:
+            store._db.set_progress_handler(None, 0)
+        return count[0]
+
+    def flood(n):
+        with store.transaction():
+            for i in range(n):
+                log.append("refusal", actor="mallory", payload={"key": '"bank1"' * 50, "agent": "mallory"})
+
+    flood(50)
+    few = steps()
+    flood(2000)
+    many = steps()
+    store.close()
+    assert many < few * 1.5, (few, many)
