@@ -330,13 +330,23 @@ class Client:
         return self.send(self.sign(EXECUTE, {"contract": self._full_id(contract)}), progress)
 
     # ------------------------------------------------------------------ reads
-    def contracts(self, status: str | None = None) -> list[dict]:
-        """The contracts this agent proposes, contributes data to or receives."""
-        return self._post("/v1/contracts/list", READ_CONTRACTS, {"status": status} if status else {})
+    def contracts(self, status: str | None = None, *, page: int = 1000) -> list[dict]:
+        """The contracts this agent proposes, contributes data to or receives, in creation order
+        (read `page` at a time: one signed request per page)."""
+        return self._pages({"status": status} if status else {}, page)
 
-    def pending(self) -> list[dict]:
-        """The contracts waiting for this agent's approval."""
-        return self._post("/v1/contracts/list", READ_CONTRACTS, {"pending": True})
+    def pending(self, *, page: int = 1000) -> list[dict]:
+        """The contracts waiting for this agent's approval, in creation order."""
+        return self._pages({"pending": True}, page)
+
+    def _pages(self, params: dict, page: int) -> list[dict]:
+        out: list[dict] = []
+        while True:  # to an empty page (a page may be short only in a store edited by hand)
+            rows = self._post("/v1/contracts/list", READ_CONTRACTS,
+                              {**params, "limit": page, **({"after": out[-1]["id"]} if out else {})})
+            out += rows
+            if not rows:
+                return out
 
     def status(self, contract: str) -> dict:
         return self._post("/v1/contracts/status", READ_STATUS, {"contract": contract})

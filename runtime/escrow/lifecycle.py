@@ -721,6 +721,7 @@ def status(ctx, cid: str) -> Status:
                                                               for x in releases})
 
 
-def pending_for(ctx, agent: str) -> list[ContractRow]:
-    """Open contracts waiting for `agent`'s approval."""
-    return ctx.store.pending_for(agent)
+def pending_for(ctx, agent: str, *, after: tuple[float, str] | None = None,
+                limit: int | None = None) -> list[ContractRow]:
+    """Open contracts waiting for `agent`'s approval (paged as `Store.pending_for`)."""
+    return ctx.store.pending_for(agent, after=after, limit=limit)

@@ -26,6 +26,7 @@ from .context import EscrowContext, EscrowRefusal, data_about, release_about, si
 from .lifecycle import Status, pending_for, status
 
 MAX_AUDIT_PAGE = 5000
+MAX_CONTRACT_PAGE = 1000
 
 
 def is_party(row: ContractRow, agent: str) -> bool:
@@ -57,16 +58,28 @@ def _read(ctx: EscrowContext, request, action: str, body):
 
 
 def contracts_for(ctx: EscrowContext, request) -> list[ContractRow]:
-    """params: `status` (optional), `pending` (true: only those waiting for the agent's approval)."""
+    """params: `status` (optional), `pending` (true: only those waiting for the agent's approval),
+    `limit` (1 to `MAX_CONTRACT_PAGE`, the default), `after` (the id of the last contract of the
+    previous page). One page, in creation order: the work of one request (in the transaction
+    that holds the store's write lock) does not grow with the agent's contracts."""
     p = request.params
 
     def body(agent: str) -> list[ContractRow]:
         wanted = p.get("status")
         if wanted is not None and not isinstance(wanted, str):
             raise EscrowRefusal("bad_request", "status must be a contract status (pending, approved, ...)")
+        limit = p.get("limit", MAX_CONTRACT_PAGE)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_CONTRACT_PAGE:
+            raise EscrowRefusal("bad_request", f"limit must be an integer from 1 to {MAX_CONTRACT_PAGE}")
+        after = None
+        if p.get("after") is not None:
+            last = ctx.store.get_contract(p["after"]) if isinstance(p["after"], str) else None
+            if last is None or not is_party(last, agent):
+                raise EscrowRefusal("bad_request", "after must be the id of the last contract of your previous page")
+            after = (last.created, last.id)
         if p.get("pending"):
-            return [r for r in pending_for(ctx, agent) if wanted is None or r.status == wanted]
-        return ctx.store.contracts_of(agent, status=wanted)
+            return [r for r in pending_for(ctx, agent, after=after, limit=limit) if wanted is None or r.status == wanted]
+        return ctx.store.contracts_of(agent, status=wanted, after=after, limit=limit)
 
     return _read(ctx, request, READ_CONTRACTS, body)
 

@@ -106,7 +106,8 @@ _signed_route("/policies/apply", "apply_policy", "Register your standing policy 
 
 # --------------------------------------------------------------------------- reads
 _signed_route("/contracts/list", "contracts", "The contracts you propose, contribute data to or receive",
-              "action read.contracts; {status (optional), pending (optional: only those awaiting you)}",
+              "action read.contracts; {status (optional), pending (optional: only those awaiting you), "
+              "limit (1-1000, the default), after (the id of the last contract of the previous page)}",
               list[m.ContractOut], "reads", lambda e, r: _contracts(e, e.contracts_for(r)))
 _signed_route("/contracts/status", "status", "Where one of your contracts stands",
               "action read.status; {contract: id or prefix}", m.StatusOut, "reads",

@@ -93,15 +93,30 @@ def entry_readers(actor: Any, payload: Any) -> list[str]:
     return sorted({n for n in (actor, *(p.get(f) for f in ABOUT_FIELDS)) if isinstance(n, str)})
 
 
+def party_rows(contract_id: str, created: float, proposer: Any, source_agents: Any,
+               recipients: Any) -> list[tuple[str, float, str, int]]:
+    """The rows of `contract_parties` of a contract: (agent, created, contract id, 1 for a source agent)."""
+    owners = set(party_names(None, source_agents, ()))
+    return [(agent, created, contract_id, int(agent in owners))
+            for agent in party_names(proposer, source_agents, recipients)]
+
+
 def stored_party_names(proposer: Any, source_agents: str | None, recipients: str | None) -> list[str]:
     """`party_names` of a row as stored (JSON lists; text that is not JSON names no one)."""
-    def names(text: str | None) -> Any:
-        try:
-            return json.loads(text or "[]")
-        except (TypeError, ValueError):
-            return []
+    return party_names(proposer, _json(source_agents, []), _json(recipients, []))
 
-    return party_names(proposer, names(source_agents), names(recipients))
+
+def stored_party_rows(rows: list[tuple]) -> list[tuple[str, float, str, int]]:
+    """`party_rows` of contracts as stored: (id, proposer, source_agents, recipients, created) each."""
+    return [r for cid, proposer, sources, recipients, created in rows
+            for r in party_rows(cid, created, proposer, _json(sources, []), _json(recipients, []))]
+
+
+def _json(text: str | None, default: Any) -> Any:
+    try:
+        return json.loads(text) if text else default
+    except (TypeError, ValueError):
+        return default
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -272,16 +287,21 @@ class Store(abc.ABC):
         rows = [r for s in set(statuses) for r in self.list_contracts(status=s) if r.meta.get("kept_as") == name]
         return sorted(rows, key=lambda r: (r.created, r.id))
 
-    def pending_for(self, agent: str) -> list[ContractRow]:
+    def pending_for(self, agent: str, *, after: tuple[float, str] | None = None,
+                    limit: int | None = None) -> list[ContractRow]:
         """Pending contracts among whose source agents `agent` is and that it has not approved, in
-        creation order (a backend answers from an index of source agents)."""
-        return [r for r in self.list_contracts(status=ContractStatus.PENDING)
-                if agent in r.source_agents and agent not in {a.agent for a in self.approvals(r.id)}]
+        creation order, paged as `contracts_of` (a backend answers from an index of source agents)."""
+        return _page([r for r in self.list_contracts(status=ContractStatus.PENDING)
+                      if agent in r.source_agents and agent not in {a.agent for a in self.approvals(r.id)}],
+                     after, limit)
 
-    def contracts_of(self, agent: str, status: str | None = None) -> list[ContractRow]:
+    def contracts_of(self, agent: str, status: str | None = None, *, after: tuple[float, str] | None = None,
+                     limit: int | None = None) -> list[ContractRow]:
         """Contracts `agent` is party to (`ContractRow.parties`), of `status` when given, in
-        creation order (a backend answers from an index of parties)."""
-        return [r for r in self.list_contracts(status=status) if agent in r.parties]
+        creation order ((created, id)), those after `after` (a (created, id) pair), at most
+        `limit` (a backend answers from an index of parties; a page is shorter than `limit` only
+        when rows were edited by hand)."""
+        return _page([r for r in self.list_contracts(status=status) if agent in r.parties], after, limit)
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -435,8 +455,11 @@ class Store(abc.ABC):
 
 def stored_entry_readers(actor: Any, payload_text: str | None) -> list[str]:
     """`entry_readers` of an entry as stored (a payload that is not JSON names no one)."""
-    try:
-        payload = json.loads(payload_text or "null")
-    except (TypeError, ValueError):
-        payload = None
-    return entry_readers(actor, payload)
+    return entry_readers(actor, _json(payload_text, None))
+
+
+def _page(rows: list[ContractRow], after: tuple[float, str] | None, limit: int | None) -> list[ContractRow]:
+    rows = sorted(rows, key=lambda r: (r.created, r.id))
+    if after is not None:
+        rows = [r for r in rows if (r.created, r.id) > tuple(after)]
+    return rows if limit is None else rows[:limit]

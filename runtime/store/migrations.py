@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Callable
 
-from .base import stored_entry_readers, stored_party_names
+from .base import stored_entry_readers, stored_party_rows
 
 
 def _v1_core(db: sqlite3.Connection) -> None:
@@ -187,28 +187,29 @@ def _v7_kept_as(db: sqlite3.Connection) -> None:
 
 
 def _v8_contract_parties(db: sqlite3.Connection) -> None:
-    """Every party of each contract (proposer, source agents, recipients) and every reader of
-    each log entry (the parties of its contract, or `entry_readers`), indexed by agent: what an
-    agent may read is found without reading every contract or every entry; filled from the
-    contracts and entries stored."""
+    """Every party of each contract (proposer, source agents, recipients; `owner` marks a source
+    agent) in creation order per agent, and every reader of each log entry of no contract
+    (`entry_readers`): what an agent may read is found, a page at a time, without reading every
+    contract or every entry. Filled from the contracts and entries stored; it replaces
+    `contract_owners` (the source agents alone)."""
     db.execute(
         """CREATE TABLE contract_parties (
-            contract_id TEXT NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
             agent TEXT NOT NULL,
-            PRIMARY KEY (agent, contract_id))"""
+            created REAL NOT NULL,
+            contract_id TEXT NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+            owner INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (agent, created, contract_id)) WITHOUT ROWID"""  # the key is the row: one b-tree
     )
-    db.execute("CREATE INDEX contract_parties_contract ON contract_parties(contract_id)")
-    db.execute("CREATE TABLE audit_readers (agent TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (agent, seq))")
-    rows = db.execute("SELECT id, proposer, source_agents, recipients FROM contracts").fetchall()
-    db.executemany("INSERT INTO contract_parties (contract_id, agent) VALUES (?, ?)",
-                   [(cid, agent) for cid, proposer, sources, recipients in rows
-                    for agent in stored_party_names(proposer, sources, recipients)])
-    db.execute("INSERT INTO audit_readers (agent, seq) SELECT p.agent, a.seq FROM audit a"
-               " JOIN contract_parties p ON p.contract_id = a.contract")
+    db.execute("CREATE TABLE audit_readers (agent TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (agent, seq))"
+               " WITHOUT ROWID")
+    rows = db.execute("SELECT id, proposer, source_agents, recipients, created FROM contracts").fetchall()
+    db.executemany("INSERT INTO contract_parties (agent, created, contract_id, owner) VALUES (?, ?, ?, ?)",
+                   stored_party_rows(rows))
     db.executemany("INSERT INTO audit_readers (agent, seq) VALUES (?, ?)",
                    [(agent, seq) for seq, actor, payload in
                     db.execute("SELECT seq, actor, payload FROM audit WHERE contract IS NULL").fetchall()
                     for agent in stored_entry_readers(actor, payload)])
+    db.execute("DROP TABLE contract_owners")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from .base import StoreError, stored_entry_readers, stored_party_names
+from .base import StoreError, stored_entry_readers, stored_party_rows
 
 # Every write transaction of a PostgreSQL store (and every migration step) holds this
 # transaction-scoped advisory lock, one per schema: writers take turns, as under SQLite's
@@ -216,31 +216,30 @@ def _v7_kept_as(conn) -> None:
 
 
 def _v8_contract_parties(conn) -> None:
-    """Every party of each contract (proposer, source agents, recipients) and every reader of
-    each log entry (the parties of its contract, or `entry_readers`), indexed by agent: what an
-    agent may read is found without reading every contract or every entry; filled from the
-    contracts and entries stored."""
+    """Every party of each contract (proposer, source agents, recipients; `owner` marks a source
+    agent) in creation order per agent, and every reader of each log entry of no contract
+    (`entry_readers`): what an agent may read is found, a page at a time, without reading every
+    contract or every entry. Filled from the contracts and entries stored; it replaces
+    `contract_owners` (the source agents alone)."""
     _run(
         conn,
         f"""CREATE TABLE contract_parties (
-            contract_id {C} NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
             agent {C} NOT NULL,
-            PRIMARY KEY (agent, contract_id))""",
-        "CREATE INDEX contract_parties_contract ON contract_parties(contract_id)",
+            created DOUBLE PRECISION NOT NULL,
+            contract_id {C} NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+            owner INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (agent, created, contract_id))""",
         f"CREATE TABLE audit_readers (agent {C} NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (agent, seq))",
     )
-    rows = conn.execute("SELECT id, proposer, source_agents, recipients FROM contracts").fetchall()
-    conn.cursor().executemany("INSERT INTO contract_parties (contract_id, agent) VALUES (%s, %s)",
-                              [(cid, agent) for cid, proposer, sources, recipients in rows
-                               for agent in stored_party_names(proposer, sources, recipients)])
-    conn.execute("INSERT INTO audit_readers (agent, seq) SELECT p.agent, a.seq FROM audit a"
-                 " JOIN contract_parties p ON p.contract_id = a.contract")
+    rows = conn.execute("SELECT id, proposer, source_agents, recipients, created FROM contracts").fetchall()
+    conn.cursor().executemany("INSERT INTO contract_parties (agent, created, contract_id, owner)"
+                              " VALUES (%s, %s, %s, %s)", stored_party_rows(rows))
     conn.cursor().executemany("INSERT INTO audit_readers (agent, seq) VALUES (%s, %s)",
                               [(agent, seq) for seq, actor, payload in
                                conn.execute("SELECT seq, actor, payload FROM audit WHERE contract IS NULL").fetchall()
                                for agent in stored_entry_readers(actor, payload)])
     # filled at once: plans from their statistics at the first read
-    _run(conn, "ANALYZE contract_parties", "ANALYZE audit_readers")
+    _run(conn, "DROP TABLE contract_owners", "ANALYZE contract_parties", "ANALYZE audit_readers")
 
 
 MIGRATIONS: list[Callable] = [

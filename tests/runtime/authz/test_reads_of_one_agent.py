@@ -131,3 +131,33 @@ def test_no_agent_is_named_like_the_owner_of_kept_results(w, name):
         w.escrow.invite(name, 3600)
     assert info.value.code == "name_reserved"
     assert w.store.get_agent(name) is None
+
+
+def test_an_agent_reads_its_contracts_a_page_at_a_time(w):
+    # red team (session 10): an agent party to 100,000 contracts (proposing them needs nobody's
+    # consent, nor does proposing contracts over another's data) made each of its listings hold
+    # the write lock 4.5 s; a request now reads one page
+    assert contracts(w, "other", limit=1000) == [f"x{i}" for i in range(30)]
+    pages, after = [], None
+    while True:
+        page = contracts(w, "other", limit=7, **({"after": w.ids[after]} if after else {}))
+        if not page:
+            break
+        pages.append(page)
+        after = page[-1]
+    assert [len(p) for p in pages] == [7, 7, 7, 7, 2] and sum(pages, []) == [f"x{i}" for i in range(30)]
+    assert contracts(w, "bank1", pending=True, limit=1) == ["pooled"]
+    assert contracts(w, "bank1", pending=True, after=w.ids["pooled"]) == []
+    assert contracts(w, "bank1", limit=1, after=w.ids["pooled"]) == ["own"]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"limit": True}, {"limit": "5"},
+                                    {"after": "nope"}, {"after": 7}, {"after": "OTHER"}])
+def test_a_page_asked_for_wrongly_is_refused(w, params):
+    from datastation.runtime.escrow import EscrowRefusal
+
+    if params.get("after") == "OTHER":  # a contract the agent is not party to: not a cursor of its pages
+        params = {"after": w.ids["x3"]}
+    with pytest.raises(EscrowRefusal) as info:
+        contracts(w, "bank1", **params)
+    assert info.value.code == "bad_request"

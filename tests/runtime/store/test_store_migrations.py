@@ -51,7 +51,7 @@ SEED = {
 
 TABLES = {"agents", "data", "contracts", "approvals", "rejections", "policies", "executions", "releases",
           "audit", "kept", "app_state", "nonces", "audit_head", "contract_inputs", "schema_version", "settings",
-          "contract_owners", "bundles", "contract_parties", "audit_readers"}
+          "bundles", "contract_parties", "audit_readers"}
 
 
 def _tables(path):

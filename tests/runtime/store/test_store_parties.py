@@ -53,10 +53,12 @@ def test_a_party_row_written_by_hand_shows_no_contract(env, contracts):
     store, log = env
     before = log.append("proposal", actor="bank2", contract="c3")
     with store.transaction():
-        store._write("test", "INSERT INTO contract_parties (contract_id, agent) VALUES (?, ?)", ("c3", "lab"))
+        store._write("test", "INSERT INTO contract_parties (agent, created, contract_id, owner) VALUES (?, ?, ?, ?)",
+                     ("lab", 3.0, "c3", 1))
         store._write("test", "INSERT INTO audit_readers (agent, seq) VALUES (?, ?)", ("lab", before.seq))
     after = log.append("release", actor="bank2", contract="c3")  # indexed for lab too, through the hand-made row
     assert ids(store.contracts_of("lab")) == ["c1"]  # the row's own lists decide
+    assert store.pending_for("lab") == []
     assert store.audit_about("lab") == []  # red team session 10: the log of c3 was shown
     assert [e.seq for e in store.audit_about("bank2")] == [before.seq, after.seq]
     assert [e.seq for e in store.audit_about("bank2", limit=1)] == [before.seq]
@@ -165,3 +167,55 @@ def test_reading_the_log_costs_the_same_however_many_entries_are_about_others(tm
     many = steps()
     store.close()
     assert many < few * 1.5, (few, many)
+
+
+def test_contracts_and_pending_contracts_are_read_a_page_at_a_time(env, contracts):
+    store, _ = env
+    store.put_contract(contract("c4", "bank2", ("bank1",), ("lab",), created=2.0))  # created as c2: id orders
+    assert ids(store.contracts_of("bank1")) == ["c1", "c2", "c4"]
+    assert ids(store.contracts_of("bank1", limit=2)) == ["c1", "c2"]
+    assert ids(store.contracts_of("bank1", after=(2.0, "c2"))) == ["c4"]
+    assert ids(store.contracts_of("bank1", after=(1.0, "c1"), limit=1)) == ["c2"]
+    assert store.contracts_of("bank1", after=(2.0, "c4")) == []
+    assert ids(store.pending_for("bank1")) == ["c1", "c4"]
+    assert ids(store.pending_for("bank1", limit=1)) == ["c1"]
+    assert ids(store.pending_for("bank1", after=(1.0, "c1"))) == ["c4"]
+
+
+def test_a_page_of_contracts_costs_the_same_however_many_the_agent_has(tmp_path):
+    # red team session 10: a page was sorted out of all of the agent's contracts (proposing
+    # 100,000 over another's data needs nobody's consent); counted in SQLite's VM steps
+    from datastation.runtime.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "e.db")
+
+    def add(n, start):
+        with store.transaction():
+            for i in range(start, start + n):
+                store.put_contract(contract(f"c{i:05d}", "heavy", ("victim",), ("heavy",), created=float(i)))
+
+    def steps(read) -> int:
+        count = [0]
+
+        def tick():
+            count[0] += 1
+            return 0
+
+        store._db.set_progress_handler(tick, 10)
+        try:
+            assert len(read()) == 10
+        finally:
+            store._db.set_progress_handler(None, 0)
+        return count[0]
+
+    def reads():
+        return [steps(lambda: store.contracts_of("victim", limit=10)),
+                steps(lambda: store.contracts_of("heavy", status="pending", after=(3.0, "c00003"), limit=10)),
+                steps(lambda: store.pending_for("victim", limit=10))]
+
+    add(50, 0)
+    few = reads()
+    add(2000, 50)
+    many = reads()
+    store.close()
+    assert all(m < f * 1.5 for f, m in zip(few, many)), (few, many)
