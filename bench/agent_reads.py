@@ -3,7 +3,7 @@
 
     python bench/agent_reads.py [--contracts 100000] [--agents 1000] [--per-bundle 100]
                                 [--readers 20] [--rounds 5] [--dir /dev/shm] [--keep PATH]
-                                [--store postgresql://USER:PASSWORD@HOST/DB]
+                                [--store postgresql://USER:PASSWORD@HOST/DB] [--heavy 100000]
 
 Setup (untimed): `agents` agents, each with one data element, in groups of 10; each group's
 contracts `compute rows(aS.t) to aR` proposed from .dsc files of `per-bundle` contracts
@@ -22,7 +22,9 @@ Timed, for `readers` agents spread over the escrow, `rounds` passes, each reques
 Reported per read: the median over rounds of the p50 over readers, and the best round. Then
 `policy.apply` (signed, through the facade) by `readers` agents, each a policy allowing `rows` on
 its data: the owner's open contracts are found and decided in the action's one transaction (the
-whole call timed, its approvals written; median and best over the agents).
+whole call timed, its approvals written; median and best over the agents). `--heavy N`: then
+one agent proposes N contracts over another's data (nobody's consent needed) and the reads of
+both are timed (a page of contracts, the pending ones, a page of the log, one entry of it).
 """
 
 from __future__ import annotations
@@ -128,6 +130,36 @@ def policy_applies(w, agents: int, readers: int) -> list[float]:
     return out
 
 
+def heavy(w, n: int, rounds: int) -> dict[str, list[float]]:
+    """One agent (`heavy`) proposes `n` contracts over another's data (`victim`), 1,000 per
+    request (nobody's consent needed); then ms of each read of either, `rounds` times."""
+    from datastation.runtime.escrow import PROPOSE_MANY, make_bundle, propose_many_params
+    from datastation.runtime.escrow.actions import READ_AUDIT, READ_CONTRACTS
+
+    e = w.escrow
+    w.agent("heavy", "victim")
+    w.data("heavy.t", b"x\n1\n")
+    w.data("victim.t", b"x\n1\n")
+    f = w.root / "heavy.dsc"
+    for b in range(0, n, 1000):
+        names = [f"h{i}" for i in range(b, min(n, b + 1000))]
+        f.write_text('agent heavy\nagent victim\ndata heavy.t csv "h.csv"\ndata victim.t csv "v.csv"\n' + "".join(
+            f"contract {c} {{\n  by heavy\n  compute rows(victim.t)\n  to heavy\n}}\n" for c in names))
+        e.propose_many(e.sign_as("heavy", PROPOSE_MANY, propose_many_params(make_bundle(f), names)))
+    out: dict[str, list[float]] = {}
+    for who in ("heavy", "victim"):
+        for label, action, params in (("read.contracts (a page)", READ_CONTRACTS, {}),
+                                      ("read.contracts pending", READ_CONTRACTS, {"pending": True}),
+                                      ("read.audit", READ_AUDIT, {}), ("read.audit limit 1", READ_AUDIT, {"limit": 1})):
+            call = e.contracts_for if action == READ_CONTRACTS else e.audit_for
+            for _ in range(rounds):
+                req = e.sign_as(who, action, params)
+                t = time.perf_counter()
+                call(req)
+                out.setdefault(f"{who}: {label}", []).append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--contracts", type=int, default=100_000)
@@ -138,6 +170,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dir", default=None)
     ap.add_argument("--keep", default=None, help="keep the escrow in this folder (reused when it exists)")
     ap.add_argument("--store", default=None, help="a postgresql:// URL (an empty database): the store there")
+    ap.add_argument("--heavy", type=int, default=0,
+                    help="then one agent proposes this many contracts over another's data: both agents' reads")
     a = ap.parse_args(argv)
 
     from harness import World
@@ -155,6 +189,7 @@ def main(argv=None) -> int:
         try:
             per_round, sizes = measure(w, a.agents, a.readers, a.rounds)
             applies = policy_applies(w, a.agents, a.readers) if not a.keep else []
+            heavies = heavy(w, a.heavy, a.rounds) if a.heavy and not a.keep else {}
         finally:
             w.close()
     for name, xs in per_round.items():
@@ -163,6 +198,9 @@ def main(argv=None) -> int:
     if applies:
         print(f"{'policy.apply':<26} {len(applies)} agents: median {statistics.median(applies):9.2f} ms  best "
               f"{min(applies):9.2f} ms")
+    for name, xs in heavies.items():
+        print(f"{a.heavy:,} contracts of heavy over victim's data, {name:<32} median {statistics.median(xs):8.2f} ms"
+              f"  best {min(xs):8.2f} ms")
     return 0
 
 

@@ -341,12 +341,17 @@ class Client:
 
     def _pages(self, params: dict, page: int) -> list[dict]:
         out: list[dict] = []
+        seen: set[str] = set()
         while True:  # to an empty page (a page may be short only in a store edited by hand)
             rows = self._post("/v1/contracts/list", READ_CONTRACTS,
                               {**params, "limit": page, **({"after": out[-1]["id"]} if out else {})})
-            out += rows
             if not rows:
                 return out
+            ids = {r.get("id") for r in rows if isinstance(r, dict)}
+            if len(ids) != len(rows) or ids & seen:  # a listing that does not move on would never end
+                raise EscrowRefusal("bad_response", "the escrow answered a page of contracts already listed")
+            seen |= ids
+            out += rows
 
     def status(self, contract: str) -> dict:
         return self._post("/v1/contracts/status", READ_STATUS, {"contract": contract})

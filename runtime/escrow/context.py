@@ -154,10 +154,19 @@ class EscrowContext:
         What the request sent is recorded at most `MAX_LOGGED_TEXT` characters a value: a refused
         request must not grow the log (or the answer) by what it carried."""
         message = bounded_for_log(message)
-        self.audit.append("refusal", actor=actor, contract=bounded_for_log(contract),
+        if contract is not None and not self._party(actor, contract):
+            # not an entry of that contract's history (read by its parties): an outsider could fill
+            # it with its refusals (red team session 10); the reference stays in the payload
+            payload.setdefault("contract", contract)
+            contract = None
+        self.audit.append("refusal", actor=actor, contract=contract,
                           payload={"action": action, "code": code, "reason": message,
                                    **{k: bounded_for_log(v) for k, v in payload.items()}})
         return EscrowRefusal(code, message)
+
+    def _party(self, actor: str | None, contract: Any) -> bool:
+        row = self.store.get_contract(contract) if isinstance(contract, str) else None
+        return row is not None and actor in row.parties
 
     def refuse_unauthenticated(self, exc: EscrowRefusal) -> EscrowRefusal:
         """Count a refusal of an unauthenticated request (no audit entry); return it to raise."""

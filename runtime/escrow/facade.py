@@ -154,6 +154,11 @@ class Escrow:
     def pending_for(self, agent: str):
         return lifecycle.pending_for(self.ctx, agent)
 
+    def pending_page(self, agent: str):
+        """The first page (`reads.MAX_CONTRACT_PAGE`) of the contracts waiting for `agent`: for a
+        caller that verified a signed read of the agent's contracts."""
+        return lifecycle.pending_for(self.ctx, agent, limit=reads.MAX_CONTRACT_PAGE)
+
     # ------------------------------------------------------------ signed reads (what a party may see)
     def contracts_for(self, request):
         return reads.contracts_for(self.ctx, request)

@@ -71,13 +71,16 @@ def contracts_for(ctx: EscrowContext, request) -> list[ContractRow]:
         limit = p.get("limit", MAX_CONTRACT_PAGE)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_CONTRACT_PAGE:
             raise EscrowRefusal("bad_request", f"limit must be an integer from 1 to {MAX_CONTRACT_PAGE}")
+        pending = p.get("pending", False)
+        if not isinstance(pending, bool):
+            raise EscrowRefusal("bad_request", "pending must be true or false")
         after = None
         if p.get("after") is not None:
-            last = ctx.store.get_contract(p["after"]) if isinstance(p["after"], str) else None
-            if last is None or not is_party(last, agent):
+            # the cursor's place in the agent's own index (what the pages are read in the order of)
+            after = ctx.store.party_place(agent, p["after"]) if isinstance(p["after"], str) else None
+            if after is None:
                 raise EscrowRefusal("bad_request", "after must be the id of the last contract of your previous page")
-            after = (last.created, last.id)
-        if p.get("pending"):
+        if pending:
             return [r for r in pending_for(ctx, agent, after=after, limit=limit) if wanted is None or r.status == wanted]
         return ctx.store.contracts_of(agent, status=wanted, after=after, limit=limit)
 

@@ -79,8 +79,14 @@ async def contracts(request: Request) -> HTMLResponse:
     escrow = request.app.state.escrow
 
     def answer() -> str:
-        rows = escrow.contracts_for(req)  # verified: the agent is the signer
-        return view.contracts_view(req.agent, [convert.contract_out(escrow.ctx, r).model_dump() for r in rows])
+        rows = escrow.contracts_for(req)  # verified: the agent is the signer (its first page)
+        # then those waiting for its decision, wherever they are in its listing (a subset of what
+        # the signed request may read: an owner of more than a page of contracts saw none of its
+        # newer ones, red team session 10)
+        seen = {r.id for r in rows}
+        waiting = [r for r in escrow.pending_page(req.agent) if r.id not in seen]
+        return view.contracts_view(req.agent, [convert.contract_out(escrow.ctx, r).model_dump()
+                                               for r in waiting + rows])
 
     return _html(await run_in_threadpool(answer))
 

@@ -287,6 +287,12 @@ class Store(abc.ABC):
         rows = [r for s in set(statuses) for r in self.list_contracts(status=s) if r.meta.get("kept_as") == name]
         return sorted(rows, key=lambda r: (r.created, r.id))
 
+    def party_place(self, agent: str, contract_id: str) -> tuple[float, str] | None:
+        """Where contract `contract_id` stands among `agent`'s (a (created, id) pair, the `after`
+        of `contracts_of` and `pending_for`); None when `agent` is not party to it."""
+        row = self.get_contract(contract_id)
+        return (row.created, row.id) if row is not None and agent in row.parties else None
+
     def pending_for(self, agent: str, *, after: tuple[float, str] | None = None,
                     limit: int | None = None) -> list[ContractRow]:
         """Pending contracts among whose source agents `agent` is and that it has not approved, in

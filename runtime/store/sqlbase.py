@@ -362,6 +362,11 @@ class SQLStore(Store):
             sql, params = sql + " LIMIT ?", params + (limit,)
         return sql, params
 
+    def party_place(self, agent: str, contract_id: str) -> tuple[float, str] | None:
+        r = self._one("SELECT created, contract_id FROM contract_parties WHERE agent = ? AND contract_id = ?",
+                      (agent, contract_id))
+        return (r[0], r[1]) if r else None
+
     def contracts_of(self, agent: str, status: str | None = None, *, after: tuple[float, str] | None = None,
                      limit: int | None = None) -> list[ContractRow]:
         sql, params = self._PARTY_CONTRACTS, (agent,)

@@ -18,3 +18,20 @@ def test_the_client_reads_every_page(served, tmp_path):
     assert [c["id"] for c in alice.contracts()] == ids
     alice.approve(ids[2])
     assert [c["id"] for c in alice.pending(page=2)] == ids[:2] + ids[3:]
+
+
+def test_a_listing_that_does_not_move_on_is_refused_not_followed_forever(served):
+    # red team (session 10): the client read pages to an empty one; a server (or a store edited
+    # by hand) answering the same page again kept it asking for ever
+    from datastation.client import RemoteError
+    from datastation.runtime.escrow import EscrowRefusal
+
+    bob = served.agent("bob")
+    same = [{"id": "a" * 64}, {"id": "b" * 64}]
+    bob._post = lambda *args, **kwargs: list(same)
+    try:
+        bob.contracts(page=2)
+    except (RemoteError, EscrowRefusal) as exc:
+        assert exc.code == "bad_response"
+    else:
+        raise AssertionError("the client followed a listing that does not move on")

@@ -161,3 +161,56 @@ def test_a_page_asked_for_wrongly_is_refused(w, params):
     with pytest.raises(EscrowRefusal) as info:
         contracts(w, "bank1", **params)
     assert info.value.code == "bad_request"
+
+
+def test_the_review_page_lists_a_new_pending_contract_behind_a_full_page(tmp_path):
+    # red team (session 10): the page signs one read.contracts, answered by one page (the 1,000
+    # oldest); a contract proposed after 1,000 others over the owner's data was never shown
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from datastation.runtime.escrow import PROPOSE_MANY, make_bundle, propose_many_params
+    from datastation.runtime.server.app import create_app
+
+    w = World(tmp_path)
+    try:
+        w.agent("bank1", "mallory", "lab")
+        w.data("bank1.t", b"x\n1\n")
+        head = 'agent bank1\nagent mallory\nagent lab\ndata bank1.t csv "b.csv"\n'
+        flood = tmp_path / "flood.dsc"
+        flood.write_text(head + "".join(f"contract m{i} {{\n  by mallory\n  compute rows(bank1.t)\n  to mallory\n}}\n"
+                                        for i in range(1000)))
+        e = w.escrow
+        e.propose_many(e.sign_as("mallory", PROPOSE_MANY, propose_many_params(make_bundle(flood), [f"m{i}" for i in range(1000)])))
+        for i in range(0, 1000, 2):  # half of them dealt with: the page's first 1,000 hold others too
+            w.reject(w.store.list_contracts(name=f"m{i}")[0].id, "bank1")
+        late = tmp_path / "late.dsc"
+        late.write_text(head + "contract late {\n  by lab\n  compute rows(bank1.t)\n  to lab\n}\n")
+        cid = w.propose("late", "lab", late).id
+        with TestClient(create_app(w.config, e)) as client:
+            body = {"contracts": json.loads(e.sign_as("bank1", READ_CONTRACTS, {}).to_json())}
+            page = client.post("/review/contracts", json=body)
+        assert page.status_code == 200 and cid[:12] in page.text and "late" in page.text
+        pending_part = page.text.split('id="pending-list"')[1].split("</ul>")[0]
+        assert cid[:12] in pending_part
+    finally:
+        w.close()
+
+
+def test_an_outsiders_refusals_stay_out_of_a_contracts_history(w):
+    # red team (session 10): a non-party's refused reads of a contract were entries of that
+    # contract: 1,000 of them pushed the owner's approval out of the history's first page
+    from datastation.runtime.escrow import APPROVE, EscrowRefusal
+    from datastation.runtime.escrow.actions import READ_STATUS
+
+    own = w.ids["own"]
+    for _ in range(3):
+        with pytest.raises(EscrowRefusal):
+            w.escrow.status_for(w.escrow.sign_as("other", READ_STATUS, {"contract": own}))
+    with pytest.raises(EscrowRefusal):  # a party's refusal stays in the history
+        w.escrow.approve(w.escrow.sign_as("bank2", APPROVE, w.escrow.approval_params("bank2", own)))
+    history = audit(w, "bank1", contract=own)
+    assert [(e.kind, e.actor) for e in history] == [("proposal", "bank2"), ("approval", "bank2"), ("refusal", "bank2")]
+    theirs = [e for e in audit(w, "other") if e.kind == "refusal"]
+    assert len(theirs) == 3 and all(e.contract is None and e.payload["contract"] == own for e in theirs)
