@@ -112,6 +112,11 @@ def stored_party_rows(rows: list[tuple]) -> list[tuple[str, float, str, int]]:
             for r in party_rows(cid, created, proposer, _json(sources, []), _json(recipients, []))]
 
 
+def stored_entry_readers(actor: Any, payload_text: str | None) -> list[str]:
+    """`entry_readers` of an entry as stored (a payload that is not JSON names no one)."""
+    return entry_readers(actor, _json(payload_text, None))
+
+
 def _json(text: str | None, default: Any) -> Any:
     try:
         return json.loads(text) if text else default
@@ -433,8 +438,9 @@ class Store(abc.ABC):
     def audit_about(self, agent: str, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """What `agent` may read of the log: the first `limit` entries after `after_seq`, in `seq`
         order, of a contract it is party to (`ContractRow.parties`), or of no contract and read by
-        it (`entry_readers`). A backend answers from an index of readers written with each entry,
-        each answer checked against the entry and the contract's row."""
+        it (`entry_readers`). A backend answers from its index of parties and an index of the
+        readers of each entry of no contract, each answer checked against the entry and the
+        contract's own row."""
 
     @abc.abstractmethod
     def audit_raw(self) -> list[tuple]:
@@ -457,11 +463,6 @@ class Store(abc.ABC):
         and only those whose payload has the top-level key `field` equal to the string `value` when
         given. What the escrow uses to find the signed entry behind a row (check the entry's
         signature with `audit.entry_valid` before believing it)."""
-
-
-def stored_entry_readers(actor: Any, payload_text: str | None) -> list[str]:
-    """`entry_readers` of an entry as stored (a payload that is not JSON names no one)."""
-    return entry_readers(actor, _json(payload_text, None))
 
 
 def _page(rows: list[ContractRow], after: tuple[float, str] | None, limit: int | None) -> list[ContractRow]:

@@ -37,6 +37,22 @@ def ids(rows):
     return [r.id for r in rows]
 
 
+def vm_steps(store, read, rows: int) -> int:
+    """Steps (of 10 instructions) of SQLite's virtual machine that `read()` takes; it returns `rows` rows."""
+    count = [0]
+
+    def tick():
+        count[0] += 1
+        return 0
+
+    store._db.set_progress_handler(tick, 10)
+    try:
+        assert len(read()) == rows
+    finally:
+        store._db.set_progress_handler(None, 0)
+    return count[0]
+
+
 def test_each_party_finds_the_contracts_it_proposes_contributes_to_or_receives(env, contracts):
     store, _ = env
     assert ids(store.contracts_of("lab")) == ["c1"]  # proposer
@@ -143,18 +159,7 @@ def test_reading_the_log_costs_the_same_however_many_entries_are_about_others(tm
         log.append("data_add", actor="admin", payload={"owner": "bank1"})
 
     def steps() -> int:
-        count = [0]
-
-        def tick():
-            count[0] += 1
-            return 0
-
-        store._db.set_progress_handler(tick, 10)
-        try:
-            assert len(store.audit_about("bank1")) == 10
-        finally:
-            store._db.set_progress_handler(None, 0)
-        return count[0]
+        return vm_steps(store, lambda: store.audit_about("bank1"), 10)
 
     def flood(n):
         with store.transaction():
@@ -194,24 +199,11 @@ def test_a_page_of_contracts_costs_the_same_however_many_the_agent_has(tmp_path)
             for i in range(start, start + n):
                 store.put_contract(contract(f"c{i:05d}", "heavy", ("victim",), ("heavy",), created=float(i)))
 
-    def steps(read) -> int:
-        count = [0]
-
-        def tick():
-            count[0] += 1
-            return 0
-
-        store._db.set_progress_handler(tick, 10)
-        try:
-            assert len(read()) == 10
-        finally:
-            store._db.set_progress_handler(None, 0)
-        return count[0]
-
     def reads():
-        return [steps(lambda: store.contracts_of("victim", limit=10)),
-                steps(lambda: store.contracts_of("heavy", status="pending", after=(3.0, "c00003"), limit=10)),
-                steps(lambda: store.pending_for("victim", limit=10))]
+        return [vm_steps(store, lambda: store.contracts_of("victim", limit=10), 10),
+                vm_steps(store, lambda: store.contracts_of("heavy", status="pending", after=(3.0, "c00003"),
+                                                           limit=10), 10),
+                vm_steps(store, lambda: store.pending_for("victim", limit=10), 10)]
 
     add(50, 0)
     few = reads()
