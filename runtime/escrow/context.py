@@ -165,8 +165,9 @@ class EscrowContext:
         return EscrowRefusal(code, message)
 
     def _party(self, actor: str | None, contract: Any) -> bool:
-        row = self.store.get_contract(contract) if isinstance(contract, str) else None
-        return row is not None and actor in row.parties
+        # one look-up in the index of parties (the row, its bundle included, is not needed)
+        return isinstance(actor, str) and isinstance(contract, str) and \
+            self.store.party_place(actor, contract) is not None
 
     def refuse_unauthenticated(self, exc: EscrowRefusal) -> EscrowRefusal:
         """Count a refusal of an unauthenticated request (no audit entry); return it to raise."""

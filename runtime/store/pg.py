@@ -164,21 +164,13 @@ class PostgresStore(SQLStore):
                 self._close_tx_state()
             crash_point("tx.committed")
 
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[None]:
+    def _begin_snapshot(self) -> None:
         # a read-only REPEATABLE READ transaction: one state for every read, without the write lock
         # (writers of other processes go on; a write inside is refused by the server)
-        with self._lock:
-            if self._depth:
-                yield
-                return
-            self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            self._open_tx_state()
-            try:
-                yield
-            finally:
-                self._close_tx_state()
-                self._rollback()  # nothing to keep: a snapshot writes nothing
+        self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def _end_snapshot(self) -> None:
+        self._rollback()
 
     def _begin(self, statement: str) -> None:
         """Begin a transaction (or snapshot) with `statement`, or the StoreError saying why not."""

@@ -10,6 +10,7 @@ transaction or its own, integrity errors as `Conflict`), `_insert_id`, `_all`, a
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import json
 import threading
@@ -587,6 +588,28 @@ class SQLStore(Store):
         return self._write("prune_nonces", "DELETE FROM nonces WHERE ts < ?", (before,))
 
     # -- transactions -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:  # inside a transaction: its own reads are one state already
+                yield
+                return
+            self._begin_snapshot()
+            self._open_tx_state()
+            try:
+                yield
+            finally:
+                self._close_tx_state()
+                self._end_snapshot()  # nothing to keep: a snapshot writes nothing
+
+    def _begin_snapshot(self) -> None:
+        """Begin a transaction that reads one state of the store and takes no write lock."""
+        raise NotImplementedError
+
+    def _end_snapshot(self) -> None:
+        """End it (a rollback)."""
+        raise NotImplementedError
+
     def _open_tx_state(self) -> None:
         """The bookkeeping of an outermost transaction (or snapshot) this thread has just begun."""
         self._depth, self._owner, self._before_commit, self._tx_head = 1, threading.get_ident(), [], None

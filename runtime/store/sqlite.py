@@ -96,24 +96,16 @@ class SQLiteStore(SQLStore):
                 self._close_tx_state()
             crash_point("tx.committed")
 
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[None]:
+    def _begin_snapshot(self) -> None:
         # BEGIN DEFERRED: one consistent view for reads, without the write lock other processes wait for
-        with self._lock:
-            if self._depth:
-                yield
-                return
-            try:
-                self._db.execute("BEGIN DEFERRED")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"the escrow database is busy: {exc}") from None
-            self._open_tx_state()
-            try:
-                yield
-            finally:
-                self._close_tx_state()
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")  # nothing to keep: a snapshot writes nothing
+        try:
+            self._db.execute("BEGIN DEFERRED")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"the escrow database is busy: {exc}") from None
+
+    def _end_snapshot(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
 
     def before_commit(self, fn) -> None:
         if not self._depth:
