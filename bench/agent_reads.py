@@ -3,7 +3,7 @@
 
     python bench/agent_reads.py [--contracts 100000] [--agents 1000] [--per-bundle 100]
                                 [--readers 20] [--rounds 5] [--dir /dev/shm] [--keep PATH]
-                                [--store postgresql://USER:PASSWORD@HOST/DB] [--heavy 100000]
+                                [--store postgresql://USER:PASSWORD@HOST/DB] [--heavy 100000] [--victim a5]
 
 Setup (untimed): `agents` agents, each with one data element, in groups of 10; each group's
 contracts `compute rows(aS.t) to aR` proposed from .dsc files of `per-bundle` contracts
@@ -24,7 +24,8 @@ Reported per read: the median over rounds of the p50 over readers, and the best 
 its data: the owner's open contracts are found and decided in the action's one transaction (the
 whole call timed, its approvals written; median and best over the agents). `--heavy N`: then
 one agent proposes N contracts over another's data (nobody's consent needed) and the reads of
-both are timed (a page of contracts, the pending ones, a page of the log, one entry of it).
+both are timed (a page of contracts, the pending ones, a page of the log, one entry of it, the
+2nd and the 20th page of it); `--victim a5`: over the data of an agent with its history.
 """
 
 from __future__ import annotations
@@ -130,27 +131,35 @@ def policy_applies(w, agents: int, readers: int) -> list[float]:
     return out
 
 
-def heavy(w, n: int, rounds: int) -> dict[str, list[float]]:
-    """One agent (`heavy`) proposes `n` contracts over another's data (`victim`), 1,000 per
-    request (nobody's consent needed); then ms of each read of either, `rounds` times."""
+def heavy(w, n: int, rounds: int, victim: str = "victim") -> dict[str, list[float]]:
+    """One agent (`heavy`) proposes `n` contracts over another's data (`victim`, a new agent, or
+    one of the escrow's, with its history), 1,000 per request (nobody's consent needed); then ms
+    of each read of either, `rounds` times."""
     from datastation.runtime.escrow import PROPOSE_MANY, make_bundle, propose_many_params
     from datastation.runtime.escrow.actions import READ_AUDIT, READ_CONTRACTS
 
     e = w.escrow
-    w.agent("heavy", "victim")
+    w.agent("heavy")
     w.data("heavy.t", b"x\n1\n")
-    w.data("victim.t", b"x\n1\n")
+    if victim == "victim":
+        w.agent("victim")
+        w.data("victim.t", b"x\n1\n")
     f = w.root / "heavy.dsc"
     for b in range(0, n, 1000):
         names = [f"h{i}" for i in range(b, min(n, b + 1000))]
-        f.write_text('agent heavy\nagent victim\ndata heavy.t csv "h.csv"\ndata victim.t csv "v.csv"\n' + "".join(
-            f"contract {c} {{\n  by heavy\n  compute rows(victim.t)\n  to heavy\n}}\n" for c in names))
+        f.write_text(f'agent heavy\nagent {victim}\ndata heavy.t csv "h.csv"\ndata {victim}.t csv "v.csv"\n' + "".join(
+            f"contract {c} {{\n  by heavy\n  compute rows({victim}.t)\n  to heavy\n}}\n" for c in names))
         e.propose_many(e.sign_as("heavy", PROPOSE_MANY, propose_many_params(make_bundle(f), names)))
     out: dict[str, list[float]] = {}
-    for who in ("heavy", "victim"):
+    for who in ("heavy", victim):
+        pages = [e.audit_for(e.sign_as(who, READ_AUDIT, {}))]  # the cursors of the 2nd and the 20th page
+        while len(pages) < 19 and len(pages[-1]) == 1000:
+            pages.append(e.audit_for(e.sign_as(who, READ_AUDIT, {"after": pages[-1][-1].seq})))
         for label, action, params in (("read.contracts (a page)", READ_CONTRACTS, {}),
                                       ("read.contracts pending", READ_CONTRACTS, {"pending": True}),
-                                      ("read.audit", READ_AUDIT, {}), ("read.audit limit 1", READ_AUDIT, {"limit": 1})):
+                                      ("read.audit", READ_AUDIT, {}), ("read.audit limit 1", READ_AUDIT, {"limit": 1}),
+                                      ("read.audit 2nd page", READ_AUDIT, {"after": pages[0][-1].seq}),
+                                      ("read.audit 20th page", READ_AUDIT, {"after": pages[-1][-1].seq})):
             call = e.contracts_for if action == READ_CONTRACTS else e.audit_for
             for _ in range(rounds):
                 req = e.sign_as(who, action, params)
@@ -172,6 +181,8 @@ def main(argv=None) -> int:
     ap.add_argument("--store", default=None, help="a postgresql:// URL (an empty database): the store there")
     ap.add_argument("--heavy", type=int, default=0,
                     help="then one agent proposes this many contracts over another's data: both agents' reads")
+    ap.add_argument("--victim", default="victim",
+                    help="whose data --heavy proposes over: a new agent (default) or one of the escrow's (a5)")
     a = ap.parse_args(argv)
 
     from harness import World
@@ -189,7 +200,7 @@ def main(argv=None) -> int:
         try:
             per_round, sizes = measure(w, a.agents, a.readers, a.rounds)
             applies = policy_applies(w, a.agents, a.readers) if not a.keep else []
-            heavies = heavy(w, a.heavy, a.rounds) if a.heavy and not a.keep else {}
+            heavies = heavy(w, a.heavy, a.rounds, a.victim) if a.heavy and not a.keep else {}
         finally:
             w.close()
     for name, xs in per_round.items():
@@ -199,7 +210,7 @@ def main(argv=None) -> int:
         print(f"{'policy.apply':<26} {len(applies)} agents: median {statistics.median(applies):9.2f} ms  best "
               f"{min(applies):9.2f} ms")
     for name, xs in heavies.items():
-        print(f"{a.heavy:,} contracts of heavy over victim's data, {name:<32} median {statistics.median(xs):8.2f} ms"
+        print(f"{a.heavy:,} contracts of heavy over {a.victim}'s data, {name:<32} median {statistics.median(xs):8.2f} ms"
               f"  best {min(xs):8.2f} ms")
     return 0
 

@@ -27,6 +27,7 @@ from .lifecycle import Status, pending_for, status
 
 MAX_AUDIT_PAGE = 5000
 MAX_CONTRACT_PAGE = 1000
+MAX_SEQ = 2**63 - 1  # the largest sequence number a store holds (a 64-bit integer column)
 
 
 def is_party(row: ContractRow, agent: str) -> bool:
@@ -168,8 +169,8 @@ def audit_for(ctx: EscrowContext, request) -> list[AuditEntry]:
 
     def body(agent: str) -> list[AuditEntry]:
         after, limit = p.get("after", 0), p.get("limit", 1000)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise EscrowRefusal("bad_request", "after must be a sequence number (an integer >= 0)")
+        if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_SEQ:
+            raise EscrowRefusal("bad_request", f"after must be a sequence number (an integer from 0 to {MAX_SEQ})")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT_PAGE:
             raise EscrowRefusal("bad_request", f"limit must be an integer from 1 to {MAX_AUDIT_PAGE}")
         if p.get("contract") is None:

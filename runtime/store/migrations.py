@@ -212,6 +212,17 @@ def _v8_contract_parties(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE contract_owners")
 
 
+def _v9_party_since(db: sqlite3.Connection) -> None:
+    """`since` on each row of `contract_parties`: a seq every log entry of the contract is after
+    (a log head known committed when the contract was stored), where an agent party to many contracts starts
+    reading the log in seq order (`audit_about`; the least of an agent's through an index).
+    Filled from the entries stored (0: no bound)."""
+    db.execute("ALTER TABLE contract_parties ADD COLUMN since INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE contract_parties SET since = coalesce("
+               "(SELECT min(seq) FROM audit WHERE audit.contract = contract_parties.contract_id), 1) - 1")
+    db.execute("CREATE INDEX contract_parties_since ON contract_parties(agent, since)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_core,
     _v2_state,
@@ -221,6 +232,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_bundles,
     _v7_kept_as,
     _v8_contract_parties,
+    _v9_party_since,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -242,6 +242,18 @@ def _v8_contract_parties(conn) -> None:
     _run(conn, "DROP TABLE contract_owners", "ANALYZE contract_parties", "ANALYZE audit_readers")
 
 
+def _v9_party_since(conn) -> None:
+    """`since` on each row of `contract_parties`: a seq every log entry of the contract is after
+    (a log head known committed when the contract was stored), where an agent party to many contracts starts
+    reading the log in seq order (`audit_about`; the least of an agent's through an index).
+    Filled from the entries stored (0: no bound)."""
+    _run(conn, "ALTER TABLE contract_parties ADD COLUMN since BIGINT NOT NULL DEFAULT 0",
+         "UPDATE contract_parties SET since = coalesce("
+         "(SELECT min(seq) FROM audit WHERE audit.contract = contract_parties.contract_id), 1) - 1",
+         "CREATE INDEX contract_parties_since ON contract_parties(agent, since)",
+         "ANALYZE contract_parties")
+
+
 MIGRATIONS: list[Callable] = [
     _v1_core,
     _v2_state,
@@ -251,6 +263,7 @@ MIGRATIONS: list[Callable] = [
     _v6_bundles,
     _v7_kept_as,
     _v8_contract_parties,
+    _v9_party_since,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -163,6 +163,20 @@ def test_a_page_asked_for_wrongly_is_refused(w, params):
     assert info.value.code == "bad_request"
 
 
+@pytest.mark.parametrize("many", [10**9, 1])  # the log read through the index, or in seq order
+@pytest.mark.parametrize("params", [{"after": -1}, {"after": 2**63}, {"after": 2**70}, {"after": True},
+                                    {"after": "5"}, {"after": 1.0}, {"limit": 0}, {"limit": 5001}])
+def test_a_page_of_the_log_asked_for_wrongly_is_refused(w, params, many):
+    # red team (session 11): `after` of 2**63 or more reached SQLite (OverflowError: an internal error)
+    from datastation.runtime.escrow import EscrowRefusal
+
+    w.store.MANY_CONTRACTS = many
+    with pytest.raises(EscrowRefusal) as info:
+        audit(w, "bank1", **params)
+    assert info.value.code == "bad_request"
+    assert audit(w, "bank1", after=2**63 - 1) == []
+
+
 def test_the_review_page_lists_a_new_pending_contract_behind_a_full_page(tmp_path):
     # red team (session 10): the page signs one read.contracts, answered by one page (the 1,000
     # oldest); a contract proposed after 1,000 others over the owner's data was never shown
