@@ -744,10 +744,47 @@ class SQLStore(Store):
         many = self._one("SELECT count(*) FROM (SELECT 1 FROM contract_parties WHERE agent = ? LIMIT ?) AS many",
                          (agent, self.SCAN_BUDGET))[0] if limit > 0 else 0
         if many >= self.MANY_CONTRACTS:
-            out, after_seq, complete = self._scan_about(agent, max(after_seq, self._before_first(agent)), limit,
-                                                        budget=many)
+            after_seq = max(after_seq, self._before_first(agent))
+            # Up to the `since` of the agent's (MANY_CONTRACTS + 1)-th contract the log holds entries
+            # of its first contracts only (each entry comes after its contract's since): those few
+            # are read through the index (the first page of an agent with older contracts, before
+            # the many proposed over its data).
+            r = self._one("SELECT since FROM contract_parties WHERE agent = ? ORDER BY since LIMIT 1 OFFSET ?",
+                          (agent, self.MANY_CONTRACTS))
+            if r is not None and after_seq < r[0]:
+                out, after_seq = self._index_about(agent, after_seq, limit, upto=r[0])
+                if len(out) == limit:
+                    return out
+            found, after_seq, complete = self._scan_about(agent, after_seq, limit - len(out), budget=many)
+            out += found
             if complete:
                 return out
+        return out + self._index_about(agent, after_seq, limit - len(out))[0]
+
+    # the entries in (after, upto] of the agent's contracts stored before `upto` (the only ones
+    # that can have entries there), and those of no contract it reads
+    _READABLE_UPTO = (f"SELECT * FROM ({_AUDIT_COLUMNS} FROM audit WHERE seq > ? AND seq <= ? AND contract IN"
+                      f" (SELECT contract_id FROM contract_parties WHERE agent = ? AND since < ?)"
+                      f" UNION ALL {_AUDIT_COLUMNS} FROM audit_readers r CROSS JOIN audit"
+                      f" WHERE r.agent = ? AND r.seq > ? AND r.seq <= ? AND audit.seq = r.seq) AS readable"
+                      f" ORDER BY seq LIMIT ?")
+
+    def _index_about(self, agent: str, after_seq: int, limit: int, *,
+                     upto: int | None = None) -> tuple[list[AuditEntry], int]:
+        """`audit_about` through the indexes (up to seq `upto` when given): (the entries, the seq
+        read to: `upto` once that part of the log is read to its end)."""
+        out: list[AuditEntry] = []
+        while len(out) < limit:
+            want = limit - len(out)
+            params = ((after_seq, agent, agent, after_seq, want) if upto is None else
+                      (after_seq, upto, agent, upto, agent, after_seq, upto, want))
+            entries = [self._entry(r) for r in self._all(self._READABLE if upto is None else self._READABLE_UPTO,
+                                                        params)]
+            out += self._readable(agent, entries)
+            if len(entries) < want:
+                return out, after_seq if upto is None else upto  # no more: the index is read to its end
+            after_seq = entries[-1].seq  # some were refused: read on
+        return out, after_seq
         while len(out) < limit:
             want = limit - len(out)
             entries = [self._entry(r) for r in self._all(self._READABLE, (after_seq, agent, agent, after_seq, want))]

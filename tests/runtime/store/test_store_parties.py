@@ -54,6 +54,17 @@ def vm_steps(store, read, rows: int) -> int:
     return count[0]
 
 
+def costs_the_same(store, add, reads, few: int, many: int) -> None:
+    """Each of `reads()` (SQLite VM steps) costs under 1.5 times as much once `add(n, start)` has
+    grown the agent's contracts from `few` to `many`."""
+    add(few, 0)
+    before = reads()
+    add(many - few, few)
+    after = reads()
+    store.close()
+    assert all(m < f * 1.5 for f, m in zip(before, after)), (before, after)
+
+
 def test_each_party_finds_the_contracts_it_proposes_contributes_to_or_receives(env, contracts):
     store, _ = env
     assert ids(store.contracts_of("lab")) == ["c1"]  # proposer
@@ -206,12 +217,7 @@ def test_a_page_of_contracts_costs_the_same_however_many_the_agent_has(tmp_path)
                                                            limit=10), 10),
                 vm_steps(store, lambda: store.pending_for("victim", limit=10), 10)]
 
-    add(50, 0)
-    few = reads()
-    add(2000, 50)
-    many = reads()
-    store.close()
-    assert all(m < f * 1.5 for f, m in zip(few, many)), (few, many)
+    costs_the_same(store, add, reads, 50, 2050)
 
 
 def _mixed_log(store, log):
@@ -275,12 +281,7 @@ def test_a_page_of_the_log_costs_the_same_however_many_contracts_the_agent_has(t
         return [vm_steps(store, lambda: store.audit_about("victim", limit=10), 10),
                 vm_steps(store, lambda: store.audit_about("heavy", after_seq=50, limit=10), 10)]
 
-    add(150, 0)
-    few = reads()
-    add(2000, 150)
-    many = reads()
-    store.close()
-    assert all(m < f * 1.5 for f, m in zip(few, many)), (few, many)
+    costs_the_same(store, add, reads, 150, 2150)
 
 
 def test_a_page_of_the_log_skips_what_comes_before_the_agents_first_contract(tmp_path):
@@ -375,3 +376,32 @@ def test_postgresql_checks_each_entry_of_a_span_through_the_indexes(tmp_path, po
     store.MANY_CONTRACTS = 100
     assert len(store.audit_about("victim")) == 1000 and len(store.audit_about("other", limit=5)) == 5
     store.close()
+
+
+def test_the_first_page_of_an_agent_with_older_contracts_costs_the_same_however_many_came_after(tmp_path):
+    # red team (session 11): an owner with contracts of its own spread over the log, then many
+    # proposed over its data: its first page handed over to the index (all of its contracts); the
+    # log up to the since of its (MANY_CONTRACTS + 1)-th contract is read through the few before
+    from datastation.runtime.store.sqlite import SQLiteStore
+
+    def steps(burst: int) -> int:
+        store = SQLiteStore(tmp_path / f"e{burst}.db")
+        store.MANY_CONTRACTS, store.SCAN_BUDGET = 100, 120  # the agent's contracts are counted up to the budget
+        log = AuditLog(store, keys.generate_key())
+        store.put_contract(contract("other", "a", ("a",), ("a",)))
+        with store.transaction():
+            for i in range(50):
+                store.put_contract(contract(f"o{i:05d}", "a5", ("a5",), ("a5",), created=float(i)))
+                log.append("proposal", actor="a5", contract=f"o{i:05d}")
+                for _ in range(40):
+                    log.append("proposal", actor="a", contract="other")
+            for i in range(burst):
+                store.put_contract(contract(f"c{i:05d}", "heavy", ("a5",), ("heavy",), created=100.0 + i))
+                log.append("proposal", actor="heavy", contract=f"c{i:05d}")
+        try:
+            return vm_steps(store, lambda: store.audit_about("a5", limit=100), 100)
+        finally:
+            store.close()
+
+    few, many = steps(300), steps(3000)
+    assert many < few * 1.5, (few, many)
