@@ -169,7 +169,6 @@ class PostgresStore(SQLStore):
                     self._exec("COMMIT")
                 except psycopg.Error as exc:
                     raise StoreError(f"the escrow database could not commit: {_first_line(exc)}") from None
-                self._committed()
             except BaseException:
                 self._rollback()
                 raise

@@ -278,13 +278,11 @@ class SQLStore(Store):
         if keys:
             self._write_many("put_contract", "INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)",
                              [(row.id, key) for key in keys])
-        # `since`: a head every entry of the contract comes after, the last one this store knows
-        # committed (another writer's since then only raises the true head: a bound all the same) or
-        # the entry this transaction wrote last; no statement but the first time
-        if self._seen_seq is None:  # the record as committed: this transaction writes it only at its commit
-            r = self._one("SELECT seq FROM audit_head WHERE id = 1")
-            self._seen_seq = int(r[0]) if r else 0
-        since = max(self._seen_seq, self._tx_head[0] if self._tx_head is not None else 0)
+        # `since`: the log's head as this transaction sees it (the entry it wrote last, or the record
+        # as committed, read under the write lock): every entry of the contract comes after it. Read
+        # each time, not remembered: a database restored under a running process puts it back.
+        head = self.audit_head()
+        since = head[0] if head else 0
         self._write_many("put_contract", "INSERT INTO contract_parties (agent, created, contract_id, owner, since)"
                          " VALUES (?, ?, ?, ?, ?)",
                          [(*r, since) for r in party_rows(row.id, created, row.proposer, row.source_agents,
@@ -623,12 +621,6 @@ class SQLStore(Store):
     def _open_tx_state(self) -> None:
         """The bookkeeping of an outermost transaction (or snapshot) this thread has just begun."""
         self._depth, self._owner, self._before_commit, self._tx_head = 1, threading.get_ident(), [], None
-        self._flushed_seq = None
-
-    def _committed(self) -> None:
-        """The bookkeeping once that transaction committed: the head it wrote is now history."""
-        if self._flushed_seq is not None:
-            self._seen_seq = max(self._seen_seq or 0, self._flushed_seq)
 
     def _close_tx_state(self) -> None:
         """The bookkeeping once that transaction (or snapshot) ended, committed or not."""
@@ -642,10 +634,6 @@ class SQLStore(Store):
     # from them. The backends reset `_tx_head` when a transaction begins or ends and restore it
     # when a savepoint is rolled back.
     _tx_head: tuple[int, str, str] | None = None
-    _flushed_seq: int | None = None  # the head this transaction wrote, before its commit
-    # a head of the log known committed (read once, then each head this store commits): every entry
-    # written from now on comes after it, so it is the `since` of the contracts stored
-    _seen_seq: int | None = None
 
     def audit_head(self) -> tuple[int, str, str] | None:
         if self._tx_head is not None and self.in_transaction:
@@ -686,7 +674,6 @@ class SQLStore(Store):
         head, self._tx_head = self._tx_head, None
         if head is not None:
             self._write("audit_head", self._SET_HEAD, (1, *head))
-            self._flushed_seq = head[0]
 
     _SET_HEAD = upsert("audit_head", ("id", "seq", "hash", "signature"), ("id",))
 

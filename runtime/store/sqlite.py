@@ -88,7 +88,6 @@ class SQLiteStore(SQLStore):
                     self._db.execute("COMMIT")
                 except sqlite3.DatabaseError as exc:
                     raise StoreError(f"the escrow database could not commit: {exc}") from None
-                self._committed()
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")

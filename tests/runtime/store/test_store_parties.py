@@ -335,7 +335,7 @@ def test_a_page_of_a_sparse_log_costs_at_most_about_twice_what_the_index_costs(t
 
 
 def test_since_is_a_head_the_log_really_had(env):
-    # `since` is the last head this store saw committed: not one a failed commit wrote and undid
+    # `since` is the head as the storing transaction sees it: not one a failed commit wrote and undid
     store, log = env
     log.append("agent_created", actor="a", payload={"agent": "a"})
     committed = store.audit_head()[0]
@@ -353,6 +353,37 @@ def test_since_is_a_head_the_log_really_had(env):
     assert since == committed and log.append("proposal", actor="a", contract="c9").seq == since + 1
     store.put_contract(contract("c10", "a", ("a",), ("a",)))  # after a commit of this store: its head
     assert store._one("SELECT since FROM contract_parties WHERE contract_id = 'c10'")[0] == committed + 1
+
+
+def test_since_follows_a_database_restored_under_a_running_store(tmp_path):
+    # red team (session 11): a store that remembered the last head it committed gave the contracts
+    # it stored after a restore (the log's head back at the backup's) a since above their entries,
+    # and an agent party to many contracts missed them; the head is read under the write lock
+    import sqlite3
+
+    from datastation.runtime.store.sqlite import SQLiteStore
+
+    path = tmp_path / "e.db"
+    store = SQLiteStore(path)
+    log = AuditLog(store, keys.generate_key())
+    for i in range(3):
+        store.put_contract(contract(f"k{i}", "x", ("v",), ("x",), created=float(i)))
+        log.append("proposal", actor="x", contract=f"k{i}")
+    backup = sqlite3.connect(tmp_path / "backup.db")
+    with sqlite3.connect(path) as live:
+        live.backup(backup)
+    for i in range(3, 8):
+        store.put_contract(contract(f"k{i}", "x", ("v",), ("x",), created=float(i)))
+        log.append("proposal", actor="x", contract=f"k{i}")
+    with sqlite3.connect(path) as live:  # restored while the store runs
+        backup.backup(live)
+    backup.close()
+    store.put_contract(contract("k9", "x", ("v",), ("x",), created=9.0))
+    entry = log.append("proposal", actor="x", contract="k9")
+    assert store._one("SELECT since FROM contract_parties WHERE contract_id = 'k9' AND agent = 'v'")[0] < entry.seq
+    store.MANY_CONTRACTS = 2
+    assert [e.contract for e in store.audit_about("v")] == ["k0", "k1", "k2", "k9"]
+    store.close()
 
 
 def test_postgresql_checks_each_entry_of_a_span_through_the_indexes(tmp_path, postgres_url):
