@@ -214,9 +214,9 @@ def _v8_contract_parties(db: sqlite3.Connection) -> None:
 
 def _v9_party_since(db: sqlite3.Connection) -> None:
     """`since` on each row of `contract_parties`: a seq every log entry of the contract is after
-    (a log head known committed when the contract was stored), where an agent party to many contracts starts
-    reading the log in seq order (`audit_about`; the least of an agent's through an index).
-    Filled from the entries stored (0: no bound)."""
+    (the log's head when the contract was stored), with an index (agent, since): where the log can
+    hold entries of an agent's contracts (`audit_about` of an agent party to many). Filled from the
+    first entry of each contract stored (0 when it has none: no bound)."""
     db.execute("ALTER TABLE contract_parties ADD COLUMN since INTEGER NOT NULL DEFAULT 0")
     db.execute("UPDATE contract_parties SET since = coalesce("
                "(SELECT min(seq) FROM audit WHERE audit.contract = contract_parties.contract_id), 1) - 1")

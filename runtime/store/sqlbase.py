@@ -712,11 +712,12 @@ class SQLStore(Store):
                 continue
             yield entry
 
-    # An agent party to at least this many contracts reads the log in seq order first (`_scan_about`),
-    # from the first entry that can be about it: through the index its contracts' entries are found
-    # one contract at a time and sorted, a cost that grows with its contracts (240-300 ms a page at
-    # 100,000), whereas in seq order a page costs the entries passed over, few where the log is
-    # mostly about the agent (as when another party proposes 100,000 contracts over its data).
+    # Through the index an agent's entries are found one contract at a time and sorted, a cost that
+    # grows with its contracts (240-300 ms a page at 100,000, which anyone can make an agent party
+    # to by proposing them over its data). An agent party to at least this many reads the part of
+    # the log only its first contracts can have entries in through their index, then the log in seq
+    # order (`_scan_about`: a page costs the entries passed over, few where the log is mostly about
+    # the agent), and the index only for what is left.
     MANY_CONTRACTS = 1000
     # the entries the seq-order read passes over at most before it hands over to the index: as many
     # as the agent has contracts (an entry passed over costs about what a contract read through
@@ -772,14 +773,6 @@ class SQLStore(Store):
                 return out, after_seq if upto is None else upto  # no more: the index is read to its end
             after_seq = entries[-1].seq  # some were refused: read on
         return out, after_seq
-        while len(out) < limit:
-            want = limit - len(out)
-            entries = [self._entry(r) for r in self._all(self._READABLE, (after_seq, agent, agent, after_seq, want))]
-            out += self._readable(agent, entries)
-            if len(entries) < want:
-                break  # no more: the index is read to its end
-            after_seq = entries[-1].seq  # some were refused: read on
-        return out
 
     def _before_first(self, agent: str) -> int:
         """A seq before every entry `agent` may read: the least `since` of its contracts (the rows of
