@@ -732,7 +732,6 @@ class SQLStore(Store):
         many = self._one("SELECT count(*) FROM (SELECT 1 FROM contract_parties WHERE agent = ? LIMIT ?) AS many",
                          (agent, self.SCAN_BUDGET))[0] if limit > 0 else 0
         if many >= self.MANY_CONTRACTS:
-            after_seq = max(after_seq, self._before_first(agent))
             # Up to the `since` of the agent's (MANY_CONTRACTS + 1)-th contract the log holds entries
             # of its first contracts only (each entry comes after its contract's since): those few
             # are read through the index (the first page of an agent with older contracts, before
@@ -773,13 +772,6 @@ class SQLStore(Store):
                 return out, after_seq if upto is None else upto  # no more: the index is read to its end
             after_seq = entries[-1].seq  # some were refused: read on
         return out, after_seq
-
-    def _before_first(self, agent: str) -> int:
-        """A seq before every entry `agent` may read: the least `since` of its contracts (the rows of
-        its contracts, read without the contracts), and the first entry of no contract it reads."""
-        since = self._one("SELECT min(since) FROM contract_parties WHERE agent = ?", (agent,))[0]
-        first = self._one("SELECT min(seq) FROM audit_readers WHERE agent = ?", (agent,))[0]
-        return min(since if since is not None else 2**62, first - 1 if first is not None else 2**62)
 
     # the entries in (lo, hi] the indexes give `agent`: of a contract whose key in contract_parties
     # (found from the contract's row) names it, or of no contract with its row in audit_readers

@@ -284,17 +284,29 @@ def test_a_page_of_the_log_costs_the_same_however_many_contracts_the_agent_has(t
     costs_the_same(store, add, reads, 150, 2150)
 
 
-def test_a_page_of_the_log_skips_what_comes_before_the_agents_first_contract(tmp_path):
-    # the seq-order read starts at the least `since` of the agent's contracts (the log's head when
-    # each was stored): the entries about others before them are not passed over
+def first_page_steps(path, fill, agent: str, limit: int) -> int:
+    """SQLite VM steps of `agent`'s first page (`limit` entries) of the log `fill(store, log)` writes,
+    the agent reading it as one party to many contracts (100 here; its contracts counted up to 120)."""
     from datastation.runtime.store.sqlite import SQLiteStore
 
-    def steps(before: int) -> int:
-        store = SQLiteStore(tmp_path / f"e{before}.db")
-        store.MANY_CONTRACTS = 100
-        log = AuditLog(store, keys.generate_key())
-        store.put_contract(contract("other", "a", ("a",), ("a",)))
-        with store.transaction():
+    store = SQLiteStore(path)
+    store.MANY_CONTRACTS, store.SCAN_BUDGET = 100, 120
+    log = AuditLog(store, keys.generate_key())
+    store.put_contract(contract("other", "a", ("a",), ("a",)))
+    with store.transaction():
+        fill(store, log)
+    try:
+        return vm_steps(store, lambda: store.audit_about(agent, limit=limit), limit)
+    finally:
+        store.close()
+
+
+def test_a_page_of_the_log_skips_what_comes_before_the_agents_first_contract(tmp_path):
+    # the log before the since of the agent's (MANY_CONTRACTS + 1)-th contract (the log's head when
+    # it was stored) is read through the index of its first contracts: the entries about others
+    # before them are not passed over
+    def fill(before: int):
+        def write(store, log):
             for _ in range(before):
                 log.append("proposal", actor="a", contract="other")
             for i in range(150):
@@ -302,12 +314,10 @@ def test_a_page_of_the_log_skips_what_comes_before_the_agents_first_contract(tmp
                 assert store._one("SELECT since FROM contract_parties WHERE contract_id = ? AND agent = 'victim'",
                                   (f"c{i:05d}",))[0] == store.audit_head()[0]
                 log.append("proposal", actor="heavy", contract=f"c{i:05d}")
-        try:
-            return vm_steps(store, lambda: store.audit_about("victim", limit=10), 10)
-        finally:
-            store.close()
+        return write
 
-    few, many = steps(20), steps(2000)
+    few = first_page_steps(tmp_path / "few.db", fill(20), "victim", 10)
+    many = first_page_steps(tmp_path / "many.db", fill(2000), "victim", 10)
     assert many < few * 1.5, (few, many)
 
 
@@ -413,14 +423,8 @@ def test_the_first_page_of_an_agent_with_older_contracts_costs_the_same_however_
     # red team (session 11): an owner with contracts of its own spread over the log, then many
     # proposed over its data: its first page handed over to the index (all of its contracts); the
     # log up to the since of its (MANY_CONTRACTS + 1)-th contract is read through the few before
-    from datastation.runtime.store.sqlite import SQLiteStore
-
-    def steps(burst: int) -> int:
-        store = SQLiteStore(tmp_path / f"e{burst}.db")
-        store.MANY_CONTRACTS, store.SCAN_BUDGET = 100, 120  # the agent's contracts are counted up to the budget
-        log = AuditLog(store, keys.generate_key())
-        store.put_contract(contract("other", "a", ("a",), ("a",)))
-        with store.transaction():
+    def fill(burst: int):
+        def write(store, log):
             for i in range(50):
                 store.put_contract(contract(f"o{i:05d}", "a5", ("a5",), ("a5",), created=float(i)))
                 log.append("proposal", actor="a5", contract=f"o{i:05d}")
@@ -429,10 +433,8 @@ def test_the_first_page_of_an_agent_with_older_contracts_costs_the_same_however_
             for i in range(burst):
                 store.put_contract(contract(f"c{i:05d}", "heavy", ("a5",), ("heavy",), created=100.0 + i))
                 log.append("proposal", actor="heavy", contract=f"c{i:05d}")
-        try:
-            return vm_steps(store, lambda: store.audit_about("a5", limit=100), 100)
-        finally:
-            store.close()
+        return write
 
-    few, many = steps(300), steps(3000)
+    few = first_page_steps(tmp_path / "few.db", fill(300), "a5", 100)
+    many = first_page_steps(tmp_path / "many.db", fill(3000), "a5", 100)
     assert many < few * 1.5, (few, many)
