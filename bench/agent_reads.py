@@ -155,11 +155,13 @@ def heavy(w, n: int, rounds: int, victim: str = "victim") -> dict[str, list[floa
         pages = [e.audit_for(e.sign_as(who, READ_AUDIT, {}))]  # the cursors of the 2nd and the 20th page
         while len(pages) < 19 and len(pages[-1]) == 1000:
             pages.append(e.audit_for(e.sign_as(who, READ_AUDIT, {"after": pages[-1][-1].seq})))
+        pages = [p for p in pages if p] or [[]]  # (a log of a whole number of pages ends with an empty one)
         for label, action, params in (("read.contracts (a page)", READ_CONTRACTS, {}),
                                       ("read.contracts pending", READ_CONTRACTS, {"pending": True}),
                                       ("read.audit", READ_AUDIT, {}), ("read.audit limit 1", READ_AUDIT, {"limit": 1}),
-                                      ("read.audit 2nd page", READ_AUDIT, {"after": pages[0][-1].seq}),
-                                      ("read.audit 20th page", READ_AUDIT, {"after": pages[-1][-1].seq})):
+                                      ("read.audit 2nd page", READ_AUDIT, {"after": pages[0][-1].seq if pages[0] else 0}),
+                                      ("read.audit 20th page", READ_AUDIT,
+                                       {"after": pages[-1][-1].seq if pages[-1] else 0})):
             call = e.contracts_for if action == READ_CONTRACTS else e.audit_for
             for _ in range(rounds):
                 req = e.sign_as(who, action, params)
