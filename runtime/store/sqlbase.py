@@ -685,12 +685,6 @@ class SQLStore(Store):
 
     _AUDIT_COLUMNS = "SELECT audit.seq, ts, kind, actor, contract, payload, prev_hash, hash, signature"
     _AUDIT = _AUDIT_COLUMNS + " FROM audit"
-    # the entries of the agent's contracts (contract_parties, then the audit_contract index) and
-    # those of no contract it reads (audit_readers), merged in seq order
-    _READABLE = (f"SELECT * FROM ({_AUDIT_COLUMNS} FROM audit WHERE seq > ? AND contract IN"
-                 f" (SELECT contract_id FROM contract_parties WHERE agent = ?)"
-                 f" UNION ALL {_AUDIT_COLUMNS} FROM audit_readers r CROSS JOIN audit"
-                 f" WHERE r.agent = ? AND r.seq > ? AND audit.seq = r.seq) AS readable ORDER BY seq LIMIT ?")
 
     @staticmethod
     def _entry(r: tuple) -> AuditEntry:
@@ -749,27 +743,26 @@ class SQLStore(Store):
         return out + self._index_about(agent, after_seq, limit - len(out))[0]
 
     # the entries in (after, upto] of the agent's contracts stored before `upto` (the only ones
-    # that can have entries there), and those of no contract it reads
-    _READABLE_UPTO = (f"SELECT * FROM ({_AUDIT_COLUMNS} FROM audit WHERE seq > ? AND seq <= ? AND contract IN"
+    # that can have entries there: contract_parties, then the audit_contract index) and those of no
+    # contract it reads (audit_readers), merged in seq order
+    _READABLE = (f"SELECT * FROM ({_AUDIT_COLUMNS} FROM audit WHERE seq > ? AND seq <= ? AND contract IN"
                       f" (SELECT contract_id FROM contract_parties WHERE agent = ? AND since < ?)"
                       f" UNION ALL {_AUDIT_COLUMNS} FROM audit_readers r CROSS JOIN audit"
                       f" WHERE r.agent = ? AND r.seq > ? AND r.seq <= ? AND audit.seq = r.seq) AS readable"
                       f" ORDER BY seq LIMIT ?")
 
     def _index_about(self, agent: str, after_seq: int, limit: int, *,
-                     upto: int | None = None) -> tuple[list[AuditEntry], int]:
-        """`audit_about` through the indexes (up to seq `upto` when given): (the entries, the seq
-        read to: `upto` once that part of the log is read to its end)."""
+                     upto: int = 2**63 - 1) -> tuple[list[AuditEntry], int]:
+        """`audit_about` through the indexes, up to seq `upto` (the whole log by default): (the
+        entries, the seq read to: `upto` once that part of the log is read to its end)."""
         out: list[AuditEntry] = []
         while len(out) < limit:
             want = limit - len(out)
-            params = ((after_seq, agent, agent, after_seq, want) if upto is None else
-                      (after_seq, upto, agent, upto, agent, after_seq, upto, want))
-            entries = [self._entry(r) for r in self._all(self._READABLE if upto is None else self._READABLE_UPTO,
-                                                        params)]
+            entries = [self._entry(r) for r in self._all(
+                self._READABLE, (after_seq, upto, agent, upto, agent, after_seq, upto, want))]
             out += self._readable(agent, entries)
             if len(entries) < want:
-                return out, after_seq if upto is None else upto  # no more: the index is read to its end
+                return out, upto  # no more: the index is read to its end
             after_seq = entries[-1].seq  # some were refused: read on
         return out, after_seq
 
