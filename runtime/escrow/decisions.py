@@ -64,6 +64,7 @@ class Entry:
     """The verified facts of one contract that the decision reads."""
 
     name: str
+    parties: frozenset  # the contract row's parties: anyone else is answered as for an unknown id
     proposer: str
     recipients: frozenset
     source_agents: tuple[str, ...]

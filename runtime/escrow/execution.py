@@ -64,7 +64,7 @@ from .bundle import BUNDLE_ROOT
 from .context import EscrowRefusal, data_about, release_about, signed_action
 from .decisions import Entry
 from .facts import DERIVED_OWNER, ContractFacts, agent_key, bound_policy, contract_facts, logged_consent
-from .lifecycle import attempt_of, contract_row
+from .lifecycle import attempt_of, contract_row, not_yours, party_contract
 
 EXECUTED, FAILED = ContractStatus.EXECUTED, ContractStatus.FAILED
 SHORT_CIRCUITED, ERRORED = ContractStatus.SHORT_CIRCUITED, ContractStatus.ERRORED
@@ -185,7 +185,8 @@ def _build_entry(ctx, cid: str, built: list) -> Entry:
     unbound = next((r for r in facts.recipients if agent_key(ctx, r) is None), None)
     approvals = release_facts(ctx, row, facts)
     built.append(facts)
-    return Entry(name=row.name, proposer=facts.proposer, recipients=frozenset(facts.recipients),
+    return Entry(name=row.name, parties=frozenset(row.parties), proposer=facts.proposer,
+                 recipients=frozenset(facts.recipients),
                  source_agents=facts.source_agents, bits=bits, required=approvals.required,
                  approved=approvals.approved, unbound=unbound)
 
@@ -212,7 +213,7 @@ def decide(ctx, cid, agent: str):
     if e is None or e.status is None:
         return decide_in_store(ctx, cid, agent)
     try:
-        _verdict(e, e.status, e.released, agent)
+        _verdict(cid, e, e.status, e.released, agent)
     except EscrowRefusal:
         head = ctx.store.audit_head()
         if head is not None and head[:2] == index.head:
@@ -221,7 +222,7 @@ def decide(ctx, cid, agent: str):
         e = index.entries.get(cid) if index.quiet else None
         if e is None or e.status is None:
             return decide_in_store(ctx, cid, agent)
-        _verdict(e, e.status, e.released, agent)  # the entry survived the sync: nothing changed for it
+        _verdict(cid, e, e.status, e.released, agent)  # the entry survived the sync: nothing changed for it
     return FROM_MEMORY
 
 
@@ -231,7 +232,7 @@ def decide_in_store(ctx, cid, agent: str) -> ContractFacts | None:
     in this very call, else None)."""
     state = ctx.store.decision_state(cid) if isinstance(cid, str) else None
     if state is None:
-        raise EscrowRefusal("no_contract", f"no contract with id {cid!r} in this escrow")
+        raise not_yours(cid, agent)
     name, status, released, head = state
     if head != ctx.decisions.head:
         ctx.decisions.sync(ctx.store, head)
@@ -239,10 +240,12 @@ def decide_in_store(ctx, cid, agent: str) -> ContractFacts | None:
         e = ctx.decisions.entries.get(cid)
         if e is not None:
             e.status, e.released = status, released
+        if agent not in (e.parties if e is not None else party_contract(ctx, cid, agent).parties):
+            raise not_yours(cid, agent)
         _refuse_running(name, status, released)
     built: list = []
     e = _entry_at(ctx, cid, status, released, built)
-    _verdict(e, status, released, agent)
+    _verdict(cid, e, status, released, agent)
     return built[0] if built else None
 
 
@@ -273,8 +276,10 @@ def warm(ctx, cid: str) -> bool:
         return True
 
 
-def _verdict(e: Entry, status: str, released: bool, agent: str) -> None:
+def _verdict(cid: str, e: Entry, status: str, released: bool, agent: str) -> None:
     """Raise the refusal the decision reaches for `agent` on entry `e` with `status` (None: go-ahead)."""
+    if agent not in e.parties:
+        raise not_yours(cid, agent)
     if status == "running" or status == "executed" or released:
         _refuse_running(e.name, status, released)
     if not (agent in e.recipients if e.recipients else agent == e.proposer):

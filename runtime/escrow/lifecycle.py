@@ -89,6 +89,23 @@ def contract_row(ctx: EscrowContext, cid: Any) -> ContractRow:
     return row
 
 
+def party_contract(ctx: EscrowContext, cid: Any, agent: str) -> ContractRow:
+    """The stored contract with id `cid` if `agent` is party to it (its proposer, a data owner or a
+    recipient). Anyone else gets the refusal of an id nothing has (`not_yours`): an outsider who
+    holds a contract's id learns neither that it exists nor its name, parties or status."""
+    row = ctx.store.get_contract(cid) if isinstance(cid, str) else None
+    if row is None or agent not in row.parties:
+        raise not_yours(cid, agent)
+    return row
+
+
+def not_yours(ref: Any, agent: str) -> EscrowRefusal:
+    """The one refusal for a contract reference that names no contract `agent` is party to, whether
+    another agent's contract has that id or none has."""
+    shown = repr(ref if isinstance(ref, str) else str(ref))[:80]
+    return EscrowRefusal("no_contract", f"{agent} is party to no contract with the id {shown} in this escrow")
+
+
 MIN_PREFIX = 4  # an id prefix shorter than this names no contract
 
 
@@ -481,7 +498,7 @@ def _contract_row(m: Materialized, bundle: dict, scenario, contract, ident, agen
 def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str, also=frozenset()) -> ContractRow:
     """The contract, if `agent` is one of its source agents and it is still open to a decision
     (or in one of the statuses `also`)."""
-    row = contract_row(ctx, cid)
+    row = party_contract(ctx, cid, agent)
     if agent not in row.source_agents:
         raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
                                                 f"{', '.join(row.source_agents) or 'nobody'} may {verb} it")
@@ -575,7 +592,7 @@ def revoke(ctx, request) -> ContractRow:
     cid = request.params.get("contract")
 
     def body(agent: str) -> ContractRow:
-        row = contract_row(ctx, cid)
+        row = party_contract(ctx, cid, agent)
         ended = row.status in ENDED_WITHOUT_RELEASE  # ran, released nothing: consent may still be withdrawn
         if row.status not in OPEN and not ended:
             raise EscrowRefusal("closed", f"contract {row.name} is {row.status}: only a pending or approved "

@@ -23,7 +23,7 @@ from .actions import (
     READ_AUDIT, READ_CONTRACTS, READ_DATA, READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY,
 )
 from .context import EscrowContext, EscrowRefusal, data_about, release_about, signed_action
-from .lifecycle import Status, pending_for, status
+from .lifecycle import Status, not_yours, pending_for, status
 
 MAX_AUDIT_PAGE = 5000
 MAX_CONTRACT_PAGE = 1000
@@ -36,20 +36,19 @@ def is_party(row: ContractRow, agent: str) -> bool:
 
 def visible_contract(ctx: EscrowContext, agent: str, text) -> ContractRow:
     """The contract `text` names (a full id, or a prefix of at least 4 characters matched among
-    the agent's own contracts only), if `agent` is party to it."""
+    the agent's own contracts only), if `agent` is party to it: another agent's contract is
+    refused exactly as an id nothing has (`lifecycle.not_yours`)."""
     if not isinstance(text, str) or not text:
         raise EscrowRefusal("bad_request", "name a contract by its id (or a prefix of it)")
     row = ctx.store.get_contract(text)
-    if row is not None:
-        if not is_party(row, agent):
-            raise EscrowRefusal("not_party", f"{agent} is party to contract {text[:12]} neither as proposer, data "
-                                             f"owner nor recipient: it is not shown")
+    if row is not None and is_party(row, agent):
         return row
-    found = [r for r in (ctx.store.find_contracts(text) if len(text) >= 4 else []) if is_party(r, agent)]
+    found = [r for r in (ctx.store.find_contracts(text) if row is None and len(text) >= 4 else [])
+             if is_party(r, agent)]
     if len(found) == 1:
         return found[0]
     if not found:
-        raise EscrowRefusal("no_contract", f"no contract of yours with id {text[:64]!r} in this escrow")
+        raise not_yours(text, agent)
     raise EscrowRefusal("ambiguous_id", f"{len(found)} of your contracts start with {text!r}: give more characters")
 
 

@@ -24,7 +24,7 @@ from ..store import ReleaseRow
 from .context import EscrowRefusal
 from .execution import SEALED_SUFFIX
 from .facts import contract_facts
-from .lifecycle import contract_row
+from .lifecycle import contract_row, party_contract
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def kind_of_path(path: str) -> str:
 
 def release_for(ctx, cid: str, agent: str) -> ReleaseRow:
     """The release of contract `cid` to `agent`; a refusal (`not_recipient`, `not_released`) otherwise."""
-    row = contract_row(ctx, cid)
+    row = party_contract(ctx, cid, agent)
     mine = [r for r in ctx.store.releases(contract_id=row.id) if r.recipient == agent]
     if mine:
         return mine[0]

@@ -33,7 +33,7 @@ UNAUTHENTICATED = frozenset({
     "unsigned", "malformed", "bad_signature", "unknown_agent", "unbound_key", "stale", "wrong_escrow",
     "wrong_action", "bad_invite", "invite_used", "invite_expired",
 })
-FORBIDDEN = frozenset({"not_owner", "not_source_agent", "not_proposer", "not_recipient", "not_allowed", "not_party"})
+FORBIDDEN = frozenset({"not_owner", "not_source_agent", "not_proposer", "not_recipient", "not_allowed"})
 UNKNOWN = frozenset({"no_contract", "no_data", "not_released", "no_release_file", "not_found"})
 CONFLICT = frozenset({
     "replay", "already_proposed", "already_approved", "already_executed", "already_running", "closed",

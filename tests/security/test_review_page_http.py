@@ -74,7 +74,7 @@ def test_a_form_post_carries_no_authority(site):
 def test_an_outsider_sees_nothing_of_the_contract(site):
     served, _, _, outsider, cid = site
     r = httpx.post(served.url + "/review/contract", json=view(outsider, cid))
-    assert r.status_code == 403 and r.json()["code"] == "not_party" and "joint_model" not in r.text
+    assert r.status_code == 404 and r.json()["code"] == "no_contract" and "joint_model" not in r.text
     listing = httpx.post(served.url + "/review/contracts",
                          json={"contracts": json.loads(outsider.sign("read.contracts", {}).to_json())})
     assert listing.status_code == 200 and cid[:16] not in listing.text and "joint_model" not in listing.text
@@ -82,7 +82,7 @@ def test_an_outsider_sees_nothing_of_the_contract(site):
 
     with pytest.raises(RemoteError) as info:
         outsider.graph(cid)  # the graph is a read like the others
-    assert info.value.code == "not_party"
+    assert info.value.code == "no_contract"
 
 
 def test_reads_of_two_agents_or_two_contracts_make_no_view(site):

@@ -178,10 +178,10 @@ def test_an_outsider_reads_nothing_of_other_agents(world, tmp_path):
     carol = world.carol
     assert carol.contracts() == [] and carol.pending() == [] and carol.data_list() == []
     for cid in (world.count_a, world.count_b):
-        refused("not_party", carol.status, cid)
-        refused("not_party", carol.summary, cid)
-        refused("not_party", carol.audit, cid)
-    refused("not_party", carol.result, world.count_b, tmp_path / "r")
+        refused("no_contract", carol.status, cid)
+        refused("no_contract", carol.summary, cid)
+        refused("no_contract", carol.audit, cid)
+    refused("no_contract", carol.result, world.count_b, tmp_path / "r")
     seen = carol.audit()
     assert seen and all(e["contract"] is None for e in seen)
     assert {e["kind"] for e in seen} <= {"invite", "invite_used", "agent_created", "refusal"}
@@ -193,7 +193,7 @@ def test_a_data_owner_sees_its_contracts_but_not_the_result_it_does_not_receive(
     assert [c["id"] for c in bob.contracts()] == [world.count_b]
     assert bob.status(world.count_b)["status"] == "executed"
     refused("not_recipient", bob.result, world.count_b, tmp_path / "r")
-    refused("not_party", bob.status, world.count_a)
+    refused("no_contract", bob.status, world.count_a)
     assert [d["key"] for d in bob.data_list()] == ["bob.t"]
     assert {e["contract"] for e in bob.audit()} - {None} == {world.count_b}
     assert not [e for e in bob.audit() if e["kind"] == "data_add" and e["payload"]["owner"] != "bob"]
@@ -275,7 +275,7 @@ def test_unauthenticated_requests_do_not_grow_the_audit_log(world):
         assert code_of(world.post("/v1/agents/register", bad_invite.to_json()))[1] == "bad_invite"
     assert _audit_count(world) == before
     # a registered agent's verified request that is refused is still audited
-    refused("not_party", world.carol.status, world.count_a)
+    refused("no_contract", world.carol.status, world.count_a)
     assert _audit_count(world) == before + 1
     log = world.served.log_text()
     assert "unauthenticated request(s) refused, not audited" in log

@@ -56,10 +56,11 @@ def test_propose_many_then_approve_many(site):
     got = c["alice"].propose_many(dsc)  # every contract alice proposes in the file
     assert [p["contract"]["name"] for p in got] == ["one", "two", "three"]
     ids = {p["contract"]["name"]: p["contract"]["id"] for p in got}
-    # carol is a source of `three` only: a batch naming `one` is refused whole
+    # carol is a source of `three` only, party to no other: a batch naming `one` is refused whole,
+    # as if `one` did not exist
     with pytest.raises(RemoteError) as exc:
         c["carol"].approve_many([ids["three"], ids["one"]])
-    assert exc.value.code == "not_source_agent" and exc.value.status == 403
+    assert exc.value.code == "no_contract" and exc.value.status == 404
     assert c["alice"].status(ids["three"])["approvals"] == []
     rows = c["bob"].approve_many([ids["one"], ids["two"][:12]])  # a prefix: read (summary) before it is signed
     assert [(r["name"], r["status"]) for r in rows] == [("one", "approved"), ("two", "approved")]

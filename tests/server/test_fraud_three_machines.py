@@ -36,8 +36,8 @@ def test_fraud_model_reaches_only_the_banks(served):
     assert proposal["contract"]["status"] == "pending"
     assert [c["id"] for c in bank2.pending()] == [cid]
     assert outsider.pending() == [] and outsider.contracts() == []
-    refused("not_party", outsider.status, cid)
-    refused("not_party", outsider.summary, cid)
+    refused("no_contract", outsider.status, cid)
+    refused("no_contract", outsider.summary, cid)
     refused("no_contract", outsider.status, cid[:8])  # a prefix finds only the agent's own contracts
 
     shown = []
@@ -45,7 +45,7 @@ def test_fraud_model_reaches_only_the_banks(served):
     assert shown[0]["identity"] == cid and shown[0]["source_agents"] == ["bank1", "bank2"]
     refused("awaiting_approval", bank1.execute, cid)
     assert bank1.approve(cid)["status"] == "approved"
-    refused("not_recipient", outsider.execute, cid)
+    refused("no_contract", outsider.execute, cid)  # an outsider: as for an unknown id
 
     report = bank1.execute(cid)
     assert report["status"] == "executed", report
@@ -54,7 +54,7 @@ def test_fraud_model_reaches_only_the_banks(served):
     got = [bank.result(cid, bank.home / "model.json") for bank in (bank1, bank2)]
     assert got[0].read_bytes() == got[1].read_bytes()
     assert json.loads(got[0].read_text())["format"] == "datastation.linear_model/1"
-    refused("not_party", outsider.result, cid, outsider.home / "model.json")
+    refused("no_contract", outsider.result, cid, outsider.home / "model.json")
     assert not (outsider.home / "model.json").exists()
 
     assert all(e["contract"] != cid for e in outsider.audit())

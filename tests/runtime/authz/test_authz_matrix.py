@@ -68,22 +68,32 @@ def test_non_proposer_cannot_propose(world):
     refused(world, "not_proposer", lambda: world.propose("joint_model", "bank2"))
 
 
-def test_non_owner_cannot_approve(world, joint):
-    refused(world, "not_source_agent", lambda: world.approve(joint.id, "auditor"))
+def test_an_outsider_is_answered_as_for_an_unknown_id(world, joint):
+    """auditor is party to joint_model neither as proposer, owner nor recipient: whatever it asks
+    of the contract, the answer is the one an id nothing has gets (nothing of the contract in it)."""
+    approved(world, joint)
+    unknown = "f" * 64
+    for act in (world.approve, world.reject, world.revoke, world.execute):
+        got = [str(refused(world, "no_contract", lambda c=c: act(c, "auditor"))) for c in (joint.id, unknown)]
+        assert got[0] == got[1].replace(unknown, joint.id) and "joint_model" not in got[0] and "bank" not in got[0]
 
 
-def test_non_owner_cannot_reject(world, joint):
-    refused(world, "not_source_agent", lambda: world.reject(joint.id, "auditor"))
+def test_a_party_without_the_right_is_told_why(world):
+    world.execute(approved(world, world.propose("pooled", "bank1")).id, "bank1")  # keeps `pool`
+    audit = world.propose("audit_count", "auditor")  # auditor proposes and receives; owns no data
+    refused(world, "not_source_agent", lambda: world.approve(audit.id, "auditor"))
+    refused(world, "not_source_agent", lambda: world.reject(audit.id, "auditor"))
 
 
 def test_stranger_cannot_revoke(world, joint):
-    refused(world, "not_allowed", lambda: world.revoke(joint.id, "auditor"))
     refused(world, "not_allowed", lambda: world.revoke(joint.id, "bank2"))  # bank2 has not approved
 
 
-def test_non_recipient_cannot_execute(world, joint):
-    approved(world, joint)
-    refused(world, "not_recipient", lambda: world.execute(joint.id, "auditor"))
+def test_non_recipient_cannot_execute(world):
+    row = approved(world, world.propose("pooled", "bank1"))
+    world.execute(row.id, "bank1")
+    audit = approved(world, world.propose("audit_count", "auditor"))
+    refused(world, "not_recipient", lambda: world.execute(audit.id, "bank1"))  # an owner, not a recipient
 
 
 def test_keep_only_contract_is_executed_by_its_proposer_only(world):

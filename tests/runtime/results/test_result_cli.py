@@ -41,10 +41,10 @@ def test_o_writes_the_result_and_minus_writes_it_to_stdout(bank, tmp_path):
 def test_a_non_recipient_is_refused_and_shown_nothing(bank, tmp_path):
     cid, _ = _executed(bank)
     r = bank.run("result", cid, "--as", "auditor", "-o", tmp_path / "theirs.json")
-    assert r.code == 1 and "not a recipient" in r.err and r.out == ""
+    assert r.code == 1 and "auditor is party to no contract" in r.err and r.out == ""
     assert not (tmp_path / "theirs.json").exists()
     r = bank.run("result", cid, "--as", "auditor")
-    assert r.code == 1 and "not a recipient" in r.err and r.out == ""
+    assert r.code == 1 and "auditor is party to no contract" in r.err and r.out == ""
 
 
 def test_nothing_released_yet_is_said_so(bank):

@@ -45,7 +45,7 @@ def test_the_facade_opens_the_agents_own_sealed_copy(sealed):
     assert w.escrow.result("bank2", cid).data == mine.data
     with pytest.raises(EscrowRefusal) as refused:
         w.escrow.result("auditor", cid)
-    assert refused.value.code == "not_recipient"
+    assert refused.value.code == "no_contract"  # an outsider: refused as for an unknown id
 
 
 def test_dsc_result_decrypts_for_the_recipient_only(sealed, tmp_path, capsys):
@@ -59,7 +59,7 @@ def test_dsc_result_decrypts_for_the_recipient_only(sealed, tmp_path, capsys):
     capsys.readouterr()
     code = main(["result", cid, "--as", "auditor", "--config", str(cfg)])
     out = capsys.readouterr()
-    assert code == 1 and "not a recipient" in out.err and "predict" not in out.out + out.err
+    assert code == 1 and "auditor is party to no contract" in out.err and "predict" not in out.out + out.err
 
 
 def test_a_copy_sealed_for_another_recipient_does_not_open(sealed):

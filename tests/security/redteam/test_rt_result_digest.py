@@ -91,7 +91,7 @@ def test_a_non_recipient_cannot_fetch_the_result(tmp_path):
         cid = mallory.propose(tmp_path / "s.dsc", "my_total")["contract"]["id"]
         alice.approve(cid)
         alice.execute(cid)
-        for who, code in ((mallory, "not_recipient"), (eve, "not_party")):
+        for who, code in ((mallory, "not_recipient"), (eve, "no_contract")):
             with pytest.raises(RemoteError) as exc:
                 who.result(cid, tmp_path / f"{who.agent if hasattr(who, 'agent') else 'x'}.out")
             assert exc.value.code == code
