@@ -34,8 +34,7 @@ def run(args) -> int:
         with cs.escrow_from(args) as escrow:
             ctx = escrow.ctx
             contract = None if args.contract is None else escrow.resolve_id(args.contract)
-            entries = [e for e in ctx.store.audit_entries(contract=contract, agent=args.agent)
-                       if not args.kind or e.kind in args.kind]
+            entries = [e for e in _entries(ctx.store, contract, args.agent) if not args.kind or e.kind in args.kind]
     except cs.user_errors() as exc:
         return cs.fail(exc)
     if args.format == "json":
@@ -46,3 +45,18 @@ def run(args) -> int:
     for e in entries:
         print(cs.safe_text(format_entry(e)))  # payloads carry names from data and other parties' text
     return 0
+
+
+def _entries(store, contract: str | None, agent: str | None):
+    """The log's entries (of one contract and by or about one agent, when given). A contract's
+    include the refusals of requests naming it: entries about their actor (a refusal changed
+    nothing of the contract), the reference in their payload, so the whole log is read."""
+    if contract is None:
+        return store.audit_entries(agent=agent)
+    return [e for e in store.audit_entries(agent=agent) if e.contract == contract or
+            (e.kind == "refusal" and e.contract is None and _named(e.payload.get("contract"), contract))]
+
+
+def _named(ref, cid: str) -> bool:
+    # what the refused request sent: the full id, or a prefix of at least 4 characters
+    return isinstance(ref, str) and len(ref) >= 4 and cid.startswith(ref.lower())

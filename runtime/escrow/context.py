@@ -151,23 +151,20 @@ class EscrowContext:
     def refuse(self, code: str, message: str, *, actor: str | None, action: str,
                contract: str | None = None, **payload: Any) -> EscrowRefusal:
         """Record a refusal in the audit log (its own transaction) and return the exception to raise.
-        What the request sent is recorded at most `MAX_LOGGED_TEXT` characters a value: a refused
+        `contract`, the reference the request sent, is kept in the payload: the entry is its
+        actor's, not one of the contract's history (`dsc log --contract` lists it there). What the request sent is recorded at most `MAX_LOGGED_TEXT` characters a value: a refused
         request must not grow the log (or the answer) by what it carried."""
         message = bounded_for_log(message)
-        if contract is not None and not self._party(actor, contract):
-            # not an entry of that contract's history (read by its parties): an outsider could fill
-            # it with its refusals (red team session 10); the reference stays in the payload
+        if contract is not None:
+            # A refusal changed nothing of the contract: it is an entry about its actor (who reads
+            # it), never one of the contract's history, which every party reads and which anyone
+            # could otherwise fill with refused requests for free (an outsider: H39; a party: H43).
+            # The reference the request sent stays in the payload.
             payload.setdefault("contract", contract)
-            contract = None
-        self.audit.append("refusal", actor=actor, contract=contract,
+        self.audit.append("refusal", actor=actor, contract=None,
                           payload={"action": action, "code": code, "reason": message,
                                    **{k: bounded_for_log(v) for k, v in payload.items()}})
         return EscrowRefusal(code, message)
-
-    def _party(self, actor: str | None, contract: Any) -> bool:
-        # one look-up in the index of parties (the row, its bundle included, is not needed)
-        return isinstance(actor, str) and isinstance(contract, str) and \
-            self.store.party_place(actor, contract) is not None
 
     def refuse_unauthenticated(self, exc: EscrowRefusal) -> EscrowRefusal:
         """Count a refusal of an unauthenticated request (no audit entry); return it to raise."""

@@ -212,9 +212,10 @@ def test_the_review_page_lists_a_new_pending_contract_behind_a_full_page(tmp_pat
         w.close()
 
 
-def test_an_outsiders_refusals_stay_out_of_a_contracts_history(w):
-    # red team (session 10): a non-party's refused reads of a contract were entries of that
-    # contract: 1,000 of them pushed the owner's approval out of the history's first page
+def test_refusals_stay_out_of_a_contracts_history(w):
+    # red team (session 10, H39): a non-party's refused reads of a contract were entries of that
+    # contract: 1,000 of them pushed the owner's approval out of the history's first page. A party
+    # could do the same with its own refused requests (H43): no refusal is an entry of a contract.
     from datastation.runtime.escrow import APPROVE, EscrowRefusal
     from datastation.runtime.escrow.actions import READ_STATUS
 
@@ -222,9 +223,14 @@ def test_an_outsiders_refusals_stay_out_of_a_contracts_history(w):
     for _ in range(3):
         with pytest.raises(EscrowRefusal):
             w.escrow.status_for(w.escrow.sign_as("other", READ_STATUS, {"contract": own}))
-    with pytest.raises(EscrowRefusal):  # a party's refusal stays in the history
-        w.escrow.approve(w.escrow.sign_as("bank2", APPROVE, w.escrow.approval_params("bank2", own)))
-    history = audit(w, "bank1", contract=own)
-    assert [(e.kind, e.actor) for e in history] == [("proposal", "bank2"), ("approval", "bank2"), ("refusal", "bank2")]
+    for _ in range(50):  # a party (bank2 approved already): each refused, none in the history
+        with pytest.raises(EscrowRefusal):
+            w.escrow.approve(w.escrow.sign_as("bank2", APPROVE, w.escrow.approval_params("bank2", own)))
+    for reader in ("bank1", "bank2"):
+        history = audit(w, reader, contract=own)
+        assert [(e.kind, e.actor) for e in history] == [("proposal", "bank2"), ("approval", "bank2")]
     theirs = [e for e in audit(w, "other") if e.kind == "refusal"]
     assert len(theirs) == 3 and all(e.contract is None and e.payload["contract"] == own for e in theirs)
+    mine = [e for e in audit(w, "bank2") if e.kind == "refusal"]
+    assert len(mine) == 50 and all(e.contract is None and e.payload["contract"] == own for e in mine)
+    assert not [e for e in audit(w, "bank1") if e.kind == "refusal"]  # the other party reads none of them
