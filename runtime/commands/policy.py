@@ -71,6 +71,8 @@ def _apply(args) -> int:
             print(f"      {line}")
     for cid, name, d in res.decisions:
         print(f"  contract {name} ({cid[:12]}): {cs.describe_decision(d)}")
+    if res.superseded:
+        print(f"  a newer policy of {res.owner} was applied meanwhile: it decided the contracts not listed here")
     return 0
 
 

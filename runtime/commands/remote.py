@@ -192,7 +192,8 @@ class RemoteEscrow:
     def apply_policy(self, request):
         d = self._send(request)
         return SimpleNamespace(owner=d["owner"], rules=list(d["rules"]),
-                               decisions=[(x["contract"], x["name"], _ns(x)) for x in d.get("decisions", ())])
+                               decisions=[(x["contract"], x["name"], _ns(x)) for x in d.get("decisions", ())],
+                               superseded=bool(d.get("superseded")))
 
     def execute(self, request, progress=None):
         if progress:

@@ -624,6 +624,15 @@ class PolicyApplied:
     owner: str
     rules: list[pol.PolicyRule]
     decisions: list[tuple[str, str, Decided]]  # (contract id, contract name, decision)
+    superseded: bool = False  # a newer policy of the owner's was applied before this one reached every contract
+
+
+# A policy is applied to an owner's contracts a page per transaction: at most POLICY_PAGE
+# contracts or POLICY_PAGE_SECONDS of work, then POLICY_PAUSE without the store's write lock, in
+# which a request waiting for it (another thread of `dsc serve`, another process) takes it.
+POLICY_PAGE = 200
+POLICY_PAGE_SECONDS = 0.05
+POLICY_PAUSE = 0.01
 
 
 def apply_policy(ctx, request) -> PolicyApplied:
@@ -633,9 +642,18 @@ def apply_policy(ctx, request) -> PolicyApplied:
     if it does not parse, if a module it uses is refused, or if a rule names a function that is
     neither a built-in nor a function of those modules (`loading.POLICY_FILE_ERRORS`). Every
     function its rules name is resolved in it and recorded with its identity (origin and closure
-    hash), so that a rule only ever matches that function."""
+    hash), so that a rule only ever matches that function.
+
+    The policy is registered, and applied to the owner's first `POLICY_PAGE` contracts, in the
+    transaction of the request; the rest a page per transaction, so that an owner with 100,000
+    open contracts does not hold the store's write lock (every other party's action) for the
+    whole of it. A page applies the policy only if it is still the owner's registered one (a
+    newer one, applied meanwhile, decides the rest: `superseded`). Contracts proposed meanwhile
+    are decided at their proposal. Should the escrow stop half-way, applying the policy again
+    decides the rest (a decision already recorded is kept)."""
     p = request.params
     now = time.time()
+    applied: list = []  # (agent, rules, rules_json, cursor) of the first transaction
 
     def body(agent: str) -> PolicyApplied:
         source, file = p.get("source"), str(p.get("file") or "policy.dsc")
@@ -666,14 +684,40 @@ def apply_policy(ctx, request) -> PolicyApplied:
                                   "functions": {f.name: f.to_json() for r in rules for f in r.identities()},
                                   "rules_sha256": hashlib.sha256(rules_json.encode()).hexdigest()})
         out = PolicyApplied(agent, rules, [])
-        for row in ctx.store.contracts_of(agent):  # its own contracts, not every one (red team H32)
-            if row.status in OPEN and agent in row.source_agents:
-                d = _apply_policy(ctx, row, agent, rules, now)
-                if d.effect not in (None, "kept"):
-                    out.decisions.append((row.id, row.name, d))
+        applied[:] = [agent, rules_json, _apply_policy_page(ctx, agent, rules, now, out, None)]
         return out
 
-    return signed_action(ctx, request, POLICY_APPLY, body)
+    out = signed_action(ctx, request, POLICY_APPLY, body)
+    agent, rules_json, cursor = applied
+    while cursor is not None:
+        time.sleep(POLICY_PAUSE)
+        try:
+            with ctx.store.transaction():
+                current = ctx.store.get_policy(agent)
+                if current is None or current.rules != rules_json or current.updated != now:
+                    out.superseded = True
+                    break
+                cursor = _apply_policy_page(ctx, agent, out.rules, now, out, cursor)
+        except EscrowRefusal as exc:  # this page is rolled back; the policy and the pages before stand
+            raise ctx.refuse(exc.code, f"the policy is registered and was applied to {len(out.decisions)} "
+                                       f"contract(s); then: {exc} (apply it again for the rest)",
+                             actor=agent, action=POLICY_APPLY) from None
+    return out
+
+
+def _apply_policy_page(ctx, agent: str, rules, now: float, out: PolicyApplied, after) -> tuple | None:
+    """Apply `rules` to the open contracts of `agent`'s data among the next `POLICY_PAGE` of its
+    contracts (through the index of its own contracts, not every one: red team H32), for at most
+    about `POLICY_PAGE_SECONDS`; the cursor of the next page, None after the last."""
+    rows, until = ctx.store.contracts_of(agent, after=after, limit=POLICY_PAGE), time.monotonic() + POLICY_PAGE_SECONDS
+    for row in rows:
+        if row.status in OPEN and agent in row.source_agents:
+            d = _apply_policy(ctx, row, agent, rules, now)
+            if d.effect not in (None, "kept"):
+                out.decisions.append((row.id, row.name, d))
+            if time.monotonic() > until:
+                return row.created, row.id
+    return (rows[-1].created, rows[-1].id) if rows else None
 
 
 # ---------------------------------------------------------------- queries

@@ -50,7 +50,7 @@ def policy_applied_out(res) -> m.PolicyAppliedOut:
     return m.PolicyAppliedOut(
         owner=res.owner, rules=[f"{r.where()}: {r.text()}" for r in res.rules],
         decisions=[m.PolicyDecisionOut(contract=cid, name=name, owner=d.owner, effect=d.effect, rule=d.rule)
-                   for cid, name, d in res.decisions])
+                   for cid, name, d in res.decisions], superseded=res.superseded)
 
 
 def policy_out(row) -> m.PolicyOut | None:

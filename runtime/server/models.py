@@ -172,6 +172,8 @@ class PolicyAppliedOut(BaseModel):
     owner: str
     rules: list[str]
     decisions: list[PolicyDecisionOut]
+    superseded: bool = Field(False, description="a newer policy of the owner's was applied before this one reached "
+                                                "every open contract: it decided the rest")
 
 
 class PolicyOut(BaseModel):
