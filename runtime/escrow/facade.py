@@ -154,6 +154,11 @@ class Escrow:
     def pending_for(self, agent: str):
         return lifecycle.pending_for(self.ctx, agent)
 
+    @property
+    def page_size(self) -> int:
+        """The longest page of contracts a signed read answers (`reads.MAX_CONTRACT_PAGE`)."""
+        return reads.MAX_CONTRACT_PAGE
+
     def pending_page(self, agent: str):
         """The first page (`reads.MAX_CONTRACT_PAGE`) of the contracts waiting for `agent`: for a
         caller that verified a signed read of the agent's contracts."""

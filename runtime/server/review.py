@@ -61,6 +61,12 @@ async def static(name: str) -> Response:
     return Response(data, media_type=STATIC[name], headers=HEADERS | {"Cache-Control": "no-cache"})
 
 
+def _limit(escrow, req) -> int:
+    """The page size the signed `read.contracts` asked for (a page this long may have a next)."""
+    limit = req.params.get("limit")
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else escrow.page_size
+
+
 async def _signed_set(request: Request, names: tuple[str, ...]) -> dict:
     """The signed requests named `names` in the JSON body (`unsigned` when one is missing)."""
     raw = await read_limited(request, request.app.state.config.server.max_request_bytes)
@@ -79,14 +85,19 @@ async def contracts(request: Request) -> HTMLResponse:
     escrow = request.app.state.escrow
 
     def answer() -> str:
-        rows = escrow.contracts_for(req)  # verified: the agent is the signer (its first page)
-        # then those waiting for its decision, wherever they are in its listing (a subset of what
-        # the signed request may read: an owner of more than a page of contracts saw none of its
-        # newer ones, red team session 10)
-        seen = {r.id for r in rows}
-        waiting = [r for r in escrow.pending_page(req.agent) if r.id not in seen]
-        return view.contracts_view(req.agent, [convert.contract_out(escrow.ctx, r).model_dump()
-                                               for r in waiting + rows])
+        rows = escrow.contracts_for(req)  # verified: the agent is the signer (the page it signed)
+        out = [convert.contract_out(escrow.ctx, r).model_dump() for r in rows]
+        more = rows[-1].id if rows and len(rows) == _limit(escrow, req) else None
+        if req.params.get("after") is not None or req.params.get("pending"):  # a later page of one list
+            which = "waiting" if req.params.get("pending") else "other"
+            return view.contracts_page(req.agent, which, out, more, first=False)
+        # the first view: then the first page of those waiting for its decision, wherever they are
+        # in its listing (a subset of what the signed request may read: an owner of more than a
+        # page of contracts saw none of its newer ones, red team session 10)
+        waiting = escrow.pending_page(req.agent)
+        more_waiting = waiting[-1].id if len(waiting) == escrow.page_size else None
+        return view.contracts_view(req.agent, [convert.contract_out(escrow.ctx, r).model_dump() for r in waiting],
+                                   out, more_waiting, more)
 
     return _html(await run_in_threadpool(answer))
 

@@ -111,18 +111,56 @@ def _contract_item(c: dict) -> str:
             f'</form></li>')
 
 
-def contracts_view(agent: str, contracts: list[dict]) -> str:
-    """The agent's contracts: those waiting for its decision first."""
-    mine = [c for c in contracts if c["status"] == "pending" and agent in c["waiting_for"]]
-    others = [c for c in contracts if c not in mine]
+def contracts_view(agent: str, waiting: list[dict], contracts: list[dict], more_waiting: str | None = None,
+                   more_other: str | None = None) -> str:
+    """The agent's contracts: the first page of those waiting for its decision, then the others
+    of the first page of all its contracts. `more_waiting` / `more_other`: the id after which
+    the next page of that list starts (None: no more)."""
+    mine = [c for c in waiting if waits_for(c, agent)]
+    others = [c for c in contracts if not waits_for(c, agent)]
     out = [f'<h2 id="contracts-title">Contracts of {h(agent)}</h2>',
-           '<h3>Waiting for your decision</h3>',
-           '<ul id="pending-list">' + "".join(_contract_item(c) for c in mine) + "</ul>" if mine
-           else '<p id="pending-none">No contract waits for your decision.</p>',
-           '<h3>Your other contracts</h3>',
-           '<ul id="other-list">' + "".join(_contract_item(c) for c in others) + "</ul>" if others
-           else "<p>None.</p>",
+           '<section id="waiting-section" aria-labelledby="waiting-title">',
+           contracts_page(agent, "waiting", mine, more_waiting, first=True), "</section>",
+           '<section id="other-section" aria-labelledby="other-title">',
+           contracts_page(agent, "other", others, more_other, first=True), "</section>",
            '<p><button type="button" id="refresh">Refresh</button></p>']
+    return "\n".join(out)
+
+
+def waits_for(c: dict, agent: str) -> bool:
+    return c["status"] == "pending" and agent in c["waiting_for"]
+
+
+LISTS = {"waiting": ("Waiting for your decision", "pending-list", "No contract waits for your decision.",
+                     "contracts waiting for your decision"),
+         "other": ("Your other contracts", "other-list", "None.", "your other contracts")}
+
+
+def contracts_page(agent: str, which: str, contracts: list[dict], more: str | None, *, first: bool) -> str:
+    """One page of one list of `contracts_view` (`which`: waiting, other): what goes in its
+    section; a button for the next page when `more` (the id it starts after), and after the
+    first page one back to it. A later page is asked for with a signed `read.contracts` of
+    `after` (and `pending` for the waiting list)."""
+    title, list_id, empty, what = LISTS[which]
+    contracts = [c for c in contracts if waits_for(c, agent) == (which == "waiting")]
+    out = [f'<h3 id="{which}-title" tabindex="-1">{h(title)}{"" if first else " (a later page)"}</h3>']
+    if contracts:
+        out.append(f'<ul id="{list_id}">' + "".join(_contract_item(c) for c in contracts) + "</ul>")
+    elif more:  # this page of the agent's contracts held none of this list: the next may
+        out.append("<p>None on this page.</p>")
+    elif first:
+        out.append(f'<p id="{"pending-none" if which == "waiting" else "other-none"}">{h(empty)}</p>')
+    else:
+        out.append("<p>No more.</p>")
+    buttons = []
+    if not first:
+        buttons.append(f'<button type="button" class="first-page" data-list="{which}" '
+                       f'aria-label="First page of {what}">First page</button>')
+    if more:
+        buttons.append(f'<button type="button" class="next-page" data-list="{which}" data-after="{h(more)}" '
+                       f'aria-label="Next page of {what}">Next page</button>')
+    if buttons:
+        out.append("<p>" + " ".join(buttons) + "</p>")
     return "\n".join(out)
 
 

@@ -248,3 +248,37 @@ def test_withdraw_an_approval_then_the_contract_in_the_page(site, chromium, tmp_
     code, out_text = served.dsc("audit", "verify", "--format", "json")
     assert code == 0 and json.loads(out_text)["ok"]
     page.close()
+
+
+def test_more_than_a_page_of_waiting_contracts_is_reached_with_next_page(chromium, tmp_path_factory):
+    """An owner with 1,003 contracts waiting for it (another party proposed them over its data):
+    the page lists the first 1,000 (one signed read's page), and "Next page" (a signed read of
+    the page after the last one shown) the other 3; "First page" goes back."""
+    from serving import Served
+
+    s = Served(tmp_path_factory.mktemp("pages") / "site")
+    try:
+        owner, lab = s.agent("owner"), s.agent("lab")
+        root = s.root.parent
+        (root / "o.csv").write_text("x\n1\n")
+        owner.add_data("owner.t", root / "o.csv")
+        (root / "many.dsc").write_text('agent owner\nagent lab\ndata owner.t csv "o.csv"\n' + "".join(
+            f"contract m{i} {{\n  by lab\n  compute rows(owner.t)\n  to lab\n}}\n" for i in range(1003)))
+        ids = [p["contract"]["id"] for p in lab.propose_many(root / "many.dsc")]
+        page = chromium.new_page()
+        page.goto(s.url + "/")
+        load_key(page, key_file(owner))
+        page.wait_for_selector("#pending-list")
+        assert page.locator("#pending-list li").count() == 1000
+        page.get_by_role("button", name="Next page of contracts waiting for your decision").click()
+        expect(page.locator("#pending-list li")).to_have_count(3)
+        assert page.evaluate("document.activeElement.id") == "waiting-title"
+        text = page.locator("#pending-list").inner_text()
+        assert all(name in text for name in ("m1000", "m1001", "m1002")) and "m999 " not in text
+        assert set(ids[-3:]) == set(page.locator("#pending-list form").evaluate_all("fs => fs.map(f => f.dataset.contract)"))
+        page.screenshot(path=str(shots("review_page") / "8-next-page.png"), full_page=True)
+        page.get_by_role("button", name="First page of contracts waiting for your decision").click()
+        expect(page.locator("#pending-list li")).to_have_count(1000)
+        page.close()
+    finally:
+        s.stop()

@@ -240,6 +240,16 @@
     place($("contracts"), html);
   }
 
+  // The next page of one list (waiting for a decision, or the others): a signed read of the
+  // page after the last contract shown, placed in that list's section.
+  async function showPage(which, after) {
+    const params = which === "waiting" ? { pending: true, after } : { after };
+    const html = await post("/review/contracts", { contracts: await signed("read.contracts", params) });
+    place($(`${which}-section`), html);
+    const title = $(`${which}-title`);
+    if (title) title.focus();
+  }
+
   async function showContract(cid, focus = true) {
     const body = {
       summary: await signed("read.summary", { contract: cid }),
@@ -357,6 +367,13 @@
     document.addEventListener("click", (ev) => {
       const id = ev.target && ev.target.id;
       if (id === "refresh") guarded(showContracts, () => $("key-status"))();
+      const button = ev.target && ev.target.closest && ev.target.closest("button.next-page, button.first-page");
+      if (button && button.classList.contains("next-page")) {
+        guarded(() => showPage(button.dataset.list, button.dataset.after), () => $("key-status"))();
+      } else if (button) {
+        guarded(async () => { await showContracts(); const t = $(`${button.dataset.list}-title`); if (t) t.focus(); },
+          () => $("key-status"))();
+      }
       if (id === "back") {
         $("contract").replaceChildren();
         guarded(async () => { await showContracts(); $("contracts-title").setAttribute("tabindex", "-1"); $("contracts-title").focus(); },
