@@ -236,12 +236,14 @@ def decide_in_store(ctx, cid, agent: str) -> ContractFacts | None:
     name, status, released, head = state
     if head != ctx.decisions.head:
         ctx.decisions.sync(ctx.store, head)
+    e = ctx.decisions.entries.get(cid)
+    # an outsider is answered before anything is derived: a derivation's refusal (a kept input not
+    # there yet, data removed) would tell it the contract exists and name its data (red team H42)
+    if agent not in (e.parties if e is not None else party_contract(ctx, cid, agent).parties):
+        raise not_yours(cid, agent)
     if status == "running" or status == "executed" or released:
-        e = ctx.decisions.entries.get(cid)
         if e is not None:
             e.status, e.released = status, released
-        if agent not in (e.parties if e is not None else party_contract(ctx, cid, agent).parties):
-            raise not_yours(cid, agent)
         _refuse_running(name, status, released)
     built: list = []
     e = _entry_at(ctx, cid, status, released, built)
