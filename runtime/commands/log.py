@@ -58,5 +58,6 @@ def _entries(store, contract: str | None, agent: str | None):
 
 
 def _named(ref, cid: str) -> bool:
-    # what the refused request sent: the full id, or a prefix of at least 4 characters
-    return isinstance(ref, str) and len(ref) >= 4 and cid.startswith(ref.lower())
+    # what the refused request sent: the full id, or a prefix of at least 4 characters, as the
+    # escrow matched it (byte for byte)
+    return isinstance(ref, str) and len(ref) >= 4 and cid.startswith(ref)

@@ -53,9 +53,10 @@ T = TypeVar("T")
 class EscrowRefusal(Exception):
     """The escrow refused a request; `code` is stable, the message is fit for a user."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, *, contract: str | None = None):
         super().__init__(message)
         self.code = code
+        self.contract = contract  # the contract id a batch's refused item named (kept in the audit entry)
 
 
 class Unauthenticated(EscrowRefusal):
@@ -306,5 +307,5 @@ def signed_action(ctx: EscrowContext, request: SignedRequest, action: str, body:
     except Unauthenticated as exc:
         raise ctx.refuse_unauthenticated(exc) from None
     except EscrowRefusal as exc:
-        raise ctx.refuse(exc.code, str(exc), actor=claimed, action=action, contract=contract,
-                         **refusal_payload) from None
+        raise ctx.refuse(exc.code, str(exc), actor=claimed, action=action,
+                         contract=contract if contract is not None else exc.contract, **refusal_payload) from None

@@ -280,12 +280,14 @@ def _batch(items, field_name: str, valid, shape: str) -> list:
 
 
 @contextlib.contextmanager
-def _naming_item(i: int, n: int, what: str):
-    """A refusal of one item of a batch says which item it was (its code unchanged)."""
+def _naming_item(i: int, n: int, what: str, contract: str | None = None):
+    """A refusal of one item of a batch says which item it was (its code unchanged), and the
+    audit entry of the refusal the contract id it named (`contract`), as a single request's does."""
     try:
         yield
     except EscrowRefusal as exc:
-        raise EscrowRefusal(exc.code, f"{what} (item {i} of {n}): {exc}; nothing in this request was done") from None
+        raise EscrowRefusal(exc.code, f"{what} (item {i} of {n}): {exc}; nothing in this request was done",
+                            contract=contract) from None
 
 
 def _checked_scenario(bundle) -> tuple[Materialized, Any]:
@@ -547,7 +549,7 @@ def approve_many(ctx, request) -> list[ContractRow]:
             raise EscrowRefusal("bad_request", "a contract is approved twice in the request: name each once")
         pub, now, out = ctx.store.get_agent(agent).public_key, time.time(), []
         for i, it in enumerate(wanted, start=1):
-            with _naming_item(i, len(wanted), f"contract {it['contract'][:12]}"):
+            with _naming_item(i, len(wanted), f"contract {it['contract'][:12]}", it["contract"]):
                 out.append(_approve_one(ctx, agent, pub, it["contract"], it["signature"], now))
         return out
 
@@ -578,6 +580,10 @@ def reject(ctx, request) -> ContractRow:
 
     def body(agent: str) -> ContractRow:
         row = _open_to_source_agent(ctx, cid, agent, "reject", "rejected", also=ENDED_WITHOUT_RELEASE)
+        if row.status not in OPEN and _rejected_this_attempt(ctx, row, agent):
+            # once per attempt: a repeat would change nothing but add to the history every party reads
+            raise EscrowRefusal("already_rejected", f"{agent} already withdrew its consent to this attempt of "
+                                                    f"contract {row.name}")
         ctx.store.add_rejection(RejectionRow(contract_id=row.id, agent=agent, reason=reason, ts=time.time()))
         if row.status in OPEN:  # blocked; an ended attempt keeps its outcome
             ctx.store.set_contract_status(row.id, REJECTED)
@@ -585,6 +591,12 @@ def reject(ctx, request) -> ContractRow:
         return ctx.store.get_contract(row.id)
 
     return signed_action(ctx, request, REJECT, body, contract=cid if isinstance(cid, str) else None)
+
+
+def _rejected_this_attempt(ctx, row: ContractRow, agent: str) -> bool:
+    started = attempts(row)[-1].get("proposed")
+    started = started if isinstance(started, (int, float)) and not isinstance(started, bool) else row.created
+    return any(r.agent == agent and r.ts >= started for r in ctx.store.rejections(row.id))
 
 
 def revoke(ctx, request) -> ContractRow:

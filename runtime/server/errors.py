@@ -36,7 +36,7 @@ UNAUTHENTICATED = frozenset({
 FORBIDDEN = frozenset({"not_owner", "not_source_agent", "not_proposer", "not_recipient", "not_allowed"})
 UNKNOWN = frozenset({"no_contract", "no_data", "not_released", "no_release_file", "not_found"})
 CONFLICT = frozenset({
-    "replay", "already_proposed", "already_approved", "already_executed", "already_running", "closed",
+    "replay", "already_proposed", "already_approved", "already_rejected", "already_executed", "already_running", "closed",
     "data_exists", "data_in_use", "agent_exists", "name_confusable", "kept_taken", "awaiting_approval", "denied", "rejected",
     "revoked", "not_approved", "identity_mismatch", "record_tampered",
 })

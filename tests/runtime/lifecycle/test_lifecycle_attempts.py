@@ -90,3 +90,26 @@ def test_a_rejection_voids_the_rejecters_earlier_approval(scen):
     assert scen("approve", cid, "--as", "alice", "--yes").returncode == 0
     assert scen.status(cid)["status"] == "approved"
     assert scen("audit", "verify").returncode == 0
+
+
+def test_consent_to_an_ended_attempt_is_withdrawn_once(scen):
+    """Red team (session 12): a source agent's `reject` of an attempt that released nothing was
+    accepted again and again, each a rejection (its reason up to 2,000 characters) in the history
+    every party reads. Once per attempt: a repeat is refused (`already_rejected`), and a refusal
+    is no entry of the contract (H43)."""
+    cid = scen.approved("quits")
+    assert scen("execute", cid, "--as", "bob").returncode == 1 and scen.status(cid)["status"] == "error"
+    assert scen("reject", cid, "--as", "alice", "--why", "no more").returncode == 0
+    history = len(_log(scen, cid))
+    r = scen("reject", cid, "--as", "alice", "--why", "again")
+    assert r.returncode == 1 and "already withdrew" in r.stderr
+    assert len(_log(scen, cid)) == history + 1  # the refusal, listed for the operator, about alice
+    assert [e["contract"] for e in _log(scen, cid)][-1] is None
+    assert len(scen.status(cid)["rejections"]) == 1
+    # a new attempt that again releases nothing: its consent can be withdrawn (once) again
+    assert scen.propose("quits").returncode == 0
+    assert scen("approve", cid, "--as", "alice", "--yes").returncode == 0
+    assert scen("execute", cid, "--as", "bob").returncode == 1
+    assert scen("reject", cid, "--as", "alice", "--why", "still no").returncode == 0
+    assert scen("reject", cid, "--as", "alice", "--why", "and again").returncode == 1
+    assert len(scen.status(cid)["rejections"]) == 2

@@ -124,3 +124,32 @@ def test_a_page_refused_keeps_the_policy_and_the_pages_before(w, monkeypatch):
     monkeypatch.setattr(lifecycle, "_apply_policy", real)
     w.apply_policy("owner", policy(w, ALLOW, "allow.dsc"))  # again: the rest
     assert set(decided(w).values()) == {"approved"}
+
+
+def test_an_approval_of_a_replaced_policy_still_shows_but_does_not_count(w, monkeypatch):
+    """Red team (session 12): the owner replaces a policy that approved its contracts by one that
+    allows none of them, and the apply stops after its first page: the contracts not reached
+    still show the old policy's approval, but it does not count (the escrow counts an approval
+    made by a policy only while the owner's registered policy allows the contract)."""
+    w.apply_policy("owner", policy(w, ALLOW, "allow.dsc"))
+    assert set(decided(w).values()) == {"approved"}
+    monkeypatch.setattr(lifecycle, "POLICY_PAGE", 2)
+    real, pages = lifecycle._apply_policy_page, []
+
+    def stops_after_the_first(*args):
+        pages.append(1)
+        if len(pages) == 2:
+            raise lifecycle.EscrowRefusal("record_tampered", "the escrow stopped here")
+        return real(*args)
+
+    monkeypatch.setattr(lifecycle, "_apply_policy_page", stops_after_the_first)
+    with pytest.raises(lifecycle.EscrowRefusal):
+        w.apply_policy("owner", policy(w, "policy owner {\n  allow schema on owner.*\n}\n", "other.dsc"))
+    statuses = decided(w)
+    assert [statuses[c] for c in w.ids[:2]] == ["pending", "pending"]  # the first page: withdrawn
+    stale = w.ids[-1]
+    assert statuses[stale] == "approved" and [a.via_policy for a in w.store.approvals(stale)]
+    with pytest.raises(lifecycle.EscrowRefusal) as exc:
+        w.execute(stale, "lab")
+    assert exc.value.code == "awaiting_approval"
+    assert w.store.executions(stale) == []
