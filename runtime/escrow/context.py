@@ -153,8 +153,9 @@ class EscrowContext:
                contract: str | None = None, **payload: Any) -> EscrowRefusal:
         """Record a refusal in the audit log (its own transaction) and return the exception to raise.
         `contract`, the reference the request sent, is kept in the payload: the entry is its
-        actor's, not one of the contract's history (`dsc log --contract` lists it there). What the request sent is recorded at most `MAX_LOGGED_TEXT` characters a value: a refused
-        request must not grow the log (or the answer) by what it carried."""
+        actor's, not one of the contract's history (`dsc log --contract` lists it there). What the
+        request sent is recorded at most `MAX_LOGGED_TEXT` characters a value: a refused request
+        must not grow the log (or the answer) by what it carried."""
         message = bounded_for_log(message)
         if contract is not None:
             # A refusal changed nothing of the contract: it is an entry about its actor (who reads

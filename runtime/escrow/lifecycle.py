@@ -665,9 +665,8 @@ def apply_policy(ctx, request) -> PolicyApplied:
     decides the rest (a decision already recorded is kept)."""
     p = request.params
     now = time.time()
-    applied: list = []  # (agent, rules, rules_json, cursor) of the first transaction
 
-    def body(agent: str) -> PolicyApplied:
+    def body(agent: str) -> tuple[PolicyApplied, str, str, tuple | None]:
         source, file = p.get("source"), str(p.get("file") or "policy.dsc")
         if not isinstance(source, str):
             raise EscrowRefusal("bad_request", "policy.apply request without policy text")
@@ -696,11 +695,9 @@ def apply_policy(ctx, request) -> PolicyApplied:
                                   "functions": {f.name: f.to_json() for r in rules for f in r.identities()},
                                   "rules_sha256": hashlib.sha256(rules_json.encode()).hexdigest()})
         out = PolicyApplied(agent, rules, [])
-        applied[:] = [agent, rules_json, _apply_policy_page(ctx, agent, rules, now, out, None)]
-        return out
+        return out, agent, rules_json, _apply_policy_page(ctx, agent, rules, now, out, None)
 
-    out = signed_action(ctx, request, POLICY_APPLY, body)
-    agent, rules_json, cursor = applied
+    out, agent, rules_json, cursor = signed_action(ctx, request, POLICY_APPLY, body)
     while cursor is not None:
         time.sleep(POLICY_PAUSE)
         try:
@@ -711,8 +708,8 @@ def apply_policy(ctx, request) -> PolicyApplied:
                     break
                 cursor = _apply_policy_page(ctx, agent, out.rules, now, out, cursor)
         except EscrowRefusal as exc:  # this page is rolled back; the policy and the pages before stand
-            raise ctx.refuse(exc.code, f"the policy is registered and was applied to {len(out.decisions)} "
-                                       f"contract(s); then: {exc} (apply it again for the rest)",
+            raise ctx.refuse(exc.code, f"the policy is registered and {len(out.decisions)} decision(s) of it are "
+                                       f"recorded; then: {exc} (apply it again for the rest)",
                              actor=agent, action=POLICY_APPLY) from None
     return out
 
