@@ -158,9 +158,9 @@ class PostgresStore(SQLStore):
                     self._depth -= 1
                 return
             crash_point("tx.begin")
-            self._begin(_BEGIN)  # one round trip (no parameters: simple protocol)
-            self._open_tx_state()
-            try:
+            try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
+                self._begin(_BEGIN)  # one round trip (no parameters: simple protocol)
+                self._open_tx_state()
                 yield
                 for fn in self._before_commit:
                     fn()

@@ -602,9 +602,9 @@ class SQLStore(Store):
             if self._depth:  # inside a transaction: its own reads are one state already
                 yield
                 return
-            self._begin_snapshot()
-            self._open_tx_state()
-            try:
+            try:  # begun inside: an interrupt just after BEGIN must not leave it open
+                self._begin_snapshot()
+                self._open_tx_state()
                 yield
             finally:
                 self._close_tx_state()

@@ -79,9 +79,9 @@ class SQLiteStore(SQLStore):
                     self._depth -= 1
                 return
             crash_point("tx.begin")
-            self._begin_immediate()
-            self._open_tx_state()
-            try:
+            try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
+                self._begin_immediate()
+                self._open_tx_state()
                 yield
                 for fn in self._before_commit:
                     fn()
@@ -92,7 +92,8 @@ class SQLiteStore(SQLStore):
                     raise StoreError(f"the escrow database could not commit: {exc}") from None
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                 raise
             finally:
                 self._close_tx_state()
@@ -105,8 +106,8 @@ class SQLiteStore(SQLStore):
         third of a second), so a waiter kept missing the short gaps between the transactions of a
         long paged action in another process (`policy.apply`: 2.5 s instead of about a page);
         here the attempts are `BUSY_POLL` apart. The handler stays for every other statement."""
-        self._db.execute("PRAGMA busy_timeout = 0")
         try:
+            self._db.execute("PRAGMA busy_timeout = 0")
             deadline = None
             while True:
                 try:

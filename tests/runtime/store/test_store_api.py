@@ -85,6 +85,39 @@ def test_rollback_leaves_nothing(store):
     assert store.get_agent("bank1") is None
 
 
+def left_open(store) -> bool:
+    """Whether the store's connection is inside a transaction (the store's bookkeeping aside)."""
+    db = store._db
+    if hasattr(db, "in_transaction"):
+        return db.in_transaction
+    return db.info.transaction_status != type(db.info.transaction_status).IDLE
+
+
+@pytest.mark.parametrize("kind", ["transaction", "snapshot"])
+def test_an_interrupt_just_after_begin_leaves_nothing_open(store, kind, monkeypatch):
+    # red team (session 12): a Ctrl-C between BEGIN and the block that rolls back left the
+    # transaction open, holding the write lock: every later write of the process failed
+    # ("cannot start a transaction within a transaction"), another process's waited 30 s
+    real, calls = store._open_tx_state, []
+
+    def interrupted():
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real()
+
+    monkeypatch.setattr(store, "_open_tx_state", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with getattr(store, kind)():
+            pytest.fail("the block ran")
+    assert not left_open(store) and not store.in_transaction
+    with store.transaction():
+        store.add_agent(AgentRow(name="a", public_key="P"))
+    assert store.get_agent("a") is not None and not left_open(store)
+    if hasattr(store._db, "in_transaction"):  # SQLite: the busy handler is back for other statements
+        assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+
+
 def test_nested_transaction_joins_outer(store):
     with pytest.raises(RuntimeError):
         with store.transaction():
