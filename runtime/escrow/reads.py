@@ -18,7 +18,7 @@ from pathlib import Path
 
 from datastation.contracts.provenance import owner_of
 
-from ..store import AuditEntry, ContractRow, DataRow, PolicyRow, ReleaseRow
+from ..store import MAX_SEQ, AuditEntry, ContractRow, DataRow, PolicyRow, ReleaseRow
 from .actions import (
     READ_AUDIT, READ_CONTRACTS, READ_DATA, READ_GRAPH, READ_POLICY, READ_RESULT, READ_STATUS, READ_SUMMARY,
 )
@@ -27,7 +27,6 @@ from .lifecycle import Status, not_yours, pending_for, status
 
 MAX_AUDIT_PAGE = 5000
 MAX_CONTRACT_PAGE = 1000
-MAX_SEQ = 2**63 - 1  # the largest sequence number a store holds (a 64-bit integer column)
 
 
 def is_party(row: ContractRow, agent: str) -> bool:

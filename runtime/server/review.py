@@ -96,8 +96,9 @@ async def contracts(request: Request) -> HTMLResponse:
         # page of contracts saw none of its newer ones, red team session 10)
         waiting = escrow.pending_page(req.agent)
         more_waiting = waiting[-1].id if len(waiting) == escrow.page_size else None
-        return view.contracts_view(req.agent, [convert.contract_out(escrow.ctx, r).model_dump() for r in waiting],
-                                   out, more_waiting, more)
+        shown = {c["id"]: c for c in out}  # a contract on both pages is converted once
+        return view.contracts_view(req.agent, [shown.get(r.id) or convert.contract_out(escrow.ctx, r).model_dump()
+                                               for r in waiting], out, more_waiting, more)
 
     return _html(await run_in_threadpool(answer))
 

@@ -48,6 +48,7 @@ Contract statuses are `datastation.contracts.status.ContractStatus` values.
 from __future__ import annotations
 
 from .base import (
+    MAX_SEQ,
     OPEN_STATUSES,
     AgentRow,
     ApprovalRow,
@@ -67,6 +68,7 @@ from .base import (
 )
 
 __all__ = [
+    "MAX_SEQ",
     "OPEN_STATUSES",
     "AgentRow",
     "ApprovalRow",

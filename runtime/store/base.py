@@ -82,6 +82,9 @@ def party_names(proposer: Any, source_agents: Any, recipients: Any) -> list[str]
     return sorted({n for n in names if isinstance(n, str)})
 
 
+#: the largest sequence number of the log a store holds (a 64-bit integer column)
+MAX_SEQ = 2**63 - 1
+
 #: payload fields naming the agent an entry of no contract is about (`entry_readers`)
 ABOUT_FIELDS = ("agent", "owner", "recipient")
 

@@ -18,6 +18,7 @@ import time
 from typing import Any, Iterable, Iterator, Sequence
 
 from .base import (
+    MAX_SEQ,
     OPEN_STATUSES,
     AgentRow,
     ApprovalRow,
@@ -746,13 +747,13 @@ class SQLStore(Store):
     # that can have entries there: contract_parties, then the audit_contract index) and those of no
     # contract it reads (audit_readers), merged in seq order
     _READABLE = (f"SELECT * FROM ({_AUDIT_COLUMNS} FROM audit WHERE seq > ? AND seq <= ? AND contract IN"
-                      f" (SELECT contract_id FROM contract_parties WHERE agent = ? AND since < ?)"
-                      f" UNION ALL {_AUDIT_COLUMNS} FROM audit_readers r CROSS JOIN audit"
-                      f" WHERE r.agent = ? AND r.seq > ? AND r.seq <= ? AND audit.seq = r.seq) AS readable"
-                      f" ORDER BY seq LIMIT ?")
+                 f" (SELECT contract_id FROM contract_parties WHERE agent = ? AND since < ?)"
+                 f" UNION ALL {_AUDIT_COLUMNS} FROM audit_readers r CROSS JOIN audit"
+                 f" WHERE r.agent = ? AND r.seq > ? AND r.seq <= ? AND audit.seq = r.seq) AS readable"
+                 f" ORDER BY seq LIMIT ?")
 
     def _index_about(self, agent: str, after_seq: int, limit: int, *,
-                     upto: int = 2**63 - 1) -> tuple[list[AuditEntry], int]:
+                     upto: int = MAX_SEQ) -> tuple[list[AuditEntry], int]:
         """`audit_about` through the indexes, up to seq `upto` (the whole log by default): (the
         entries, the seq read to: `upto` once that part of the log is read to its end)."""
         out: list[AuditEntry] = []
