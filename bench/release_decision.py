@@ -120,6 +120,7 @@ def p(xs, q):
 
 
 def run(n: int, a, base: Path) -> dict:
+    from datastation.runtime import audit
     from datastation.runtime.escrow import EXECUTE, EscrowRefusal
     from datastation.runtime.escrow import execution
 
@@ -146,10 +147,11 @@ def run(n: int, a, base: Path) -> dict:
                 """(outcome, request ns, decision ns, whole call ns) of one signed execute request;
                 `per_call`: decided as before this change (the store read on every decision and
                 the key binding looked up in the log on every request)."""
-                keys = e.ctx.decisions.keys
+                bound = e.store.memo(audit.BOUND_KEYS)
+                kept = dict(bound) if per_call else None
                 if per_call:
                     execution.decide = execution.decide_in_store
-                    e.ctx.decisions.keys = {}  # looked up afresh (the remembered bindings put back after)
+                    bound.clear()  # looked up afresh (the remembered bindings put back after)
                 req = e.sign_as(who, EXECUTE, {"contract": cid})
                 marks.clear()
                 marks["stop"] = approved
@@ -163,7 +165,9 @@ def run(n: int, a, base: Path) -> dict:
                     outcome = exc.code
                 finally:
                     execution.decide = memory_decide
-                    e.ctx.decisions.keys = keys
+                    if per_call:
+                        bound.clear()
+                        bound.update(kept)
                 end = clock()
                 decided = marks.get("decided", marks.get("refused"))
                 return outcome, marks["verified"] - t, decided - marks["verified"], end - t

@@ -271,8 +271,13 @@ def _publish(path: Path, pem: str) -> None:
 
 def authenticate(ctx: EscrowContext, request: SignedRequest, action: str) -> str:
     """The name of the agent that signed `request` for `action` (refusal if the signature fails)."""
+    return authenticated_row(ctx, request, action).name
+
+
+def authenticated_row(ctx: EscrowContext, request: SignedRequest, action: str):
+    """The row (name, registered key) of the agent that signed `request` for `action`."""
     try:
-        return ctx.verify(request, action).name
+        return ctx.verify(request, action)
     except AuthError as exc:
         raise Unauthenticated(exc.code, str(exc)) from None
 
@@ -301,10 +306,17 @@ def signed_action(ctx: EscrowContext, request: SignedRequest, action: str, body:
                   contract: str | None = None, **refusal_payload: Any) -> T:
     """Run `body(agent)` in one transaction after verifying `request`; on a refusal, roll back,
     audit the refusal (with `refusal_payload`) and raise it."""
+    return signed_action_of(ctx, request, action, lambda row: body(row.name), contract=contract, **refusal_payload)
+
+
+def signed_action_of(ctx: EscrowContext, request: SignedRequest, action: str, body: Callable[[Any], T], *,
+                     contract: str | None = None, **refusal_payload: Any) -> T:
+    """`signed_action`, `body` given the signer's agents row (its key the one the request was
+    verified with) rather than its name."""
     claimed = getattr(request, "agent", None)
     try:
         with ctx.store.transaction():
-            return body(authenticate(ctx, request, action))
+            return body(authenticated_row(ctx, request, action))
     except Unauthenticated as exc:
         raise ctx.refuse_unauthenticated(exc) from None
     except EscrowRefusal as exc:

@@ -30,7 +30,7 @@ from ..keys import approval_message, canonical_json, sign, verify
 from ..store import ApprovalRow, ContractRow, PolicyRow, RejectionRow
 from .actions import APPROVE, APPROVE_MANY, POLICY_APPLY, PROPOSE, PROPOSE_MANY, REJECT, REVOKE
 from .bundle import Materialized, checked_bundle, fresh_functions, make_bundle
-from .context import EscrowContext, EscrowRefusal, data_about, release_about, signed_action
+from .context import EscrowContext, EscrowRefusal, data_about, release_about, signed_action, signed_action_of
 from .facts import kept_origin
 
 PENDING, APPROVED, DENIED = ContractStatus.PENDING, ContractStatus.APPROVED, ContractStatus.DENIED
@@ -529,10 +529,10 @@ def approve(ctx, request) -> ContractRow:
     cid = request.params.get("contract")
     signature = request.params.get("signature")
 
-    def body(agent: str) -> ContractRow:
-        return _approve_one(ctx, agent, ctx.store.get_agent(agent).public_key, cid, signature, time.time())
+    def body(signer) -> ContractRow:
+        return _approve_one(ctx, signer.name, signer.public_key, cid, signature, time.time())
 
-    return signed_action(ctx, request, APPROVE, body, contract=cid if isinstance(cid, str) else None)
+    return signed_action_of(ctx, request, APPROVE, body, contract=cid if isinstance(cid, str) else None)
 
 
 def approve_many(ctx, request) -> list[ContractRow]:
@@ -542,18 +542,18 @@ def approve_many(ctx, request) -> list[ContractRow]:
     refused refuses the request, naming it, and nothing is approved."""
     items = request.params.get("approvals")
 
-    def body(agent: str) -> list[ContractRow]:
+    def body(signer) -> list[ContractRow]:
         wanted = _batch(items, "approvals", lambda it: isinstance(it, dict) and isinstance(it.get("contract"), str)
                         and isinstance(it.get("signature"), str), "{contract, signature}")
         if len({it["contract"] for it in wanted}) != len(wanted):
             raise EscrowRefusal("bad_request", "a contract is approved twice in the request: name each once")
-        pub, now, out = ctx.store.get_agent(agent).public_key, time.time(), []
+        agent, pub, now, out = signer.name, signer.public_key, time.time(), []
         for i, it in enumerate(wanted, start=1):
             with _naming_item(i, len(wanted), f"contract {it['contract'][:12]}", it["contract"]):
                 out.append(_approve_one(ctx, agent, pub, it["contract"], it["signature"], now))
         return out
 
-    return signed_action(ctx, request, APPROVE_MANY, body)
+    return signed_action_of(ctx, request, APPROVE_MANY, body)
 
 
 def _approve_one(ctx, agent: str, pub: str, cid, signature, now: float) -> ContractRow:

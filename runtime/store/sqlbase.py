@@ -5,6 +5,13 @@ The SQL here is written once, with `?` placeholders, in the dialect both databas
 transactions and four primitives: `_write` (one mutating statement inside the current
 transaction or its own, integrity errors as `Conflict`), `_insert_id`, `_all`, and
 `_json_field_sql` (the payload filter of `audit_find`).
+
+A write that a constraint may refuse (a duplicate agent, a second approval ...) leaves the
+transaction usable: a caller may catch the `Conflict` and go on. A write passed
+`refusable=False` is one no constraint refuses (an `ON CONFLICT` clause answers duplicates, or
+the write lock rules a conflict out); PostgreSQL runs it without the savepoint a refusable
+write needs, and if it fails nonetheless the transaction can only roll back (its commit is
+refused).
 """
 
 from __future__ import annotations
@@ -68,16 +75,19 @@ def upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
             f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
 
 
+_UNREAD = object()  # a value of this transaction not read yet
+
+
 class SQLStore(Store):
     """Every query of the `Store`, over the primitives a backend implements."""
 
     # -- backend primitives ----------------------------------------------------------
     @abc.abstractmethod
-    def _write(self, label: str, sql: str, params: tuple = ()) -> int:
+    def _write(self, label: str, sql: str, params: tuple = (), *, refusable: bool = True) -> int:
         """Run one mutating statement in the current transaction (or its own); its row count."""
 
     @abc.abstractmethod
-    def _write_many(self, label: str, sql: str, rows: Iterable[tuple]) -> None: ...
+    def _write_many(self, label: str, sql: str, rows: Iterable[tuple], *, refusable: bool = True) -> None: ...
 
     @abc.abstractmethod
     def _insert_id(self, label: str, sql: str, params: tuple) -> int:
@@ -233,7 +243,7 @@ class SQLStore(Store):
 
     def put_bundle(self, body: str) -> str:
         h = hashlib.sha256(body.encode()).hexdigest()
-        self._write("put_bundle", self._PUT_BUNDLE, (h, body))
+        self._write("put_bundle", self._PUT_BUNDLE, (h, body), refusable=False)
         return h
 
     def _stored_meta(self, meta: dict, source: str, ref: str | None = None) -> tuple[str, str, str | None]:
@@ -260,25 +270,26 @@ class SQLStore(Store):
         now = time.time()
         created = row.created or now
         meta, source, ref = self._stored_meta(row.meta, row.source, bundle_ref)
-        try:
-            self._write(
-                "put_contract",
-                "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
-                " recipients, source_agents, meta, created, updated, bundle_ref, kept_as)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row.id, row.name, row.canonical, source, dumps(row.function_hashes), row.proposer,
-                    row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
-                    dumps(list(row.source_agents)), meta, created, row.updated or now, ref,
-                    _kept_as(row.meta),
-                ),
-            )
-        except Conflict:
-            raise Conflict(f"contract {row.id} already exists") from None
+        # a contract of that id already there inserts nothing (no statement refused: no savepoint)
+        n = self._write(
+            "put_contract",
+            "INSERT INTO contracts (id, name, canonical, source, function_hashes, proposer, status, inputs,"
+            " recipients, source_agents, meta, created, updated, bundle_ref, kept_as)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (
+                row.id, row.name, row.canonical, source, dumps(row.function_hashes), row.proposer,
+                row.status, dumps(list(row.inputs)), dumps(list(row.recipients)),
+                dumps(list(row.source_agents)), meta, created, row.updated or now, ref,
+                _kept_as(row.meta),
+            ),
+            refusable=False,
+        )
+        if n == 0:
+            raise Conflict(f"contract {row.id} already exists")
         keys = sorted(set(row.inputs))
         if keys:
             self._write_many("put_contract", "INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)",
-                             [(row.id, key) for key in keys])
+                             [(row.id, key) for key in keys], refusable=False)
         # `since`: the log's head as this transaction sees it (the entry it wrote last, or the record
         # as committed, read under the write lock): every entry of the contract comes after it. Read
         # each time, not remembered: a database restored under a running process puts it back.
@@ -287,7 +298,7 @@ class SQLStore(Store):
         self._write_many("put_contract", "INSERT INTO contract_parties (agent, created, contract_id, owner, since)"
                          " VALUES (?, ?, ?, ?, ?)",
                          [(*r, since) for r in party_rows(row.id, created, row.proposer, row.source_agents,
-                                                          row.recipients)])
+                                                          row.recipients)], refusable=False)
 
     def get_contract(self, contract_id: str) -> ContractRow | None:
         r = self._one(self._CONTRACT + " WHERE id = ?", (contract_id,))
@@ -320,7 +331,7 @@ class SQLStore(Store):
         if meta is None:
             n = self._write(
                 "set_contract_status", "UPDATE contracts SET status = ?, updated = ? WHERE id = ?",
-                (status, updated, contract_id),
+                (status, updated, contract_id), refusable=False,
             )
         else:
             text, _, ref = self._stored_meta(meta, "")
@@ -338,7 +349,7 @@ class SQLStore(Store):
         # re-checks the condition on the newest row version), so of two racing claims one wins.
         n = self._write(
             "swap_contract_status", "UPDATE contracts SET status = ?, updated = ? WHERE id = ? AND status = ?",
-            (status, time.time(), contract_id, expected),
+            (status, time.time(), contract_id, expected), refusable=False,
         )
         return n == 1
 
@@ -421,17 +432,18 @@ class SQLStore(Store):
 
     # -- approvals / rejections ------------------------------------------------------
     def add_approval(self, row: ApprovalRow) -> None:
-        # One statement: the primary key (contract_id, agent) refuses a second approval.
-        try:
-            self._write(
-                "add_approval",
-                "INSERT INTO approvals (contract_id, agent, signature, via_policy, ts) VALUES (?, ?, ?, ?, ?)",
-                (row.contract_id, row.agent, row.signature, row.via_policy, row.ts or time.time()),
-            )
-        except Conflict:
-            if self._one("SELECT 1 FROM approvals WHERE contract_id = ? AND agent = ?", (row.contract_id, row.agent)):
-                raise Conflict(f"{row.agent} already approved contract {row.contract_id}") from None
-            raise
+        # One statement: a second approval (the primary key) inserts nothing. Its only other
+        # constraint, an unknown contract, is ruled out by callers that read the row under the
+        # write lock; if it is met anyway the transaction can only roll back.
+        n = self._write(
+            "add_approval",
+            "INSERT INTO approvals (contract_id, agent, signature, via_policy, ts) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (contract_id, agent) DO NOTHING",
+            (row.contract_id, row.agent, row.signature, row.via_policy, row.ts or time.time()),
+            refusable=False,
+        )
+        if n == 0:
+            raise Conflict(f"{row.agent} already approved contract {row.contract_id}")
 
     def approvals(self, contract_id: str) -> list[ApprovalRow]:
         rows = self._all(
@@ -589,7 +601,7 @@ class SQLStore(Store):
     def use_nonce(self, agent: str, nonce: str, ts: float) -> None:
         # One statement (atomic by itself): a nonce already there inserts nothing.
         n = self._write("use_nonce", "INSERT INTO nonces (agent, nonce, ts) VALUES (?, ?, ?)"
-                                     " ON CONFLICT (agent, nonce) DO NOTHING", (agent, nonce, ts))
+                                     " ON CONFLICT (agent, nonce) DO NOTHING", (agent, nonce, ts), refusable=False)
         if n == 0:
             raise ReplayError(f"request nonce already used by {agent} (replayed request)")
 
@@ -622,12 +634,22 @@ class SQLStore(Store):
     def _open_tx_state(self) -> None:
         """The bookkeeping of an outermost transaction (or snapshot) this thread has just begun."""
         self._depth, self._owner, self._before_commit, self._tx_head = 1, threading.get_ident(), [], None
+        self._begin_head, self._tx_marks, self._aborted = _UNREAD, {}, False
 
     def _close_tx_state(self) -> None:
         """The bookkeeping once that transaction (or snapshot) ended, committed or not."""
         self._depth, self._owner, self._before_commit, self._tx_head = 0, None, [], None
+        self._begin_head, self._tx_marks, self._aborted = _UNREAD, {}, False
+
+    def _savepoint_undone(self, head) -> None:
+        """The bookkeeping once a nested block was rolled back to its savepoint: `head` is the
+        transaction's own head when the block began; the marks read since may count its entries."""
+        self._tx_head, self._aborted = head, False
+        self._tx_marks.clear()
 
     # -- audit ---------------------------------------------------------------------
+    # Within a transaction the committed head record is read once (`_begin_head`; PostgreSQL reads
+    # it in the round trip that begins the transaction), as is the mark of `_PREFETCHED_MARK`.
     # Inside a write transaction the head is kept in memory (`_tx_head`): each entry is one INSERT,
     # and the head record is written once, just before the commit (`_flush_head`). The write lock
     # (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock) keeps every other writer out meanwhile,
@@ -635,17 +657,40 @@ class SQLStore(Store):
     # from them. The backends reset `_tx_head` when a transaction begins or ends and restore it
     # when a savepoint is rolled back.
     _tx_head: tuple[int, str, str] | None = None
+    _begin_head: Any = _UNREAD  # the committed head record as this transaction read it
+    _tx_marks: dict = {}
+    _aborted = False  # a statement run without a savepoint failed: the transaction can only roll back
 
-    def audit_head(self) -> tuple[int, str, str] | None:
-        if self._tx_head is not None and self.in_transaction:
-            return self._tx_head
-        r = self._one("SELECT seq, hash, signature FROM audit_head WHERE id = 1")
+    _HEAD = "SELECT seq, hash, signature FROM audit_head WHERE id = 1"
+    _MARK = ("SELECT k.n, a.seq, a.hash FROM (SELECT count(*) AS n, max(seq) AS m FROM audit WHERE kind = ?) k"
+             " JOIN audit a ON a.seq = k.m")
+    #: the mark every signed request reads (`audit.bound_agent_key`: the entries binding agents' keys)
+    _PREFETCHED_MARK = "agent_created"
+
+    @staticmethod
+    def _head_of(r: tuple | None) -> tuple[int, str, str] | None:
         return (int(r[0]), r[1], r[2]) if r else None
 
-    def audit_mark(self, kind: str) -> tuple[int, int, str] | None:
-        r = self._one("SELECT k.n, a.seq, a.hash FROM (SELECT count(*) AS n, max(seq) AS m FROM audit WHERE kind = ?) k"
-                      " JOIN audit a ON a.seq = k.m", (kind,))
+    @staticmethod
+    def _mark_of(r: tuple | None) -> tuple[int, int, str] | None:
         return None if r is None else (int(r[0]), int(r[1]), r[2])
+
+    def audit_head(self) -> tuple[int, str, str] | None:
+        if not self.in_transaction:
+            return self._head_of(self._one(self._HEAD))
+        if self._tx_head is not None:
+            return self._tx_head
+        if self._begin_head is _UNREAD:
+            self._begin_head = self._head_of(self._one(self._HEAD))
+        return self._begin_head
+
+    def audit_mark(self, kind: str) -> tuple[int, int, str] | None:
+        if not self.in_transaction:
+            return self._mark_of(self._one(self._MARK, (kind,)))
+        mark = self._tx_marks.get(kind, _UNREAD)
+        if mark is _UNREAD:
+            mark = self._tx_marks[kind] = self._mark_of(self._one(self._MARK, (kind,)))
+        return mark
 
     # who may read an entry of no contract (`entry_readers`), written with it (`audit_about`); an
     # entry of a contract is found through the contract's parties (indexing those too cost 11 % of
@@ -659,22 +704,26 @@ class SQLStore(Store):
         if not self.in_transaction:
             with self.transaction():
                 return self.audit_insert(entry, head_signature, payload_text=payload_text)
+        # the next sequence number, taken under the write lock: no constraint refuses it
         self._write(
             "audit_insert", self._INSERT_ENTRY,
             (entry.seq, entry.ts, entry.kind, entry.actor, entry.contract,
              dumps(entry.payload) if payload_text is None else payload_text, entry.prev_hash, entry.hash,
              entry.signature),
+            refusable=False,
         )
         if entry.contract is None:
             self._write_many("audit_insert", self._ENTRY_READER,
-                             [(agent, entry.seq) for agent in entry_readers(entry.actor, entry.payload)])
+                             [(agent, entry.seq) for agent in entry_readers(entry.actor, entry.payload)],
+                             refusable=False)
+        self._tx_marks.pop(entry.kind, None)
         self._tx_head = (entry.seq, entry.hash, head_signature or "")
         self.before_commit(self._flush_head)
 
     def _flush_head(self) -> None:
         head, self._tx_head = self._tx_head, None
         if head is not None:
-            self._write("audit_head", self._SET_HEAD, (1, *head))
+            self._write("audit_head", self._SET_HEAD, (1, *head), refusable=False)
 
     _SET_HEAD = upsert("audit_head", ("id", "seq", "hash", "signature"), ("id",))
 
@@ -682,6 +731,7 @@ class SQLStore(Store):
         if self._tx_head is not None and self.in_transaction:
             self._tx_head = (seq, hash_, signature)  # written by `_flush_head` at the commit
             return
+        self._begin_head = _UNREAD
         self._write("audit_head", self._SET_HEAD, (1, seq, hash_, signature))
 
     _AUDIT_COLUMNS = "SELECT audit.seq, ts, kind, actor, contract, payload, prev_hash, hash, signature"

@@ -69,7 +69,7 @@ class SQLiteStore(SQLStore):
                 try:
                     yield
                 except BaseException:
-                    self._tx_head = head  # the entries written since are undone
+                    self._savepoint_undone(head)  # the entries written since are undone
                     self._db.execute(f"ROLLBACK TO {name}")
                     self._db.execute(f"RELEASE {name}")
                     raise
@@ -140,14 +140,15 @@ class SQLiteStore(SQLStore):
         if fn not in self._before_commit:
             self._before_commit.append(fn)
 
-    def _write(self, label: str, sql: str, params: tuple = ()) -> int:
+    def _write(self, label: str, sql: str, params: tuple = (), *, refusable: bool = True) -> int:
         """Run one mutating statement inside a transaction (the current one or its own).
 
-        A single statement is atomic by itself in SQLite, so inside a transaction it needs no savepoint.
+        A single statement is atomic by itself in SQLite, so inside a transaction it needs no
+        savepoint, refusable or not.
         """
         return self._run(label, lambda: self._db.execute(sql, params)).rowcount
 
-    def _write_many(self, label: str, sql: str, rows) -> None:
+    def _write_many(self, label: str, sql: str, rows, *, refusable: bool = True) -> None:
         self._run(label, lambda: self._db.executemany(sql, rows))
 
     def _insert_id(self, label: str, sql: str, params: tuple) -> int:

@@ -21,10 +21,10 @@ def head_writes(store):
     writes = []
     original = store._write
 
-    def counting(label, sql, params=()):
+    def counting(label, sql, params=(), **kw):
         if label == "audit_head":
             writes.append(params)
-        return original(label, sql, params)
+        return original(label, sql, params, **kw)
 
     store._write = counting
     return writes
