@@ -123,3 +123,38 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_a_signed_approval_on_postgresql_is_ten_round_trips_without_a_savepoint(tmp_path, config, backend,
+                                                                              monkeypatch):
+    """The round trips of one approval through the facade (a regression guard: 13 with a savepoint
+    around each of its 5 writes before session 13)."""
+    if backend != "postgresql":
+        pytest.skip("counts PostgreSQL round trips")
+    import psycopg
+    from harness import World
+
+    from datastation.runtime.escrow import APPROVE, PROPOSE, propose_params
+    from datastation.runtime.escrow import make_bundle
+
+    w = World(tmp_path / "w", config=config)
+    try:
+        w.agent("a", "b")
+        w.data("a.t", b"x\n1\n")
+        f = tmp_path / "c.dsc"
+        f.write_text("agent a\nagent b\ndata a.t csv \"a.csv\"\ncontract c { by b compute rows(a.t) to b }\n")
+        e = w.escrow
+        row = e.propose(e.sign_as("b", PROPOSE, propose_params(make_bundle(f), "c"))).row
+        request = e.sign_as("a", APPROVE, e.approval_params("a", row.id))
+        sent = []
+        real_execute, real_many = psycopg.Connection.execute, psycopg.Cursor.executemany
+        monkeypatch.setattr(psycopg.Connection, "execute",
+                            lambda self, q, *a, **k: sent.append(str(q)) or real_execute(self, q, *a, **k))
+        monkeypatch.setattr(psycopg.Cursor, "executemany",
+                            lambda self, q, *a, **k: sent.append(str(q)) or real_many(self, q, *a, **k))
+        assert e.approve(request).status == "approved"
+        monkeypatch.undo()
+        assert len(sent) <= 10, sent
+        assert not [q for q in sent if "SAVEPOINT" in q], sent
+    finally:
+        w.close()
