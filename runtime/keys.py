@@ -62,6 +62,27 @@ def canonical_json(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode()
 
 
+def storable_text(value: Any) -> bool:
+    """Whether every string in `value` (JSON: dicts, lists, strings, numbers) is text a database
+    column holds: no NUL character (PostgreSQL refuses one in text) and no unpaired surrogate (no
+    UTF-8 encodes one). A request carrying other text is malformed on every backend alike, refused
+    before the store is touched (red team session 13)."""
+    from .store import storable
+
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if not storable(v):
+                return False
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return True
+
+
 def check_name(name: str, what: str = "agent") -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise KeysError(f"invalid {what} name {name!r}: use letters, digits and _ (not starting with a digit)")
@@ -290,6 +311,8 @@ def make_request(
 
 
 PRUNE_SECONDS = 10.0
+NOT_STORABLE = ("malformed signed request (a NUL character or an unpaired surrogate in its agent, nonce or "
+                "text: no escrow stores either)")
 
 
 def verify_request(store, request: SignedRequest, *, escrow: str, action: str | None = None,
@@ -315,6 +338,8 @@ def verify_request(store, request: SignedRequest, *, escrow: str, action: str | 
     agent, nonce, ts = env["agent"], env["nonce"], env["timestamp"]
     if not isinstance(agent, str) or not isinstance(nonce, str) or not 8 <= len(nonce) <= 128:
         raise AuthError("malformed", "malformed signed request (agent or nonce)")
+    if not storable_text([agent, nonce]):  # before the store reads the agent and spends the nonce
+        raise AuthError("malformed", NOT_STORABLE)
     if isinstance(ts, bool) or not isinstance(ts, (int, float)):
         raise AuthError("malformed", "malformed signed request (timestamp)")
     if action is not None and env["action"] != action:

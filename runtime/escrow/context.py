@@ -44,7 +44,7 @@ from ..keys import (
     verify_request,
 )
 from ..storage import Storage, codec_for
-from ..store import Store, StoreError, open_store, store_exists
+from ..store import Store, StoreError, UnstorableText, open_store, store_exists
 from .decisions import DecisionIndex
 
 T = TypeVar("T")
@@ -316,7 +316,11 @@ def signed_action_of(ctx: EscrowContext, request: SignedRequest, action: str, bo
     claimed = getattr(request, "agent", None)
     try:
         with ctx.store.transaction():
-            return body(authenticated_row(ctx, request, action))
+            signer = authenticated_row(ctx, request, action)
+            try:
+                return body(signer)
+            except UnstorableText as exc:  # a parameter no escrow stores, on either backend alike
+                raise EscrowRefusal("bad_request", f"the request's parameters hold {exc}") from None
     except Unauthenticated as exc:
         raise ctx.refuse_unauthenticated(exc) from None
     except EscrowRefusal as exc:

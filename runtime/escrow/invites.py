@@ -15,7 +15,9 @@ import hashlib
 import secrets
 import time
 
-from ..keys import KeysError, SignedRequest, canonical_json, check_name, normalized_public_pem, verify
+from ..keys import (
+    NOT_STORABLE, KeysError, SignedRequest, canonical_json, check_name, normalized_public_pem, storable_text, verify,
+)
 from ..store import AgentRow, ReplayError
 from .actions import REGISTER
 from .agents import refuse_reserved_name, register_agent
@@ -73,6 +75,8 @@ def _register(ctx: EscrowContext, request: SignedRequest) -> AgentRow:
     token, pem, display = p.get("token"), p.get("public_key"), p.get("display") or ""
     if not isinstance(env, dict) or env.get("action") != REGISTER or not isinstance(env.get("agent"), str):
         raise EscrowRefusal("malformed", "malformed registration request")
+    if not storable_text(env):
+        raise EscrowRefusal("malformed", NOT_STORABLE)
     if env.get("escrow") != ctx.escrow_id:
         raise EscrowRefusal("wrong_escrow", f"the registration was signed for another escrow, not this one "
                                             f"({ctx.escrow_id})")

@@ -101,13 +101,15 @@ def error_of(exc: BaseException) -> tuple[str, str, int]:
     from datastation.dsl.codes import INTERNAL_ERROR
     from datastation.runtime.escrow import EscrowRefusal
     from datastation.runtime.keys import AuthError, KeysError
-    from datastation.runtime.store import StoreError
+    from datastation.runtime.store import StoreError, UnstorableText
 
     if isinstance(exc, ApiError):
         return exc.code, str(exc), exc.status
     if isinstance(exc, (EscrowRefusal, AuthError)):
         return exc.code, str(exc), status_for(exc.code)
     if isinstance(exc, KeysError):
+        return "bad_request", str(exc), status_for("bad_request")
+    if isinstance(exc, UnstorableText):  # the request's text, not the store: retrying cannot help
         return "bad_request", str(exc), status_for("bad_request")
     if isinstance(exc, StoreError):
         log.warning("store error: %s", type(exc).__name__)

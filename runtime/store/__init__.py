@@ -65,6 +65,8 @@ from .base import (
     ReplayError,
     Store,
     StoreError,
+    UnstorableText,
+    storable,
 )
 
 __all__ = [
@@ -85,6 +87,8 @@ __all__ = [
     "ReplayError",
     "Store",
     "StoreError",
+    "UnstorableText",
+    "storable",
     "open_store",
     "store_exists",
 ]

@@ -30,6 +30,35 @@ class ReplayError(StoreError):
     """A request nonce was used before."""
 
 
+class UnstorableText(StoreError):
+    """A value to write or look up is text no escrow stores: a NUL character (PostgreSQL refuses
+    one in text) or an unpaired surrogate (no UTF-8 encodes one). Both backends refuse it alike,
+    before the database sees it (red team session 13: PostgreSQL failed, SQLite stored the NUL)."""
+
+    def __init__(self):
+        super().__init__("text with a NUL character or an unpaired surrogate: no escrow stores it")
+
+
+def storable(text: str) -> bool:
+    """Whether `text` is text every backend stores as it is (see `UnstorableText`)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def check_storable(params) -> None:
+    """Raise `UnstorableText` if a string among `params` (a statement's parameters) is not storable."""
+    for p in params:
+        if isinstance(p, str) and not storable(p):
+            raise UnstorableText()
+
+
 @dataclass(frozen=True, kw_only=True)
 class AgentRow:
     name: str

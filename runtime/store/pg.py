@@ -34,7 +34,7 @@ from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from . import pg_migrations
-from .base import Conflict, StoreError
+from .base import Conflict, StoreError, check_storable
 from .sqlbase import SQLStore
 from ..crashpoints import crash_point
 
@@ -275,23 +275,32 @@ class PostgresStore(SQLStore):
         return result() if callable(result) else result
 
     def _write(self, label: str, sql: str, params: tuple = (), *, refusable: bool = True) -> int:
+        check_storable(params)
+
         def run():
             cur = self._db.execute(self._q(sql), params)
             return lambda: cur.rowcount
         return self._run(label, run, refusable)
 
     def _write_many(self, label: str, sql: str, rows, *, refusable: bool = True) -> None:
+        rows = list(rows)
+        for row in rows:
+            check_storable(row)
+
         def many():
-            self._db.cursor().executemany(self._q(sql), list(rows))
+            self._db.cursor().executemany(self._q(sql), rows)
         self._run(label, many, refusable)
 
     def _insert_id(self, label: str, sql: str, params: tuple) -> int:
+        check_storable(params)
+
         def run():
             cur = self._db.execute(self._q(sql) + " RETURNING id", params)
             return lambda: int(cur.fetchone()[0])
         return self._run(label, run)
 
     def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
+        check_storable(params)
         with self._lock:
             try:
                 if self._depth:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import migrations
-from .base import Conflict, StoreError
+from .base import Conflict, StoreError, check_storable
 from .sqlbase import SQLStore
 from ..crashpoints import crash_point
 
@@ -146,12 +146,17 @@ class SQLiteStore(SQLStore):
         A single statement is atomic by itself in SQLite, so inside a transaction it needs no
         savepoint, refusable or not.
         """
+        check_storable(params)
         return self._run(label, lambda: self._db.execute(sql, params)).rowcount
 
     def _write_many(self, label: str, sql: str, rows, *, refusable: bool = True) -> None:
+        rows = list(rows)
+        for row in rows:
+            check_storable(row)
         self._run(label, lambda: self._db.executemany(sql, rows))
 
     def _insert_id(self, label: str, sql: str, params: tuple) -> int:
+        check_storable(params)
         return int(self._run(label, lambda: self._db.execute(sql, params)).lastrowid)
 
     def _run(self, label: str, statement) -> sqlite3.Cursor:
@@ -169,6 +174,7 @@ class SQLiteStore(SQLStore):
             return cur
 
     def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
+        check_storable(params)
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()

@@ -236,6 +236,15 @@ def test_an_invitation_registers_only_its_agent_and_only_the_key_that_signs(worl
     assert Client(world.url, "gina", keyring=tmp_path / "g2").register(token, no_passphrase=True)["name"] == "gina"
 
 
+def test_text_no_store_holds_is_refused_with_a_code_not_try_again(world):
+    # red team session 13: a NUL reached the store (503 "try again" on PostgreSQL, stored on SQLite)
+    nonce = world.signed(world.alice, "read.contracts", {}, nonce="abcdefgh\x00xyz")
+    assert code_of(world.post("/v1/contracts/list", nonce.to_json())) == (401, "malformed")
+    ref = world.signed(world.alice, "read.status", {"contract": world.count_b[:12] + "\x00"})
+    assert code_of(world.post("/v1/contracts/status", ref.to_json())) == (422, "bad_request")
+    assert world.alice.status(world.count_b)["status"]  # the escrow answers on
+
+
 def test_errors_are_json_with_a_code(world):
     assert code_of(httpx.get(world.url + "/v1/nothing-here")) == (404, "not_found")
     assert code_of(httpx.get(world.url + "/v1/contracts/list")) == (405, "method_not_allowed")
