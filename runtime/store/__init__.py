@@ -65,6 +65,7 @@ from .base import (
     ReplayError,
     Store,
     StoreError,
+    StoreFull,
     UnstorableText,
     storable,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "ReplayError",
     "Store",
     "StoreError",
+    "StoreFull",
     "UnstorableText",
     "storable",
     "open_store",

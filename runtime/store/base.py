@@ -30,6 +30,11 @@ class ReplayError(StoreError):
     """A request nonce was used before."""
 
 
+class StoreFull(StoreError):
+    """The file system holding the store has no room left (SQLite reports it as a disk I/O error):
+    the operator must free space. Its name is what the server logs."""
+
+
 class UnstorableText(StoreError):
     """A value to write or look up is text no escrow stores: a NUL character (PostgreSQL refuses
     one in text) or an unpaired surrogate (no UTF-8 encodes one). Both backends refuse it alike,

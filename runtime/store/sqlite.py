@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -12,13 +13,14 @@ from pathlib import Path
 from typing import Iterator
 
 from . import migrations
-from .base import Conflict, StoreError, check_storable
+from .base import Conflict, StoreError, StoreFull, check_storable
 from .sqlbase import SQLStore
 from ..crashpoints import crash_point
 
 
 BUSY_SECONDS = 30.0  # how long a statement waits for another process's lock before the store is "busy"
 BUSY_POLL = 0.002  # s between two attempts at the write lock while another process holds it
+LOW_SPACE = 16 * 1024 * 1024  # free bytes below which an I/O error is put down to a full file system
 
 
 class SQLiteStore(SQLStore):
@@ -37,13 +39,31 @@ class SQLiteStore(SQLStore):
             if migrate:
                 migrations.migrate(self._db, crash=crash_point)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the escrow database {self.path}: {exc}") from None
+            raise self._failure(f"cannot open the escrow database {self.path}", exc) from None
         self._lock = threading.RLock()
         self._depth = 0
         self._owner: int | None = None  # the thread whose transaction is open
         self._before_commit: list = []
 
     # -- plumbing ------------------------------------------------------------------
+    def _failure(self, what: str, exc: sqlite3.Error) -> StoreError:
+        """The error to raise: `what` failed with SQLite's message, and what SQLite does not say,
+        that the file system holding the database is full (it reports a full disk as "disk I/O
+        error" when the journal cannot grow): then a `StoreFull`."""
+        text = f"{what}: {exc}"
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+                                                               sqlite3.SQLITE_CANTOPEN) or self.path == ":memory:":
+            return StoreError(text)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return StoreError(text)
+        if free >= LOW_SPACE:
+            return StoreError(text)
+        return StoreFull(f"{text} (the file system holding {folder} has {free:,} bytes free: it is full; "
+                         f"free some space)")
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._db.close()
@@ -89,7 +109,7 @@ class SQLiteStore(SQLStore):
                 try:
                     self._db.execute("COMMIT")
                 except sqlite3.DatabaseError as exc:
-                    raise StoreError(f"the escrow database could not commit: {exc}") from None
+                    raise self._failure("the escrow database could not commit", exc) from None
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     if self._db.in_transaction:
@@ -115,7 +135,7 @@ class SQLiteStore(SQLStore):
                     return
                 except sqlite3.OperationalError as exc:
                     if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
-                        raise StoreError(f"the escrow database cannot be written: {exc}") from None
+                        raise self._failure("the escrow database cannot be written", exc) from None
                     deadline = deadline or time.monotonic() + BUSY_SECONDS
                     if time.monotonic() > deadline:
                         raise StoreError(f"the escrow database is busy: {exc}") from None
@@ -169,7 +189,7 @@ class SQLiteStore(SQLStore):
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"{label}: {exc}") from None
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"{label}: {exc}") from None
+                raise self._failure(label, exc) from None
             crash_point(f"store.{label}")
             return cur
 
@@ -179,7 +199,7 @@ class SQLiteStore(SQLStore):
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"reading the escrow database: {exc}") from None
+                raise self._failure("reading the escrow database", exc) from None
 
     def _json_field_sql(self, field: str) -> tuple[str, tuple]:
         # json_valid first: a tampered, undecodable payload must not make the query fail
