@@ -59,8 +59,8 @@ def storable(text: str) -> bool:
 
 def check_storable(params) -> None:
     """Raise `UnstorableText` if a string among `params` (a statement's parameters) is not storable."""
-    for p in params:
-        if isinstance(p, str) and not storable(p):
+    for p in params:  # the common case, ASCII without a NUL, without a call (this runs for every statement)
+        if isinstance(p, str) and ("\x00" in p or not p.isascii()) and not storable(p):
             raise UnstorableText()
 
 
