@@ -38,12 +38,26 @@ def _check_plain(value, depth: int = 0) -> None:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise AppStateError("app state dictionaries must have string keys")
+            _check_text(k)
             _check_plain(v, depth + 1)
     elif isinstance(value, (list, tuple)):
         for v in value:
             _check_plain(v, depth + 1)
-    elif not (value is None or isinstance(value, (bool, int, float, str))):
+    elif isinstance(value, str):
+        _check_text(value)
+    elif not (value is None or isinstance(value, (bool, int, float))):
         raise AppStateError("app state must be plain JSON (numbers, strings, lists, dicts)")
+
+
+def _check_text(text: str) -> None:
+    # the store keeps the value as UTF-8 text: an unpaired surrogate (what decoding bytes with
+    # errors="surrogateescape" leaves) has no UTF-8 form (red team session 13: the run was stopped)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise AppStateError("app state text must be Unicode text: an unpaired surrogate is not "
+                                "(decode bytes with errors='replace', or keep them as hex)") from None
 
 
 def _encode(value) -> str:

@@ -320,7 +320,8 @@ def signed_action_of(ctx: EscrowContext, request: SignedRequest, action: str, bo
             try:
                 return body(signer)
             except UnstorableText as exc:  # a parameter no escrow stores, on either backend alike
-                raise EscrowRefusal("bad_request", f"the request's parameters hold {exc}") from None
+                raise EscrowRefusal("bad_request", f"the request (its parameters or the content it sent) holds "
+                                                   f"{exc}") from None
     except Unauthenticated as exc:
         raise ctx.refuse_unauthenticated(exc) from None
     except EscrowRefusal as exc:

@@ -94,4 +94,5 @@ def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_request_bytes=config.server.max_request_bytes,
                        max_upload_bytes=config.server.max_upload_bytes)
+    app.add_middleware(errors.Answered)  # added last: the outermost of the app's own
     return app

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 
@@ -81,8 +82,10 @@ def install(app: FastAPI) -> None:
     async def _answer(_: Request, exc: Exception):
         return error_response(*error_of(exc))
 
-    for kind in (ApiError, EscrowRefusal, AuthError, KeysError, StoreError, Exception):
+    for kind in (ApiError, EscrowRefusal, AuthError, KeysError, StoreError):
         app.add_exception_handler(kind, _answer)
+    # every other exception: `Answered` (the outermost middleware the app adds), not a handler of
+    # `Exception`, which Starlette runs and then raises again for the server to log with its traceback
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):
@@ -94,6 +97,41 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "bad_request")
         return error_response(code, str(exc.detail), exc.status_code)
+
+
+class Answered:
+    """ASGI middleware: an exception nothing else answered becomes its JSON error (`error_of`: the
+    log gets its kind, never its message or a traceback, unless `DSC_DEBUG` is set), and is not
+    raised on to the server, whose log would print both (red team session 13: a full disk during an
+    upload logged the whole traceback). After the answer has begun, the connection is just closed."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            code, message, status = error_of(exc)
+            if not started:
+                await error_response(code, message, status)(scope, receive, send)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (or the error it was raised from) is a file system without space left."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+    return False
 
 
 def error_of(exc: BaseException) -> tuple[str, str, int]:
@@ -113,6 +151,9 @@ def error_of(exc: BaseException) -> tuple[str, str, int]:
         return "bad_request", str(exc), status_for("bad_request")
     if isinstance(exc, StoreError):
         log.warning("store error: %s", type(exc).__name__)
+        return "unavailable", "the escrow's store cannot answer now; try again", 503
+    if _disk_full(exc):  # an upload or a content file on a full disk: the operator must free space
+        log.warning("store error: %s (no space left on the escrow's disk)", type(exc).__name__)
         return "unavailable", "the escrow's store cannot answer now; try again", 503
     # never the message (it may quote data) and never a traceback in the answer
     log.error("internal error: %s", type(exc).__name__, exc_info=bool(os.environ.get("DSC_DEBUG")))

@@ -127,3 +127,38 @@ def test_a_bundle_with_a_nul_in_a_comment_is_stored_as_written_on_both_backends(
     f.write_text(SCENARIO + "# a comment \x00\ncontract d { by bob compute rows(alice.t) to alice }\n")
     row = e.propose(e.sign_as("bob", PROPOSE, propose_params(make_bundle(f), "d"))).row
     assert "\x00" in world.store.get_contract(row.id).meta["bundle"]["source"]
+
+
+def test_an_unpaired_surrogate_in_a_function_s_app_state_is_its_failure_not_an_escrow_stop(tmp_path, backend,
+                                                                                          request):
+    """A function storing text the store cannot keep fails as any bad app state does (its report
+    says why, nothing is released); before, the store refused it at the commit, the run ended as
+    if the operator had stopped the escrow, and over HTTP the executor was told its request was bad."""
+    import shutil
+
+    from datastation.runtime.audit import verify_log
+    from harness import FIXTURES
+
+    src = tmp_path / "bank"
+    shutil.copytree(FIXTURES, src)
+    (src / "functions.py").write_text((src / "functions.py").read_text() + '''
+
+def remember(train: list, label: str) -> dict:
+    from datastation.runtime.app_api import store_state
+    store_state("last", b"caf\\xe9".decode("utf-8", errors="surrogateescape"))
+    return {"ok": 1}
+''')
+    dsc = src / "bank.dsc"
+    dsc.write_text(dsc.read_text() + 'contract st { by bank1 compute remember(train = [bank1.train], '
+                                     'label = "x") to bank1 }\n')
+    w = World(tmp_path / "w", dsc, config=config_from_dict({"store": store_section(request, backend)}, tmp_path))
+    try:
+        w.setup_from_file()
+        row = w.propose("st", "bank1")
+        w.approve(row.id, "bank1")
+        report = w.execute(row.id, "bank1")
+        assert report.releases == [] and "app state" in (report.error or ""), report.error
+        assert [e.kind for e in w.store.audit_entries()][-1] != "refusal"
+        assert verify_log(w.store, w.escrow.ctx.escrow_public_pem).ok
+    finally:
+        w.close()

@@ -38,8 +38,11 @@ def test_buffered_until_commit():
     assert AppState("contract:y", store).load("n", 0) == 0  # scoped to the contract
 
 
-@pytest.mark.parametrize("value", [object(), float("nan"), {1: 2}, "x" * (MAX_VALUE_BYTES + 1)])
+@pytest.mark.parametrize("value", [object(), float("nan"), {1: 2}, "x" * (MAX_VALUE_BYTES + 1),
+                                   "caf\udce9", ["ok", {"\ud800": 1}], {"k": ["\udfff"]}])
 def test_refuses_non_json_and_big_values(value):
+    # an unpaired surrogate (bytes decoded with errors="surrogateescape") has no UTF-8 form: the
+    # store could not keep it, and the run was stopped as if by the operator (red team session 13)
     with pytest.raises(AppStateError):
         AppState("s").store_value("k", value)
 
@@ -94,3 +97,11 @@ def test_sealed_at_rest_and_bound_to_its_place():
         AppState("contract:y", store, FakeCodec()).load("n")
     with pytest.raises(AppStateError):  # without the key, no value
         AppState("contract:x", store).load("n")
+
+
+def test_a_nul_and_any_unicode_text_are_kept():
+    store = FakeStore()
+    s = AppState("contract:x", store)
+    s.store_value("t", {"nul": "a\x00b", "text": "café 日本 🎉 \u202e"})
+    s.commit(store)
+    assert AppState("contract:x", store).load("t") == {"nul": "a\x00b", "text": "café 日本 🎉 \u202e"}
