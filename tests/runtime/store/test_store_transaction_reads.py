@@ -125,14 +125,16 @@ class _nothing:
         return False
 
 
-def test_a_signed_approval_on_postgresql_is_ten_round_trips_without_a_savepoint(tmp_path, config, backend,
+def test_a_signed_approval_on_postgresql_is_ten_round_trips_without_a_savepoint(tmp_path, postgres_url,
                                                                               monkeypatch):
     """The round trips of one approval through the facade (a regression guard: 13 with a savepoint
     around each of its 5 writes before session 13)."""
-    if backend != "postgresql":
-        pytest.skip("counts PostgreSQL round trips")
     import psycopg
     from harness import World
+
+    from datastation.runtime.config import config_from_dict
+
+    config = config_from_dict({"store": {"url": postgres_url}}, tmp_path)
 
     from datastation.runtime.escrow import APPROVE, PROPOSE, propose_params
     from datastation.runtime.escrow import make_bundle
