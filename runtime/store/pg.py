@@ -157,6 +157,8 @@ class PostgresStore(SQLStore):
                 except BaseException:
                     if self._undo(name):
                         self._savepoint_undone(head)  # the entries written since are undone
+                    else:  # the transaction is not usable again: its commit would be a silent rollback
+                        self._aborted = True
                     raise
                 else:
                     try:

@@ -160,3 +160,24 @@ def test_a_signed_approval_on_postgresql_is_ten_round_trips_without_a_savepoint(
         assert not [q for q in sent if "SAVEPOINT" in q], sent
     finally:
         w.close()
+
+
+def test_a_nested_block_that_cannot_be_undone_leaves_a_transaction_that_cannot_commit(tmp_path, postgres_url,
+                                                                                     monkeypatch):
+    """PostgreSQL: if rolling back to a nested block's savepoint fails (a broken connection), its
+    writes may still be in the transaction, so its commit is refused: nothing of it is written."""
+    from datastation.runtime.config import config_from_dict
+
+    store = open_store(config_from_dict({"store": {"url": postgres_url}}, tmp_path))
+    try:
+        monkeypatch.setattr(store, "_undo", lambda savepoint: False)
+        with pytest.raises(StoreError):
+            with store.transaction():
+                store.add_agent(AgentRow(name="a", public_key="P"))
+                with pytest.raises(RuntimeError), store.transaction():
+                    store.add_agent(AgentRow(name="b", public_key="P"))
+                    raise RuntimeError
+        monkeypatch.undo()
+        assert store.list_agents() == [] and not store.in_transaction
+    finally:
+        store.close()
