@@ -20,6 +20,8 @@ import json
 import re
 import secrets
 
+from .store.base import encodable
+
 KEY_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}\Z")
 MAX_VALUE_BYTES = 64 * 1024
 MAX_KEYS = 256
@@ -50,14 +52,11 @@ def _check_plain(value, depth: int = 0) -> None:
 
 
 def _check_text(text: str) -> None:
-    # the store keeps the value as UTF-8 text: an unpaired surrogate (what decoding bytes with
-    # errors="surrogateescape" leaves) has no UTF-8 form (red team session 13: the run was stopped)
-    if not text.isascii():
-        try:
-            text.encode()
-        except UnicodeEncodeError:
-            raise AppStateError("app state text must be Unicode text: an unpaired surrogate is not "
-                                "(decode bytes with errors='replace', or keep them as hex)") from None
+    # the store keeps the value as UTF-8 text (a NUL is escaped in JSON; red team session 13: an
+    # unpaired surrogate was refused by the store at the commit, and the run was stopped)
+    if not encodable(text):
+        raise AppStateError("app state text must be Unicode text: an unpaired surrogate is not "
+                            "(decode bytes with errors='replace', or keep them as hex)")
 
 
 def _encode(value) -> str:

@@ -65,8 +65,8 @@ def canonical_json(value: Any) -> bytes:
 def storable_text(value: Any) -> bool:
     """Whether every string in `value` (JSON: dicts, lists, strings, numbers) is text a database
     column holds: no NUL character (PostgreSQL refuses one in text) and no unpaired surrogate (no
-    UTF-8 encodes one). A request carrying other text is malformed on every backend alike, refused
-    before the store is touched (red team session 13)."""
+    UTF-8 encodes one). A registration carrying other text is malformed on every backend alike,
+    refused before the store is touched (red team session 13)."""
     from .store import storable
 
     stack = [value]
@@ -324,7 +324,7 @@ def verify_request(store, request: SignedRequest, *, escrow: str, action: str | 
     the action commits. Raises `AuthError` (codes: malformed, wrong_action, wrong_escrow,
     unknown_agent, bad_signature, stale, replay).
     """
-    from .store import ReplayError
+    from .store import ReplayError, storable
 
     env = request.envelope
     if not isinstance(env, dict):
@@ -338,7 +338,7 @@ def verify_request(store, request: SignedRequest, *, escrow: str, action: str | 
     agent, nonce, ts = env["agent"], env["nonce"], env["timestamp"]
     if not isinstance(agent, str) or not isinstance(nonce, str) or not 8 <= len(nonce) <= 128:
         raise AuthError("malformed", "malformed signed request (agent or nonce)")
-    if not storable_text([agent, nonce]):  # before the store reads the agent and spends the nonce
+    if not (storable(agent) and storable(nonce)):  # before the store reads the agent and spends the nonce
         raise AuthError("malformed", NOT_STORABLE)
     if isinstance(ts, bool) or not isinstance(ts, (int, float)):
         raise AuthError("malformed", "malformed signed request (timestamp)")

@@ -149,11 +149,9 @@ def error_of(exc: BaseException) -> tuple[str, str, int]:
         return "bad_request", str(exc), status_for("bad_request")
     if isinstance(exc, UnstorableText):  # the request's text, not the store: retrying cannot help
         return "bad_request", str(exc), status_for("bad_request")
-    if isinstance(exc, StoreError):
-        log.warning("store error: %s", type(exc).__name__)
-        return "unavailable", "the escrow's store cannot answer now; try again", 503
-    if _disk_full(exc):  # an upload or a content file on a full disk: the operator must free space
-        log.warning("store error: %s (no space left on the escrow's disk)", type(exc).__name__)
+    full = _disk_full(exc)  # also an upload or a content file on a full disk: the operator must free space
+    if full or isinstance(exc, StoreError):
+        log.warning("store error: %s%s", type(exc).__name__, " (no space left on the escrow's disk)" if full else "")
         return "unavailable", "the escrow's store cannot answer now; try again", 503
     # never the message (it may quote data) and never a traceback in the answer
     log.error("internal error: %s", type(exc).__name__, exc_info=bool(os.environ.get("DSC_DEBUG")))

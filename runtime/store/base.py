@@ -44,10 +44,9 @@ class UnstorableText(StoreError):
         super().__init__("text with a NUL character or an unpaired surrogate: no escrow stores it")
 
 
-def storable(text: str) -> bool:
-    """Whether `text` is text every backend stores as it is (see `UnstorableText`)."""
-    if "\x00" in text:
-        return False
+def encodable(text: str) -> bool:
+    """Whether `text` has a UTF-8 form (no unpaired surrogate, as decoding bytes with
+    errors="surrogateescape" leaves)."""
     if text.isascii():
         return True
     try:
@@ -57,11 +56,24 @@ def storable(text: str) -> bool:
         return False
 
 
+def storable(text: str) -> bool:
+    """Whether `text` is text every backend stores as it is (see `UnstorableText`)."""
+    return "\x00" not in text and encodable(text)
+
+
 def check_storable(params) -> None:
     """Raise `UnstorableText` if a string among `params` (a statement's parameters) is not storable."""
     for p in params:  # the common case, ASCII without a NUL, without a call (this runs for every statement)
         if isinstance(p, str) and ("\x00" in p or not p.isascii()) and not storable(p):
             raise UnstorableText()
+
+
+def storable_rows(rows) -> list:
+    """`rows` (the parameters of an `executemany`) as a list, each row checked by `check_storable`."""
+    rows = list(rows)
+    for row in rows:
+        check_storable(row)
+    return rows
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,7 +34,7 @@ from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from . import pg_migrations
-from .base import Conflict, StoreError, check_storable
+from .base import Conflict, StoreError, check_storable, storable_rows
 from .sqlbase import SQLStore
 from ..crashpoints import crash_point
 
@@ -285,9 +285,7 @@ class PostgresStore(SQLStore):
         return self._run(label, run, refusable)
 
     def _write_many(self, label: str, sql: str, rows, *, refusable: bool = True) -> None:
-        rows = list(rows)
-        for row in rows:
-            check_storable(row)
+        rows = storable_rows(rows)
 
         def many():
             self._db.cursor().executemany(self._q(sql), rows)

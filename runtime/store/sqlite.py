@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import migrations
-from .base import Conflict, StoreError, StoreFull, check_storable
+from .base import Conflict, StoreError, StoreFull, check_storable, storable_rows
 from .sqlbase import SQLStore
 from ..crashpoints import crash_point
 
@@ -170,9 +170,7 @@ class SQLiteStore(SQLStore):
         return self._run(label, lambda: self._db.execute(sql, params)).rowcount
 
     def _write_many(self, label: str, sql: str, rows, *, refusable: bool = True) -> None:
-        rows = list(rows)
-        for row in rows:
-            check_storable(row)
+        rows = storable_rows(rows)
         self._run(label, lambda: self._db.executemany(sql, rows))
 
     def _insert_id(self, label: str, sql: str, params: tuple) -> int:
