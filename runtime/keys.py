@@ -347,21 +347,23 @@ def verify_request(store, request: SignedRequest, *, escrow: str, action: str | 
     if env["escrow"] != escrow:
         raise AuthError("wrong_escrow", f"request was signed for escrow {str(env['escrow'])[:64]!r}, not for this "
                                         f"one ({escrow})")
-    row = store.get_agent(agent)
-    if row is None:
-        raise AuthError("unknown_agent", f"unknown agent {agent[:64]!r}: not registered with this escrow")
     try:
         message = canonical_json(env)
     except (TypeError, ValueError, RecursionError):  # not JSON, or nested past what JSON tools handle
         raise AuthError("malformed", "malformed signed request (params are not canonical JSON)") from None
-    if not verify(row.public_key, message, request.signature):
-        raise AuthError("bad_signature", f"signature does not match the registered key of {agent}")
     now = time.time() if now is None else now
     if abs(now - float(ts)) > window_seconds:
         raise AuthError("stale", f"request timestamp is outside the accepted window of {window_seconds:g} s")
+    # The nonce is spent before the key is read, so PostgreSQL sends both in one round trip (with
+    # the transaction's BEGIN): a request refused below rolls the transaction, and its nonce, back.
     try:
         store.use_nonce(agent, nonce, float(ts))
-        store.prune_nonces_now_and_then(now - window_seconds - 60, now=now, every=PRUNE_SECONDS)
+        row = store.get_agent(agent)
     except ReplayError:
         raise AuthError("replay", f"request nonce already used by {agent}: replayed request refused") from None
+    if row is None:
+        raise AuthError("unknown_agent", f"unknown agent {agent[:64]!r}: not registered with this escrow")
+    if not verify(row.public_key, message, request.signature):
+        raise AuthError("bad_signature", f"signature does not match the registered key of {agent}")
+    store.prune_nonces_now_and_then(now - window_seconds - 60, now=now, every=PRUNE_SECONDS)
     return row

@@ -93,7 +93,11 @@ def party_contract(ctx: EscrowContext, cid: Any, agent: str) -> ContractRow:
     """The stored contract with id `cid` if `agent` is party to it (its proposer, a data owner or a
     recipient). Anyone else gets the refusal of an id nothing has (`not_yours`): an outsider who
     holds a contract's id learns neither that it exists nor its name, parties or status."""
-    row = ctx.store.get_contract(cid) if isinstance(cid, str) else None
+    return _party_to(ctx.store.get_contract(cid) if isinstance(cid, str) else None, cid, agent)
+
+
+def _party_to(row: ContractRow | None, cid: Any, agent: str) -> ContractRow:
+    """`row` (the contract `cid` names, if any) if `agent` is party to it; else `not_yours`."""
     if row is None or agent not in row.parties:
         raise not_yours(cid, agent)
     return row
@@ -500,7 +504,11 @@ def _contract_row(m: Materialized, bundle: dict, scenario, contract, ident, agen
 def _open_to_source_agent(ctx, cid, agent: str, verb: str, done: str, also=frozenset()) -> ContractRow:
     """The contract, if `agent` is one of its source agents and it is still open to a decision
     (or in one of the statuses `also`)."""
-    row = party_contract(ctx, cid, agent)
+    return _open_to(party_contract(ctx, cid, agent), agent, verb, done, also)
+
+
+def _open_to(row: ContractRow, agent: str, verb: str, done: str, also=frozenset()) -> ContractRow:
+    """`row` if `agent` is one of its source agents and it is open (`_open_to_source_agent`)."""
     if agent not in row.source_agents:
         raise EscrowRefusal("not_source_agent", f"{agent} owns none of the data of contract {row.name}: only "
                                                 f"{', '.join(row.source_agents) or 'nobody'} may {verb} it")
@@ -518,8 +526,9 @@ def check_may_approve(ctx, cid, agent: str) -> ContractRow:
 
 def _may_approve(ctx, cid, agent: str) -> tuple[ContractRow, set[str]]:
     """`check_may_approve`, and the agents that approved the contract so far."""
-    row = _open_to_source_agent(ctx, cid, agent, "approve", "approved")
-    approved = set(_approved_by(ctx, row.id))
+    found, approvals = ctx.store.contract_with_approvals(cid) if isinstance(cid, str) else (None, [])
+    row = _open_to(_party_to(found, cid, agent), agent, "approve", "approved")
+    approved = {a.agent for a in approvals}
     if agent in approved:
         raise EscrowRefusal("already_approved", f"{agent} already approved contract {row.name}")
     return row, approved

@@ -54,6 +54,15 @@ def start_warming(escrow) -> tuple[threading.Thread, threading.Event]:
     return thread, stop
 
 
+# FastAPI's own OpenTelemetry, off: whenever a provider is configured in the server's environment
+# (an OTEL_* exporter with FASTAPI_OTEL_AUTO_CONFIGURE, an instrumenting wrapper) it would send
+# spans of every request and the message and traceback of every unhandled exception to it, and
+# an exception's message may quote data (red team session 14, H49). Nothing leaves the escrow but
+# what a contract releases.
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+                "auto_configure": False}
+
+
 def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
     """The app serving the escrow of `config` (or the open `escrow` given, left open at shutdown);
     `sweep`: remove a killed server's upload files at start-up (not in one of several workers)."""
@@ -82,7 +91,7 @@ def create_app(config, escrow=None, *, sweep: bool = True) -> FastAPI:
             if owned:
                 app.state.escrow.close()
 
-    app = FastAPI(title="DataStation escrow", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="DataStation escrow", version=__version__, lifespan=lifespan, telemetry=NO_TELEMETRY,
                   description="Every action and every read is a request signed with the agent's own Ed25519 key "
                               "(envelope {action, params, agent, escrow, nonce, timestamp}); errors are JSON "
                               "{code, message} with the escrow's stable refusal codes. See docs/server.md.")

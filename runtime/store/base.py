@@ -394,6 +394,11 @@ class Store(abc.ABC):
         """`Conflict` if this agent already approved this contract."""
     @abc.abstractmethod
     def approvals(self, contract_id: str) -> list[ApprovalRow]: ...
+
+    def contract_with_approvals(self, contract_id: str) -> tuple[ContractRow | None, list[ApprovalRow]]:
+        """`get_contract` and `approvals` of one contract, read together (PostgreSQL: in one round
+        trip)."""
+        return self.get_contract(contract_id), self.approvals(contract_id)
     @abc.abstractmethod
     def remove_approvals(self, contract_id: str, agent: str | None = None) -> int: ...
     @abc.abstractmethod
@@ -455,7 +460,8 @@ class Store(abc.ABC):
     # -- request nonces ------------------------------------------------------------
     @abc.abstractmethod
     def use_nonce(self, agent: str, nonce: str, ts: float) -> None:
-        """Record a request nonce; `ReplayError` if this agent used it before."""
+        """Record a request nonce; `ReplayError` if this agent used it before (on PostgreSQL, inside
+        a transaction, raised by the transaction's next statement: `SQLStore._write_later`)."""
     @abc.abstractmethod
     def prune_nonces(self, before: float) -> int: ...
 

@@ -17,12 +17,19 @@ transaction run on their own (autocommit) and never wait for the lock.
 
 Inside a transaction each refusable write runs under a savepoint, so a failing statement (a
 `Conflict`) undoes itself and leaves the transaction usable, as in SQLite. The writes no
-constraint refuses (`refusable=False`: log entries, the head record, nonces, status changes)
-run without one: a savepoint costs the server a subtransaction and psycopg a pipeline, about a
-fifth of an approval. If one fails nonetheless, the transaction is marked and its commit refused.
+constraint refuses (`refusable=False`: nonces, status swaps, contracts and approvals with their
+`ON CONFLICT` clause) run without one: a savepoint costs the server a subtransaction and psycopg
+a pipeline. If one fails nonetheless, the transaction is marked and its commit refused.
 
-A write transaction begins in one round trip that takes the write lock and reads the log's
-head record and the mark of `agent_created` entries, which every signed request reads.
+**Round trips.** A transaction's statements wait in a batch until one needs an answer: the
+write lock with the head record and the mark (`_BEGIN_BLOCK`) are sent with the transaction's
+first read, and the writes whose row count no caller reads (`_write_later`: log entries, the
+head record, status changes, index rows, bundles) with its next read or its commit. A batch
+goes as one query string of the simple protocol, its values bound by psycopg on the client
+(`ClientCursor.mogrify`), so the server runs it in one round trip and stops at the first
+statement that fails: a failed write sent with the COMMIT leaves nothing committed. Each round
+trip costs this process system calls and psycopg's work, under the interpreter's lock that the
+server's event loop needs too (bench/RESULTS.md, session 14).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from . import pg_migrations
@@ -40,10 +47,10 @@ from ..crashpoints import crash_point
 
 LOCK_TIMEOUT = "30s"  # how long a writer waits for the write lock before "the escrow database is busy"
 _PLACEHOLDER = re.compile(r"\?")
-# the kind is the code's constant, not data: the prefetching statement has no parameters, so
-# the server runs all four in one round trip (simple query protocol)
-_BEGIN = "; ".join(("BEGIN", pg_migrations.WRITE_LOCK, SQLStore._HEAD,
-                    SQLStore._MARK.replace("?", f"'{SQLStore._PREFETCHED_MARK}'")))
+# what begins a write transaction, sent with its first statement that needs an answer (the kind
+# is the code's constant, not data)
+_BEGIN_BLOCK = ("BEGIN", pg_migrations.WRITE_LOCK, SQLStore._HEAD,
+                SQLStore._MARK.replace("?", f"'{SQLStore._PREFETCHED_MARK}'"))
 
 
 def redact(url: str) -> str:
@@ -99,6 +106,10 @@ class PostgresStore(SQLStore):
         self._depth = 0
         self._owner: int | None = None  # the thread whose transaction is open
         self._before_commit: list = []
+        self._batch: list[tuple[str, Callable | None]] = []  # statements not sent yet, what to take of each result
+        self._begun = False  # a transaction block is open on the server (BEGIN was sent)
+        self._checked = False  # the batch holds a write with a check of its row count
+        self._binder = None  # the ClientCursor that binds a batch's values (of the current connection)
 
     # -- plumbing ------------------------------------------------------------------
     def _connect(self):
@@ -146,8 +157,9 @@ class PostgresStore(SQLStore):
             if self._depth:
                 # Nested: joins the outer transaction; a failing inner block undoes only itself.
                 name = f"sp{self._depth}"
-                try:
-                    self._exec(f"SAVEPOINT {name}")
+                try:  # sent with the batch before it: what waits there is the outer block's
+                    self._settle()
+                    self._send([(f"SAVEPOINT {name}", None)])
                 except psycopg.Error as exc:
                     raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
                 self._depth += 1
@@ -155,24 +167,22 @@ class PostgresStore(SQLStore):
                 try:
                     yield
                 except BaseException:
+                    self._batch, self._checked = [], False  # the block's writes not sent yet: never sent
                     if self._undo(name):
                         self._savepoint_undone(head)  # the entries written since are undone
                     else:  # the transaction is not usable again: its commit would be a silent rollback
                         self._aborted = True
                     raise
                 else:
-                    try:
-                        self._exec(f"RELEASE SAVEPOINT {name}")
-                    except psycopg.Error as exc:
-                        raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
+                    self._batch.append((f"RELEASE SAVEPOINT {name}", None))
                 finally:
                     self._depth -= 1
                 return
             crash_point("tx.begin")
             try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
-                begun = self._begin(_BEGIN)  # one round trip (no parameters: simple protocol)
                 self._open_tx_state()
-                self._prefetched(begun)
+                self._batch = [(_BEGIN_BLOCK[0], None), (_BEGIN_BLOCK[1], None),
+                               (_BEGIN_BLOCK[2], self._take_head), (_BEGIN_BLOCK[3], self._take_mark)]
                 yield
                 if self._aborted:
                     raise StoreError("the escrow database refused a statement of this transaction: "
@@ -180,10 +190,7 @@ class PostgresStore(SQLStore):
                 for fn in self._before_commit:
                     fn()
                 crash_point("tx.commit")
-                try:
-                    self._exec("COMMIT")
-                except psycopg.Error as exc:
-                    raise StoreError(f"the escrow database could not commit: {_first_line(exc)}") from None
+                self._commit()
             except BaseException:
                 self._rollback()
                 raise
@@ -191,39 +198,113 @@ class PostgresStore(SQLStore):
                 self._close_tx_state()
             crash_point("tx.committed")
 
+    def _commit(self) -> None:
+        """Send what waits in the batch with the COMMIT (one round trip; the checked writes first,
+        so a check that fails leaves nothing committed). Nothing sent and nothing written: no
+        round trip at all."""
+        psycopg = self._pg
+        if not self._begun and len(self._batch) == len(_BEGIN_BLOCK):
+            self._batch = []
+            return
+        try:
+            if self._checked:
+                self._send([])
+            self._send([("COMMIT", None)])
+        except psycopg.errors.IntegrityError as exc:
+            raise Conflict(f"the escrow database refused a write of this transaction: {_first_line(exc)}") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"the escrow database could not commit: {_first_line(exc)}") from None
+        self._begun = False
+
+    def _send(self, tail: list[tuple[str, Callable | None]]):
+        """Send the batch and then `tail` as one query string (one round trip), each result taken
+        as its entry says; the cursor, at the result of the last statement. The statements after
+        one that fails are not run, and the failure marks the transaction (its commit is refused).
+        A check that fails (`_write_later`'s `missing`) is raised once every result is taken:
+        every statement ran, and the transaction is as usable as after an immediate write that
+        changed no row. So a batch with a check goes before a write, never with it (`_settle`):
+        the write must not happen when the call that sends it raises."""
+        psycopg = self._pg
+        items, self._batch, self._checked = self._batch + tail, [], False
+        if not items:
+            return None
+        text = "; ".join(statement for statement, _ in items)
+        fresh = not self._begun and items[0][0] == _BEGIN_BLOCK[0]
+        try:
+            if fresh:  # nothing of this transaction was sent: on a lost connection, once more on a new one
+                self._begun = True
+                cur = self._retrying(lambda: self._db.execute(text, prepare=False))
+            else:
+                cur = self._db.execute(text, prepare=False)
+        except psycopg.errors.LockNotAvailable:
+            self._aborted = True
+            raise StoreError("the escrow database is busy (another process held its write lock "
+                             f"for {LOCK_TIMEOUT})") from None
+        except BaseException:
+            self._aborted = True
+            raise
+        refused = None
+        for i, (_, take) in enumerate(items):
+            if i:
+                cur.nextset()
+            if take is not None:
+                try:
+                    take(cur)
+                except StoreError as exc:  # a check: raised once all are taken
+                    refused = refused or exc
+                except BaseException:
+                    self._aborted = True
+                    raise
+        if refused is not None:
+            raise refused
+        return cur
+
+    def _flush(self) -> None:
+        """Send what waits in the batch now (before a statement that runs on its own)."""
+        if self._batch:
+            self._send([])
+
+    def _settle(self) -> None:
+        """Before a statement that changes something: send the batch if a check waits in it."""
+        if self._checked:
+            self._send([])
+
+    def _bind(self, sql: str, params: tuple) -> str:
+        """`sql` (with `?` placeholders) with `params` bound as literals, by psycopg, for a batch."""
+        if self._binder is None or self._binder.connection is not self._db:
+            self._binder = self._pg.ClientCursor(self._db)
+        return self._binder.mogrify(self._q(sql), params)
+
+    def _take_head(self, cur) -> None:
+        self._begin_head = self._head_of(cur.fetchone())
+
+    def _take_mark(self, cur) -> None:
+        self._tx_marks[self._PREFETCHED_MARK] = self._mark_of(cur.fetchone())
+
     def _begin_snapshot(self) -> None:
         # a read-only REPEATABLE READ transaction: one state for every read, without the write lock
         # (writers of other processes go on; a write inside is refused by the server)
-        self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-
-    def _end_snapshot(self) -> None:
-        self._rollback()
-
-    def _prefetched(self, cur) -> None:
-        """Take the head record and the mark `_BEGIN` read (its 3rd and 4th results)."""
-        try:
-            cur.nextset(), cur.nextset()
-            self._begin_head = self._head_of(cur.fetchone())
-            cur.nextset()
-            self._tx_marks[self._PREFETCHED_MARK] = self._mark_of(cur.fetchone())
-        except self._pg.Error as exc:
-            raise StoreError(f"reading the escrow database: {_first_line(exc)}") from None
-
-    def _begin(self, statement: str):
-        """Begin a transaction (or snapshot) with `statement`, or the StoreError saying why not;
-        the cursor of its results."""
         psycopg = self._pg
+        self._begun = True
         try:
-            return self._retrying(lambda: self._db.execute(statement))
-        except psycopg.errors.LockNotAvailable:
-            self._rollback()
-            raise StoreError("the escrow database is busy (another process held its write lock "
-                             f"for {LOCK_TIMEOUT})") from None
+            self._retrying(lambda: self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                                                    prepare=False))
         except psycopg.Error as exc:
             self._rollback()
             raise StoreError(f"the escrow database {self.url} is unavailable: {_first_line(exc)}") from None
 
+    def _end_snapshot(self) -> None:
+        self._rollback()
+
+    def _close_tx_state(self) -> None:
+        super()._close_tx_state()
+        self._batch, self._checked = [], False
+
     def _rollback(self) -> None:
+        self._batch, self._checked = [], False
+        if not self._begun:  # nothing was sent: there is nothing to roll back
+            return
+        self._begun = False
         with contextlib.suppress(self._pg.Error):
             self._exec("ROLLBACK")
 
@@ -249,68 +330,122 @@ class PostgresStore(SQLStore):
             q = self._sql[sql] = _PLACEHOLDER.sub("%s", sql)
         return q
 
-    def _run(self, label: str, statement, refusable: bool = True):
+    def _run(self, label: str, sql: str, params: tuple, answer: Callable, refusable: bool = True):
+        """Run one statement now (with the batch waiting before it), in the current transaction or
+        a transaction of its own; `answer(cursor)`."""
         with self._lock:
             if not self._depth:
                 # a transaction of its own: a failure rolls all of it back, no savepoint needed
                 with self.transaction():
-                    return self._statement(label, statement, savepoint=False)
-            return self._statement(label, statement, savepoint=refusable)
+                    return self._statement(label, sql, params, answer, savepoint=False)
+            return self._statement(label, sql, params, answer, savepoint=refusable)
 
-    def _statement(self, label: str, statement, *, savepoint: bool):
+    def _statement(self, label: str, sql: str, params, answer: Callable, *, savepoint: bool):
         psycopg = self._pg
+        many = isinstance(params, list)  # the rows of an executemany
+        try:
+            if savepoint or many:
+                self._flush()
+            else:
+                self._settle()
+        except psycopg.Error as exc:
+            raise _failed(psycopg, label, exc) from None
         try:
             if savepoint:  # SAVEPOINT, the statement and RELEASE in one round trip
                 with self._db.pipeline():
                     self._db.execute("SAVEPOINT stmt")
-                    result = statement()
+                    cur = self._execute(sql, params)
                     self._db.execute("RELEASE SAVEPOINT stmt")
+            elif self._batch:  # sent with what waits before it
+                cur = self._send([(self._bind(sql, params), None)])
             else:
-                result = statement()
+                cur = self._execute(sql, params)
+            result = answer(cur)
         except psycopg.Error as exc:
             if not (savepoint and self._undo("stmt")):
                 self._aborted = True  # the server refuses every later statement; the commit is refused
-            if isinstance(exc, psycopg.errors.IntegrityError):
-                raise Conflict(f"{label}: {_first_line(exc)}") from None
-            raise StoreError(f"{label}: {_first_line(exc)}") from None
+            raise _failed(psycopg, label, exc) from None
         crash_point(f"store.{label}")
-        return result() if callable(result) else result
+        return result
+
+    def _execute(self, sql: str, params):
+        if isinstance(params, list):
+            cur = self._db.cursor()
+            cur.executemany(self._q(sql), params)
+            return cur
+        return self._db.execute(self._q(sql), params)
 
     def _write(self, label: str, sql: str, params: tuple = (), *, refusable: bool = True) -> int:
         check_storable(params)
+        return self._run(label, sql, params, _rowcount, refusable)
 
-        def run():
-            cur = self._db.execute(self._q(sql), params)
-            return lambda: cur.rowcount
-        return self._run(label, run, refusable)
+    def _write_later(self, label: str, sql: str, params: tuple = (), *, missing=None) -> None:
+        check_storable(params)
+        with self._lock:
+            if not self._depth:
+                return super()._write_later(label, sql, params, missing=missing)
+            if missing is None:
+                self._batch.append((self._bind(sql, params), None))
+            else:
+                def check(cur):
+                    if cur.rowcount == 0:
+                        raise missing()
+                self._batch.append((self._bind(sql, params), check))
+                self._checked = True
+            crash_point(f"store.{label}")
 
-    def _write_many(self, label: str, sql: str, rows, *, refusable: bool = True) -> None:
+    def _write_many(self, label: str, sql: str, rows, *, later: bool = False) -> None:
         rows = storable_rows(rows)
-
-        def many():
-            self._db.cursor().executemany(self._q(sql), rows)
-        self._run(label, many, refusable)
+        with self._lock:
+            if later and self._depth:
+                self._batch.extend((self._bind(sql, row), None) for row in rows)
+                crash_point(f"store.{label}")
+                return
+            self._run(label, sql, rows, _rowcount, not later)
 
     def _insert_id(self, label: str, sql: str, params: tuple) -> int:
         check_storable(params)
-
-        def run():
-            cur = self._db.execute(self._q(sql) + " RETURNING id", params)
-            return lambda: int(cur.fetchone()[0])
-        return self._run(label, run)
+        return self._run(label, sql + " RETURNING id", params, lambda cur: int(cur.fetchone()[0]))
 
     def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
         check_storable(params)
         with self._lock:
             try:
+                if self._batch:  # sent with what waits before it
+                    return self._send([(self._bind(sql, params), None)]).fetchall()
                 if self._depth:
                     return self._db.execute(self._q(sql), params).fetchall()
                 return self._retrying(lambda: self._db.execute(self._q(sql), params).fetchall())
             except self._pg.Error as exc:
                 raise StoreError(f"reading the escrow database: {_first_line(exc)}") from None
 
+    def _all_together(self, reads: list[tuple[str, tuple]]) -> list[list[tuple]]:
+        for _, params in reads:
+            check_storable(params)
+        out: list[list[tuple]] = []
+        with self._lock:
+            try:
+                if self._depth:  # sent with what waits before them
+                    self._send([(self._bind(sql, params), lambda cur: out.append(cur.fetchall()))
+                                for sql, params in reads])
+                    return out
+            except self._pg.Error as exc:
+                raise StoreError(f"reading the escrow database: {_first_line(exc)}") from None
+        return super()._all_together(reads)
+
     def _json_field_sql(self, field: str) -> tuple[str, tuple]:
         return "dsc_json_text(payload, ?)", (field,)
+
+
+def _rowcount(cur) -> int:
+    return cur.rowcount
+
+
+def _failed(psycopg, label: str, exc: BaseException) -> StoreError:
+    """The store's error for a statement (or the batch before it) the server refused."""
+    if isinstance(exc, psycopg.errors.IntegrityError):
+        return Conflict(f"{label}: {_first_line(exc)}")
+    return StoreError(f"{label}: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:

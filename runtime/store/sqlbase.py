@@ -11,7 +11,9 @@ transaction usable: a caller may catch the `Conflict` and go on. A write passed
 `refusable=False` is one no constraint refuses (an `ON CONFLICT` clause answers duplicates, or
 the write lock rules a conflict out); PostgreSQL runs it without the savepoint a refusable
 write needs, and if it fails nonetheless the transaction can only roll back (its commit is
-refused).
+refused). A write passed to `_write_later` is such a write whose row count no caller reads:
+PostgreSQL sends it with the transaction's next statement that needs an answer (a read, a
+write whose count is read, the commit), so it costs no round trip of its own.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import hashlib
 import json
 import threading
 import time
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .base import (
     MAX_SEQ,
@@ -41,6 +43,7 @@ from .base import (
     ReleaseRow,
     ReplayError,
     Store,
+    StoreError,
     entry_readers,
     party_rows,
     stored_party_names,
@@ -87,7 +90,19 @@ class SQLStore(Store):
         """Run one mutating statement in the current transaction (or its own); its row count."""
 
     @abc.abstractmethod
-    def _write_many(self, label: str, sql: str, rows: Iterable[tuple], *, refusable: bool = True) -> None: ...
+    def _write_many(self, label: str, sql: str, rows: Iterable[tuple], *, later: bool = False) -> None:
+        """Run one statement for each of `rows`; `later`: rows no constraint refuses, sent as
+        `_write_later` sends its statement."""
+
+    def _write_later(self, label: str, sql: str, params: tuple = (), *,
+                     missing: Callable[[], StoreError] | None = None) -> None:
+        """A write no constraint refuses and whose row count no caller reads but for `missing` (the
+        error raised when it changes no row). SQLite runs it at once. PostgreSQL sends it inside a
+        transaction with the next read, or before the next write or the commit: if it fails, the
+        transaction can only roll back; a check that fails is raised by the call that sent it,
+        before any later write runs, and leaves the transaction usable."""
+        if self._write(label, sql, params, refusable=False) == 0 and missing is not None:
+            raise missing()
 
     @abc.abstractmethod
     def _insert_id(self, label: str, sql: str, params: tuple) -> int:
@@ -104,6 +119,10 @@ class SQLStore(Store):
     def _one(self, sql: str, params: tuple = ()) -> tuple | None:
         rows = self._all(sql, params)
         return rows[0] if rows else None
+
+    def _all_together(self, reads: list[tuple[str, tuple]]) -> list[list[tuple]]:
+        """The rows of each of `reads` ((sql, params) each); PostgreSQL sends them in one round trip."""
+        return [self._all(sql, params) for sql, params in reads]
 
     # -- agents --------------------------------------------------------------------
     def add_agent(self, row: AgentRow) -> None:
@@ -243,7 +262,7 @@ class SQLStore(Store):
 
     def put_bundle(self, body: str) -> str:
         h = hashlib.sha256(body.encode()).hexdigest()
-        self._write("put_bundle", self._PUT_BUNDLE, (h, body), refusable=False)
+        self._write_later("put_bundle", self._PUT_BUNDLE, (h, body))
         return h
 
     def _stored_meta(self, meta: dict, source: str, ref: str | None = None) -> tuple[str, str, str | None]:
@@ -289,7 +308,7 @@ class SQLStore(Store):
         keys = sorted(set(row.inputs))
         if keys:
             self._write_many("put_contract", "INSERT INTO contract_inputs (contract_id, data_key) VALUES (?, ?)",
-                             [(row.id, key) for key in keys], refusable=False)
+                             [(row.id, key) for key in keys], later=True)
         # `since`: the log's head as this transaction sees it (the entry it wrote last, or the record
         # as committed, read under the write lock): every entry of the contract comes after it. Read
         # each time, not remembered: a database restored under a running process puts it back.
@@ -298,7 +317,7 @@ class SQLStore(Store):
         self._write_many("put_contract", "INSERT INTO contract_parties (agent, created, contract_id, owner, since)"
                          " VALUES (?, ?, ?, ?, ?)",
                          [(*r, since) for r in party_rows(row.id, created, row.proposer, row.source_agents,
-                                                          row.recipients)], refusable=False)
+                                                          row.recipients)], later=True)
 
     def get_contract(self, contract_id: str) -> ContractRow | None:
         r = self._one(self._CONTRACT + " WHERE id = ?", (contract_id,))
@@ -329,9 +348,9 @@ class SQLStore(Store):
                             updated: float | None = None) -> None:
         updated = time.time() if updated is None else updated
         if meta is None:
-            n = self._write(
+            return self._write_later(
                 "set_contract_status", "UPDATE contracts SET status = ?, updated = ? WHERE id = ?",
-                (status, updated, contract_id), refusable=False,
+                (status, updated, contract_id), missing=lambda: NotFound(f"no contract {contract_id}"),
             )
         else:
             text, _, ref = self._stored_meta(meta, "")
@@ -445,12 +464,20 @@ class SQLStore(Store):
         if n == 0:
             raise Conflict(f"{row.agent} already approved contract {row.contract_id}")
 
-    def approvals(self, contract_id: str) -> list[ApprovalRow]:
-        rows = self._all(
-            "SELECT contract_id, agent, signature, via_policy, ts FROM approvals WHERE contract_id = ? ORDER BY ts, agent",
-            (contract_id,),
-        )
+    _APPROVALS = ("SELECT contract_id, agent, signature, via_policy, ts FROM approvals WHERE contract_id = ?"
+                  " ORDER BY ts, agent")
+
+    @staticmethod
+    def _approvals(rows: list[tuple]) -> list[ApprovalRow]:
         return [ApprovalRow(contract_id=r[0], agent=r[1], signature=r[2], via_policy=r[3], ts=r[4]) for r in rows]
+
+    def approvals(self, contract_id: str) -> list[ApprovalRow]:
+        return self._approvals(self._all(self._APPROVALS, (contract_id,)))
+
+    def contract_with_approvals(self, contract_id: str) -> tuple[ContractRow | None, list[ApprovalRow]]:
+        contract, approvals = self._all_together([(self._CONTRACT + " WHERE id = ?", (contract_id,)),
+                                                  (self._APPROVALS, (contract_id,))])
+        return (self._contract(contract[0]) if contract else None), self._approvals(approvals)
 
     def remove_approvals(self, contract_id: str, agent: str | None = None) -> int:
         if agent is None:
@@ -600,10 +627,10 @@ class SQLStore(Store):
     # -- nonces --------------------------------------------------------------------
     def use_nonce(self, agent: str, nonce: str, ts: float) -> None:
         # One statement (atomic by itself): a nonce already there inserts nothing.
-        n = self._write("use_nonce", "INSERT INTO nonces (agent, nonce, ts) VALUES (?, ?, ?)"
-                                     " ON CONFLICT (agent, nonce) DO NOTHING", (agent, nonce, ts), refusable=False)
-        if n == 0:
-            raise ReplayError(f"request nonce already used by {agent} (replayed request)")
+        # PostgreSQL: sent with the transaction's next statement, which raises the ReplayError
+        self._write_later("use_nonce", "INSERT INTO nonces (agent, nonce, ts) VALUES (?, ?, ?)"
+                                       " ON CONFLICT (agent, nonce) DO NOTHING", (agent, nonce, ts),
+                          missing=lambda: ReplayError(f"request nonce already used by {agent} (replayed request)"))
 
     def prune_nonces(self, before: float) -> int:
         return self._write("prune_nonces", "DELETE FROM nonces WHERE ts < ?", (before,))
@@ -705,17 +732,16 @@ class SQLStore(Store):
             with self.transaction():
                 return self.audit_insert(entry, head_signature, payload_text=payload_text)
         # the next sequence number, taken under the write lock: no constraint refuses it
-        self._write(
+        self._write_later(
             "audit_insert", self._INSERT_ENTRY,
             (entry.seq, entry.ts, entry.kind, entry.actor, entry.contract,
              dumps(entry.payload) if payload_text is None else payload_text, entry.prev_hash, entry.hash,
              entry.signature),
-            refusable=False,
         )
         if entry.contract is None:
             self._write_many("audit_insert", self._ENTRY_READER,
                              [(agent, entry.seq) for agent in entry_readers(entry.actor, entry.payload)],
-                             refusable=False)
+                             later=True)
         self._tx_marks.pop(entry.kind, None)
         self._tx_head = (entry.seq, entry.hash, head_signature or "")
         self.before_commit(self._flush_head)
@@ -723,7 +749,7 @@ class SQLStore(Store):
     def _flush_head(self) -> None:
         head, self._tx_head = self._tx_head, None
         if head is not None:
-            self._write("audit_head", self._SET_HEAD, (1, *head), refusable=False)
+            self._write_later("audit_head", self._SET_HEAD, (1, *head))
 
     _SET_HEAD = upsert("audit_head", ("id", "seq", "hash", "signature"), ("id",))
 
@@ -731,8 +757,8 @@ class SQLStore(Store):
         if self._tx_head is not None and self.in_transaction:
             self._tx_head = (seq, hash_, signature)  # written by `_flush_head` at the commit
             return
-        self._begin_head = _UNREAD
         self._write("audit_head", self._SET_HEAD, (1, seq, hash_, signature))
+        self._begin_head = _UNREAD  # after the write: a batch sent with it may have taken the old record
 
     _AUDIT_COLUMNS = "SELECT audit.seq, ts, kind, actor, contract, payload, prev_hash, hash, signature"
     _AUDIT = _AUDIT_COLUMNS + " FROM audit"

@@ -169,7 +169,7 @@ class SQLiteStore(SQLStore):
         check_storable(params)
         return self._run(label, lambda: self._db.execute(sql, params)).rowcount
 
-    def _write_many(self, label: str, sql: str, rows, *, refusable: bool = True) -> None:
+    def _write_many(self, label: str, sql: str, rows, *, later: bool = False) -> None:
         rows = storable_rows(rows)
         self._run(label, lambda: self._db.executemany(sql, rows))
 

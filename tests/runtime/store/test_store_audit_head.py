@@ -17,16 +17,22 @@ def env(config):
 
 
 def head_writes(store):
-    """Count the statements that write the head record (the store's `audit_head` label)."""
-    writes = []
-    original = store._write
+    """Count the statements that write the head record (the store's `audit_head` label), sent at
+    once (`_write`) or with the next (`_write_later`)."""
+    writes, inside = [], []
 
-    def counting(label, sql, params=(), **kw):
-        if label == "audit_head":
-            writes.append(params)
-        return original(label, sql, params, **kw)
+    def spy(original):
+        def counting(label, sql, params=(), **kw):
+            if label == "audit_head" and not inside:  # not SQLite's `_write_later` calling `_write`
+                writes.append(params)
+            inside.append(1)
+            try:
+                return original(label, sql, params, **kw)
+            finally:
+                inside.pop()
+        return counting
 
-    store._write = counting
+    store._write, store._write_later = spy(store._write), spy(store._write_later)
     return writes
 
 
