@@ -40,7 +40,11 @@ Why deciding from memory, without reading the store, is sound (`execution.decide
   same transaction, so an unchanged head means the refusal holds. If the head moved (another
   process, e.g. a second server worker on one PostgreSQL store, approved or revoked), the index
   is synced and the decision taken again from the store's row. A row edited by hand without a
-  log entry cannot turn a refusal into a release (a go-ahead is re-checked in full).
+  log entry cannot turn a refusal into a release (a go-ahead is re-checked in full). The read is
+  skipped while the store says no other connection committed since the head was last found to
+  be the index's (`Store.others_commits`: SQLite's `PRAGMA data_version`, one pragma instead of
+  a query; PostgreSQL cannot tell, and reads): this process's own effective entries make the
+  index unquiet, so then nothing but its own ineffective entries (refusals) can be new.
 
 The bound key of each agent that signs a request is remembered by `audit.bound_agent_key`
 (per store, checked on every request against the last `agent_created` entry), not here.
@@ -83,6 +87,9 @@ class DecisionIndex:
     def __init__(self):
         self.entries: dict[str, Entry] = {}
         self.head: tuple[int, str] | None = None  # the log head the entries reflect
+        # the store's `others_commits()` when `head` was last read as the committed head: while it
+        # is the same, no other connection committed since (a refusal needs no read: `decide`)
+        self.others_commits: int | None = None
         self._observed: dict[str, object] = {}  # hash -> AuditEntry appended by this process
         self._unsynced = False  # an effective own entry not yet matched to the committed head
         self.stats = {"built": 0, "catch_up_reads": 0, "dropped_all": 0}

@@ -215,10 +215,17 @@ def decide(ctx, cid, agent: str):
     try:
         _verdict(cid, e, e.status, e.released, agent)
     except EscrowRefusal:
+        others = ctx.store.others_commits()
+        if others is not None and others == index.others_commits:
+            raise  # no one else committed since the head below was seen, and this process's own
+            # effective entries would have made the index unquiet: the refusal holds
         head = ctx.store.audit_head()
+        # `others` was read before the head: a commit in between changes it again, for next time
         if head is not None and head[:2] == index.head:
+            index.others_commits = others
             raise  # nothing was committed since the memory reflects: the refusal holds
         index.sync(ctx.store, head[:2] if head else None)
+        index.others_commits = others  # the index reflects the head read after `others`
         e = index.entries.get(cid) if index.quiet else None
         if e is None or e.status is None:
             return decide_in_store(ctx, cid, agent)

@@ -475,6 +475,12 @@ class Store(abc.ABC):
             self._nonces_pruned_at = now
 
     # -- audit (append through datastation.runtime.audit.AuditLog) -------------------
+    def others_commits(self) -> int | None:
+        """A number that changes whenever another connection (another process, a hand edit) has
+        committed to the store since this one last asked, or None when the backend cannot tell
+        (then every caller reads what it needs). SQLite: `PRAGMA data_version`."""
+        return None
+
     @abc.abstractmethod
     def audit_head(self) -> tuple[int, str, str] | None:
         """(seq, hash, signature of the head record) of the last entry, or None when empty."""

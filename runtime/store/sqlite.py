@@ -199,6 +199,14 @@ class SQLiteStore(SQLStore):
             except sqlite3.DatabaseError as exc:
                 raise self._failure("reading the escrow database", exc) from None
 
+    def others_commits(self) -> int | None:
+        # changes when another connection commits, never for this one's own commits
+        with self._lock:
+            try:
+                return self._db.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.DatabaseError:
+                return None
+
     def _json_field_sql(self, field: str) -> tuple[str, tuple]:
         # json_valid first: a tampered, undecodable payload must not make the query fail
         return ("(CASE WHEN json_valid(payload) THEN json_extract(payload, ?) END)",

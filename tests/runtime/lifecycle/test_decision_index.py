@@ -184,7 +184,7 @@ def _fully_approved(world):
     return row
 
 
-def test_warm_go_ahead_reads_nothing_and_refusal_reads_only_the_head(world, counted):
+def test_warm_go_ahead_reads_nothing_and_refusal_reads_the_head_only_after_another_commit(world, other, counted):
     row = _fully_approved(world)
     assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"  # the status read once from the store
     assert _decided(world, row.id, "bank1", counted) == ("go-ahead", {"decision_state": 0, "audit_head": 0})
@@ -192,6 +192,25 @@ def test_warm_go_ahead_reads_nothing_and_refusal_reads_only_the_head(world, coun
     assert _decided(world, pending.id, "bank1", counted)[0] == "awaiting_approval"
     assert _decided(world, pending.id, "bank1", counted) == ("awaiting_approval",
                                                              {"decision_state": 0, "audit_head": 1})
+    # no other connection committed since that head was read (SQLite's data_version): nothing read,
+    # though the refusals themselves were logged, by this process
+    assert _decided(world, pending.id, "bank1", counted) == ("awaiting_approval",
+                                                             {"decision_state": 0, "audit_head": 0})
+    with pytest.raises(EscrowRefusal):  # another process commits (the log entry of its refusal)
+        other.approve(other.sign_as("bank1", "contract.approve", other.approval_params("bank1", row.id)))
+    assert _decided(world, pending.id, "bank1", counted) == ("awaiting_approval",
+                                                             {"decision_state": 0, "audit_head": 1})
+
+
+def test_a_refusal_remembered_as_confirmed_yields_to_an_approval_in_another_process(world, other, counted):
+    row = world.propose("joint_model", "bank1")
+    world.approve(row.id, "bank1")
+    for _ in range(3):  # confirmed against the store, then from memory alone
+        assert _decided(world, row.id, "bank1", counted)[0] == "awaiting_approval"
+    assert _decided(world, row.id, "bank1", counted)[1] == {"decision_state": 0, "audit_head": 0}
+    other.approve(other.sign_as("bank2", "contract.approve", other.approval_params("bank2", row.id)))
+    assert _decided(world, row.id, "bank1", counted)[0] == "go-ahead"
+    assert world.execute(row.id, "bank1").status == "executed"
 
 
 def test_revocation_in_another_process_stops_a_go_ahead_from_memory(world, other, counted):
