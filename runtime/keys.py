@@ -20,6 +20,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -311,6 +312,17 @@ def make_request(
 
 
 PRUNE_SECONDS = 10.0
+
+
+def finite_timestamp(ts: Any) -> float | None:
+    """`ts` as a float if it is a number a float holds (not a bool, not inf or NaN), else None."""
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+        return None
+    try:
+        value = float(ts)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 NOT_STORABLE = ("malformed signed request (a NUL character or an unpaired surrogate in its agent, nonce or "
                 "text: no escrow stores either)")
 
@@ -340,7 +352,7 @@ def verify_request(store, request: SignedRequest, *, escrow: str, action: str | 
         raise AuthError("malformed", "malformed signed request (agent or nonce)")
     if not (storable(agent) and storable(nonce)):  # before the store reads the agent and spends the nonce
         raise AuthError("malformed", NOT_STORABLE)
-    if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+    if finite_timestamp(ts) is None:  # before any use: 10**400 is an int no float holds (red team F1)
         raise AuthError("malformed", "malformed signed request (timestamp)")
     if action is not None and env["action"] != action:
         raise AuthError("wrong_action", f"request was signed for action {str(env['action'])[:64]!r}, not {action!r}")

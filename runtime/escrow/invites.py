@@ -16,6 +16,7 @@ import secrets
 import time
 
 from ..keys import (
+    finite_timestamp,
     NOT_STORABLE, KeysError, SignedRequest, canonical_json, check_name, normalized_public_pem, storable_text, verify,
 )
 from ..store import AgentRow, ReplayError
@@ -85,8 +86,7 @@ def _register(ctx: EscrowContext, request: SignedRequest) -> AgentRow:
                                            "an optional display name (at most 200 characters)")
     ts = env.get("timestamp")
     nonce = env.get("nonce")
-    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not isinstance(nonce, str) \
-            or not 8 <= len(nonce) <= 128:
+    if finite_timestamp(ts) is None or not isinstance(nonce, str) or not 8 <= len(nonce) <= 128:
         raise EscrowRefusal("malformed", "malformed registration request (timestamp or nonce)")
     try:
         message = canonical_json(env)
@@ -104,7 +104,11 @@ def _register(ctx: EscrowContext, request: SignedRequest) -> AgentRow:
     except KeysError as exc:
         raise EscrowRefusal("bad_request", str(exc)) from None
     h = token_hash(token)
-    invite = ctx.store.get_state(SCOPE, h)
+    try:  # PostgreSQL sends the nonce with the read below, which raises a replay
+        ctx.store.use_nonce(agent, nonce, float(ts))
+        invite = ctx.store.get_state(SCOPE, h)
+    except ReplayError:
+        raise EscrowRefusal("replay", "registration nonce already used: replayed request refused") from None
     if not isinstance(invite, dict) or invite.get("agent") != agent:
         raise EscrowRefusal("bad_invite", f"this is not an invitation for {agent[:64]!r} (ask the escrow's "
                                           f"operator for one: `dsc invite {agent[:64]}`)")
@@ -114,9 +118,5 @@ def _register(ctx: EscrowContext, request: SignedRequest) -> AgentRow:
         raise EscrowRefusal("invite_expired", "this invitation has expired: ask the escrow's operator for a new one")
     ctx.store.set_state(SCOPE, h, {**invite, "used": time.time()})
     row = register_agent(ctx, agent, pem, display)
-    try:
-        ctx.store.use_nonce(agent, nonce, float(ts))
-    except ReplayError:
-        raise EscrowRefusal("replay", "registration nonce already used: replayed request refused") from None
     ctx.audit.append("invite_used", actor=agent, payload={"agent": agent, "invite": h[:16]})
     return row

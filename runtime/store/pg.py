@@ -231,10 +231,13 @@ class PostgresStore(SQLStore):
         text = "; ".join(statement for statement, _ in items)
         fresh = not self._begun and items[0][0] == _BEGIN_BLOCK[0]
         try:
-            if fresh:  # nothing of this transaction was sent: on a lost connection, once more on a new one
+            # nothing of this transaction was sent: on a lost connection, once more on a new one
+            # (never a batch that commits: the server may have committed it before the loss)
+            if fresh and items[-1][0] != "COMMIT":
                 self._begun = True
                 cur = self._retrying(lambda: self._db.execute(text, prepare=False))
             else:
+                self._begun = self._begun or fresh
                 cur = self._db.execute(text, prepare=False)
         except psycopg.errors.LockNotAvailable:
             self._aborted = True
@@ -384,6 +387,7 @@ class PostgresStore(SQLStore):
         with self._lock:
             if not self._depth:
                 return super()._write_later(label, sql, params, missing=missing)
+            self._settle()  # never queued behind a check: it must not happen if the check fails
             if missing is None:
                 self._batch.append((self._bind(sql, params), None))
             else:
@@ -398,6 +402,7 @@ class PostgresStore(SQLStore):
         rows = storable_rows(rows)
         with self._lock:
             if later and self._depth:
+                self._settle()
                 self._batch.extend((self._bind(sql, row), None) for row in rows)
                 crash_point(f"store.{label}")
                 return

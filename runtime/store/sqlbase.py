@@ -99,8 +99,9 @@ class SQLStore(Store):
         """A write no constraint refuses and whose row count no caller reads but for `missing` (the
         error raised when it changes no row). SQLite runs it at once. PostgreSQL sends it inside a
         transaction with the next read, or before the next write or the commit: if it fails, the
-        transaction can only roll back; a check that fails is raised by the call that sent it,
-        before any later write runs, and leaves the transaction usable."""
+        transaction can only roll back; a check that fails is raised by the call that sent it
+        (a read, or any write after it, sent only once the check is settled), before any later
+        write runs, and leaves the transaction usable."""
         if self._write(label, sql, params, refusable=False) == 0 and missing is not None:
             raise missing()
 

@@ -232,6 +232,10 @@ def _tamper(req, **changes):
     (lambda k: make_request("alice", k, "approve", {}, escrow="escrow-elsewhere", now=NOW), "wrong_escrow"),
     (lambda k: _tamper(make_request("alice", k, "approve", {}, escrow=ESCROW, now=NOW), escrow="escrow-x"), "wrong_escrow"),
     (lambda k: _tamper(make_request("alice", k, "approve", {}, escrow=ESCROW, now=NOW), timestamp="soon"), "malformed"),
+    # numbers no float holds, from anyone: refused, not an internal error (red team session 14, F1)
+    (lambda k: _tamper(make_request("alice", k, "approve", {}, escrow=ESCROW, now=NOW), timestamp=10**400), "malformed"),
+    (lambda k: _tamper(make_request("mallory", k, "approve", {}, escrow=ESCROW, now=NOW), timestamp=-10**400), "malformed"),
+    (lambda k: _tamper(make_request("alice", k, "approve", {}, escrow=ESCROW, now=NOW), timestamp=float("nan")), "malformed"),
 ])
 def test_refused_requests(store, alice, make, code):
     with pytest.raises(AuthError) as info:

@@ -90,6 +90,20 @@ def test_a_refused_check_leaves_the_transaction_usable_and_the_write_that_would_
     assert store.approvals("c1") == [] and agents(store) == ["bank1", "y"]
 
 
+def test_a_write_queued_after_a_failed_check_is_never_written(env):
+    """The caller catches the check's error and commits: what it queued after the check is not
+    in the commit (red team session 14, F2: PostgreSQL had sent it behind the check)."""
+    store, _ = env
+    with store.transaction():
+        with pytest.raises(NotFound):
+            store.set_contract_status("no-such-contract", "approved")
+            store.put_bundle('{"source": "x"}')
+            store.get_agent("a")
+        store.add_agent(AgentRow(name="y", public_key="P"))
+    assert store._all("SELECT count(*) FROM bundles")[0][0] == 0
+    assert agents(store) == ["y"]
+
+
 def test_a_nested_block_that_fails_drops_its_writes_not_sent_yet(env):
     store, log = env
     from test_store_api import contract
