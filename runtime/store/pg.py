@@ -17,14 +17,15 @@ transaction run on their own (autocommit) and never wait for the lock.
 
 Inside a transaction each refusable write runs under a savepoint, so a failing statement (a
 `Conflict`) undoes itself and leaves the transaction usable, as in SQLite. The writes no
-constraint refuses (`refusable=False`: nonces, status swaps, contracts and approvals with their
+constraint refuses (`refusable=False`: status swaps, contracts and approvals with their
 `ON CONFLICT` clause) run without one: a savepoint costs the server a subtransaction and psycopg
 a pipeline. If one fails nonetheless, the transaction is marked and its commit refused.
 
 **Round trips.** A transaction's statements wait in a batch until one needs an answer: the
 write lock with the head record and the mark (`_BEGIN_BLOCK`) are sent with the transaction's
 first read, and the writes whose row count no caller reads (`_write_later`: log entries, the
-head record, status changes, index rows, bundles) with its next read or its commit. A batch
+head record, status changes, index rows, bundles, nonces) with its next read, or before its next
+write or its commit (a checked one, never with them: `_settle`). A batch
 goes as one query string of the simple protocol, its values bound by psycopg on the client
 (`ClientCursor.mogrify`), so the server runs it in one round trip and stops at the first
 statement that fails: a failed write sent with the COMMIT leaves nothing committed. Each round
@@ -181,8 +182,7 @@ class PostgresStore(SQLStore):
             crash_point("tx.begin")
             try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
                 self._open_tx_state()
-                self._batch = [(_BEGIN_BLOCK[0], None), (_BEGIN_BLOCK[1], None),
-                               (_BEGIN_BLOCK[2], self._take_head), (_BEGIN_BLOCK[3], self._take_mark)]
+                self._batch = list(zip(_BEGIN_BLOCK, (None, None, self._take_head, self._take_mark)))
                 yield
                 if self._aborted:
                     raise StoreError("the escrow database refused a statement of this transaction: "
@@ -207,8 +207,7 @@ class PostgresStore(SQLStore):
             self._batch = []
             return
         try:
-            if self._checked:
-                self._send([])
+            self._settle()
             self._send([("COMMIT", None)])
         except psycopg.errors.IntegrityError as exc:
             raise Conflict(f"the escrow database refused a write of this transaction: {_first_line(exc)}") from None
