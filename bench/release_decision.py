@@ -17,8 +17,10 @@ Timed, per query, with `perf_counter_ns` through `execution.PROBE` (a hook the e
   request   the facade call up to the body of the action: transaction begun, envelope,
             Ed25519 signature, key bound by the log (remembered per agent), window, nonce spent;
   decision  from there to the verdict (`execution.decide`): the verified entry in memory and
-            the contract's status there; a refusal confirmed by reading the committed log head
-            (one primary-key row); a go-ahead from memory taken without a statement (it is not
+            the contract's status there; a refusal confirmed against the committed log head
+            without a statement while no other connection committed (SQLite's data_version,
+            read as the transaction began), else by reading the head (one primary-key row);
+            a go-ahead from memory taken without a statement (it is not
             final: before anything runs it is decided again from the store and checked in full,
             untimed here: the run is stopped at the go-ahead, the transaction rolls back);
   total     the whole facade call (for refusals: rollback and the audited refusal entry).

@@ -42,9 +42,11 @@ Why deciding from memory, without reading the store, is sound (`execution.decide
   is synced and the decision taken again from the store's row. A row edited by hand without a
   log entry cannot turn a refusal into a release (a go-ahead is re-checked in full). The read is
   skipped while the store says no other connection committed since the head was last found to
-  be the index's (`Store.others_commits`: SQLite's `PRAGMA data_version`, one pragma instead of
-  a query; PostgreSQL cannot tell, and reads): this process's own effective entries make the
-  index unquiet, so then nothing but its own ineffective entries (refusals) can be new.
+  be the index's (`Store.others_commits`: SQLite's `PRAGMA data_version`, read once as the write
+  transaction begins, so the decision itself runs no statement; PostgreSQL cannot tell, and
+  compares the head it read in the round trip that began the transaction): this process's own
+  effective entries make the index unquiet, so then nothing but its own ineffective entries
+  (refusals) can be new.
 
 The bound key of each agent that signs a request is remembered by `audit.bound_agent_key`
 (per store, checked on every request against the last `agent_created` entry), not here.
@@ -78,9 +80,19 @@ class Entry:
     unbound: str | None  # the first recipient without a key the log binds (None: all bound)
     status: str | None = None  # the row's status at the index's head (None: read it from the store)
     released: bool = False  # released to anyone at the index's head
+    awaiting: tuple[int, str] | None = None  # (approved, the awaiting refusal's text) last said
 
     def missing(self) -> list[str]:
         return self.bits.names(self.required & ~self.approved)
+
+    def awaiting_message(self) -> str:
+        """The awaiting-approval refusal's text, naming who must still approve; kept until the
+        approvals change (refused again and again, an entry costs no new text)."""
+        said = self.awaiting
+        if said is None or said[0] != self.approved:
+            said = self.awaiting = (self.approved, f"contract {self.name} still needs the approval of "
+                                                   f"{', '.join(self.missing())}")
+        return said[1]
 
 
 class DecisionIndex:

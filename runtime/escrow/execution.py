@@ -168,12 +168,19 @@ PROBE = None  # benchmarks: called with "verified" (request checked), "refused" 
 # "checked" (a go-ahead confirmed from the store and checked in full: about to claim and run)
 
 
-def _refuse_running(name: str, status: str, released: bool) -> None:
+def _running_refusal(name: str, status: str, released: bool) -> EscrowRefusal | None:
     # Claimed or finished: refused on the status alone, before anything is derived or read.
     if status == RUNNING:
-        raise EscrowRefusal("already_running", f"contract {name} is being executed: one execution only")
+        return EscrowRefusal("already_running", f"contract {name} is being executed: one execution only")
     if status == EXECUTED or released:
-        raise EscrowRefusal("already_executed", f"contract {name} was already executed")
+        return EscrowRefusal("already_executed", f"contract {name} was already executed")
+    return None
+
+
+def _refuse_running(name: str, status: str, released: bool) -> None:
+    refusal = _running_refusal(name, status, released)
+    if refusal is not None:
+        raise refusal
 
 
 def _build_entry(ctx, cid: str, built: list) -> Entry:
@@ -212,18 +219,17 @@ def decide(ctx, cid, agent: str):
     e = index.entries.get(cid) if isinstance(cid, str) and index.quiet else None
     if e is None or e.status is None:
         return decide_in_store(ctx, cid, agent)
-    try:
-        _verdict(cid, e, e.status, e.released, agent)
-    except EscrowRefusal:
+    refusal = _refusal(cid, e, e.status, e.released, agent)
+    if refusal is not None:
         others = ctx.store.others_commits()
         if others is not None and others == index.others_commits:
-            raise  # no one else committed since the head below was seen, and this process's own
-            # effective entries would have made the index unquiet: the refusal holds
+            raise refusal  # no one else committed since the head below was seen, and this process's
+            # own effective entries would have made the index unquiet: the refusal holds
         head = ctx.store.audit_head()
         # `others` was read before the head: a commit in between changes it again, for next time
         if head is not None and head[:2] == index.head:
             index.others_commits = others
-            raise  # nothing was committed since the memory reflects: the refusal holds
+            raise refusal  # nothing was committed since the memory reflects: the refusal holds
         index.sync(ctx.store, head[:2] if head else None)
         index.others_commits = others  # the index reflects the head read after `others`
         e = index.entries.get(cid) if index.quiet else None
@@ -285,29 +291,37 @@ def warm(ctx, cid: str) -> bool:
         return True
 
 
-def _verdict(cid: str, e: Entry, status: str, released: bool, agent: str) -> None:
-    """Raise the refusal the decision reaches for `agent` on entry `e` with `status` (None: go-ahead)."""
+def _refusal(cid: str, e: Entry, status: str, released: bool, agent: str) -> EscrowRefusal | None:
+    """The refusal the decision reaches for `agent` on entry `e` with `status`, or None (the
+    go-ahead). Returned, not raised: the caller raises it once."""
     if agent not in e.parties:
-        raise not_yours(cid, agent)
+        return not_yours(cid, agent)
     if status == "running" or status == "executed" or released:
-        _refuse_running(e.name, status, released)
+        return _running_refusal(e.name, status, released)
     if not (agent in e.recipients if e.recipients else agent == e.proposer):
         who = ", ".join(sorted(e.recipients)) if e.recipients else e.proposer
-        raise EscrowRefusal("not_recipient", f"{agent} may not execute contract {e.name}: only {who} may")
+        return EscrowRefusal("not_recipient", f"{agent} may not execute contract {e.name}: only {who} may")
     if status in _ENDED:
-        raise EscrowRefusal("closed", f"contract {e.name} already ran and ended {status}: propose it again")
+        return EscrowRefusal("closed", f"contract {e.name} already ran and ended {status}: propose it again")
     if e.unbound is not None:  # a result goes (sealed, under no_trust) to the key the log binds to them
-        raise EscrowRefusal("unknown_agent", f"recipient {e.unbound} of contract {e.name} has no registered key "
-                                             f"this escrow's log vouches for")
+        return EscrowRefusal("unknown_agent", f"recipient {e.unbound} of contract {e.name} has no registered key "
+                                              f"this escrow's log vouches for")
     blocked = _BLOCKED.get(status)  # the order of `may_execute`: denied, rejected, revoked, awaiting
     verdict = blocked or (rel.AWAITING if e.required & ~e.approved else rel.RELEASE)
     if verdict == rel.AWAITING:
-        raise EscrowRefusal("awaiting_approval", f"contract {e.name} still needs the approval of "
-                                                 f"{', '.join(e.missing())}")
+        return EscrowRefusal("awaiting_approval", e.awaiting_message())
     if verdict != rel.RELEASE:
-        raise EscrowRefusal(verdict.replace(" ", "_"), f"contract {e.name} is {status}: it cannot run")
+        return EscrowRefusal(verdict.replace(" ", "_"), f"contract {e.name} is {status}: it cannot run")
     if status != "approved":
-        raise EscrowRefusal("not_approved", f"contract {e.name} is {status}: it cannot run")
+        return EscrowRefusal("not_approved", f"contract {e.name} is {status}: it cannot run")
+    return None
+
+
+def _verdict(cid: str, e: Entry, status: str, released: bool, agent: str) -> None:
+    """Raise the refusal the decision reaches (`_refusal`), if any."""
+    refusal = _refusal(cid, e, status, released, agent)
+    if refusal is not None:
+        raise refusal
 
 
 def _verify_before_run(ctx, cid, agent: str) -> tuple:

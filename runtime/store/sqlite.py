@@ -102,6 +102,10 @@ class SQLiteStore(SQLStore):
             try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
                 self._begin_immediate()
                 self._open_tx_state()
+                # with the write lock held no other connection commits until this one ends: what
+                # `others_commits` answers is read once, here, not by each caller (a refused
+                # release decision from memory runs no statement: `execution.decide`)
+                self._tx_others = self._data_version()
                 yield
                 for fn in self._before_commit:
                     fn()
@@ -117,6 +121,7 @@ class SQLiteStore(SQLStore):
                 raise
             finally:
                 self._close_tx_state()
+                self._tx_others = None
             crash_point("tx.committed")
 
     def _begin_immediate(self) -> None:
@@ -199,13 +204,20 @@ class SQLiteStore(SQLStore):
             except sqlite3.DatabaseError as exc:
                 raise self._failure("reading the escrow database", exc) from None
 
+    _tx_others: int | None = None  # `others_commits` as the open write transaction began
+
     def others_commits(self) -> int | None:
         # changes when another connection commits, never for this one's own commits
         with self._lock:
-            try:
-                return self._db.execute("PRAGMA data_version").fetchone()[0]
-            except sqlite3.DatabaseError:
-                return None
+            if self._tx_others is not None and self.in_transaction:
+                return self._tx_others
+            return self._data_version()
+
+    def _data_version(self) -> int | None:
+        try:
+            return self._db.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.DatabaseError:
+            return None
 
     def _json_field_sql(self, field: str) -> tuple[str, tuple]:
         # json_valid first: a tampered, undecodable payload must not make the query fail

@@ -139,10 +139,15 @@ def counted(world, monkeypatch):
     and a switch that stops an execution right after a go-ahead (nothing runs)."""
     from datastation.runtime.escrow import execution
 
-    calls = {"decision_state": 0, "audit_head": 0}
+    calls = {"decision_state": 0, "audit_head": 0, "statements": 0}
     state = {"stop": False, "deciding": False}
     store = world.escrow.ctx.store
-    for name in calls:
+
+    def traced(_sql):  # every SQL statement the connection runs (SQLite's trace callback)
+        calls["statements"] += state["deciding"]
+
+    store._db.set_trace_callback(traced)
+    for name in ("decision_state", "audit_head"):
         real = getattr(store, name)
 
         def counting(*a, _real=real, _name=name, **kw):
@@ -158,12 +163,13 @@ def counted(world, monkeypatch):
 
     monkeypatch.setattr(execution, "PROBE", probe)
     calls["stop"] = state
-    return calls
+    yield calls
+    store._db.set_trace_callback(None)
 
 
 def _decided(world, cid, agent, counted):
     """The outcome of one decision (stopped there) and the store reads it made."""
-    before = {k: counted[k] for k in ("decision_state", "audit_head")}
+    before = {k: counted[k] for k in ("decision_state", "audit_head", "statements")}
     counted["stop"]["stop"] = True
     try:
         world.execute(cid, agent)
@@ -174,7 +180,14 @@ def _decided(world, cid, agent, counted):
         outcome = exc.code
     finally:
         counted["stop"]["stop"] = False
-    return outcome, {k: counted[k] - before[k] for k in before}
+    return outcome, {k: counted[k] - before[k] for k in before if k != "statements"}
+
+
+def _statements(world, cid, agent, counted):
+    """The outcome of one decision and the SQL statements run from the verified request to it."""
+    before = counted["statements"]
+    outcome = _decided(world, cid, agent, counted)[0]
+    return outcome, counted["statements"] - before
 
 
 def _fully_approved(world):
@@ -200,6 +213,32 @@ def test_warm_go_ahead_reads_nothing_and_refusal_reads_the_head_only_after_anoth
         other.approve(other.sign_as("bank1", "contract.approve", other.approval_params("bank1", row.id)))
     assert _decided(world, pending.id, "bank1", counted) == ("awaiting_approval",
                                                              {"decision_state": 0, "audit_head": 1})
+
+
+def test_a_decision_from_memory_runs_no_statement(world, counted):
+    row = _fully_approved(world)
+    pending = world.propose("pooled", "bank1")
+    for _ in range(2):  # entries built, the refusal confirmed against the head once
+        _decided(world, row.id, "bank1", counted)
+        _decided(world, pending.id, "bank1", counted)
+    # whether another connection committed is read as the transaction begins, not by the decision
+    assert _statements(world, pending.id, "bank1", counted) == ("awaiting_approval", 0)
+    assert _statements(world, row.id, "bank1", counted) == ("go-ahead", 0)
+
+
+def test_the_refusal_names_who_has_still_to_approve_as_approvals_arrive(world, other):
+    row = world.propose("joint_model", "bank1")
+    missing = []
+    for approver in ("bank1", None, "bank2"):
+        with pytest.raises(EscrowRefusal) as exc:
+            world.execute(row.id, "bank1")
+        missing.append([b for b in ("bank1", "bank2") if b in str(exc.value)])
+        if approver == "bank1":
+            world.approve(row.id, approver)
+        elif approver == "bank2":  # in another process: the memory learns it from the log
+            other.approve(other.sign_as("bank2", "contract.approve", other.approval_params("bank2", row.id)))
+    assert missing == [["bank1", "bank2"], ["bank2"], ["bank2"]]
+    assert world.execute(row.id, "bank1").status == "executed"
 
 
 def test_a_refusal_remembered_as_confirmed_yields_to_an_approval_in_another_process(world, other, counted):
