@@ -90,8 +90,8 @@ class Entry:
         approvals change (refused again and again, an entry costs no new text)."""
         said = self.awaiting
         if said is None or said[0] != self.approved:
-            said = self.awaiting = (self.approved, f"contract {self.name} still needs the approval of "
-                                                   f"{', '.join(self.missing())}")
+            text = f"contract {self.name} still needs the approval of {', '.join(self.missing())}"
+            said = self.awaiting = (self.approved, text)
         return said[1]
 
 
