@@ -24,8 +24,9 @@ a pipeline. If one fails nonetheless, the transaction is marked and its commit r
 **Round trips.** A transaction's statements wait in a batch until one needs an answer: the
 write lock with the head record and the mark (`_BEGIN_BLOCK`) are sent with the transaction's
 first read, and the writes whose row count no caller reads (`_write_later`: log entries, the
-head record, status changes, index rows, bundles, nonces) with its next read, or before its next
-write or its commit (a checked one, never with them: `_settle`). A batch
+head record, status changes, index rows, bundles, nonces, approvals) with its next read, or with
+its commit. A checked write (`_RowCheck`) is sent before any later write (`_settle`); at the
+commit it goes with the COMMIT, checked by the server (`_checked_by_server`). A batch
 goes as one query string of the simple protocol, its values bound by psycopg on the client
 (`ClientCursor.mogrify`), so the server runs it in one round trip and stops at the first
 statement that fails: a failed write sent with the COMMIT leaves nothing committed. Each round
@@ -110,6 +111,7 @@ class PostgresStore(SQLStore):
         self._batch: list[tuple[str, Callable | None]] = []  # statements not sent yet, what to take of each result
         self._begun = False  # a transaction block is open on the server (BEGIN was sent)
         self._checked = False  # the batch holds a write with a check of its row count
+        self._committing = False  # the transaction's body is done: its commit hooks run
         self._binder = None  # the ClientCursor that binds a batch's values (of the current connection)
 
     # -- plumbing ------------------------------------------------------------------
@@ -125,15 +127,25 @@ class PostgresStore(SQLStore):
     def _retrying(self, fn):
         """`fn()` outside a transaction; when the server dropped the connection (a restart), once
         more on a new one (nothing was done on the lost one that could be done twice)."""
+        if self._db.info.transaction_status != self._pg.pq.TransactionStatus.IDLE:
+            self._reconnect()  # see `_reconnect`
         try:
             return fn()
         except self._pg.OperationalError:
             if not self._db.broken:
                 raise
+        self._reconnect()
+        return fn()
+
+    def _reconnect(self) -> None:
+        """A new connection in place of the current one. Also for one that is not idle where
+        nothing of this store's can be open (`_retrying`): an interrupt (Ctrl-C) that landed after
+        a query was sent and before its answer was read leaves the command in progress, and every
+        later query on that connection failing; one inside a transaction's cleanup can leave the
+        transaction open on the server. Closing it ends both (the server rolls back)."""
         with contextlib.suppress(Exception):
             self._db.close()
         self._db = self._connect()
-        return fn()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -155,6 +167,7 @@ class PostgresStore(SQLStore):
     def transaction(self) -> Iterator[None]:
         psycopg = self._pg
         with self._lock:
+            self._clear_interrupted()
             if self._depth:
                 # Nested: joins the outer transaction; a failing inner block undoes only itself.
                 name = f"sp{self._depth}"
@@ -187,6 +200,7 @@ class PostgresStore(SQLStore):
                 if self._aborted:
                     raise StoreError("the escrow database refused a statement of this transaction: "
                                      "nothing of it was written")
+                self._committing = True  # what the hooks write goes with the COMMIT, checks and all
                 for fn in self._before_commit:
                     fn()
                 crash_point("tx.commit")
@@ -199,34 +213,40 @@ class PostgresStore(SQLStore):
             crash_point("tx.committed")
 
     def _commit(self) -> None:
-        """Send what waits in the batch with the COMMIT (one round trip; the checked writes first,
-        so a check that fails leaves nothing committed). Nothing sent and nothing written: no
-        round trip at all."""
+        """Send what waits in the batch with the COMMIT, in one round trip: each checked write
+        there is checked by the server (`_checked_by_server`), which stops at the first that
+        changed no row, so a failed check leaves nothing committed and raises its own error, as
+        if it had been sent before. Nothing sent and nothing written: no round trip at all."""
         psycopg = self._pg
         if not self._begun and len(self._batch) == len(_BEGIN_BLOCK):
             self._batch = []
             return
         try:
-            self._settle()
-            self._send([("COMMIT", None)])
+            self._send([("COMMIT", None)], commit=True)
         except psycopg.errors.IntegrityError as exc:
             raise Conflict(f"the escrow database refused a write of this transaction: {_first_line(exc)}") from None
         except psycopg.Error as exc:
             raise StoreError(f"the escrow database could not commit: {_first_line(exc)}") from None
         self._begun = False
 
-    def _send(self, tail: list[tuple[str, Callable | None]]):
+    def _send(self, tail: list[tuple[str, Callable | None]], *, commit: bool = False):
         """Send the batch and then `tail` as one query string (one round trip), each result taken
         as its entry says; the cursor, at the result of the last statement. The statements after
         one that fails are not run, and the failure marks the transaction (its commit is refused).
         A check that fails (`_write_later`'s `missing`) is raised once every result is taken:
         every statement ran, and the transaction is as usable as after an immediate write that
         changed no row. So a batch with a check goes before a write, never with it (`_settle`):
-        the write must not happen when the call that sends it raises."""
+        the write must not happen when the call that sends it raises. `commit` (a tail ending in
+        COMMIT): the checks go with it, checked by the server instead (`_checked_by_server`)."""
         psycopg = self._pg
         items, self._batch, self._checked = self._batch + tail, [], False
         if not items:
             return None
+        checks: dict[str, _RowCheck] = {}
+        if commit or self._committing:  # a check that fails is the server's error: nothing after it runs
+            checks = {str(i): take for i, (_, take) in enumerate(items) if isinstance(take, _RowCheck)}
+            items = [(_checked_by_server(sql, i), None) if str(i) in checks else (sql, take)
+                     for i, (sql, take) in enumerate(items)]
         text = "; ".join(statement for statement, _ in items)
         fresh = not self._begun and items[0][0] == _BEGIN_BLOCK[0]
         try:
@@ -242,6 +262,12 @@ class PostgresStore(SQLStore):
             self._aborted = True
             raise StoreError("the escrow database is busy (another process held its write lock "
                              f"for {LOCK_TIMEOUT})") from None
+        except psycopg.errors.InvalidTextRepresentation as exc:
+            self._aborted = True
+            failed = checks.get(_failed_check(exc))
+            if failed is None:
+                raise
+            raise failed.missing() from None
         except BaseException:
             self._aborted = True
             raise
@@ -254,6 +280,8 @@ class PostgresStore(SQLStore):
                     take(cur)
                 except StoreError as exc:  # a check: raised once all are taken
                     refused = refused or exc
+                    if take.fatal:  # a guard: nothing of the transaction may commit
+                        self._aborted = True
                 except BaseException:
                     self._aborted = True
                     raise
@@ -267,8 +295,9 @@ class PostgresStore(SQLStore):
             self._send([])
 
     def _settle(self) -> None:
-        """Before a statement that changes something: send the batch if a check waits in it."""
-        if self._checked:
+        """Before a statement that changes something: send the batch if a check waits in it (not
+        once the transaction is committing: the server checks each, see `_send`)."""
+        if self._checked and not self._committing:
             self._send([])
 
     def _bind(self, sql: str, params: tuple) -> str:
@@ -298,9 +327,14 @@ class PostgresStore(SQLStore):
     def _end_snapshot(self) -> None:
         self._rollback()
 
+    def _still_open(self) -> bool:
+        # a transaction's batch holds its BEGIN until it is sent, and it is `_begun` from then on
+        # until its COMMIT or ROLLBACK; a connection left inside one is replaced (`_retrying`)
+        return self._begun or bool(self._batch)
+
     def _close_tx_state(self) -> None:
         super()._close_tx_state()
-        self._batch, self._checked = [], False
+        self._batch, self._checked, self._committing = [], False, False
 
     def _rollback(self) -> None:
         self._batch, self._checked = [], False
@@ -381,20 +415,17 @@ class PostgresStore(SQLStore):
         check_storable(params)
         return self._run(label, sql, params, _rowcount, refusable)
 
-    def _write_later(self, label: str, sql: str, params: tuple = (), *, missing=None) -> None:
+    def _write_later(self, label: str, sql: str, params: tuple = (), *, missing=None, fatal: bool = False) -> None:
         check_storable(params)
         with self._lock:
             if not self._depth:
-                return super()._write_later(label, sql, params, missing=missing)
+                return super()._write_later(label, sql, params, missing=missing, fatal=fatal)
             self._settle()  # never queued behind a check: it must not happen if the check fails
             if missing is None:
                 self._batch.append((self._bind(sql, params), None))
             else:
-                def check(cur):
-                    if cur.rowcount == 0:
-                        raise missing()
-                self._batch.append((self._bind(sql, params), check))
-                self._checked = True
+                self._batch.append((self._bind(sql, params), _RowCheck(missing, fatal)))
+                self._checked = self._checked or not fatal  # a guard needs no settling: see `_RowCheck`
             crash_point(f"store.{label}")
 
     def _write_many(self, label: str, sql: str, rows, *, later: bool = False) -> None:
@@ -443,6 +474,41 @@ class PostgresStore(SQLStore):
 
 def _rowcount(cur) -> int:
     return cur.rowcount
+
+
+class _RowCheck:
+    """What a batch takes of a checked write's result: `missing()` raised when it changed no row.
+    A guard (`fatal`) checks what the caller has already ruled out under the write lock (an
+    approval recorded twice): later writes may go with it, and when it fails the transaction
+    can only roll back, so they are undone with it."""
+
+    __slots__ = ("missing", "fatal")
+
+    def __init__(self, missing: Callable[[], StoreError], fatal: bool):
+        self.missing, self.fatal = missing, fatal
+
+    def __call__(self, cur) -> None:
+        if cur.rowcount == 0:
+            raise self.missing()
+
+
+_CHECK_MARK = "dsc check failed:"
+_FAILED_CHECK = re.compile(re.escape(_CHECK_MARK) + r" (\d+)")
+
+
+def _checked_by_server(sql: str, i: int) -> str:
+    """Write `sql` (an INSERT, UPDATE or DELETE without RETURNING) so that the server fails the
+    statement when it changes no row: a text that is no integer, cast to one, with the write's
+    position `i` in it (read back by `_failed_check`). The cast's input depends on the row count,
+    so the planner cannot evaluate it ahead."""
+    return (f"WITH w AS ({sql} RETURNING 1) SELECT CAST(CASE WHEN count(*) = 0 THEN '{_CHECK_MARK} {i}'"
+            f" ELSE '0' END AS integer) FROM w")
+
+
+def _failed_check(exc: BaseException) -> str | None:
+    """The position of the write `_checked_by_server` failed, if that is the error."""
+    m = _FAILED_CHECK.search(str(exc))
+    return m.group(1) if m else None
 
 
 def _failed(psycopg, label: str, exc: BaseException) -> StoreError:

@@ -95,14 +95,19 @@ class SQLStore(Store):
         `_write_later` sends its statement."""
 
     def _write_later(self, label: str, sql: str, params: tuple = (), *,
-                     missing: Callable[[], StoreError] | None = None) -> None:
+                     missing: Callable[[], StoreError] | None = None, fatal: bool = False) -> None:
         """A write no constraint refuses and whose row count no caller reads but for `missing` (the
         error raised when it changes no row). SQLite runs it at once. PostgreSQL sends it inside a
-        transaction with the next read, or before the next write or the commit: if it fails, the
-        transaction can only roll back; a check that fails is raised by the call that sent it
-        (a read, or any write after it, sent only once the check is settled), before any later
-        write runs, and leaves the transaction usable."""
+        transaction with the next read, or before the next write, or with the commit: if it
+        fails, the transaction can only roll back; a check that fails is raised by the call that
+        sent it (a read, any write after it, sent only once the check is settled, or the commit,
+        which the server then never runs), before any later write runs, and leaves the
+        transaction usable. A `fatal` check (a guard of what the caller ruled out under the write
+        lock) is not settled before later writes: when it fails, the transaction can only roll
+        back, and they with it."""
         if self._write(label, sql, params, refusable=False) == 0 and missing is not None:
+            if fatal and self.in_transaction:
+                self._aborted = True
             raise missing()
 
     @abc.abstractmethod
@@ -452,18 +457,17 @@ class SQLStore(Store):
 
     # -- approvals / rejections ------------------------------------------------------
     def add_approval(self, row: ApprovalRow) -> None:
-        # One statement: a second approval (the primary key) inserts nothing. Its only other
-        # constraint, an unknown contract, is ruled out by callers that read the row under the
-        # write lock; if it is met anyway the transaction can only roll back.
-        n = self._write(
+        # One statement: a second approval (the primary key) inserts nothing, and is a `Conflict`
+        # the transaction cannot commit after. Callers rule it out, and its only other constraint
+        # (an unknown contract), by reading the row under the write lock: a guard, so PostgreSQL
+        # sends it with the writes after it (the log entry, the status).
+        self._write_later(
             "add_approval",
             "INSERT INTO approvals (contract_id, agent, signature, via_policy, ts) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (contract_id, agent) DO NOTHING",
             (row.contract_id, row.agent, row.signature, row.via_policy, row.ts or time.time()),
-            refusable=False,
+            missing=lambda: Conflict(f"{row.agent} already approved contract {row.contract_id}"), fatal=True,
         )
-        if n == 0:
-            raise Conflict(f"{row.agent} already approved contract {row.contract_id}")
 
     _APPROVALS = ("SELECT contract_id, agent, signature, via_policy, ts FROM approvals WHERE contract_id = ?"
                   " ORDER BY ts, agent")
@@ -640,6 +644,7 @@ class SQLStore(Store):
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         with self._lock:
+            self._clear_interrupted()
             if self._depth:  # inside a transaction: its own reads are one state already
                 yield
                 return
@@ -657,6 +662,19 @@ class SQLStore(Store):
 
     def _end_snapshot(self) -> None:
         """End it (a rollback)."""
+        raise NotImplementedError
+
+    def _clear_interrupted(self) -> None:
+        """With the lock held, before a transaction or snapshot begins: bookkeeping that says one
+        is open when none is, because an interrupt (Ctrl-C) cut the cleanup of the last one short,
+        is cleared. Else `_depth` stayed 1, every later transaction of the process would have been
+        a nested block of a dead one, and the process refused every write (red team session 14,
+        P2). The lock is held through a whole transaction, so one open here is this thread's."""
+        if self._depth and not (self._owner == threading.get_ident() and self._still_open()):
+            self._close_tx_state()
+
+    def _still_open(self) -> bool:
+        """Whether the transaction (or snapshot) the bookkeeping says is open is open."""
         raise NotImplementedError
 
     def _open_tx_state(self) -> None:

@@ -80,6 +80,7 @@ class SQLiteStore(SQLStore):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
+            self._clear_interrupted()
             if self._depth:
                 # Nested: joins the outer transaction; a failing inner block undoes only itself.
                 name = f"sp{self._depth}"
@@ -107,6 +108,9 @@ class SQLiteStore(SQLStore):
                 # release decision from memory runs no statement: `execution.decide`)
                 self._tx_others = self._data_version()
                 yield
+                if self._aborted:
+                    raise StoreError("the escrow database refused a statement of this transaction: "
+                                     "nothing of it was written")
                 for fn in self._before_commit:
                     fn()
                 crash_point("tx.commit")
@@ -124,6 +128,16 @@ class SQLiteStore(SQLStore):
                 self._tx_others = None
             crash_point("tx.committed")
 
+    def _still_open(self) -> bool:
+        return self._db.in_transaction
+
+    def _end_leftover(self) -> None:
+        # nothing of this store's is open when one begins: a transaction an interrupt left open on
+        # the connection (its ROLLBACK cut short) is rolled back, not joined or failed on forever
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
     def _begin_immediate(self) -> None:
         """Take the write lock, waiting up to `BUSY_SECONDS` for another process's transaction.
 
@@ -131,6 +145,7 @@ class SQLiteStore(SQLStore):
         third of a second), so a waiter kept missing the short gaps between the transactions of a
         long paged action in another process (`policy.apply`: 2.5 s instead of about a page);
         here the attempts are `BUSY_POLL` apart. The handler stays for every other statement."""
+        self._end_leftover()
         try:
             self._db.execute("PRAGMA busy_timeout = 0")
             deadline = None
@@ -150,6 +165,7 @@ class SQLiteStore(SQLStore):
 
     def _begin_snapshot(self) -> None:
         # BEGIN DEFERRED: one consistent view for reads, without the write lock other processes wait for
+        self._end_leftover()
         try:
             self._db.execute("BEGIN DEFERRED")
         except sqlite3.OperationalError as exc:

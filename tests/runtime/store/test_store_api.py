@@ -4,7 +4,7 @@ import pytest
 
 from datastation.runtime.store import (
     AgentRow, ApprovalRow, Conflict, ContractRow, DataRow, ExecutionRow, KeptRow, NotFound, PolicyRow,
-    RejectionRow, ReleaseRow, ReplayError, open_store,
+    RejectionRow, ReleaseRow, ReplayError, StoreError, open_store,
 )
 from datastation.runtime.store.migrations import LATEST
 
@@ -153,6 +153,40 @@ def test_conflicts(store, action):
         action(store)
 
 
+def test_an_approval_recorded_twice_in_a_transaction_leaves_nothing_of_it(store):
+    # a guard: callers rule it out under the write lock; PostgreSQL sends it with the writes after
+    # it, so it is raised by the call that sends it, and the transaction can only roll back
+    fill(store)
+    before = counts(store)
+    with pytest.raises(StoreError):  # the commit refused (the Conflict was caught)
+        with store.transaction():
+            store.use_nonce("a", "n2" * 8, 5.0)
+            try:
+                store.add_approval(ApprovalRow(contract_id="c1", agent="bank1", signature="other"))
+                store.set_contract_status("c1", "approved")
+                store.audit_head()
+                store.get_agent("a")  # PostgreSQL sends what waits with this read
+            except Conflict:
+                pass  # caught: the commit is refused all the same
+            store.add_approval(ApprovalRow(contract_id="c1", agent="bank2", signature="s2"))
+    assert counts(store) == before
+    assert store.get_contract("c1").status == contract().status
+    assert [(a.agent, a.signature) for a in store.approvals("c1")] == [("bank1", "sig")]
+
+
+def test_an_approval_recorded_twice_is_refused_by_the_commit_it_goes_with(store):
+    fill(store)
+    before = counts(store)
+    with pytest.raises(Conflict):
+        with store.transaction():
+            store.use_nonce("a", "n3" * 8, 5.0)
+            store.get_agent("a")
+            store.add_approval(ApprovalRow(contract_id="c1", agent="bank1", signature="other"))
+            store.set_contract_status("c1", "approved")  # sent with the COMMIT, after the approval
+    assert counts(store) == before
+    assert store.get_contract("c1").status == contract().status
+
+
 def test_refused_writes_inside_a_transaction_leave_nothing_and_the_transaction_usable(store):
     # duplicates are refused by the primary keys themselves (one statement each, no look-up first)
     fill(store)
@@ -161,8 +195,6 @@ def test_refused_writes_inside_a_transaction_leave_nothing_and_the_transaction_u
     with store.transaction():
         with pytest.raises(Conflict):
             store.put_contract(contract(inputs=("bank1.train", "bank2.other")))  # same id, more inputs
-        with pytest.raises(Conflict):
-            store.add_approval(ApprovalRow(contract_id="c1", agent="bank1", signature="other"))
         store.use_nonce("a", "n1" * 8, 5.0)
         with pytest.raises(ReplayError):
             store.use_nonce("a", "n1" * 8, 6.0)

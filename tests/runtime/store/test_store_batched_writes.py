@@ -55,6 +55,30 @@ def test_a_status_change_of_no_contract_is_refused_and_nothing_of_its_transactio
     assert agents(store) == []
 
 
+def test_a_check_sent_with_the_commit_stops_it_and_every_write_after_it(env):
+    """PostgreSQL sends the check waiting at the commit with it, checked by the server, which
+    stops there: the writes sent with it (a bundle, a log entry, and the head record the commit's
+    own hook writes after the check) are never committed, and the check raises its own error."""
+    store, log = env
+    first = log.append("first")
+    from test_store_api import contract
+
+    store.add_agent(AgentRow(name="bank1", public_key="P"))
+    store.put_contract(contract(status="pending"))
+    with pytest.raises(NotFound):
+        with store.transaction():
+            store.put_bundle('{"source": "before the check"}')
+            log.append("before the check")  # its head record is written by the commit's hook
+            store.set_contract_status("no-such-contract", "approved")  # waits for the commit
+    assert kinds(store)[-1] == "first" and store.audit_head()[:2] == (first.seq, first.hash)
+    assert store._all("SELECT count(*) FROM bundles")[0][0] == 0
+    assert verify_log(store, log.public).ok
+    with store.transaction():  # the store is usable, and a check that holds commits
+        store.set_contract_status("c1", "approved")
+        log.append("approved")
+    assert store.get_contract("c1").status == "approved" and kinds(store)[-1] == "approved"
+
+
 def test_a_replayed_nonce_is_refused_by_the_next_statement_at_the_latest(env):
     store, _ = env
     with store.transaction():
