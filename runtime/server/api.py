@@ -38,16 +38,19 @@ def _signed_route(path: str, name: str, summary: str, params: str, model, tag: s
                   handle: Callable[[Any, Any], Any], *, stages: bool = False, short: bool = False) -> None:
     """A POST route of one signed action or read; with `stages`, an execution that answers as it
     goes when asked for `application/x-ndjson` (`stages.py`). A `short` one (a few statements on
-    one contract's rows, nothing else) runs on the event loop when the store is the embedded
-    SQLite database: handing it to a worker thread and back made its
-    interpreter switch threads at every statement, about 1 ms of CPU per request under load
-    (bench/RESULTS.md); SQLite runs one transaction at a time anyway."""
+    one contract's rows, nothing else) runs on the event loop: handing it to a worker thread and
+    back made the interpreter switch threads at every statement (SQLite) or round trip
+    (PostgreSQL), 0.6-1 ms of CPU per request under load, more than the action itself
+    (bench/RESULTS.md, sessions 7 and 15). A process's store runs one transaction at a time
+    anyway; the loop waits for those few statements (on PostgreSQL, a signed approval's 3 round
+    trips; for the write lock another process holds, at most `LOCK_TIMEOUT`, as it waits for
+    SQLite's)."""
     async def route(request: Request):
         req = await signed_request(request)
         escrow = request.app.state.escrow
         if stages and wants_stages(request):
             return await execute_streamed(request, escrow, req)
-        if short and request.app.state.config.store.backend == "sqlite":
+        if short:
             return handle(escrow, req)
         return await run_in_threadpool(handle, escrow, req)
 

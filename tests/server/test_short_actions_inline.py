@@ -1,4 +1,4 @@
-"""On the embedded SQLite store the short signed actions (approve, reject, revoke, status) run on
+"""On either store the short signed actions (approve, reject, revoke, status) run on
 the server's event loop (`api._signed_route(short=True)`): they are answered while an execution
 runs user code, and a refusal among them keeps its code and status."""
 
