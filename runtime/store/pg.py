@@ -280,7 +280,7 @@ class PostgresStore(SQLStore):
                     take(cur)
                 except StoreError as exc:  # a check: raised once all are taken
                     refused = refused or exc
-                    if take.fatal:  # a guard: nothing of the transaction may commit
+                    if getattr(take, "fatal", False):  # a guard: nothing of the transaction may commit
                         self._aborted = True
                 except BaseException:
                     self._aborted = True
