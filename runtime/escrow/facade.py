@@ -48,6 +48,11 @@ class Escrow:
     def store(self):
         return self.ctx.store
 
+    def without_waiting(self):
+        """A block that runs only if the store is free now (`Store.without_waiting`: else
+        `store.Busy`, nothing done): for a caller that must never wait for a lock."""
+        return self.ctx.store.without_waiting()
+
     @property
     def executor(self):
         if self._executor is None:

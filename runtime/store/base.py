@@ -30,6 +30,11 @@ class ReplayError(StoreError):
     """A request nonce was used before."""
 
 
+class Busy(StoreError):
+    """The write lock is held by another transaction (of this process or another) and the caller
+    asked not to wait for it (`Store.without_waiting`): nothing was done."""
+
+
 class StoreFull(StoreError):
     """The file system holding the store has no room left (SQLite reports it as a disk I/O error):
     the operator must free space. Its name is what the server logs."""

@@ -43,7 +43,7 @@ from typing import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from . import pg_migrations
-from .base import Conflict, StoreError, check_storable, storable_rows
+from .base import Busy, Conflict, StoreError, check_storable, storable_rows
 from .sqlbase import SQLStore
 from ..crashpoints import crash_point
 
@@ -53,6 +53,13 @@ _PLACEHOLDER = re.compile(r"\?")
 # is the code's constant, not data)
 _BEGIN_BLOCK = ("BEGIN", pg_migrations.WRITE_LOCK, SQLStore._HEAD,
                 SQLStore._MARK.replace("?", f"'{SQLStore._PREFETCHED_MARK}'"))
+# the same, taking the lock only if it is free (`without_waiting`): else the statement fails (a
+# text that is no integer, cast to one: the cast's input depends on the volatile try, so the
+# planner cannot evaluate it ahead) and the server runs nothing after it
+_BUSY_MARK = "dsc: the write lock is held"
+_TRY_BEGIN_BLOCK = (_BEGIN_BLOCK[0], pg_migrations.WRITE_LOCK.replace(
+    "SELECT pg_advisory_xact_lock(", "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock(").replace(
+    "current_schema()))", f"current_schema())) THEN '1' ELSE '{_BUSY_MARK}' END AS integer)"), *_BEGIN_BLOCK[2:])
 
 
 def redact(url: str) -> str:
@@ -195,7 +202,8 @@ class PostgresStore(SQLStore):
             crash_point("tx.begin")
             try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
                 self._open_tx_state()
-                self._batch = list(zip(_BEGIN_BLOCK, (None, None, self._take_head, self._take_mark)))
+                block, self._no_wait = _TRY_BEGIN_BLOCK if self._no_wait else _BEGIN_BLOCK, False
+                self._batch = list(zip(block, (None, None, self._take_head, self._take_mark)))
                 yield
                 if self._aborted:
                     raise StoreError("the escrow database refused a statement of this transaction: "
@@ -264,6 +272,8 @@ class PostgresStore(SQLStore):
                              f"for {LOCK_TIMEOUT})") from None
         except psycopg.errors.InvalidTextRepresentation as exc:
             self._aborted = True
+            if fresh and _BUSY_MARK in str(exc):
+                raise Busy("another process holds the escrow database's write lock") from None
             failed = checks.get(_failed_check(exc))
             if failed is None:
                 raise

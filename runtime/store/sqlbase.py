@@ -32,6 +32,7 @@ from .base import (
     AgentRow,
     ApprovalRow,
     AuditEntry,
+    Busy,
     Conflict,
     ContractRow,
     DataRow,
@@ -663,6 +664,24 @@ class SQLStore(Store):
     def _end_snapshot(self) -> None:
         """End it (a rollback)."""
         raise NotImplementedError
+
+    _no_wait = False  # the next outermost transaction takes the write lock only if it is free
+
+    @contextlib.contextmanager
+    def without_waiting(self) -> Iterator[None]:
+        """Run the block only if no other thread of this process is using the store, and make its
+        first transaction take the write lock only if no other process holds it: else `Busy`,
+        raised before anything was done. The block keeps the store to itself (its later reads
+        wait for no one here). For a caller that must never wait for a lock: the server's event
+        loop runs short actions so, and hands them to a thread when the store is busy."""
+        if not self._lock.acquire(blocking=False):
+            raise Busy("the escrow database is in use by another request of this process")
+        try:
+            self._no_wait = True
+            yield
+        finally:
+            self._no_wait = False
+            self._lock.release()
 
     def _clear_interrupted(self) -> None:
         """With the lock held, before a transaction or snapshot begins: bookkeeping that says one

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import migrations
-from .base import Conflict, StoreError, StoreFull, check_storable, storable_rows
+from .base import Busy, Conflict, StoreError, StoreFull, check_storable, storable_rows
 from .sqlbase import SQLStore
 from ..crashpoints import crash_point
 
@@ -101,7 +101,10 @@ class SQLiteStore(SQLStore):
                 return
             crash_point("tx.begin")
             try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
-                self._begin_immediate()
+                try:
+                    self._begin_immediate()
+                finally:
+                    self._no_wait = False  # only the first transaction of `without_waiting`
                 self._open_tx_state()
                 # with the write lock held no other connection commits until this one ends: what
                 # `others_commits` answers is read once, here, not by each caller (a refused
@@ -156,6 +159,8 @@ class SQLiteStore(SQLStore):
                 except sqlite3.OperationalError as exc:
                     if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                         raise self._failure("the escrow database cannot be written", exc) from None
+                    if self._no_wait:
+                        raise Busy("another process holds the escrow database's write lock") from None
                     deadline = deadline or time.monotonic() + BUSY_SECONDS
                     if time.monotonic() > deadline:
                         raise StoreError(f"the escrow database is busy: {exc}") from None

@@ -1,0 +1,81 @@
+"""`Store.without_waiting`: a block that runs only if the store is free now, for a caller that
+must never wait for a lock (the server's event loop). Its first transaction takes the write lock
+only if no other process holds it, else `Busy` before anything is done; a block entered while
+another thread of the process uses the store is `Busy` at once. On SQLite and on PostgreSQL."""
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from datastation.runtime.store import AgentRow, Busy, open_store
+
+
+@pytest.fixture
+def store(config):
+    s = open_store(config)
+    yield s
+    s.close()
+
+
+def _holding_the_write_lock(config, backend):
+    """Another process's connection that holds the store's write lock; `release()` when done."""
+    if backend == "sqlite":
+        other = sqlite3.connect(config.store.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        return lambda: (other.execute("ROLLBACK"), other.close())
+    import psycopg
+
+    from datastation.runtime.store import pg_migrations
+
+    other = psycopg.connect(config.store.url, autocommit=True)
+    other.execute("BEGIN")
+    other.execute(pg_migrations.WRITE_LOCK)
+    return lambda: (other.execute("ROLLBACK"), other.close())
+
+
+def test_the_first_transaction_is_busy_at_once_while_another_process_holds_the_lock(store, config, backend):
+    release = _holding_the_write_lock(config, backend)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Busy):
+            with store.without_waiting():
+                with store.transaction():
+                    store.use_nonce("a", "n" * 16, 1.0)
+                    store.get_agent("a")
+        assert time.monotonic() - started < 5  # the lock's own wait is 30 s
+    finally:
+        release()
+    with store.without_waiting():  # free now; nothing of the busy attempt was done
+        with store.transaction():
+            store.use_nonce("a", "n" * 16, 2.0)
+            store.add_agent(AgentRow(name="a", public_key="P"))
+        with store.transaction():  # a later transaction of the block waits as any other
+            store.add_agent(AgentRow(name="b", public_key="P"))
+    assert [a.name for a in store.list_agents()] == ["a", "b"]
+
+
+def test_a_block_is_busy_while_another_thread_uses_the_store(store):
+    inside, leave = threading.Event(), threading.Event()
+
+    def long_transaction():
+        with store.transaction():
+            store.add_agent(AgentRow(name="long", public_key="P"))
+            inside.set()
+            leave.wait(30)
+
+    t = threading.Thread(target=long_transaction)
+    t.start()
+    try:
+        assert inside.wait(30)
+        with pytest.raises(Busy):
+            with store.without_waiting():
+                store.add_agent(AgentRow(name="never", public_key="P"))
+    finally:
+        leave.set()
+        t.join()
+    assert [a.name for a in store.list_agents()] == ["long"]
+    with store.without_waiting():
+        store.add_agent(AgentRow(name="after", public_key="P"))
+    assert "after" in [a.name for a in store.list_agents()]
