@@ -44,10 +44,12 @@ def _signed_route(path: str, name: str, summary: str, params: str, model, tag: s
     back made the interpreter switch threads at every statement (SQLite) or round trip
     (PostgreSQL), 0.6-1 ms of CPU per request under load, more than the action itself
     (bench/RESULTS.md, sessions 7 and 15). The loop waits for those few statements (on
-    PostgreSQL, a signed approval's 3 round trips) but never for a lock: the action runs there only
-    if the store is free now (`Escrow.without_waiting`), else it waits in a thread as any other
-    (a request, signed or not, that met a long transaction of another process held the loop for
-    up to the lock's timeout: red team session 15, H54)."""
+    PostgreSQL, a signed approval's 3 round trips) but not long for a lock: the action runs there
+    only if the store is free (`Escrow.without_waiting`: no other thread of this process in it,
+    the write lock granted at once on SQLite, within 20 ms on PostgreSQL, where the other worker's
+    approvals hold it), else it waits in a thread as any other (a request, signed or not, that met
+    a long transaction of another process held the loop for up to the lock's 30 s timeout: red
+    team session 15, H54)."""
     async def route(request: Request):
         req = await signed_request(request)
         escrow = request.app.state.escrow

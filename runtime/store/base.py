@@ -32,7 +32,7 @@ class ReplayError(StoreError):
 
 class Busy(StoreError):
     """The write lock is held by another transaction (of this process or another) and the caller
-    asked not to wait for it (`Store.without_waiting`): nothing was done."""
+    asked not to wait long for it (`Store.without_waiting`): nothing was done."""
 
 
 class StoreFull(StoreError):

@@ -48,18 +48,17 @@ from .sqlbase import SQLStore
 from ..crashpoints import crash_point
 
 LOCK_TIMEOUT = "30s"  # how long a writer waits for the write lock before "the escrow database is busy"
+QUICK_LOCK_WAIT = "20ms"  # how long the first transaction of `without_waiting` waits for it before `Busy`
 _PLACEHOLDER = re.compile(r"\?")
 # what begins a write transaction, sent with its first statement that needs an answer (the kind
 # is the code's constant, not data)
 _BEGIN_BLOCK = ("BEGIN", pg_migrations.WRITE_LOCK, SQLStore._HEAD,
                 SQLStore._MARK.replace("?", f"'{SQLStore._PREFETCHED_MARK}'"))
-# the same, taking the lock only if it is free (`without_waiting`): else the statement fails (a
-# text that is no integer, cast to one: the cast's input depends on the volatile try, so the
-# planner cannot evaluate it ahead) and the server runs nothing after it
-_BUSY_MARK = "dsc: the write lock is held"
-_TRY_BEGIN_BLOCK = (_BEGIN_BLOCK[0], pg_migrations.WRITE_LOCK.replace(
-    "SELECT pg_advisory_xact_lock(", "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock(").replace(
-    "current_schema()))", f"current_schema())) THEN '1' ELSE '{_BUSY_MARK}' END AS integer)"), *_BEGIN_BLOCK[2:])
+# the same, waiting for the lock `QUICK_LOCK_WAIT` at most (`without_waiting`): another worker's
+# approval holds it a millisecond or two, a long transaction longer (then `Busy`, and the server
+# runs nothing after it)
+_QUICK_BEGIN_BLOCK = (_BEGIN_BLOCK[0], f"SET LOCAL lock_timeout = '{QUICK_LOCK_WAIT}'", _BEGIN_BLOCK[1],
+                      f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'", *_BEGIN_BLOCK[2:])
 
 
 def redact(url: str) -> str:
@@ -119,6 +118,7 @@ class PostgresStore(SQLStore):
         self._begun = False  # a transaction block is open on the server (BEGIN was sent)
         self._checked = False  # the batch holds a write with a check of its row count
         self._committing = False  # the transaction's body is done: its commit hooks run
+        self._begin_len = len(_BEGIN_BLOCK)  # the statements that begin the open transaction
         self._binder = None  # the ClientCursor that binds a batch's values (of the current connection)
 
     # -- plumbing ------------------------------------------------------------------
@@ -202,8 +202,10 @@ class PostgresStore(SQLStore):
             crash_point("tx.begin")
             try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
                 self._open_tx_state()
-                block, self._no_wait = _TRY_BEGIN_BLOCK if self._no_wait else _BEGIN_BLOCK, False
-                self._batch = list(zip(block, (None, None, self._take_head, self._take_mark)))
+                block, self._no_wait = _QUICK_BEGIN_BLOCK if self._no_wait else _BEGIN_BLOCK, False
+                takes = (None,) * (len(block) - 2) + (self._take_head, self._take_mark)
+                self._batch = list(zip(block, takes))
+                self._begin_len = len(block)
                 yield
                 if self._aborted:
                     raise StoreError("the escrow database refused a statement of this transaction: "
@@ -226,7 +228,7 @@ class PostgresStore(SQLStore):
         changed no row, so a failed check leaves nothing committed and raises its own error, as
         if it had been sent before. Nothing sent and nothing written: no round trip at all."""
         psycopg = self._pg
-        if not self._begun and len(self._batch) == len(_BEGIN_BLOCK):
+        if not self._begun and len(self._batch) == self._begin_len:
             self._batch = []
             return
         try:
@@ -268,12 +270,12 @@ class PostgresStore(SQLStore):
                 cur = self._db.execute(text, prepare=False)
         except psycopg.errors.LockNotAvailable:
             self._aborted = True
+            if fresh and items[1][0] == _QUICK_BEGIN_BLOCK[1]:
+                raise Busy(f"another process has held the escrow database's write lock for {QUICK_LOCK_WAIT}") from None
             raise StoreError("the escrow database is busy (another process held its write lock "
                              f"for {LOCK_TIMEOUT})") from None
         except psycopg.errors.InvalidTextRepresentation as exc:
             self._aborted = True
-            if fresh and _BUSY_MARK in str(exc):
-                raise Busy("another process holds the escrow database's write lock") from None
             failed = checks.get(_failed_check(exc))
             if failed is None:
                 raise

@@ -670,10 +670,11 @@ class SQLStore(Store):
     @contextlib.contextmanager
     def without_waiting(self) -> Iterator[None]:
         """Run the block only if no other thread of this process is using the store, and make its
-        first transaction take the write lock only if no other process holds it: else `Busy`,
-        raised before anything was done. The block keeps the store to itself (its later reads
-        wait for no one here). For a caller that must never wait for a lock: the server's event
-        loop runs short actions so, and hands them to a thread when the store is busy."""
+        first transaction wait for the write lock another process holds only briefly (SQLite: not
+        at all; PostgreSQL: `pg.QUICK_LOCK_WAIT`, about what another worker's approval holds it):
+        else `Busy`, raised before anything was done. The block keeps the store to itself (its
+        later reads wait for no one here). For a caller that must not wait long for a lock: the
+        server's event loop runs short actions so, and hands them to a thread when it is busy."""
         if not self._lock.acquire(blocking=False):
             raise Busy("the escrow database is in use by another request of this process")
         try:

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from datastation.runtime.store import AgentRow, Busy, open_store
+from pg_support import postgres_url  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -79,3 +80,17 @@ def test_a_block_is_busy_while_another_thread_uses_the_store(store):
     with store.without_waiting():
         store.add_agent(AgentRow(name="after", public_key="P"))
     assert "after" in [a.name for a in store.list_agents()]
+
+
+def test_on_postgresql_only_the_lock_itself_is_waited_for_briefly(tmp_path, postgres_url):
+    from datastation.runtime.config import config_from_dict
+
+    store = open_store(config_from_dict({"store": {"url": postgres_url}}, tmp_path))
+    try:
+        with store.without_waiting():
+            with store.transaction():
+                store.get_agent("a")  # the transaction began, its write lock granted
+                # every later statement of it waits as long as any other transaction's would
+                assert store._all("SHOW lock_timeout") == [("30s",)]
+    finally:
+        store.close()
