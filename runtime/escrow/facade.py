@@ -49,8 +49,8 @@ class Escrow:
         return self.ctx.store
 
     def without_waiting(self):
-        """A block that runs only if the store is free now (`Store.without_waiting`: else
-        `store.Busy`, nothing done): for a caller that must never wait for a lock."""
+        """A block that runs only if the store is free (`Store.without_waiting`: else `store.Busy`,
+        nothing done): for a caller that must not wait long for a lock."""
         return self.ctx.store.without_waiting()
 
     @property
