@@ -202,7 +202,7 @@ class PostgresStore(SQLStore):
             crash_point("tx.begin")
             try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
                 self._open_tx_state()
-                block, self._no_wait = _QUICK_BEGIN_BLOCK if self._no_wait else _BEGIN_BLOCK, False
+                block = _QUICK_BEGIN_BLOCK if self._no_wait else _BEGIN_BLOCK
                 takes = (None,) * (len(block) - 2) + (self._take_head, self._take_mark)
                 self._batch = list(zip(block, takes))
                 self._begin_len = len(block)
@@ -215,6 +215,7 @@ class PostgresStore(SQLStore):
                     fn()
                 crash_point("tx.commit")
                 self._commit()
+                self._no_wait = False  # committed: what follows in `without_waiting` cannot be redone
             except BaseException:
                 self._rollback()
                 raise

@@ -670,11 +670,14 @@ class SQLStore(Store):
     @contextlib.contextmanager
     def without_waiting(self) -> Iterator[None]:
         """Run the block only if no other thread of this process is using the store, and make its
-        first transaction wait for the write lock another process holds only briefly (SQLite: not
-        at all; PostgreSQL: `pg.QUICK_LOCK_WAIT`, about what another worker's approval holds it):
-        else `Busy`, raised before anything was done. The block keeps the store to itself (its
-        later reads wait for no one here). For a caller that must not wait long for a lock: the
-        server's event loop runs short actions so, and hands them to a thread when it is busy."""
+        transactions wait for the write lock another process holds only briefly (SQLite: not at
+        all; PostgreSQL: `pg.QUICK_LOCK_WAIT`, about what another worker's approval holds it),
+        until one commits: else `Busy`, raised before anything of the block was committed, so the
+        caller may run the block again elsewhere (a refused action, rolled back, writes its
+        refusal entry in a second transaction: red team session 15). Once one has committed, the
+        later ones wait as any other. The block keeps the store to itself (its reads wait for no
+        one here). For a caller that must not wait long for a lock: the server's event loop runs
+        short actions so, and hands them to a thread when it is busy."""
         if not self._lock.acquire(blocking=False):
             raise Busy("the escrow database is in use by another request of this process")
         try:

@@ -101,10 +101,7 @@ class SQLiteStore(SQLStore):
                 return
             crash_point("tx.begin")
             try:  # begun inside: an interrupt (Ctrl-C) just after BEGIN must not leave it open
-                try:
-                    self._begin_immediate()
-                finally:
-                    self._no_wait = False  # only the first transaction of `without_waiting`
+                self._begin_immediate()
                 self._open_tx_state()
                 # with the write lock held no other connection commits until this one ends: what
                 # `others_commits` answers is read once, here, not by each caller (a refused
@@ -121,6 +118,7 @@ class SQLiteStore(SQLStore):
                     self._db.execute("COMMIT")
                 except sqlite3.DatabaseError as exc:
                     raise self._failure("the escrow database could not commit", exc) from None
+                self._no_wait = False  # committed: what follows in `without_waiting` cannot be redone
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     if self._db.in_transaction:

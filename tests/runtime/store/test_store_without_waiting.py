@@ -94,3 +94,42 @@ def test_on_postgresql_only_the_lock_itself_is_waited_for_briefly(tmp_path, post
                 assert store._all("SHOW lock_timeout") == [("30s",)]
     finally:
         store.close()
+
+
+def test_every_transaction_until_one_commits_is_busy_rather_than_waiting(store, config, backend):
+    """A refused action is rolled back and writes its refusal entry in a second transaction:
+    that one must not wait long either (red team session 15, helper F1). Nothing of the block was
+    committed, so the caller may run it again in a thread."""
+    with pytest.raises(Busy):
+        with store.without_waiting():
+            with pytest.raises(RuntimeError), store.transaction():  # the refused action
+                store.use_nonce("a", "n" * 16, 1.0)
+                raise RuntimeError
+            release = _holding_the_write_lock(config, backend)  # another process is quicker
+            try:
+                with store.transaction():  # the refusal's entry
+                    store.add_agent(AgentRow(name="refusal", public_key="P"))
+            finally:
+                release()
+    assert store.list_agents() == []
+
+
+def test_once_a_transaction_committed_the_later_ones_wait(store, config, backend):
+    with store.without_waiting():
+        with store.transaction():
+            store.add_agent(AgentRow(name="done", public_key="P"))
+        holding = threading.Event()
+
+        def hold_briefly():
+            release = _holding_the_write_lock(config, backend)
+            holding.set()
+            time.sleep(0.5)
+            release()
+
+        t = threading.Thread(target=hold_briefly)
+        t.start()
+        assert holding.wait(30)
+        with store.transaction():  # cannot be run again elsewhere: it waits for the lock
+            store.add_agent(AgentRow(name="after", public_key="P"))
+        t.join()
+    assert [a.name for a in store.list_agents()] == ["after", "done"]
